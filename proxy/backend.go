@@ -666,7 +666,8 @@ func (b *Backend) State() BackendState {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	st := BackendState{
-		Name: b.Name, Up: b.available, Active: b.countUsable(false), Backup: b.countUsable(true),
+		// HAProxy shows a backend without servers as UP.
+		Name: b.Name, Up: b.available || len(b.servers) == 0, Active: b.countUsable(false), Backup: b.countUsable(true),
 		Sessions: b.cur, MaxSess: b.max, TotalSess: b.total, Queued: b.queued, Denied: b.denied,
 		DownTrans: b.downTrans, Downtime: b.downtime, LastChange: b.lastChange,
 		BytesIn: b.bytesIn.Load(), BytesOut: b.bytesOut.Load(),

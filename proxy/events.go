@@ -217,12 +217,13 @@ func EventsHandler(b *Bus, done <-chan struct{}) http.Handler {
 				if !ok {
 					return
 				}
-				if want != nil && !want[e.Type] {
-					continue
+				if want == nil || want[e.Type] {
+					if err := enc.Encode(e); err != nil {
+						return
+					}
 				}
-				if err := enc.Encode(e); err != nil {
-					return
-				}
+				// Flush once the queue is drained, whether or not the last
+				// event passed the filter.
 				if flusher != nil && len(sub.C) == 0 {
 					flusher.Flush()
 				}

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -235,12 +234,6 @@ func openSockets(t *testing.T) int {
 		}
 	}
 	return n
-}
-
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // syncBuffer is a bytes.Buffer safe for a logger and a test to share.

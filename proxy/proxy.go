@@ -10,7 +10,6 @@ package proxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -55,6 +54,8 @@ type Proxy struct {
 	stats    []*statsServer
 	sockets  []*runtimeSocket
 	metrics  *metrics
+	// ids are HAProxy's proxy ids ("fe:name", "be:name"), for the stats.
+	ids map[string]int
 
 	// slots caps the process's concurrent sessions (global maxconn).
 	slots chan struct{}
@@ -103,6 +104,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		p.slots = make(chan struct{}, cfg.Global.MaxConn)
 	}
 	p.events = NewBus(p.start)
+	p.ids = proxyIDs(cfg)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	for _, bc := range cfg.Backends {
 		b, err := newBackend(p, bc)
@@ -334,6 +336,3 @@ func (p *Proxy) untrack(s *session) {
 	p.mu.Unlock()
 	p.sessions.Done()
 }
-
-// errProxyClosed is returned by lookups on a closed proxy.
-var errProxyClosed = errors.New("proxy closed")

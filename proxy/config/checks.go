@@ -40,7 +40,7 @@ func (p *parser) kwTCPCheck(s *section, w []string) error {
 	case "set-var", "unset-var", "set-var-fmt":
 		return warn("'tcp-check %s' ignored: variables are not supported", w[1])
 	default:
-		return usage("unknown action '%s'; valid: %s", w[1], oneOf(tcpCheckActions...))
+		return usage("unknown action '%s'%s (valid: %s)", w[1], didYouMean(w[1], tcpCheckActions), oneOf(tcpCheckActions...))
 	}
 	if err != nil {
 		return err

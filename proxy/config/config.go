@@ -135,6 +135,9 @@ type Frontend struct {
 	TCPKeepAlive bool
 	// Stats is set when the section serves the statistics page (mode http).
 	Stats *Stats
+
+	// kwPos records where keywords were read, for messages about them.
+	kwPos map[string]Pos
 }
 
 // Bind is one listening address.
@@ -222,6 +225,8 @@ type Backend struct {
 	// Sentinel, when set, makes the backend follow Redis Sentinel
 	// (a redisha-sim extension; HAProxy has no equivalent).
 	Sentinel *Sentinel
+
+	kwPos map[string]Pos
 }
 
 // InitState is a server's health before its first check (HAProxy 3.1's
@@ -331,6 +336,14 @@ type Stats struct {
 type Credential struct {
 	User     string
 	Password string
+}
+
+// posOf is where kw was read in a section, or the section's own line.
+func posOf(m map[string]Pos, kw string, section Pos) Pos {
+	if p, ok := m[kw]; ok {
+		return p
+	}
+	return section
 }
 
 // Frontend returns the frontend called name, or nil.

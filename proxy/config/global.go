@@ -56,7 +56,8 @@ func (p *parser) globalKeyword(w []string) {
 			}
 			return
 		}
-		p.errorf(kw, "unknown keyword in global section; valid here: log, maxconn, spread-checks, stats socket, stats timeout, tune.*, and (ignored) %s", strings.Join(sortedKeys(globalIgnored), ", "))
+		valid := []string{"log", "maxconn", "spread-checks", "stats"}
+		p.errorf(kw, "unknown keyword in the global section%s (valid: log, maxconn, spread-checks, stats socket, stats timeout, tune.*; accepted and ignored: %s)", didYouMean(kw, append(valid, sortedKeys(globalIgnored)...)), strings.Join(sortedKeys(globalIgnored), ", "))
 	}
 }
 

@@ -43,7 +43,7 @@ func (c *Config) normalize() []Diagnostic {
 		}
 		if f.Mode == ModeHTTP {
 			if f.Stats == nil {
-				errf(f.Pos, label, "mode", "'mode http' is supported only for the stats page: add 'stats uri <path>' or use 'mode tcp'")
+				errf(posOf(f.kwPos, "mode", f.Pos), label, "mode", "'mode http' is supported only for the stats page: add 'stats uri <path>' or use 'mode tcp'")
 			} else {
 				if f.Stats.URI == "" {
 					f.Stats.URI = "/haproxy?stats"
@@ -55,19 +55,24 @@ func (c *Config) normalize() []Diagnostic {
 			continue
 		}
 		if f.Stats != nil {
-			errf(f.Stats.Pos, label, "stats", "the stats page needs 'mode http' in this section")
+			errf(posOf(f.kwPos, "stats", f.Stats.Pos), label, "stats", "the stats page needs 'mode http' in this section")
 		}
 		if f.DefaultBackend == "" {
 			errf(f.Pos, label, "default_backend", "frontend has no backend: add 'default_backend <name>'")
 			continue
 		}
 		be := c.Backend(f.DefaultBackend)
+		dbPos := posOf(f.kwPos, "default_backend", f.Pos)
 		if be == nil {
-			errf(f.Pos, label, "default_backend", "backend '%s' not found; defined backends: %v", f.DefaultBackend, backendNames(c))
+			known := "no tcp backend is defined"
+			if names := backendNames(c); len(names) > 0 {
+				known = "defined: " + strings.Join(names, ", ")
+			}
+			errf(dbPos, label, "default_backend", "backend '%s' not found (%s)", f.DefaultBackend, known)
 			continue
 		}
 		if be.Mode != ModeTCP {
-			errf(f.Pos, label, "default_backend", "backend '%s' is in mode http; TCP frontends need a mode tcp backend", be.Name)
+			errf(dbPos, label, "default_backend", "backend '%s' is in mode http; TCP frontends need a mode tcp backend", be.Name)
 		}
 		if f.Timeouts.Client == 0 || be.Timeouts.Connect == 0 || be.Timeouts.Server == 0 {
 			warnf(f.Pos, label, "timeout", "missing timeouts: while not properly invalid, such a configuration keeps dead sessions forever; set 'timeout client', 'timeout connect' and 'timeout server'")
@@ -83,10 +88,10 @@ func (c *Config) normalize() []Diagnostic {
 		}
 		beNames[b.Name] = b
 		if b.Mode == ModeHTTP && len(b.Servers) > 0 {
-			errf(b.Pos, label, "mode", "servers in 'mode http' are not supported: this proxy forwards TCP; use 'mode tcp'")
+			errf(posOf(b.kwPos, "mode", b.Pos), label, "mode", "servers in 'mode http' are not supported: this proxy forwards TCP; use 'mode tcp'")
 		}
 		if len(b.CheckRules) > 0 && b.CheckKind != CheckTCP {
-			warnf(b.Pos, label, "tcp-check", "tcp-check rules ignored: 'option tcp-check' is not set")
+			warnf(posOf(b.kwPos, "tcp-check", b.Pos), label, "tcp-check", "tcp-check rules ignored: 'option tcp-check' is not set")
 		}
 		for i := range b.CheckRules {
 			if err := b.CheckRules[i].Compile(); err != nil {

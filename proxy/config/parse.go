@@ -267,6 +267,7 @@ func (p *parser) startSection(kind sectionKind, words []string) {
 func copyFrontend(t *Frontend) *Frontend {
 	f := *t
 	f.Binds = nil
+	f.kwPos = nil
 	if t.Stats != nil {
 		st := *t.Stats
 		st.Auth = slices.Clone(t.Stats.Auth)
@@ -278,6 +279,7 @@ func copyFrontend(t *Frontend) *Frontend {
 func copyBackend(t *Backend) *Backend {
 	b := *t
 	b.Servers = nil
+	b.kwPos = nil
 	b.CheckRules = slices.Clone(t.CheckRules)
 	b.Sentinel = nil
 	return &b

@@ -109,7 +109,8 @@ func (p *parser) proxyKeyword(w []string) {
 			p.errorf(kw, "keyword removed from HAProxy; use '%s'", repl)
 			return
 		}
-		p.errorf(kw, "unknown keyword; valid in a %s: %s", sectionWord(s.kind), strings.Join(keywordsFor(s.kind), ", "))
+		valid := keywordsFor(s.kind)
+		p.errorf(kw, "unknown keyword in a %s section%s (valid: %s)", sectionWord(s.kind), didYouMean(kw, append(valid, sortedKeys(proxyIgnored)...)), strings.Join(valid, ", "))
 		return
 	}
 	if !allowed(k.caps, s.kind) {
@@ -119,7 +120,29 @@ func (p *parser) proxyKeyword(w []string) {
 	if multiWord[kw] && len(w) > 1 {
 		kw += " " + w[1]
 	}
+	for _, m := range []*map[string]Pos{feKw(s.fe), beKw(s.be)} {
+		if m != nil {
+			if *m == nil {
+				*m = map[string]Pos{}
+			}
+			(*m)[w[0]] = p.pos
+		}
+	}
 	p.report(kw, k.fn(p, s, w))
+}
+
+func feKw(f *Frontend) *map[string]Pos {
+	if f == nil {
+		return nil
+	}
+	return &f.kwPos
+}
+
+func beKw(b *Backend) *map[string]Pos {
+	if b == nil {
+		return nil
+	}
+	return &b.kwPos
 }
 
 func sectionWord(k sectionKind) string {
@@ -260,7 +283,7 @@ func (p *parser) kwBalance(s *section, w []string) error {
 			s.be.Balance = BalanceRoundRobin
 			return warn("algorithm '%s' is not supported: using roundrobin; supported: first, roundrobin, leastconn, source", w[1])
 		}
-		return usage("unknown algorithm '%s'; valid: first, roundrobin, leastconn, source", w[1])
+		return usage("unknown algorithm '%s'%s (valid: first, roundrobin, leastconn, source)", w[1], didYouMean(w[1], []string{"first", "roundrobin", "leastconn", "source"}))
 	}
 	s.be.Balance = b
 	return extraArgs(w, 2)
@@ -360,7 +383,8 @@ func (p *parser) option(s *section, w []string, on bool) error {
 		}
 		return warn("option '%s' ignored: %s", name, why)
 	}
-	return usage("unknown option '%s'; supported: tcp-check, redis-check, redispatch, allbackups, log-health-checks, tcpka, clitcpka, srvtcpka", name)
+	supported := []string{"tcp-check", "redis-check", "redispatch", "allbackups", "log-health-checks", "tcpka", "clitcpka", "srvtcpka"}
+	return usage("unknown option '%s'%s (supported: %s)", name, didYouMean(name, append(supported, sortedKeys(optionsIgnored)...)), strings.Join(supported, ", "))
 }
 
 var timeoutKinds = []string{"connect", "client", "server", "check", "tunnel", "queue", "client-fin", "server-fin"}
@@ -408,7 +432,7 @@ func (p *parser) kwTimeout(s *section, w []string) error {
 	case "http-request", "http-keep-alive", "tarpit":
 		return warn("'timeout %s' ignored: HTTP timeouts do not apply here", w[1])
 	default:
-		return usage("unknown timeout '%s'; valid: %s", w[1], oneOf(timeoutKinds...))
+		return usage("unknown timeout '%s'%s (valid: %s)", w[1], didYouMean(w[1], timeoutKinds), oneOf(timeoutKinds...))
 	}
 	return timeArg(w, 2, dst)
 }

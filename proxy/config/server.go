@@ -190,7 +190,7 @@ func (p *parser) serverParams(srv *Server, w []string, isDefault bool) error {
 		default:
 			takesValue, ok := serverIgnored[kw]
 			if !ok {
-				return usage("unknown server option '%s'; valid: %s", kw, strings.Join(serverParamNames, ", "))
+				return usage("unknown server option '%s'%s (valid: %s)", kw, didYouMean(kw, serverParamNames), strings.Join(serverParamNames, ", "))
 			}
 			ignored = append(ignored, kw)
 			if takesValue {

@@ -27,8 +27,6 @@ type fakeRedis struct {
 	backlog int
 	// reply writes one answer to the connection.
 	reply func(c net.Conn, s string)
-	// quit closes the connection after QUIT, as Redis does.
-	closeAfterQuit bool
 }
 
 func (f fakeRedis) serve(c net.Conn) {

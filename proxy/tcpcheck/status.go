@@ -24,22 +24,28 @@ const (
 var statusInfo = [...]struct {
 	code, desc string
 	passed     bool
+	// number is HAProxy's enum value ("show servers state").
+	number int
 }{
-	StatusUnknown:   {"UNK", "Unknown", false},
-	StatusInit:      {"INI", "Initializing", false},
-	StatusSockErr:   {"SOCKERR", "Socket error", false},
-	StatusL4OK:      {"L4OK", "Layer4 check passed", true},
-	StatusL4Timeout: {"L4TOUT", "Layer4 timeout", false},
-	StatusL4Con:     {"L4CON", "Layer4 connection problem", false},
-	StatusL6OK:      {"L6OK", "Layer6 check passed", true},
-	StatusL6Timeout: {"L6TOUT", "Layer6 timeout", false},
-	StatusL6Rsp:     {"L6RSP", "Layer6 invalid response", false},
-	StatusL7Timeout: {"L7TOUT", "Layer7 timeout", false},
-	StatusL7Rsp:     {"L7RSP", "Layer7 invalid response", false},
-	StatusL7OK:      {"L7OK", "Layer7 check passed", true},
-	StatusL7OKC:     {"L7OKC", "Layer7 check conditionally passed", true},
-	StatusL7Sts:     {"L7STS", "Layer7 wrong status", false},
+	StatusUnknown:   {"UNK", "Unknown", false, 0},
+	StatusInit:      {"INI", "Initializing", false, 1},
+	StatusSockErr:   {"SOCKERR", "Socket error", false, 5},
+	StatusL4OK:      {"L4OK", "Layer4 check passed", true, 6},
+	StatusL4Timeout: {"L4TOUT", "Layer4 timeout", false, 7},
+	StatusL4Con:     {"L4CON", "Layer4 connection problem", false, 8},
+	StatusL6OK:      {"L6OK", "Layer6 check passed", true, 9},
+	StatusL6Timeout: {"L6TOUT", "Layer6 timeout", false, 10},
+	StatusL6Rsp:     {"L6RSP", "Layer6 invalid response", false, 11},
+	StatusL7Timeout: {"L7TOUT", "Layer7 timeout", false, 12},
+	StatusL7Rsp:     {"L7RSP", "Layer7 invalid response", false, 13},
+	StatusL7OK:      {"L7OK", "Layer7 check passed", true, 15},
+	StatusL7OKC:     {"L7OKC", "Layer7 check conditionally passed", true, 16},
+	StatusL7Sts:     {"L7STS", "Layer7 wrong status", false, 17},
 }
+
+// Number is HAProxy's numeric value of the status (its enum
+// healthcheck_status), as "show servers state" prints it.
+func (s Status) Number() int { return statusInfo[s].number }
 
 // Code is HAProxy's short name: L4OK, L7TOUT, ...
 func (s Status) Code() string { return statusInfo[s].code }

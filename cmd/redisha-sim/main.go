@@ -1,0 +1,88 @@
+// Command redisha-sim measures Redis Sentinel failovers behind an
+// HAProxy-style proxy, and runs that proxy.
+//
+//	redisha-sim proxy -f haproxy.cfg        run the proxy
+//	redisha-sim proxy -c -f haproxy.cfg     check a configuration
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+
+func (e exitError) Unwrap() error { return e.err }
+
+// Exit codes shared by the subcommands.
+const (
+	exitOK       = 0
+	exitFailed   = 1 // an expectation failed, or the configuration is invalid
+	exitBadInput = 2 // bad flags, scenario or configuration file
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return exitOK
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintln(os.Stderr, "redisha-sim: "+ee.Error())
+		}
+		return ee.code
+	}
+	// Cobra's own errors: unknown flags and commands, missing arguments.
+	fmt.Fprintln(os.Stderr, "redisha-sim: "+err.Error())
+	fmt.Fprintln(os.Stderr, "Run 'redisha-sim --help' for usage.")
+	return exitBadInput
+}
+
+type globalFlags struct {
+	logLevel string
+}
+
+func newRoot() *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:           "redisha-sim",
+		Short:         "Measure Redis Sentinel failovers behind an HAProxy-style proxy",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	root.AddCommand(newProxyCmd(g))
+	return root
+}
+
+// logger returns a text logger on standard error at the chosen level.
+func (g *globalFlags) logger() (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(g.logLevel))); err != nil {
+		return nil, exitError{exitBadInput, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", g.logLevel)}
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
+}
