@@ -1,0 +1,113 @@
+package scenario
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Metric is a quantity a run's report measures and an expectation tests.
+type Metric struct {
+	Name string
+	// Duration metrics compare with durations ("8s"), the others with
+	// counts.
+	Duration bool
+	Help     string
+}
+
+// Metrics lists what expectations can test.
+var Metrics = []Metric{
+	{"write_interruption", true, "time from the last acknowledged write before the first fault to the first after it"},
+	{"read_interruption", true, "the same for reads through the replica port"},
+	{"longest_write_gap", true, "the longest time without an acknowledged write"},
+	{"proxy_share", true, "time from Sentinel's +switch-master to the first acknowledged write"},
+	{"two_master_window", true, "time writes went to a node that was not Sentinel's master"},
+	{"lost_writes", false, "acknowledged writes missing when read back"},
+	{"unexpected_writes", false, "writes that failed definitely but are present"},
+	{"indeterminate_writes", false, "writes whose outcome the client could not know"},
+	{"ok_writes", false, "acknowledged writes"},
+	{"failovers", false, "promotions (Sentinel's +switch-master to a new address)"},
+	{"stale_reads", false, "reads that missed a key acknowledged before the read began"},
+}
+
+func metricByName(n string) (Metric, bool) {
+	for _, m := range Metrics {
+		if m.Name == n {
+			return m, true
+		}
+	}
+	return Metric{}, false
+}
+
+// Expectation is "metric op value", e.g. "write_interruption <= 8s".
+type Expectation struct {
+	Metric string
+	Op     string
+	// Value is in seconds for duration metrics.
+	Value float64
+	Raw   string
+}
+
+var ops = []string{"<=", ">=", "==", "!=", "<", ">"}
+
+// ParseExpectation reads "metric op value".
+func ParseExpectation(raw string) (Expectation, error) {
+	e := Expectation{Raw: raw}
+	var rest string
+	for _, op := range ops {
+		if i := strings.Index(raw, op); i > 0 {
+			e.Metric, e.Op, rest = strings.TrimSpace(raw[:i]), op, strings.TrimSpace(raw[i+len(op):])
+			break
+		}
+	}
+	if e.Op == "" {
+		return e, fmt.Errorf("invalid expectation %q: write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of %s", raw, strings.Join(ops, " "))
+	}
+	m, ok := metricByName(e.Metric)
+	if !ok {
+		var names []string
+		for _, m := range Metrics {
+			names = append(names, m.Name)
+		}
+		return e, fmt.Errorf("unknown metric %q; valid: %s", e.Metric, strings.Join(names, ", "))
+	}
+	if m.Duration {
+		d, err := time.ParseDuration(rest)
+		if err != nil {
+			return e, fmt.Errorf("%s compares with a duration such as 8s, got %q", e.Metric, rest)
+		}
+		e.Value = d.Seconds()
+	} else {
+		n, err := strconv.ParseFloat(rest, 64)
+		if err != nil {
+			return e, fmt.Errorf("%s compares with a number, got %q", e.Metric, rest)
+		}
+		e.Value = n
+	}
+	return e, nil
+}
+
+// Holds reports whether a measured value (seconds for durations) meets the
+// expectation.
+func (e Expectation) Holds(v float64) bool {
+	switch e.Op {
+	case "<=":
+		return v <= e.Value
+	case ">=":
+		return v >= e.Value
+	case "==":
+		return v == e.Value
+	case "!=":
+		return v != e.Value
+	case "<":
+		return v < e.Value
+	}
+	return v > e.Value
+}
+
+// IsDuration reports whether the metric is a duration.
+func (e Expectation) IsDuration() bool {
+	m, _ := metricByName(e.Metric)
+	return m.Duration
+}

@@ -1,0 +1,93 @@
+package scenario
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBadScenariosGiveOneClearLineEach(t *testing.T) {
+	cases := map[string]string{
+		"unknown-field.yaml":   "testdata/unknown-field.yaml:4:3: sentinel.down_afterr: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name",
+		"bad-duration.yaml":    `testdata/bad-duration.yaml:4:15: sentinel.down_after: invalid duration "five seconds": want a number with a unit, e.g. 1s, 250ms, 1m30s`,
+		"unknown-target.yaml":  `testdata/unknown-target.yaml:5:13: faults[0].target: unknown target "mastr"; valid: master, replica, proxy, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3`,
+		"negative-rate.yaml":   "testdata/negative-rate.yaml:5:11: workload.writers.rate: must be greater than zero (operations per second per client), got -10",
+		"wrong-type.yaml":      `testdata/wrong-type.yaml:3:10: topology.nodes: want an integer, got "three"`,
+		"bad-expect.yaml":      `testdata/bad-expect.yaml:4:5: expect[1]: invalid expectation "lost_writes = 0": write '<metric> <op> <value>'`,
+		"syntax.yaml":          "testdata/syntax.yaml:2:",
+		"fault-after-end.yaml": "testdata/fault-after-end.yaml:3:10: faults[0].at: at 12s is after the end of the run (duration 10s)",
+	}
+	for file, want := range cases {
+		_, err := Load(filepath.Join("testdata", file), nil)
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) != 1 {
+			t.Errorf("%s: got %v, want one error", file, err)
+			continue
+		}
+		if got := errs[0].Error(); !strings.HasPrefix(got, want) {
+			t.Errorf("%s:\ngot  %s\nwant %s", file, got, want)
+		}
+	}
+}
+
+func TestValidScenarioGetsItsValuesAndDefaults(t *testing.T) {
+	s, err := Load("testdata/ok.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Topology.Nodes != 3 || s.NodeNames()[2] != "c" || s.Sentinel.Quorum != 2 || s.Sentinel.DownAfter.D != time.Second {
+		t.Errorf("topology/sentinel: %+v %+v", s.Topology, s.Sentinel)
+	}
+	if s.Proxy.Kind != "redisha" || s.Proxy.Inter.D != 250*time.Millisecond || s.Proxy.TimeoutConnect.D != 4*time.Second {
+		t.Errorf("proxy: %+v", s.Proxy)
+	}
+	w, r := s.Workload.Writers, s.Workload.Readers
+	if w.Count != 2 || w.Rate != 50 || w.Connection != "pooled" || r.Count != 1 || r.Rate != DefaultReadRate || r.Timeout.D != time.Second {
+		t.Errorf("workload: %+v %+v", w, r)
+	}
+	if len(s.Expectations) != 2 || s.Expectations[0].Value != 8 || !s.Expectations[0].IsDuration() {
+		t.Errorf("expectations: %+v", s.Expectations)
+	}
+}
+
+func TestSetOverridesAnyField(t *testing.T) {
+	s, err := Load("testdata/ok.yaml", []string{"sentinel.down_after=2s", "proxy.inter=1s", "faults[1].at=15s", "workload.writers.rate=500", "topology.persistence=true", "expect=[lost_writes == 0]"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sentinel.DownAfter.D != 2*time.Second || s.Proxy.Inter.D != time.Second || s.Faults[1].At.D != 15*time.Second ||
+		s.Workload.Writers.Rate != 500 || !s.Topology.Persistence || len(s.Expectations) != 1 {
+		t.Fatalf("overrides not applied: %+v", s)
+	}
+	for set, want := range map[string]string{
+		"sentinel.down_after=soon": `--set sentinel.down_after=soon: sentinel.down_after: invalid duration "soon"`,
+		"sentinel.downafter=1s":    "--set sentinel.downafter=1s: sentinel.downafter: unknown field; valid here: count, quorum",
+		"faults[7].at=1s":          "--set faults[7].at=1s: faults: index 7 out of range: the list has 2 entries",
+		"topology.nodes=x":         `--set topology.nodes=x: topology.nodes: invalid value "x": want an integer`,
+		"noequals":                 "--set noequals: want key=value",
+		"workload.writers.rate=-1": "--set workload.writers.rate=-1: workload.writers.rate: must be greater than zero",
+	} {
+		_, err := Load("testdata/ok.yaml", []string{set})
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("--set %s:\ngot  %v\nwant %s", set, err, want)
+		}
+	}
+}
+
+func TestExpectationsCompare(t *testing.T) {
+	e, err := ParseExpectation("write_interruption <= 8s")
+	if err != nil || !e.Holds(7.9) || e.Holds(8.1) {
+		t.Fatalf("%+v %v", e, err)
+	}
+	e, _ = ParseExpectation("lost_writes == 0")
+	if !e.Holds(0) || e.Holds(1) {
+		t.Fatal("== 0")
+	}
+	for _, bad := range []string{"lost_writes", "nope < 3", "write_interruption < 3", "lost_writes > x"} {
+		if _, err := ParseExpectation(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

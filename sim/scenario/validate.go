@@ -1,0 +1,267 @@
+package scenario
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+var namePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
+
+// Defaults of a scenario, applied by normalize.
+const (
+	DefaultDuration        = 30 * time.Second
+	DefaultSettle          = 30 * time.Second
+	DefaultWarmup          = 30 * time.Second
+	DefaultNodes           = 3
+	DefaultSentinels       = 3
+	DefaultDownAfter       = 5 * time.Second
+	DefaultFailoverTimeout = 60 * time.Second
+	DefaultWriteRate       = 200
+	DefaultReadRate        = 100
+	DefaultOpTimeout       = time.Second
+)
+
+// normalize fills defaults and checks every field; it returns one error per
+// problem.
+func (s *Scenario) normalize() []fieldError {
+	var errs []fieldError
+	bad := func(path, format string, args ...any) { errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)}) }
+	dur := func(path string, d *Duration, def time.Duration, positive bool) {
+		if err := d.parse(); err != nil {
+			bad(path, "%v", err)
+			return
+		}
+		if !d.Set() {
+			d.D = def
+		} else if positive && d.D <= 0 {
+			bad(path, "must be greater than zero")
+		}
+	}
+
+	if s.Name == "" {
+		base := filepath.Base(s.File)
+		s.Name = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	switch s.Backend {
+	case "":
+		s.Backend = "memory"
+	case "memory", "docker":
+	default:
+		bad("backend", "unknown backend %q; valid: memory, docker", s.Backend)
+	}
+	dur("duration", &s.Duration, DefaultDuration, true)
+	dur("settle", &s.Settle, DefaultSettle, false)
+	dur("warmup", &s.Warmup, DefaultWarmup, true)
+
+	// Topology.
+	t := &s.Topology
+	switch {
+	case t.Nodes < 0:
+		bad("topology.nodes", "must be at least 2, got %d", t.Nodes)
+	case len(t.Names) > 0 && t.Nodes != 0 && t.Nodes != len(t.Names):
+		bad("topology.nodes", "%d nodes but %d names: give one or make them agree", t.Nodes, len(t.Names))
+	case len(t.Names) > 0:
+		t.Nodes = len(t.Names)
+	case t.Nodes == 0:
+		t.Nodes = DefaultNodes
+	}
+	if t.Nodes == 1 {
+		bad("topology.nodes", "must be at least 2: a failover needs a replica")
+	}
+	seen := map[string]bool{}
+	for i, n := range t.Names {
+		if !namePattern.MatchString(n) {
+			bad(fmt.Sprintf("topology.names[%d]", i), "invalid name %q: start with a letter, then letters, digits, '-' or '_'", n)
+		}
+		if seen[n] {
+			bad(fmt.Sprintf("topology.names[%d]", i), "name %q used twice", n)
+		}
+		seen[n] = true
+	}
+	if t.MinReplicasToWrite < 0 || (t.Nodes > 0 && t.MinReplicasToWrite >= t.Nodes) {
+		bad("topology.min_replicas_to_write", "must be from 0 to %d (the number of replicas), got %d", t.Nodes-1, t.MinReplicasToWrite)
+	}
+	dur("topology.min_replicas_max_lag", &t.MinReplicasMaxLag, 10*time.Second, true)
+	dur("topology.replication_lag", &t.ReplicationLag, time.Millisecond, false)
+
+	// Sentinel.
+	se := &s.Sentinel
+	if se.Count == 0 {
+		se.Count = DefaultSentinels
+	}
+	if se.Count < 1 || se.Count > 9 {
+		bad("sentinel.count", "must be from 1 to 9, got %d", se.Count)
+	}
+	if se.Quorum == 0 {
+		se.Quorum = se.Count/2 + 1
+	}
+	if se.Quorum < 1 || se.Quorum > se.Count {
+		bad("sentinel.quorum", "must be from 1 to the number of Sentinels (%d), got %d", se.Count, se.Quorum)
+	}
+	dur("sentinel.down_after", &se.DownAfter, DefaultDownAfter, true)
+	dur("sentinel.failover_timeout", &se.FailoverTimeout, DefaultFailoverTimeout, true)
+	if se.ParallelSyncs == 0 {
+		se.ParallelSyncs = 1
+	}
+	if se.ParallelSyncs < 1 {
+		bad("sentinel.parallel_syncs", "must be at least 1, got %d", se.ParallelSyncs)
+	}
+	if se.MasterName == "" {
+		se.MasterName = "mymaster"
+	} else if !namePattern.MatchString(se.MasterName) {
+		bad("sentinel.master_name", "invalid name %q: letters, digits, '-' and '_'", se.MasterName)
+	}
+
+	// Proxy.
+	p := &s.Proxy
+	if p.Kind == "" {
+		p.Kind = "redisha"
+	}
+	if !slices.Contains(ProxyKinds, p.Kind) {
+		bad("proxy.kind", "unknown proxy kind %q; valid: %s", p.Kind, oneOf(ProxyKinds))
+	} else if p.Kind != "redisha" && s.Backend != "docker" {
+		bad("proxy.kind", "proxy kind %q runs in a container: it needs backend docker", p.Kind)
+	}
+	if p.Config != "" {
+		if _, err := os.Stat(s.Path(p.Config)); err != nil {
+			bad("proxy.config", "cannot read %s: %v", s.Path(p.Config), errorsUnwrapPath(err))
+		}
+		if p.Check != "" || len(p.CheckRules) > 0 {
+			bad("proxy.check", "give either a config file or a check sequence, not both")
+		}
+	} else {
+		if p.Check == "" {
+			p.Check = "seed"
+		}
+		checks := []string{"seed", "role", "redis", "custom"}
+		if !slices.Contains(checks, p.Check) {
+			bad("proxy.check", "unknown check %q; valid: %s", p.Check, oneOf(checks))
+		}
+		if p.Check == "custom" && len(p.CheckRules) == 0 {
+			bad("proxy.check_rules", "check 'custom' needs check_rules, e.g. [\"send PING\\r\\n\", \"expect string +PONG\"]")
+		}
+		if p.Check != "custom" && len(p.CheckRules) > 0 {
+			bad("proxy.check_rules", "check_rules need check: custom")
+		}
+	}
+	if p.SentinelAware && p.Kind == "haproxy" {
+		bad("proxy.sentinel_aware", "HAProxy has no Sentinel-aware mode; use kind redisha")
+	}
+	for _, d := range []struct {
+		path string
+		v    *Duration
+	}{{"proxy.inter", &p.Inter}, {"proxy.fastinter", &p.FastInter}, {"proxy.downinter", &p.DownInter}, {"proxy.timeout_check", &p.TimeoutCheck}} {
+		dur(d.path, d.v, 0, true)
+	}
+	dur("proxy.timeout_connect", &p.TimeoutConnect, 4*time.Second, true)
+	dur("proxy.timeout_client", &p.TimeoutClient, 15*time.Second, true)
+	dur("proxy.timeout_server", &p.TimeoutServer, 15*time.Second, true)
+	if p.Rise < 0 {
+		bad("proxy.rise", "must be at least 1, got %d", p.Rise)
+	}
+	if p.Fall < 0 {
+		bad("proxy.fall", "must be at least 1, got %d", p.Fall)
+	}
+	balances := []string{"first", "roundrobin", "leastconn", "source"}
+	if p.Balance != "" && !slices.Contains(balances, p.Balance) {
+		bad("proxy.balance", "unknown algorithm %q; valid: %s", p.Balance, oneOf(balances))
+	}
+	for i, port := range []int{p.MasterPort, p.ReplicaPort} {
+		if port < 0 || port > 65535 {
+			bad([]string{"proxy.master_port", "proxy.replica_port"}[i], "must be from 1 to 65535 (0: any free port), got %d", port)
+		}
+	}
+
+	// Workload.
+	clients := func(path string, c *Clients, count int, rate float64) {
+		if c.Count < 0 {
+			bad(path+".count", "must not be negative, got %d", c.Count)
+		}
+		if c.Count == 0 && c.Rate == 0 && !c.Timeout.Set() && c.Connection == "" {
+			c.Count = count
+		}
+		if c.Rate < 0 {
+			bad(path+".rate", "must be greater than zero (operations per second per client), got %v", c.Rate)
+		} else if c.Rate == 0 {
+			c.Rate = rate
+		}
+		if c.Rate > 100000 {
+			bad(path+".rate", "at most 100000 operations per second per client, got %v", c.Rate)
+		}
+		dur(path+".timeout", &c.Timeout, DefaultOpTimeout, true)
+		switch c.Connection {
+		case "":
+			c.Connection = "per-op"
+		case "per-op", "pooled":
+		default:
+			bad(path+".connection", "unknown connection mode %q; valid: per-op, pooled", c.Connection)
+		}
+	}
+	clients("workload.writers", &s.Workload.Writers, 1, DefaultWriteRate)
+	clients("workload.readers", &s.Workload.Readers, 0, DefaultReadRate)
+
+	// Faults.
+	names := append([]string{"master", "replica", "proxy"}, s.NodeNames()...)
+	names = append(names, s.SentinelNames()...)
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		path := fmt.Sprintf("faults[%d]", i)
+		dur(path+".at", &f.At, 0, false)
+		if f.At.D > s.Duration.D {
+			bad(path+".at", "at %v is after the end of the run (duration %v)", f.At, s.Duration)
+		}
+		if !slices.Contains(Actions, f.Action) {
+			bad(path+".action", "unknown action %q; valid: %s", f.Action, oneOf(Actions))
+		}
+		switch {
+		case f.Target == "":
+			bad(path+".target", "missing target; valid: %s", oneOf(names))
+		case !slices.Contains(names, f.Target):
+			bad(path+".target", "unknown target %q; valid: %s", f.Target, oneOf(names))
+		case f.Target == "proxy" && p.Kind == "redisha":
+			bad(path+".target", "the in-process proxy cannot be faulted: use proxy kind redisha-container or haproxy")
+		}
+		if f.As != "" {
+			if !namePattern.MatchString(f.As) || slices.Contains(names, f.As) {
+				bad(path+".as", "invalid or taken name %q: pick a new name such as old_master", f.As)
+			} else {
+				names = append(names, f.As)
+			}
+		}
+		if i > 0 && f.At.D < s.Faults[i-1].At.D {
+			bad(path+".at", "faults must be in time order: %v is before the previous fault's %v", f.At, s.Faults[i-1].At)
+		}
+	}
+	// Expectations.
+	s.Expectations = nil
+	for i, raw := range s.Expect {
+		e, err := ParseExpectation(raw)
+		if err != nil {
+			bad(fmt.Sprintf("expect[%d]", i), "%v", err)
+			continue
+		}
+		s.Expectations = append(s.Expectations, e)
+	}
+	return errs
+}
+
+// Path resolves a path relative to the scenario's directory.
+func (s *Scenario) Path(p string) string {
+	if filepath.IsAbs(p) || s.File == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(s.File), p)
+}
+
+// errorsUnwrapPath drops the path an *os.PathError repeats.
+func errorsUnwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
