@@ -6,12 +6,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 )
 
@@ -38,8 +40,15 @@ const (
 )
 
 func main() {
+	// go-redis logs through a package-level logger (pool dial retries);
+	// the command reports through its own output instead.
+	redis.SetLogger(quietRedis{})
 	os.Exit(run(os.Args[1:]))
 }
+
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
 
 func run(args []string) int {
 	root := newRoot()
@@ -73,16 +82,20 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newProxyCmd(g))
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error, off (run: off unless given)")
+	root.AddCommand(newProxyCmd(g), newRunCmd(g))
 	return root
 }
 
-// logger returns a text logger on standard error at the chosen level.
+// logger returns a text logger on standard error at the chosen level
+// ("off" discards everything).
 func (g *globalFlags) logger() (*slog.Logger, error) {
+	if strings.EqualFold(g.logLevel, "off") {
+		return slog.New(slog.DiscardHandler), nil
+	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(strings.ToUpper(g.logLevel))); err != nil {
-		return nil, exitError{exitBadInput, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", g.logLevel)}
+		return nil, exitError{exitBadInput, fmt.Errorf("invalid --log-level %q: want debug, info, warn, error or off", g.logLevel)}
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})), nil
 }

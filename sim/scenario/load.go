@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"reflect"
 	"sort"
@@ -64,9 +65,23 @@ func Load(path string, sets []string) (*Scenario, error) {
 	return Parse(path, data, sets)
 }
 
+// LoadFS reads a scenario from a file system (e.g. the embedded scenarios);
+// its relative paths resolve in the same file system.
+func LoadFS(fsys fs.FS, name string, sets []string) (*Scenario, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("read scenario: %w", err)
+	}
+	return parse(name, data, sets, fsys)
+}
+
 // Parse is Load on data already read; name is used in messages and to
-// resolve relative paths.
+// resolve relative paths on disk.
 func Parse(name string, data []byte, sets []string) (*Scenario, error) {
+	return parse(name, data, sets, nil)
+}
+
+func parse(name string, data []byte, sets []string, fsys fs.FS) (*Scenario, error) {
 	l := &loader{file: name, keyPos: map[string]token.Position{}, valPos: map[string]token.Position{}, setBy: map[string]string{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -81,7 +96,7 @@ func Parse(name string, data []byte, sets []string) (*Scenario, error) {
 			return nil, Errors{l.fromYAML(err)}
 		}
 	}
-	s.File = name
+	s.File, s.FS = name, fsys
 	var errs Errors
 	for _, kv := range sets {
 		if err := l.set(&s, kv); err != nil {

@@ -9,6 +9,8 @@ package scenario
 
 import (
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 )
@@ -41,9 +43,11 @@ type Scenario struct {
 	Images   Images     `yaml:"images"`
 	Network  NetworkCfg `yaml:"network"`
 
-	// File is the file the scenario was read from ("" for the embedded
-	// default); relative paths in it are resolved from its directory.
+	// File is the file the scenario was read from; relative paths in it are
+	// resolved from its directory, in FS when set (embedded scenarios),
+	// else on disk.
 	File string `yaml:"-"`
+	FS   fs.FS  `yaml:"-"`
 	// Expectations are Expect, parsed.
 	Expectations []Expectation `yaml:"-"`
 }
@@ -264,3 +268,11 @@ func (s *Scenario) SentinelNames() []string {
 }
 
 func oneOf(vals []string) string { return strings.Join(vals, ", ") }
+
+// ReadFile reads a file the scenario refers to (relative to it).
+func (s *Scenario) ReadFile(p string) ([]byte, error) {
+	if s.FS != nil {
+		return fs.ReadFile(s.FS, s.Path(p))
+	}
+	return os.ReadFile(s.Path(p))
+}

@@ -1,8 +1,10 @@
 package scenario
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -30,7 +32,9 @@ const (
 // problem.
 func (s *Scenario) normalize() []fieldError {
 	var errs []fieldError
-	bad := func(path, format string, args ...any) { errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)}) }
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
+	}
 	dur := func(path string, d *Duration, def time.Duration, positive bool) {
 		if err := d.parse(); err != nil {
 			bad(path, "%v", err)
@@ -128,7 +132,7 @@ func (s *Scenario) normalize() []fieldError {
 		bad("proxy.kind", "proxy kind %q runs in a container: it needs backend docker", p.Kind)
 	}
 	if p.Config != "" {
-		if _, err := os.Stat(s.Path(p.Config)); err != nil {
+		if _, err := s.ReadFile(p.Config); err != nil {
 			bad("proxy.config", "cannot read %s: %v", s.Path(p.Config), errorsUnwrapPath(err))
 		}
 		if p.Check != "" || len(p.CheckRules) > 0 {
@@ -255,12 +259,16 @@ func (s *Scenario) Path(p string) string {
 	if filepath.IsAbs(p) || s.File == "" {
 		return p
 	}
+	if s.FS != nil {
+		return path.Join(path.Dir(s.File), p)
+	}
 	return filepath.Join(filepath.Dir(s.File), p)
 }
 
-// errorsUnwrapPath drops the path an *os.PathError repeats.
+// errorsUnwrapPath drops the path an *fs.PathError repeats.
 func errorsUnwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

@@ -391,7 +391,8 @@ func unionLength(ws []Window) time.Duration {
 }
 
 // StaleReads counts reads through the replica port that missed a key whose
-// write had been acknowledged before the read began.
+// write had been acknowledged before the read began and that is present in
+// the end (a key that was lost counts as a lost write, not a stale read).
 type StaleReads struct {
 	Count int
 	// Worst is the longest time between such a write's acknowledgement
@@ -402,7 +403,7 @@ type StaleReads struct {
 func staleReads(tl *timeline.Timeline) StaleReads {
 	acked := map[string]time.Duration{}
 	for _, op := range tl.Ops {
-		if op.Kind == timeline.OpWrite && op.Result == timeline.ResultOK {
+		if op.Kind == timeline.OpWrite && op.Result == timeline.ResultOK && op.Final != "absent" {
 			acked[op.Key] = op.End
 		}
 	}

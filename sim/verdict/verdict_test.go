@@ -201,7 +201,10 @@ func TestCascadingFailoverCountsTwice(t *testing.T) {
 func TestStaleReads(t *testing.T) {
 	tl := base()
 	tl.Ops = append(tl.Ops,
-		timeline.Op{Kind: timeline.OpWrite, Key: "a", Start: ms(0), End: ms(5), Result: timeline.ResultOK},
+		timeline.Op{Kind: timeline.OpWrite, Key: "a", Start: ms(0), End: ms(5), Result: timeline.ResultOK, Final: "present"},
+		// A lost key read back as missing is a lost write, not a stale read.
+		timeline.Op{Kind: timeline.OpWrite, Key: "lost", Start: ms(0), End: ms(5), Result: timeline.ResultOK, Final: "absent"},
+		timeline.Op{Kind: timeline.OpRead, Key: "lost", Start: ms(100), End: ms(101), Result: timeline.ResultOK},
 		timeline.Op{Kind: timeline.OpRead, Key: "a", Start: ms(100), End: ms(101), Result: timeline.ResultOK, Found: false},
 		timeline.Op{Kind: timeline.OpRead, Key: "a", Start: ms(200), End: ms(201), Result: timeline.ResultOK, Found: true},
 		timeline.Op{Kind: timeline.OpRead, Key: "a", Start: ms(3), End: ms(4), Result: timeline.ResultOK, Found: false},

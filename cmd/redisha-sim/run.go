@@ -1,0 +1,213 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redisha-sim/redisha-sim/scenarios"
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/report"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/verdict"
+)
+
+// runFlags are the flags of run (and the commands built on it).
+type runFlags struct {
+	backend  string
+	sets     []string
+	jsonOut  string
+	quiet    bool
+	showHelp bool
+}
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [SCENARIO.yaml]",
+		Short: "Run a failover scenario and report the interruption, its phases and lost writes",
+		Long: `Run a failover scenario: start the cluster (in-memory by default, or real
+Redis and Sentinel containers with --backend docker), put the proxy under
+test in front of it, drive writes and reads through it, inject the
+scenario's faults, and report how long clients were cut off, why, and what
+acknowledged writes were lost.
+
+Without a file, runs the embedded ` + scenarios.Default + `. Exit code: 0 when every
+expectation holds, 1 when one fails (or the run fails), 2 on bad input,
+130 when interrupted.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := loadScenario(args, f)
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("log-level") {
+				// The report tells what the logs would; keep the terminal
+				// for the progress line.
+				g.logLevel = "off"
+			}
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			res, err := runScenario(ctx, s, f, log, os.Stderr)
+			if err != nil {
+				return err
+			}
+			if !f.quiet {
+				report.Text(os.Stdout, res.Timeline, res.Report)
+			}
+			if f.jsonOut != "" {
+				if err := writeJSON(f.jsonOut, res.Timeline, res.Report); err != nil {
+					return exitError{exitFailed, err}
+				}
+			}
+			if !res.Report.Passed() {
+				return exitError{exitFailed, fmt.Errorf("scenario %s: %d expectation(s) failed", s.Name, failedCount(res.Report))}
+			}
+			return nil
+		},
+	}
+	addRunFlags(cmd, f)
+	return cmd
+}
+
+func addRunFlags(cmd *cobra.Command, f *runFlags) {
+	cmd.Flags().StringVar(&f.backend, "backend", "", "memory or docker (default: the scenario's)")
+	cmd.Flags().StringArrayVar(&f.sets, "set", nil, "override a scenario field, e.g. --set sentinel.down_after=1s (repeatable)")
+	cmd.Flags().StringVar(&f.jsonOut, "json", "", "write the full timeline and verdicts to this file")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code and --json only)")
+}
+
+func failedCount(r *verdict.Report) int {
+	n := 0
+	for _, e := range r.Expectations {
+		if !e.Held {
+			n++
+		}
+	}
+	return n
+}
+
+// loadScenario reads the scenario file, or the embedded default.
+func loadScenario(args []string, f *runFlags) (*scenario.Scenario, error) {
+	sets := f.sets
+	if f.backend != "" {
+		sets = append([]string{"backend=" + f.backend}, sets...)
+	}
+	var (
+		s   *scenario.Scenario
+		err error
+	)
+	if len(args) == 0 {
+		s, err = scenario.LoadFS(scenarios.FS, scenarios.Default, sets)
+	} else {
+		s, err = scenario.Load(args[0], sets)
+	}
+	if err != nil {
+		var errs scenario.Errors
+		if errors.As(err, &errs) {
+			fmt.Fprintln(os.Stderr, err)
+			return nil, exitError{exitBadInput, fmt.Errorf("%d error(s) in the scenario", len(errs))}
+		}
+		return nil, exitError{exitBadInput, err}
+	}
+	return s, nil
+}
+
+// runScenario runs s on its backend with a live progress line on out.
+func runScenario(ctx context.Context, s *scenario.Scenario, f *runFlags, log *slog.Logger, out io.Writer) (*sim.Result, error) {
+	b, starter, err := backendFor(s)
+	if err != nil {
+		return nil, exitError{exitBadInput, err}
+	}
+	line := newProgressLine(out)
+	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, Progress: line.update})
+	line.done()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, exitError{130, errors.New("interrupted: everything the run started was stopped")}
+	case err != nil:
+		return nil, exitError{exitFailed, err}
+	}
+	return res, nil
+}
+
+// progressLine rewrites one status line on a terminal, and prints nothing
+// otherwise.
+type progressLine struct {
+	out  io.Writer
+	tty  bool
+	last time.Time
+}
+
+func newProgressLine(out io.Writer) *progressLine {
+	tty := false
+	if f, ok := out.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progressLine{out: out, tty: tty}
+}
+
+func (p *progressLine) update(pr sim.Progress) {
+	if !p.tty {
+		return
+	}
+	msg := fmt.Sprintf("[%5.1fs] %-12s", pr.Elapsed.Seconds(), pr.Stage)
+	if pr.Stage == "running" || pr.Stage == "reading back" {
+		msg += fmt.Sprintf(" writes ok %d failed %d", pr.OK, pr.Fail)
+		if pr.Phase != "" {
+			msg += "  last: " + pr.Phase
+		}
+	}
+	fmt.Fprintf(p.out, "\r\033[K%s", msg)
+}
+
+func (p *progressLine) done() {
+	if p.tty {
+		fmt.Fprint(p.out, "\r\033[K")
+	}
+}
+
+// writeJSON saves the timeline and the verdicts.
+func writeJSON(path string, tl *timeline.Timeline, r *verdict.Report) error {
+	b, err := json.MarshalIndent(struct {
+		Timeline *timeline.Timeline `json:"timeline"`
+		Report   *verdict.Report    `json:"report"`
+	}{tl, r}, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// backendFor picks the backend and proxy starter of a scenario.
+func backendFor(s *scenario.Scenario) (sim.Backend, sim.ProxyStarter, error) {
+	b, ok := backends[s.Backend]
+	if !ok {
+		names := make([]string, 0, len(backends))
+		for n := range backends {
+			names = append(names, n)
+		}
+		return nil, nil, fmt.Errorf("backend %q is not available (have: %s)", s.Backend, strings.Join(names, ", "))
+	}
+	return b.backend(), b.proxy, nil
+}

@@ -1,0 +1,141 @@
+// Package sim is the scenario engine: it starts a cluster on a backend,
+// puts a proxy in front of it, drives a workload through the proxy, injects
+// faults, records one timeline and judges it.
+//
+// The engine sees backends and proxies only through the small interfaces
+// of this file; the backends live in their own packages (sim/memory,
+// sim/docker) and cmd/redisha-sim wires them in.
+package sim
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// Topology is the cluster a backend starts.
+type Topology struct {
+	// Nodes are the Redis nodes' names; the first starts as master, the
+	// others as its replicas.
+	Nodes              []string
+	Password           string
+	MinReplicasToWrite int
+	MinReplicasMaxLag  time.Duration
+	// Persistence makes a graceful stop write a snapshot that a restart
+	// loads.
+	Persistence bool
+	// ReplicationLag delays replication (memory backend).
+	ReplicationLag time.Duration
+	// Sentinel settings.
+	Sentinels       []string
+	Quorum          int
+	DownAfter       time.Duration
+	FailoverTimeout time.Duration
+	ParallelSyncs   int
+	MasterName      string
+	// Seed makes random choices repeatable; zero picks one.
+	Seed int64
+	// Images and Subnet configure the docker backend.
+	Images scenario.Images
+	Subnet string
+}
+
+// TopologyOf derives the topology of a scenario.
+func TopologyOf(s *scenario.Scenario) Topology {
+	return Topology{
+		Nodes: s.NodeNames(), Password: s.Topology.Password,
+		MinReplicasToWrite: s.Topology.MinReplicasToWrite, MinReplicasMaxLag: s.Topology.MinReplicasMaxLag.D,
+		Persistence: s.Topology.Persistence, ReplicationLag: s.Topology.ReplicationLag.D,
+		Sentinels: s.SentinelNames(), Quorum: s.Sentinel.Quorum, DownAfter: s.Sentinel.DownAfter.D,
+		FailoverTimeout: s.Sentinel.FailoverTimeout.D, ParallelSyncs: s.Sentinel.ParallelSyncs,
+		MasterName: s.Sentinel.MasterName, Seed: s.Seed, Images: s.Images, Subnet: s.Network.Subnet,
+	}
+}
+
+// Backend starts clusters.
+type Backend interface {
+	// Name is "memory" or "docker".
+	Name() string
+	// Start brings up a cluster and returns once its replicas are in sync
+	// and its Sentinels know each other and every replica.
+	Start(ctx context.Context, t Topology, log *slog.Logger) (Cluster, error)
+}
+
+// Cluster is a running set of Redis nodes and Sentinels.
+type Cluster interface {
+	Nodes() []Instance
+	Sentinels() []Instance
+	// NodeByAddr names the node at an address as Redis and Sentinel report
+	// it (their "ip:port"), if there is one.
+	NodeByAddr(addr string) (string, bool)
+	// Supports reports whether the backend can inject action on an
+	// instance of the given kind.
+	Supports(action string, kind Kind) bool
+	// Close stops and removes everything the cluster started.
+	Close(ctx context.Context) error
+}
+
+// Kind is the kind of an instance.
+type Kind string
+
+const (
+	KindNode     Kind = "node"
+	KindSentinel Kind = "sentinel"
+	KindProxy    Kind = "proxy"
+)
+
+// Instance is a node, a Sentinel or a proxy that faults can act on.
+type Instance interface {
+	Name() string
+	Kind() Kind
+	// Addr is where the harness (and an in-process proxy) reaches it.
+	Addr() string
+	// Do performs a fault action (see Faults) and returns once its effect
+	// has been verified: the container's state, the node unreachable...
+	Do(ctx context.Context, action string) error
+}
+
+// Fault actions, as do/undo pairs.
+var Faults = []struct {
+	Do, Undo string
+	// What the action does, for help texts.
+	Help string
+}{
+	{"stop", "start", "graceful stop (SIGTERM, Redis saves and exits); start brings it back on the same address"},
+	{"kill", "start", "SIGKILL: connections close at once, unreplicated writes are gone"},
+	{"restart", "", "stop then start"},
+	{"pause", "unpause", "freeze (docker pause): connections stay open, nothing answers"},
+	{"disconnect", "reconnect", "cut from the other nodes and the Sentinels; clients still reach it"},
+}
+
+// ProxyEvent is a change of a server's state in the proxy under test.
+type ProxyEvent struct {
+	At time.Time
+	// Port is "master" or "replica".
+	Port string
+	// Node is the node the server points to.
+	Node string
+	Up   bool
+	// State is as the proxy shows it ("UP", "DOWN 1/2", "MAINT").
+	State  string
+	Detail string
+}
+
+// ProxyUnderTest is the proxy the workload goes through.
+type ProxyUnderTest interface {
+	// Describe says what it is, for reports.
+	Describe() string
+	MasterAddr() string
+	ReplicaAddr() string
+	// Watch calls f for every server state change until ctx is done.
+	Watch(ctx context.Context, f func(ProxyEvent)) error
+	// Instance is the proxy as a fault target, nil when it cannot be
+	// faulted (in-process).
+	Instance() Instance
+	Close(ctx context.Context) error
+}
+
+// ProxyStarter starts the proxy a scenario asks for in front of a cluster.
+type ProxyStarter func(ctx context.Context, s *scenario.Scenario, c Cluster, log *slog.Logger) (ProxyUnderTest, error)

@@ -1,0 +1,89 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/redisha-sim/redisha-sim/proxy"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// StartInProcessProxy runs this project's proxy in the engine's process,
+// configured for the scenario and pointed at the cluster's nodes.
+func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c Cluster, log *slog.Logger) (ProxyUnderTest, error) {
+	var nodes []NodeAddr
+	for _, n := range c.Nodes() {
+		nodes = append(nodes, NodeAddr{Name: n.Name(), Addr: n.Addr()})
+	}
+	layout, err := BuildProxyConfig(s, nodes, "127.0.0.1")
+	if err != nil {
+		return nil, err
+	}
+	p, err := proxy.New(layout.Config, proxy.Options{Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("start proxy: %w", err)
+	}
+	desc := "redisha proxy (in-process)"
+	if s.Proxy.Config != "" {
+		desc += " with " + s.Proxy.Config
+	}
+	return &inProcessProxy{p: p, layout: layout, desc: desc}, nil
+}
+
+type inProcessProxy struct {
+	p      *proxy.Proxy
+	layout *ProxyLayout
+	desc   string
+}
+
+func (ip *inProcessProxy) Describe() string { return ip.desc }
+
+func (ip *inProcessProxy) MasterAddr() string {
+	return ip.p.Frontend(ip.layout.MasterFrontend).Addr().String()
+}
+
+func (ip *inProcessProxy) ReplicaAddr() string {
+	if ip.layout.ReplicaFrontend == "" {
+		return ""
+	}
+	return ip.p.Frontend(ip.layout.ReplicaFrontend).Addr().String()
+}
+
+func (ip *inProcessProxy) Instance() Instance { return nil }
+
+// Proxy is the running proxy, for callers that want its stats.
+func (ip *inProcessProxy) Proxy() *proxy.Proxy { return ip.p }
+
+func (ip *inProcessProxy) Watch(ctx context.Context, f func(ProxyEvent)) error {
+	sub := ip.p.Events().Subscribe(4096, ip.p.Events().Last())
+	defer sub.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-sub.C:
+			if !ok {
+				return nil
+			}
+			if e.Type != proxy.EventServerUp && e.Type != proxy.EventServerDown {
+				continue
+			}
+			port := ""
+			switch e.Backend {
+			case ip.layout.MasterBackend:
+				port = "master"
+			case ip.layout.ReplicaBackend:
+				port = "replica"
+			default:
+				continue
+			}
+			f(ProxyEvent{At: ip.p.Start().Add(e.T), Port: port, Node: ip.layout.ServerNode[e.Backend+"/"+e.Server],
+				Up: e.Type == proxy.EventServerUp, State: e.State, Detail: e.Message})
+		}
+	}
+}
+
+func (ip *inProcessProxy) Close(ctx context.Context) error {
+	return ip.p.Close()
+}

@@ -1,0 +1,280 @@
+// Package memory is the in-memory backend: Redis nodes built on miniredis
+// with replication, and Sentinels that run sentinel.c's algorithm and
+// timing, all in this process on loopback ports. It needs no Docker and runs
+// a scenario in about the scenario's own length.
+package memory
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim"
+)
+
+// Backend starts in-memory clusters.
+type Backend struct{}
+
+// Name is "memory".
+func (Backend) Name() string { return "memory" }
+
+// Cluster is a running in-memory cluster.
+type Cluster struct {
+	nw        *network
+	nodes     []*Node
+	sentinels []*Sentinel
+	log       *slog.Logger
+}
+
+// Start brings the nodes up (the first as master, the others replicating
+// from it), then the Sentinels, and waits until every Sentinel knows every
+// replica and every other Sentinel.
+func (Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (sim.Cluster, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	seed := uint64(t.Seed)
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	c := &Cluster{nw: newNetwork(seed), log: log}
+	opts := nodeOptions{password: t.Password, persistence: t.Persistence, lag: t.ReplicationLag,
+		minReplicasToWrite: t.MinReplicasToWrite, minReplicasMaxLag: t.MinReplicasMaxLag}
+	for _, name := range t.Nodes {
+		addr, err := freeAddr()
+		if err != nil {
+			c.Close(ctx)
+			return nil, err
+		}
+		n := newNode(name, addr, opts, c.nw, log)
+		c.nw.nodes[addr] = n
+		c.nodes = append(c.nodes, n)
+		if err := n.start(); err != nil {
+			c.Close(ctx)
+			return nil, err
+		}
+	}
+	master := c.nodes[0]
+	for _, n := range c.nodes[1:] {
+		n.becomeReplicaOf(master.addr)
+	}
+	if err := waitFor(ctx, 10*time.Second, func() bool {
+		for _, n := range c.nodes[1:] {
+			n.mu.Lock()
+			up := n.repl.linkUp
+			n.mu.Unlock()
+			if !up {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		c.Close(ctx)
+		return nil, fmt.Errorf("replicas did not sync: %w", err)
+	}
+	cfg := sentinelConfig{masterName: t.MasterName, masterAddr: master.addr, quorum: t.Quorum,
+		downAfter: t.DownAfter, failoverTimeout: t.FailoverTimeout, parallelSyncs: t.ParallelSyncs}
+	for i, name := range t.Sentinels {
+		addr, err := freeAddr()
+		if err != nil {
+			c.Close(ctx)
+			return nil, err
+		}
+		s := newSentinel(name, addr, cfg, c.nw, seed+uint64(i)*7919, log)
+		c.nw.mu.Lock()
+		c.nw.sentinels[addr] = s
+		c.nw.mu.Unlock()
+		c.sentinels = append(c.sentinels, s)
+		if err := s.start(); err != nil {
+			c.Close(ctx)
+			return nil, err
+		}
+	}
+	if err := waitFor(ctx, 30*time.Second, func() bool {
+		for _, s := range c.sentinels {
+			ready := false
+			s.call(func() {
+				ready = len(s.master.slaves) == len(c.nodes)-1 && len(s.master.sentinels) == len(c.sentinels)-1
+			})
+			if !ready {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		c.Close(ctx)
+		return nil, fmt.Errorf("sentinels did not discover the cluster: %w", err)
+	}
+	return c, nil
+}
+
+func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %v", limit)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// freeAddr picks a free loopback port.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// Nodes returns the Redis nodes.
+func (c *Cluster) Nodes() []sim.Instance {
+	out := make([]sim.Instance, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = nodeInstance{n}
+	}
+	return out
+}
+
+// Sentinels returns the Sentinels.
+func (c *Cluster) Sentinels() []sim.Instance {
+	out := make([]sim.Instance, len(c.sentinels))
+	for i, s := range c.sentinels {
+		out[i] = sentinelInstance{s}
+	}
+	return out
+}
+
+// NodeByAddr names the node at addr.
+func (c *Cluster) NodeByAddr(addr string) (string, bool) {
+	if n := c.nw.node(addr); n != nil {
+		return n.name, true
+	}
+	return "", false
+}
+
+// Supports: nodes take every action; Sentinels all but disconnect; the
+// in-process proxy none.
+func (c *Cluster) Supports(action string, kind sim.Kind) bool {
+	switch kind {
+	case sim.KindNode:
+		return true
+	case sim.KindSentinel:
+		return action != "disconnect" && action != "reconnect"
+	}
+	return false
+}
+
+// Close stops everything.
+func (c *Cluster) Close(context.Context) error {
+	for _, s := range c.sentinels {
+		s.stop()
+	}
+	for _, n := range c.nodes {
+		n.shutdown(false)
+	}
+	return nil
+}
+
+type nodeInstance struct{ n *Node }
+
+func (i nodeInstance) Name() string   { return i.n.name }
+func (i nodeInstance) Kind() sim.Kind { return sim.KindNode }
+func (i nodeInstance) Addr() string   { return i.n.addr }
+
+// Do performs a fault and verifies it from outside: a stopped node refuses
+// connections, a paused one does not answer, a started one answers.
+func (i nodeInstance) Do(ctx context.Context, action string) error {
+	if err := i.n.do(ctx, action); err != nil {
+		return err
+	}
+	return verify(ctx, i.n.addr, i.n.opts.password, action)
+}
+
+type sentinelInstance struct{ s *Sentinel }
+
+func (i sentinelInstance) Name() string   { return i.s.name }
+func (i sentinelInstance) Kind() sim.Kind { return sim.KindSentinel }
+func (i sentinelInstance) Addr() string   { return i.s.addr }
+
+func (i sentinelInstance) Do(ctx context.Context, action string) error {
+	var err error
+	switch action {
+	case "stop", "kill":
+		i.s.stop()
+	case "start":
+		err = i.s.start()
+	case "restart":
+		i.s.stop()
+		err = i.s.start()
+	case "pause":
+		err = i.s.pause()
+	case "unpause":
+		err = i.s.unpause()
+	default:
+		err = fmt.Errorf("sentinel %s: %s is not supported", i.s.name, action)
+	}
+	if err != nil {
+		return err
+	}
+	return verify(ctx, i.s.addr, "", action)
+}
+
+// verify checks a fault's effect by talking to addr as a client would.
+func verify(ctx context.Context, addr, password, action string) error {
+	answers := ping(addr, password, 300*time.Millisecond)
+	switch action {
+	case "stop", "kill":
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return fmt.Errorf("%s: %s still accepts connections", action, addr)
+		}
+	case "pause":
+		if answers {
+			return fmt.Errorf("pause: %s still answers", addr)
+		}
+	case "start", "restart", "unpause":
+		if !answers {
+			return fmt.Errorf("%s: %s does not answer PING", action, addr)
+		}
+	}
+	return nil
+}
+
+// ping reports whether addr answers PING within limit.
+func ping(addr, password string, limit time.Duration) bool {
+	c, err := net.DialTimeout("tcp", addr, limit)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(limit))
+	cmd := "PING\r\n"
+	if password != "" {
+		cmd = "AUTH " + password + "\r\n" + cmd
+	}
+	if _, err := c.Write([]byte(cmd)); err != nil {
+		return false
+	}
+	rd := bufio.NewReader(c)
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			return false
+		}
+		if strings.HasPrefix(line, "+PONG") {
+			return true
+		}
+	}
+}

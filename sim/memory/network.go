@@ -1,0 +1,234 @@
+package memory
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// network connects the in-process Sentinels to the nodes and to each other
+// with the failure modes of TCP on loopback: a stopped node refuses
+// connections, a paused one accepts them but answers nothing until it
+// resumes, a disconnected one drops everything. Messages take a small
+// random latency.
+type network struct {
+	mu        sync.Mutex
+	nodes     map[string]*Node
+	sentinels map[string]*Sentinel
+	rnd       *rand.Rand
+}
+
+func newNetwork(seed uint64) *network {
+	return &network{nodes: map[string]*Node{}, sentinels: map[string]*Sentinel{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// latency is one loopback hop: 50-250µs.
+func (nw *network) latency() time.Duration {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return time.Duration(50+nw.rnd.IntN(200)) * time.Microsecond
+}
+
+func (nw *network) node(addr string) *Node {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return nw.nodes[addr]
+}
+
+func (nw *network) sentinel(addr string) *Sentinel {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return nw.sentinels[addr]
+}
+
+// cutBetween reports whether two nodes cannot reach each other.
+func (nw *network) cutBetween(a, b *Node) bool {
+	_, ca := a.stateOf()
+	_, cb := b.stateOf()
+	return ca || cb
+}
+
+// nodeChanged is called when a node's state or role changes; Sentinels
+// learn it through their own polling, so nothing is pushed. It exists as
+// the one place to observe such changes in tests.
+func (nw *network) nodeChanged(*Node) {}
+
+// request is a command sent on a link.
+type request struct {
+	cmd  string
+	args []string
+}
+
+// reply is an answer; err holds an error reply.
+type reply struct {
+	val  any
+	err  string
+	from *link
+}
+
+// link is one connection from a Sentinel: its "cmd" or "pubsub"
+// connection to a node, or its connection to another Sentinel.
+type link struct {
+	owner *Sentinel
+	kind  string // "cmd" or "pubsub"
+	addr  string
+	node  *Node
+	peer  *Sentinel
+
+	mu         sync.Mutex
+	closed     bool
+	subscribed bool
+}
+
+func (l *link) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// close is the owner closing its side.
+func (l *link) close() {
+	l.mu.Lock()
+	was := l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if was {
+		return
+	}
+	if l.node != nil {
+		l.node.mu.Lock()
+		delete(l.node.links, l)
+		l.node.mu.Unlock()
+	}
+}
+
+// closedByPeer is the other end closing the connection: the owner hears
+// of it as hiredis's disconnect callback.
+func (l *link) closedByPeer() {
+	l.mu.Lock()
+	was := l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if was {
+		return
+	}
+	lat := l.owner.nw.latency()
+	time.AfterFunc(lat, func() { l.owner.post(func() { l.owner.linkClosed(l) }) })
+}
+
+// connect opens a link from owner to addr. Like a non-blocking connect, it
+// always returns a link; a refused connection is reported shortly after
+// through the owner's disconnect handling.
+func (nw *network) connect(owner *Sentinel, addr, kind string) *link {
+	l := &link{owner: owner, kind: kind, addr: addr}
+	if n := nw.node(addr); n != nil {
+		l.node = n
+		n.mu.Lock()
+		up := n.state != nodeStopped
+		if up {
+			n.links[l] = struct{}{}
+		}
+		n.mu.Unlock()
+		if !up {
+			l.closedByPeer()
+		}
+		return l
+	}
+	if s := nw.sentinel(addr); s != nil && s.running() {
+		l.peer = s
+		return l
+	}
+	l.closedByPeer()
+	return l
+}
+
+// send delivers req on l; done runs in the owner's loop with the answer,
+// unless the answer never comes (node stopped, partitioned, link closed).
+func (l *link) send(req request, done func(reply)) {
+	if l.isClosed() {
+		return
+	}
+	nw := l.owner.nw
+	there, back := nw.latency(), nw.latency()
+	answer := func(r reply) {
+		r.from = l
+		time.AfterFunc(back, func() {
+			if !l.isClosed() {
+				l.owner.post(func() { done(r) })
+			}
+		})
+	}
+	switch {
+	case l.node != nil:
+		n := l.node
+		time.AfterFunc(there, func() {
+			go func() {
+				if !n.waitIfPaused() || l.isClosed() {
+					return
+				}
+				if _, cut := n.stateOf(); cut {
+					return // lost in the partition
+				}
+				answer(n.sentinelRequest(l, req))
+			}()
+		})
+	case l.peer != nil:
+		p := l.peer
+		time.AfterFunc(there, func() {
+			p.post(func() { answer(p.peerRequest(req)) })
+		})
+	}
+}
+
+// sentinelRequest answers a Sentinel's command on a node.
+func (n *Node) sentinelRequest(l *link, req request) reply {
+	switch req.cmd {
+	case "PING":
+		return reply{val: "PONG"}
+	case "INFO":
+		return reply{val: n.info(nil)}
+	case "SUBSCRIBE":
+		l.mu.Lock()
+		l.subscribed = true
+		l.mu.Unlock()
+		return reply{val: "subscribe"}
+	case "PUBLISH":
+		n.relayHello(req.args[1])
+		return reply{val: int64(1)}
+	case "SLAVEOF":
+		// Sentinel's transaction: MULTI, SLAVEOF, CONFIG REWRITE, CLIENT
+		// KILL TYPE normal, CLIENT KILL TYPE pubsub, EXEC. The kill spares
+		// the calling connection only.
+		if len(req.args) == 0 {
+			n.becomeMaster()
+		} else if !n.follows(req.args[0]) {
+			n.becomeReplicaOf(req.args[0])
+		}
+		n.killClients(l)
+		return reply{val: "OK"}
+	}
+	return reply{err: "ERR unknown command"}
+}
+
+// relayHello delivers a hello to every Sentinel subscribed on this node.
+func (n *Node) relayHello(msg string) {
+	n.mu.Lock()
+	var subs []*link
+	for l := range n.links {
+		l.mu.Lock()
+		if l.kind == "pubsub" && l.subscribed && !l.closed {
+			subs = append(subs, l)
+		}
+		l.mu.Unlock()
+	}
+	n.mu.Unlock()
+	for _, l := range subs {
+		l := l
+		lat := n.net.latency()
+		time.AfterFunc(lat, func() {
+			if !l.isClosed() {
+				l.owner.post(func() { l.owner.onHello(msg, l) })
+			}
+		})
+	}
+}

@@ -1,0 +1,356 @@
+package memory
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/alicebob/miniredis/v2/server"
+)
+
+// startServer opens the Sentinel's RESP port: SENTINEL, INFO, ROLE and,
+// from miniredis, PING and pub/sub for the events.
+func (s *Sentinel) startServer() error {
+	ln, err := listenRetry(s.addr)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", s.name, err)
+	}
+	m := miniredis.NewMiniRedis()
+	c, err := m.Dial()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	c.Close()
+	srv := m.Server()
+	srv.Register("SENTINEL", s.sentinelCommand)
+	srv.Register("ROLE", func(c *server.Peer, _ string, _ []string) {
+		c.WriteLen(2)
+		c.WriteBulk("sentinel")
+		c.WriteLen(1)
+		c.WriteBulk(s.cfg.masterName)
+	})
+	srv.SetPreHook(func(c *server.Peer, cmd string, args ...string) bool {
+		if !s.waitRunning() {
+			c.Close()
+			return true
+		}
+		switch cmd {
+		case "INFO":
+			c.WriteBulk(s.infoText())
+			return true
+		case "CLIENT":
+			if len(args) > 0 && strings.EqualFold(args[0], "SETINFO") {
+				c.WriteOK()
+				return true
+			}
+		}
+		return false
+	})
+	s.mu.Lock()
+	s.m, s.ln = m, ln
+	s.mu.Unlock()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			if s.ln != ln {
+				s.mu.Unlock()
+				conn.Close()
+				return
+			}
+			s.conns[conn] = struct{}{}
+			s.mu.Unlock()
+			go serveConn(conn, srv)
+		}
+	}()
+	return nil
+}
+
+// waitRunning blocks while the Sentinel is paused; false once stopped.
+func (s *Sentinel) waitRunning() bool {
+	for {
+		s.mu.Lock()
+		st, ch := s.state, s.resumed
+		s.mu.Unlock()
+		switch st {
+		case nodeRunning:
+			return true
+		case nodeStopped:
+			return false
+		}
+		<-ch
+	}
+}
+
+func (s *Sentinel) stopServer() {
+	s.mu.Lock()
+	ln, m := s.ln, s.m
+	s.ln, s.m = nil, nil
+	conns := s.conns
+	s.conns = map[net.Conn]struct{}{}
+	s.mu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	for c := range conns {
+		c.Close()
+	}
+	if m != nil {
+		m.Close()
+	}
+}
+
+func (s *Sentinel) infoText() string {
+	var b strings.Builder
+	s.call(func() {
+		m := s.master
+		status := "ok"
+		switch {
+		case m.is(fODown):
+			status = "odown"
+		case m.is(fSDown):
+			status = "sdown"
+		}
+		tilt := 0
+		if s.tilt {
+			tilt = 1
+		}
+		fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:%d\r\nsentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\n", tilt)
+		fmt.Fprintf(&b, "master0:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d\r\n", m.name, status, m.addr, len(m.slaves), len(m.sentinels)+1)
+	})
+	return b.String()
+}
+
+// resp is a reply built in the loop and written by the connection.
+type resp struct {
+	err    string
+	status string
+	bulk   *string
+	nilArr bool
+	arr    []any // strings, int64, []any (nested)
+	dicts  [][]string
+	isArr  bool
+}
+
+func writeAny(c *server.Peer, v any) {
+	switch x := v.(type) {
+	case string:
+		c.WriteBulk(x)
+	case int64:
+		c.WriteInt(int(x))
+	case []any:
+		c.WriteLen(len(x))
+		for _, e := range x {
+			writeAny(c, e)
+		}
+	case []string:
+		c.WriteLen(len(x))
+		for _, e := range x {
+			c.WriteBulk(e)
+		}
+	}
+}
+
+func (s *Sentinel) sentinelCommand(c *server.Peer, _ string, args []string) {
+	if len(args) == 0 {
+		c.WriteError("ERR wrong number of arguments for 'sentinel' command")
+		return
+	}
+	var r resp
+	sub := strings.ToLower(args[0])
+	ok := s.call(func() { r = s.sentinelReply(sub, args[1:]) })
+	switch {
+	case !ok:
+		c.Close()
+	case r.err != "":
+		c.WriteError(r.err)
+	case r.status != "":
+		c.WriteInline(r.status)
+	case r.bulk != nil:
+		c.WriteBulk(*r.bulk)
+	case r.nilArr:
+		c.WriteLen(-1)
+	case r.dicts != nil:
+		c.WriteLen(len(r.dicts))
+		for _, d := range r.dicts {
+			c.WriteStrings(d)
+		}
+	default:
+		writeAny(c, r.arr)
+	}
+}
+
+func (s *Sentinel) sentinelReply(sub string, args []string) resp {
+	m := s.master
+	named := func() (bool, resp) {
+		if len(args) < 1 {
+			return false, resp{err: fmt.Sprintf("ERR wrong number of arguments for 'sentinel|%s' command", sub)}
+		}
+		if args[0] != m.name {
+			return false, resp{err: "ERR No such master with that name"}
+		}
+		return true, resp{}
+	}
+	switch sub {
+	case "get-master-addr-by-name":
+		if len(args) != 1 {
+			return resp{err: "ERR wrong number of arguments for 'sentinel|get-master-addr-by-name' command"}
+		}
+		if args[0] != m.name {
+			return resp{nilArr: true}
+		}
+		host, port, _ := net.SplitHostPort(currentMasterAddr(m))
+		return resp{arr: []any{host, port}}
+	case "masters":
+		return resp{dicts: [][]string{s.instanceDict(m)}}
+	case "master":
+		if ok, e := named(); !ok {
+			return e
+		}
+		return resp{arr: stringsToAny(s.instanceDict(m))}
+	case "replicas", "slaves":
+		if ok, e := named(); !ok {
+			return e
+		}
+		d := [][]string{}
+		for _, sl := range m.slaves {
+			d = append(d, s.instanceDict(sl))
+		}
+		return resp{dicts: d}
+	case "sentinels":
+		if ok, e := named(); !ok {
+			return e
+		}
+		d := [][]string{}
+		for _, si := range m.sentinels {
+			d = append(d, s.instanceDict(si))
+		}
+		return resp{dicts: d}
+	case "is-master-down-by-addr":
+		r := s.isMasterDownByAddr(args)
+		if r.err != "" {
+			return resp{err: r.err}
+		}
+		return resp{arr: r.val.([]any)}
+	case "ckquorum":
+		if ok, e := named(); !ok {
+			return e
+		}
+		usable := 1
+		for _, si := range m.sentinels {
+			if !si.is(fSDown | fODown) {
+				usable++
+			}
+		}
+		voters := len(m.sentinels) + 1
+		var problems []string
+		if usable < m.quorum {
+			problems = append(problems, "Not enough available Sentinels to reach the specified quorum for this master")
+		}
+		if usable < voters/2+1 {
+			problems = append(problems, "Not enough available Sentinels to reach the majority and authorize a failover")
+		}
+		if len(problems) > 0 {
+			return resp{err: fmt.Sprintf("NOQUORUM %d usable Sentinels. %s", usable, strings.Join(problems, ". "))}
+		}
+		return resp{status: fmt.Sprintf("OK %d usable Sentinels. Quorum and failover authorization can be reached", usable)}
+	case "myid":
+		id := s.myid
+		return resp{bulk: &id}
+	}
+	return resp{err: fmt.Sprintf("ERR unknown subcommand '%s'. Try SENTINEL HELP.", sub)}
+}
+
+func stringsToAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, x := range ss {
+		out[i] = x
+	}
+	return out
+}
+
+// instanceDict is addReplySentinelRedisInstance: field/value pairs, values
+// as strings.
+func (s *Sentinel) instanceDict(ri *instance) []string {
+	now := time.Now()
+	host, port, _ := net.SplitHostPort(ri.addr)
+	msSince := func(t time.Time) string {
+		if t.IsZero() {
+			return "0"
+		}
+		return strconv.FormatInt(now.Sub(t).Milliseconds(), 10)
+	}
+	d := []string{"name", ri.name, "ip", host, "port", port, "runid", ri.runid, "flags", flagString(ri),
+		"link-pending-commands", strconv.Itoa(ri.link.pending), "link-refcount", "1"}
+	if ri.is(fFailoverInProgress) {
+		d = append(d, "failover-state", failoverStateNames[ri.failoverState])
+	}
+	d = append(d, "last-ping-sent", msSince(ri.link.actPingTime), "last-ok-ping-reply", msSince(ri.link.lastAvailTime),
+		"last-ping-reply", msSince(ri.link.lastPongTime))
+	if ri.is(fSDown) {
+		d = append(d, "s-down-time", msSince(ri.sDownSince))
+	}
+	if ri.is(fODown) {
+		d = append(d, "o-down-time", msSince(ri.oDownSince))
+	}
+	d = append(d, "down-after-milliseconds", strconv.FormatInt(ri.downAfter.Milliseconds(), 10))
+	switch {
+	case ri.is(fSentinel):
+		leader := ri.leader
+		if leader == "" {
+			leader = "?"
+		}
+		return append(d, "last-hello-message", msSince(ri.lastHelloTime), "voted-leader", leader,
+			"voted-leader-epoch", strconv.FormatUint(ri.leaderEpoch, 10))
+	}
+	role := map[int]string{fMaster: "master", fSlave: "slave"}[ri.roleReported]
+	d = append(d, "info-refresh", msSince(ri.infoRefresh), "role-reported", role, "role-reported-time", msSince(ri.roleReportedTime))
+	if ri.is(fMaster) {
+		return append(d, "config-epoch", strconv.FormatUint(ri.configEpoch, 10), "num-slaves", strconv.Itoa(len(ri.slaves)),
+			"num-other-sentinels", strconv.Itoa(len(ri.sentinels)), "quorum", strconv.Itoa(ri.quorum),
+			"failover-timeout", strconv.FormatInt(ri.failoverTimeout.Milliseconds(), 10), "parallel-syncs", strconv.Itoa(ri.parallelSyncs))
+	}
+	status, mhost := "err", ri.slaveMasterHost
+	if ri.slaveMasterLinkUp {
+		status = "ok"
+	}
+	if mhost == "" {
+		mhost = "?"
+	}
+	return append(d, "master-link-down-time", strconv.FormatInt(ri.masterLinkDownTime.Milliseconds(), 10),
+		"master-link-status", status, "master-host", mhost, "master-port", strconv.Itoa(ri.slaveMasterPort),
+		"slave-priority", strconv.Itoa(ri.slavePriority), "slave-repl-offset", strconv.FormatInt(ri.slaveReplOffset, 10),
+		"replica-announced", "1")
+}
+
+var flagNames = []struct {
+	f    int
+	name string
+}{
+	{fSDown, "s_down"}, {fODown, "o_down"}, {fMaster, "master"}, {fSlave, "slave"}, {fSentinel, "sentinel"},
+	{-1, "disconnected"}, {fMasterDown, "master_down"}, {fFailoverInProgress, "failover_in_progress"},
+	{fPromoted, "promoted"}, {fReconfSent, "reconf_sent"}, {fReconfInprog, "reconf_inprog"}, {fReconfDone, "reconf_done"},
+}
+
+func flagString(ri *instance) string {
+	var out []string
+	for _, f := range flagNames {
+		if f.f == -1 {
+			if ri.link.disconnected {
+				out = append(out, f.name)
+			}
+			continue
+		}
+		if ri.is(f.f) {
+			out = append(out, f.name)
+		}
+	}
+	return strings.Join(out, ",")
+}

@@ -1,0 +1,221 @@
+package sim
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+)
+
+// RolePoll is how often each node's role is sampled (20 Hz).
+const RolePoll = 50 * time.Millisecond
+
+// nodeRole is a node's last observed replication state.
+type nodeRole struct {
+	role   string // timeline.RoleMaster, RoleReplica or RoleUnreachable
+	master string // node a replica follows
+	linkUp bool
+	runID  string
+	fails  int
+}
+
+// rolePoller samples every node's INFO at 20 Hz, records role changes, and
+// keeps the run id to node map the workload uses to name servers.
+type rolePoller struct {
+	c        Cluster
+	password string
+	rec      *timeline.Recorder
+	ids      *nodeIdentity
+
+	mu      sync.Mutex
+	roles   map[string]nodeRole
+	started bool // recording to the timeline
+}
+
+func newRolePoller(c Cluster, password string, ids *nodeIdentity) *rolePoller {
+	return &rolePoller{c: c, password: password, ids: ids, roles: map[string]nodeRole{}}
+}
+
+// record starts recording changes to rec, beginning with every node's
+// current state.
+func (p *rolePoller) record(rec *timeline.Recorder) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rec, p.started = rec, true
+	for _, n := range p.c.Nodes() {
+		r := p.roles[n.Name()]
+		if r.role == "" {
+			r.role = timeline.RoleUnreachable
+		}
+		rec.Event(timeline.Event{T: rec.Now(), Kind: timeline.KindRole, Source: "poller", Name: "role", Node: n.Name(), Role: r.role, Master: r.master})
+	}
+}
+
+// snapshot returns the current roles.
+func (p *rolePoller) snapshot() map[string]nodeRole {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]nodeRole, len(p.roles))
+	for k, v := range p.roles {
+		out[k] = v
+	}
+	return out
+}
+
+func (p *rolePoller) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, n := range p.c.Nodes() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.pollNode(ctx, n)
+		}()
+	}
+	wg.Wait()
+}
+
+func (p *rolePoller) pollNode(ctx context.Context, n Instance) {
+	rc := redis.NewClient(&redis.Options{Addr: n.Addr(), Password: p.password, Protocol: 2, DisableIdentity: true,
+		MaxRetries: -1, PoolSize: 1, DialTimeout: 2 * RolePoll, ReadTimeout: 2 * RolePoll, WriteTimeout: 2 * RolePoll,
+		ContextTimeoutEnabled: true})
+	defer rc.Close()
+	t := time.NewTicker(RolePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		qctx, cancel := context.WithTimeout(ctx, 2*RolePoll)
+		info, err := rc.Info(qctx, "server", "replication").Result()
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		p.update(n.Name(), info, err)
+	}
+}
+
+func (p *rolePoller) update(name, info string, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	prev := p.roles[name]
+	cur := prev
+	if err != nil {
+		// One failed poll is not enough: Sentinel's promotion kills every
+		// client connection, the poller's included.
+		cur.fails++
+		if cur.fails < 2 {
+			p.roles[name] = cur
+			return
+		}
+		cur.role, cur.master, cur.linkUp = timeline.RoleUnreachable, "", false
+	} else {
+		cur = nodeRole{}
+		var host, port string
+		for _, l := range strings.Split(info, "\r\n") {
+			k, v, ok := strings.Cut(l, ":")
+			if !ok {
+				continue
+			}
+			switch k {
+			case "run_id":
+				cur.runID = v
+			case "role":
+				cur.role = v
+			case "master_host":
+				host = v
+			case "master_port":
+				port = v
+			case "master_link_status":
+				cur.linkUp = v == "up"
+			}
+		}
+		if host != "" {
+			if m, ok := p.c.NodeByAddr(net.JoinHostPort(host, port)); ok {
+				cur.master = m
+			} else {
+				cur.master = net.JoinHostPort(host, port)
+			}
+		}
+		if cur.runID != "" {
+			p.ids.set(cur.runID, name)
+		}
+	}
+	p.roles[name] = cur
+	if p.started && (cur.role != prev.role || cur.master != prev.master) {
+		p.rec.Event(timeline.Event{Kind: timeline.KindRole, Source: "poller", Name: "role", Node: name, Role: cur.role, Master: cur.master})
+	}
+}
+
+// watchSentinels records every Sentinel event (PSUBSCRIBE *), naming the
+// node each is about.
+func watchSentinels(ctx context.Context, c Cluster, rec *timeline.Recorder, ready *sync.WaitGroup) {
+	var wg sync.WaitGroup
+	for _, s := range c.Sentinels() {
+		wg.Add(1)
+		ready.Add(1)
+		go func() {
+			defer wg.Done()
+			rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, DialTimeout: time.Second})
+			defer rc.Close()
+			ps := rc.PSubscribe(ctx, "*")
+			defer ps.Close()
+			if _, err := ps.Receive(ctx); err == nil {
+				ready.Done()
+			} else {
+				ready.Done()
+			}
+			ch := ps.Channel(redis.WithChannelHealthCheckInterval(time.Second))
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case m, ok := <-ch:
+					if !ok {
+						return
+					}
+					rec.Event(timeline.Event{Kind: timeline.KindSentinel, Source: s.Name(), Name: m.Channel,
+						Node: eventNode(c, m.Channel, m.Payload), Detail: m.Payload})
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// eventNode names the node a Sentinel event is about: the new master of a
+// +switch-master, else the instance of "<type> <name> <ip> <port>".
+func eventNode(c Cluster, channel, payload string) string {
+	f := strings.Fields(payload)
+	addr := ""
+	switch {
+	case channel == "+switch-master" && len(f) >= 5:
+		addr = net.JoinHostPort(f[3], f[4])
+	case len(f) >= 4 && (f[0] == "master" || f[0] == "slave"):
+		addr = net.JoinHostPort(f[2], f[3])
+	}
+	if addr == "" {
+		return ""
+	}
+	name, _ := c.NodeByAddr(addr)
+	return name
+}
+
+// watchProxy records the proxy's server state changes.
+func watchProxy(ctx context.Context, p ProxyUnderTest, rec *timeline.Recorder) {
+	p.Watch(ctx, func(e ProxyEvent) {
+		name := "server-down"
+		if e.Up {
+			name = "server-up"
+		}
+		rec.Event(timeline.Event{T: rec.Since(e.At), Kind: timeline.KindProxy, Source: "proxy", Name: name,
+			Port: e.Port, Node: e.Node, State: e.State, Detail: e.Detail})
+	})
+}

@@ -1,0 +1,212 @@
+package sim
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// NodeAddr is a node as the proxy must reach it.
+type NodeAddr struct {
+	Name string
+	Addr string
+}
+
+// ProxyLayout is a proxy configuration for a scenario, with what the engine
+// needs to know about it.
+type ProxyLayout struct {
+	Config                          *config.Config
+	MasterFrontend, ReplicaFrontend string
+	MasterBackend, ReplicaBackend   string
+	// ServerNode maps "backend/server" to the node it points to.
+	ServerNode map[string]string
+}
+
+// BuildProxyConfig makes the configuration of a scenario's proxy: from its
+// HAProxy file, with each backend's servers pointed at the nodes in order,
+// or from its inline settings. Frontends bind bindHost on the scenario's
+// ports (0: any free port); check settings set in the scenario override
+// the file's.
+func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, bindHost string) (*ProxyLayout, error) {
+	var cfg *config.Config
+	if s.Proxy.Config != "" {
+		path := s.Path(s.Proxy.Config)
+		data, err := s.ReadFile(s.Proxy.Config)
+		if err != nil {
+			return nil, fmt.Errorf("proxy configuration: %w", err)
+		}
+		c, _, err := config.Parse(path, bytes.NewReader(data), config.ParseOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("proxy configuration %s:\n%w", path, err)
+		}
+		cfg = c
+	} else {
+		c, err := inlineConfig(s)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	l := &ProxyLayout{Config: cfg, ServerNode: map[string]string{}}
+	l.MasterBackend, l.ReplicaBackend = s.Proxy.MasterBackend, s.Proxy.ReplicaBackend
+	for _, b := range cfg.Backends {
+		if b.Mode != config.ModeTCP || len(b.Servers) == 0 {
+			continue
+		}
+		switch expectedRole(b) {
+		case "master":
+			if l.MasterBackend == "" {
+				l.MasterBackend = b.Name
+			}
+		case "slave":
+			if l.ReplicaBackend == "" {
+				l.ReplicaBackend = b.Name
+			}
+		}
+	}
+	if l.MasterBackend == "" || cfg.Backend(l.MasterBackend) == nil {
+		return nil, fmt.Errorf("proxy configuration: no master backend: name it with proxy.master_backend, or give it a check that expects role:master")
+	}
+	for _, b := range cfg.Backends {
+		if b.Mode != config.ModeTCP {
+			continue
+		}
+		if len(b.Servers) > len(nodes) {
+			return nil, fmt.Errorf("proxy configuration: backend %s has %d servers but the topology has %d nodes", b.Name, len(b.Servers), len(nodes))
+		}
+		for i, sv := range b.Servers {
+			sv.Addr = nodes[i].Addr
+			l.ServerNode[b.Name+"/"+sv.Name] = nodes[i].Name
+			applyCheckOverrides(&s.Proxy, sv)
+		}
+		if s.Proxy.TimeoutCheck.Set() {
+			b.Timeouts.Check = s.Proxy.TimeoutCheck.D
+		}
+		if s.Proxy.Config != "" && b.Name == l.ReplicaBackend && s.Proxy.Balance != "" {
+			bal, _ := config.ParseBalance(s.Proxy.Balance)
+			b.Balance = bal
+		}
+	}
+	for _, f := range cfg.Frontends {
+		port := 0
+		switch {
+		case f.Mode != config.ModeTCP:
+		case f.DefaultBackend == l.MasterBackend && l.MasterFrontend == "":
+			l.MasterFrontend, port = f.Name, s.Proxy.MasterPort
+		case f.DefaultBackend == l.ReplicaBackend && l.ReplicaFrontend == "":
+			l.ReplicaFrontend, port = f.Name, s.Proxy.ReplicaPort
+		}
+		for i := range f.Binds {
+			f.Binds[i].Addr = net.JoinHostPort(bindHost, strconv.Itoa(port))
+		}
+	}
+	if l.MasterFrontend == "" {
+		return nil, fmt.Errorf("proxy configuration: no frontend routes to the master backend %s", l.MasterBackend)
+	}
+	if err := cfg.Normalize(); err != nil {
+		return nil, fmt.Errorf("proxy configuration: %w", err)
+	}
+	return l, nil
+}
+
+// expectedRole is the role a backend's check expects ("master", "slave").
+func expectedRole(b *config.Backend) string {
+	for _, r := range b.CheckRules {
+		if r.Action == tcpcheck.ActExpect && !r.Negate {
+			if role, ok := strings.CutPrefix(r.Pattern, "role:"); ok {
+				return role
+			}
+		}
+	}
+	return ""
+}
+
+func applyCheckOverrides(p *scenario.Proxy, sv *config.Server) {
+	if p.Inter.Set() {
+		sv.Inter = p.Inter.D
+		// The file's fastinter/downinter defaulted to its inter: follow the
+		// new one unless the scenario sets them too.
+		sv.FastInter, sv.DownInter = 0, 0
+	}
+	if p.FastInter.Set() {
+		sv.FastInter = p.FastInter.D
+	}
+	if p.DownInter.Set() {
+		sv.DownInter = p.DownInter.D
+	}
+	if p.Rise > 0 {
+		sv.Rise = p.Rise
+	}
+	if p.Fall > 0 {
+		sv.Fall = p.Fall
+	}
+	if p.ShutdownSessions != nil {
+		sv.ShutdownSessions = *p.ShutdownSessions
+	}
+}
+
+// checkRules builds the check sequence of an inline proxy for a role.
+func checkRules(s *scenario.Scenario, role string) ([]tcpcheck.Rule, config.CheckKind, error) {
+	p := &s.Proxy
+	var lines []string
+	switch p.Check {
+	case "redis":
+		return nil, config.CheckRedis, nil
+	case "custom":
+		for _, l := range p.CheckRules {
+			lines = append(lines, strings.ReplaceAll(l, "{role}", role))
+		}
+	default:
+		if pw := s.Topology.Password; pw != "" {
+			lines = append(lines, `send "AUTH `+pw+`\r\n"`, "expect string +OK")
+		}
+		lines = append(lines, `send PING\r\n`, "expect string +PONG", `send info\ replication\r\n`, "expect string role:"+role)
+		if p.Check == "seed" && role == "master" {
+			lines = append(lines, "expect string repl_backlog_active:1")
+		}
+		lines = append(lines, `send QUIT\r\n`, "expect string +OK")
+	}
+	src := "backend b\n option tcp-check\n"
+	for _, l := range lines {
+		src += " tcp-check " + l + "\n"
+	}
+	cfg, _, err := config.Parse("proxy.check_rules", strings.NewReader(src), config.ParseOptions{})
+	if err != nil {
+		return nil, 0, fmt.Errorf("proxy.check_rules: %w", err)
+	}
+	return cfg.Backends[0].CheckRules, config.CheckTCP, nil
+}
+
+// inlineConfig builds the proxy of a scenario without a configuration file:
+// a master port and a replica port, as in the seed.
+func inlineConfig(s *scenario.Scenario) (*config.Config, error) {
+	p := &s.Proxy
+	to := config.Timeouts{Connect: p.TimeoutConnect.D, Server: p.TimeoutServer.D}
+	cfg := &config.Config{}
+	for _, role := range []string{"master", "slave"} {
+		rules, kind, err := checkRules(s, role)
+		if err != nil {
+			return nil, err
+		}
+		name := map[string]string{"master": "master", "slave": "replica"}[role]
+		be := &config.Backend{Name: "back_" + name, CheckKind: kind, CheckRules: rules, Timeouts: to}
+		if role == "slave" && p.Balance != "" {
+			be.Balance, _ = config.ParseBalance(p.Balance)
+		}
+		for _, n := range s.NodeNames() {
+			be.Servers = append(be.Servers, &config.Server{Name: n, Check: true, Inter: config.DefaultInter})
+		}
+		cfg.Backends = append(cfg.Backends, be)
+		cfg.Frontends = append(cfg.Frontends, &config.Frontend{
+			Name: "front_" + name, Binds: []config.Bind{{Addr: ":0"}}, DefaultBackend: be.Name,
+			Timeouts: config.Timeouts{Client: p.TimeoutClient.D},
+		})
+	}
+	return cfg, nil
+}

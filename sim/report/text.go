@@ -1,0 +1,204 @@
+// Package report renders a run's verdict for people: a summary, the
+// interruption broken into phases, lost writes, the two-master window, the
+// expectations, and a compact timeline.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/verdict"
+)
+
+// secs formats a timeline time or duration in seconds with milliseconds.
+func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
+
+// Text writes the report of a run.
+func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
+	p := tl.Params
+	fmt.Fprintf(w, "Scenario %s on the %s backend, through %s\n", tl.Scenario, tl.Backend, tl.Proxy)
+	fmt.Fprintf(w, "  Sentinel: %d, quorum %d, down-after %v, failover-timeout %v\n", p.Sentinels, p.Quorum, p.DownAfter, p.FailoverTimeout)
+	fmt.Fprintf(w, "  Proxy checks: inter %v, fastinter %v, downinter %v, rise %d, fall %d", p.Inter, p.FastInter, p.DownInter, p.Rise, p.Fall)
+	if p.TimeoutCheck > 0 {
+		fmt.Fprintf(w, ", timeout check %v", p.TimeoutCheck)
+	}
+	fmt.Fprintf(w, "\n  Workload: %s of writes (%.0f/s), %s of reads\n\n", secs(tl.End), p.WriteRate, secs(tl.End))
+	fmt.Fprintf(w, "Writes: %d (ok %d, failed %d, indeterminate %d)   Reads: %d (ok %d, failed %d, indeterminate %d)\n",
+		r.Writes.Total, r.Writes.OK, r.Writes.Failed, r.Writes.Indeterminate, r.Reads.Total, r.Reads.OK, r.Reads.Failed, r.Reads.Indeterminate)
+
+	if r.Fault != nil {
+		it := r.WriteInterruption
+		fmt.Fprintf(w, "\nWrite interruption: ")
+		switch {
+		case !it.Interrupted:
+			fmt.Fprintf(w, "none (no write failed after the fault at %s)\n", secs(r.Fault.T))
+		case !it.Recovered:
+			fmt.Fprintf(w, "%s and NOT RECOVERED: no write succeeded after %s until the end (%s)\n", secs(it.Duration), secs(it.LastOK), secs(tl.End))
+		default:
+			fmt.Fprintf(w, "%s (last ok write %s, first ok write %s, %d failed in between)\n", secs(it.Duration), secs(it.LastOK), secs(it.FirstOK), it.Failed)
+		}
+		if ri := r.ReadInterruption; ri.Interrupted {
+			fmt.Fprintf(w, "Read interruption:  %s", secs(ri.Duration))
+			if !ri.Recovered {
+				fmt.Fprint(w, " (not recovered)")
+			}
+			fmt.Fprintln(w)
+		}
+		phases(w, r)
+	}
+	if g := r.LongestWriteGap; g.Duration() > 0 {
+		fmt.Fprintf(w, "Longest time without an acknowledged write: %s (%s to %s)\n", secs(g.Duration()), secs(g.From), secs(g.To))
+	}
+
+	fmt.Fprintln(w)
+	lw := r.Lost
+	if !lw.Checked {
+		fmt.Fprintf(w, "Lost writes: not checked (%s)\n", lw.Reason)
+	} else {
+		fmt.Fprintf(w, "Lost acknowledged writes: %d of %d", lw.Lost, lw.Acked)
+		if lw.Lost > 0 {
+			var on []string
+			for n, c := range lw.LostOn {
+				on = append(on, fmt.Sprintf("%d acknowledged by %s", c, n))
+			}
+			sort.Strings(on)
+			fmt.Fprintf(w, " (%s; e.g. %s)", strings.Join(on, ", "), strings.Join(lw.Examples, " "))
+		}
+		fmt.Fprintf(w, "\n  read back from %s", tl.ReadBack.Master)
+		if !tl.ReadBack.Settled {
+			fmt.Fprint(w, " before the cluster settled")
+		}
+		fmt.Fprintf(w, "; failed but present: %d; indeterminate: %d present, %d absent\n", lw.Unexpected, lw.IndeterminatePresent, lw.IndeterminateAbsent)
+	}
+	tm := r.TwoMaster
+	fmt.Fprintf(w, "Two-master window: %s", secs(tm.Total))
+	if tm.WrongWrites > 0 {
+		fmt.Fprintf(w, " (%d acknowledged writes went to a node Sentinel did not name)", tm.WrongWrites)
+	}
+	fmt.Fprintln(w)
+	for _, win := range tm.Windows {
+		switch win.Why {
+		case "writes":
+			fmt.Fprintf(w, "  %s-%s writes acknowledged by %s (%d)\n", secs(win.From), secs(win.To), win.Node, win.Writes)
+		default:
+			fmt.Fprintf(w, "  %s-%s two reachable nodes said role:master\n", secs(win.From), secs(win.To))
+		}
+	}
+	fmt.Fprintf(w, "Failovers: %d   Stale reads: %d", r.Failovers, r.Stale.Count)
+	if r.Stale.Count > 0 {
+		fmt.Fprintf(w, " (worst %s behind)", secs(r.Stale.Worst))
+	}
+	fmt.Fprintln(w)
+
+	if len(r.Expectations) > 0 {
+		fmt.Fprintln(w, "\nExpectations:")
+		for _, e := range r.Expectations {
+			mark := "ok  "
+			if !e.Held {
+				mark = "FAIL"
+			}
+			val := fmt.Sprintf("%g", e.Value)
+			if e.IsDuration() {
+				val = secs(time.Duration(e.Value * float64(time.Second)))
+			}
+			if e.Unknown != "" {
+				val = "unknown: " + e.Unknown
+			}
+			fmt.Fprintf(w, "  %s %-32s (measured %s)\n", mark, e.Raw, val)
+		}
+	}
+	fmt.Fprintln(w, "\nTimeline:")
+	Timeline(w, tl)
+}
+
+func phases(w io.Writer, r *verdict.Report) {
+	total := r.WriteInterruption.Duration
+	fmt.Fprintln(w, "Phases, from the fault:")
+	for _, p := range r.Phases {
+		if p.Name == "fault" {
+			fmt.Fprintf(w, "  %-16s %9s                  %s\n", p.Name, secs(p.At), p.What)
+			continue
+		}
+		if !p.Found {
+			fmt.Fprintf(w, "  %-16s %9s                  %s\n", p.Name, "-", "did not happen")
+			continue
+		}
+		share := ""
+		if total > 0 {
+			share = fmt.Sprintf("%3.0f%%", 100*p.Since.Seconds()/total.Seconds())
+		}
+		fmt.Fprintf(w, "  %-16s %9s  +%-8s %4s  %s\n", p.Name, secs(p.At), secs(p.Since), share, p.What)
+	}
+	if r.ProxyShare > 0 {
+		fmt.Fprintf(w, "  The proxy's share (+switch-master to the first ok write): %s\n", secs(r.ProxyShare))
+	}
+}
+
+// notable reports whether an event belongs in the compact timeline.
+func notable(e timeline.Event) bool {
+	switch e.Kind {
+	case timeline.KindFault, timeline.KindRole, timeline.KindNote:
+		return true
+	case timeline.KindProxy:
+		return true
+	case timeline.KindSentinel:
+		switch e.Name {
+		case "+sdown", "-sdown", "+odown", "-odown", "+try-failover", "+elected-leader", "+promoted-slave",
+			"+switch-master", "+convert-to-slave", "+failover-end", "-failover-abort-not-elected",
+			"-failover-abort-no-good-slave", "-failover-abort-slave-timeout", "+tilt", "-tilt":
+			return true
+		}
+	}
+	return false
+}
+
+// Timeline writes the notable events, merging the same event from several
+// Sentinels into one line.
+func Timeline(w io.Writer, tl *timeline.Timeline) {
+	type key struct{ name, node, detail string }
+	last := map[key]time.Duration{}
+	for _, e := range tl.Events {
+		if !notable(e) {
+			continue
+		}
+		var line string
+		switch e.Kind {
+		case timeline.KindFault:
+			line = fmt.Sprintf("fault     %s %s", e.Name, e.Target)
+			if e.Took > 100*time.Millisecond {
+				line += fmt.Sprintf(" (took %s)", secs(e.Took))
+			}
+			if e.Err != "" {
+				line += " FAILED: " + e.Err
+			}
+		case timeline.KindSentinel:
+			k := key{e.Name, e.Node, e.Detail}
+			if t, ok := last[k]; ok && e.T-t < 2*time.Second {
+				continue // the same event from another Sentinel
+			}
+			last[k] = e.T
+			kind := ""
+			if f := strings.Fields(e.Detail); len(f) > 0 && (f[0] == "master" || f[0] == "slave") {
+				kind = f[0] + " "
+			}
+			line = fmt.Sprintf("sentinel  %-16s %s%s (%s)", e.Name, kind, e.Node, e.Source)
+			if e.Name == "+switch-master" {
+				line = fmt.Sprintf("sentinel  %-16s new master %s (%s)", e.Name, e.Node, e.Source)
+			}
+		case timeline.KindProxy:
+			line = fmt.Sprintf("proxy     %-16s %s on the %s port (%s)", e.Name, e.Node, e.Port, e.State)
+		case timeline.KindRole:
+			line = fmt.Sprintf("role      %-16s %s", e.Node, e.Role)
+			if e.Master != "" {
+				line += " of " + e.Master
+			}
+		case timeline.KindNote:
+			line = "engine    " + e.Name
+		}
+		fmt.Fprintf(w, "  %9s  %s\n", secs(e.T), line)
+	}
+}

@@ -1,0 +1,227 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+)
+
+// client is one workload client: a writer or a reader. It issues
+// operations on a fixed schedule (rate per second, no catch-up bursts),
+// each bounded by its timeout, and records every one.
+type client struct {
+	kind     string // timeline.OpWrite or OpRead
+	id       int
+	addr     string
+	password string
+	cfg      scenario.Clients
+	rec      *timeline.Recorder
+	nodes    *nodeIdentity
+	keys     *keyLog
+
+	// Connection bookkeeping for classifying failures: a dial that did
+	// not complete its handshake in this operation means the command was
+	// never sent.
+	dials, ready atomic.Int64
+	node         atomic.Pointer[string]
+	rc           *redis.Client
+}
+
+// keyLog remembers acknowledged keys for readers to read back.
+type keyLog struct {
+	mu   sync.Mutex
+	keys []string
+}
+
+func (k *keyLog) add(key string) {
+	k.mu.Lock()
+	k.keys = append(k.keys, key)
+	k.mu.Unlock()
+}
+
+// recent picks one of the last acknowledged keys.
+func (k *keyLog) recent(r *rand.Rand) (string, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.keys) == 0 {
+		return "", false
+	}
+	n := min(len(k.keys), 1000)
+	return k.keys[len(k.keys)-1-r.IntN(n)], true
+}
+
+func (c *client) options() *redis.Options {
+	return &redis.Options{
+		Addr: c.addr, Password: c.password, Protocol: 2, DisableIdentity: true,
+		MaxRetries: -1, PoolSize: 1, MinIdleConns: 0, PoolTimeout: c.cfg.Timeout.D,
+		DialTimeout: c.cfg.Timeout.D, ReadTimeout: c.cfg.Timeout.D, WriteTimeout: c.cfg.Timeout.D,
+		ContextTimeoutEnabled: true,
+		Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c.dials.Add(1)
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+			info, err := cn.Info(ctx, "server").Result()
+			if err != nil {
+				return err
+			}
+			name := c.nodes.byRunID(runIDOf(info))
+			c.node.Store(&name)
+			c.ready.Add(1)
+			return nil
+		},
+	}
+}
+
+func runIDOf(info string) string {
+	for _, l := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(l, "run_id:"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// run issues operations until ctx is done.
+func (c *client) run(ctx context.Context, seed uint64) {
+	rnd := rand.New(rand.NewPCG(seed, uint64(c.id)))
+	interval := time.Duration(float64(time.Second) / c.cfg.Rate)
+	next := time.Now()
+	defer func() {
+		if c.rc != nil {
+			c.rc.Close()
+		}
+	}()
+	for seq := 0; ; seq++ {
+		if wait := time.Until(next); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		} else if ctx.Err() != nil {
+			return
+		}
+		next = next.Add(interval)
+		if now := time.Now(); next.Before(now) {
+			next = now // behind: no catch-up burst
+		}
+		c.once(ctx, seq, rnd)
+	}
+}
+
+// once runs one operation and records it.
+func (c *client) once(ctx context.Context, seq int, rnd *rand.Rand) {
+	if c.rc == nil || c.cfg.Connection == "per-op" {
+		if c.rc != nil {
+			c.rc.Close()
+		}
+		c.rc = redis.NewClient(c.options())
+		c.node.Store(nil)
+	}
+	op := timeline.Op{Kind: c.kind, Client: c.id}
+	var key string
+	if c.kind == timeline.OpWrite {
+		key = fmt.Sprintf("w%d:%d", c.id, seq)
+	} else if k, ok := c.keys.recent(rnd); ok {
+		key = k
+	} else {
+		key = "w0:0"
+	}
+	op.Key = key
+	dials, ready := c.dials.Load(), c.ready.Load()
+	octx, cancel := context.WithTimeout(ctx, c.cfg.Timeout.D)
+	start := time.Now()
+	var err error
+	if c.kind == timeline.OpWrite {
+		err = c.rc.Set(octx, key, seq, 0).Err()
+	} else {
+		err = c.rc.Get(octx, key).Err()
+		if err == nil {
+			op.Found = true
+		} else if errors.Is(err, redis.Nil) {
+			err = nil
+		}
+	}
+	end := time.Now()
+	cancel()
+	if ctx.Err() != nil && err != nil {
+		return // the run ended mid-operation: not an outcome
+	}
+	op.Start, op.End = c.rec.Since(start), c.rec.Since(end)
+	if n := c.node.Load(); n != nil {
+		op.Node = *n
+	}
+	op.Result = classify(err, c.dials.Load() > dials && c.ready.Load() == ready)
+	if err != nil {
+		op.Err = shortErr(err)
+		if op.Result == timeline.ResultFail && c.ready.Load() == ready && c.dials.Load() > dials {
+			op.Node = "" // never reached a server
+		}
+	}
+	if op.Result == timeline.ResultOK && c.kind == timeline.OpWrite {
+		c.keys.add(key)
+	}
+	c.rec.Op(op)
+}
+
+// classify sorts an outcome as ok, a definite failure (an error reply, or
+// a connection that failed before the command could be sent) or
+// indeterminate (timeout or connection lost after sending).
+func classify(err error, notSent bool) string {
+	if err == nil {
+		return timeline.ResultOK
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !errors.Is(err, context.DeadlineExceeded) {
+		return timeline.ResultFail
+	}
+	if notSent {
+		return timeline.ResultFail
+	}
+	return timeline.ResultInfo
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// nodeIdentity maps run ids to node names, fed by the role poller.
+type nodeIdentity struct {
+	mu    sync.Mutex
+	names map[string]string
+}
+
+func (ni *nodeIdentity) set(runID, name string) {
+	ni.mu.Lock()
+	if ni.names == nil {
+		ni.names = map[string]string{}
+	}
+	ni.names[runID] = name
+	ni.mu.Unlock()
+}
+
+func (ni *nodeIdentity) byRunID(id string) string {
+	ni.mu.Lock()
+	defer ni.mu.Unlock()
+	if n, ok := ni.names[id]; ok {
+		return n
+	}
+	return "runid:" + id
+}
