@@ -435,7 +435,7 @@ func (n *Node) hello(c *server.Peer, args []string, authed bool) bool {
 	need := n.opts.password != "" && !authed
 	n.mu.Unlock()
 	if need {
-		c.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+		c.WriteError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 		return true
 	}
 	return false

@@ -1,0 +1,346 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/sim"
+)
+
+// The in-memory Sentinels are checked against real redis-sentinel
+// processes: the same kill of the master on both, the events' times
+// compared with each other and with the ranges of timing.md §2, and the
+// SENTINEL replies compared field by field.
+
+const downAfter = time.Second
+
+// sentinelSetup is a running cluster of one kind, seen from outside.
+type sentinelSetup struct {
+	kind      string
+	nodes     []string // master first
+	sentinels []string
+	kill      func() error
+	restart   func() error
+}
+
+func realSentinels(t *testing.T) sentinelSetup {
+	t.Helper()
+	redistest.Require(t)
+	var nodes []*redistest.Server
+	for i := 0; i < 3; i++ {
+		n, err := redistest.Start(t.Context(), redistest.Options{Password: "pw"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close)
+		nodes = append(nodes, n)
+	}
+	for _, r := range nodes[1:] {
+		if err := r.ReplicaOf(t.Context(), nodes[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := sentinelSetup{kind: "real"}
+	for _, n := range nodes {
+		s.nodes = append(s.nodes, n.Addr)
+	}
+	for i := 0; i < 3; i++ {
+		sn, err := redistest.Start(t.Context(), redistest.Options{Sentinel: true, Args: []string{
+			fmt.Sprintf("sentinel monitor mymaster 127.0.0.1 %d 2", nodes[0].Port),
+			"sentinel auth-pass mymaster pw",
+			"sentinel down-after-milliseconds mymaster " + strconv.Itoa(int(downAfter.Milliseconds())),
+			"sentinel failover-timeout mymaster 5000",
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(sn.Close)
+		s.sentinels = append(s.sentinels, sn.Addr)
+	}
+	s.kill = nodes[0].Kill
+	s.restart = func() error { return nodes[0].Start(t.Context()) }
+	return s
+}
+
+func fakeSentinels(t *testing.T) sentinelSetup {
+	t.Helper()
+	c, err := Backend{}.Start(t.Context(), sim.Topology{
+		Nodes: []string{"r1", "r2", "r3"}, Password: "pw", Sentinels: []string{"s1", "s2", "s3"}, Quorum: 2,
+		DownAfter: downAfter, FailoverTimeout: 5 * time.Second, ParallelSyncs: 1, MasterName: "mymaster",
+		ReplicationLag: time.Millisecond, MinReplicasMaxLag: 10 * time.Second,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	s := sentinelSetup{kind: "fake"}
+	for _, n := range c.Nodes() {
+		s.nodes = append(s.nodes, n.Addr())
+	}
+	for _, sn := range c.Sentinels() {
+		s.sentinels = append(s.sentinels, sn.Addr())
+	}
+	m := c.Nodes()[0]
+	s.kill = func() error { return m.Do(t.Context(), "kill") }
+	s.restart = func() error { return m.Do(t.Context(), "start") }
+	return s
+}
+
+func sentinelClient(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+}
+
+// waitDiscovered waits until every Sentinel knows both replicas and the
+// two other Sentinels.
+func waitDiscovered(t *testing.T, s sentinelSetup) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, addr := range s.sentinels {
+		c := sentinelClient(addr)
+		defer c.Close()
+		for {
+			m, err := c.Do(t.Context(), "SENTINEL", "master", "mymaster").StringSlice()
+			if err == nil && dictValue(m, "num-slaves") == "2" && dictValue(m, "num-other-sentinels") == "2" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s sentinels did not discover the cluster: %v %v", s.kind, m, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func dictValue(d []string, k string) string {
+	for i := 0; i+1 < len(d); i += 2 {
+		if d[i] == k {
+			return d[i+1]
+		}
+	}
+	return ""
+}
+
+func dictKeys(d []string) []string {
+	var keys []string
+	for i := 0; i < len(d); i += 2 {
+		keys = append(keys, d[i])
+	}
+	return keys
+}
+
+type timedEvent struct {
+	at      time.Duration
+	src     int
+	name    string
+	payload string
+}
+
+// failover kills the master and records every Sentinel event, then
+// restarts the old master and waits for its +convert-to-slave.
+func failover(t *testing.T, s sentinelSetup) []timedEvent {
+	t.Helper()
+	waitDiscovered(t, s)
+	// Let the links age past the reconnect rate limit, as in a long run.
+	time.Sleep(1500 * time.Millisecond)
+	var mu sync.Mutex
+	var events []timedEvent
+	var t0 time.Time
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var ready sync.WaitGroup
+	for i, addr := range s.sentinels {
+		c := sentinelClient(addr)
+		defer c.Close()
+		ps := c.PSubscribe(ctx, "*")
+		defer ps.Close()
+		if _, err := ps.Receive(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ready.Add(1)
+		go func() {
+			ready.Done()
+			for m := range ps.Channel() {
+				mu.Lock()
+				if !t0.IsZero() {
+					events = append(events, timedEvent{time.Since(t0), i, m.Channel, m.Payload})
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	ready.Wait()
+	mu.Lock()
+	t0 = time.Now()
+	mu.Unlock()
+	if err := s.kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, &mu, &events, 10*time.Second, func(e timedEvent) bool { return e.name == "+failover-end" })
+	time.Sleep(500 * time.Millisecond)
+	if err := s.restart(); err != nil {
+		t.Fatal(err)
+	}
+	_, oldPort, _ := net.SplitHostPort(s.nodes[0])
+	waitEvent(t, &mu, &events, 16*time.Second, func(e timedEvent) bool {
+		return e.name == "+convert-to-slave" && strings.Contains(e.payload, " "+oldPort+" @")
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	return append([]timedEvent(nil), events...)
+}
+
+func waitEvent(t *testing.T, mu *sync.Mutex, events *[]timedEvent, limit time.Duration, pred func(timedEvent) bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		for _, e := range *events {
+			if pred(e) {
+				mu.Unlock()
+				return
+			}
+		}
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no such event within %v", limit)
+}
+
+// milestones extracts the times the comparison needs.
+type milestones struct {
+	sdown, odown, promoted, firstSwitch, lastSwitch, end, roleChange, convert time.Duration
+}
+
+func extract(t *testing.T, kind string, evs []timedEvent, oldPort string) milestones {
+	var m milestones
+	first := func(pred func(timedEvent) bool) time.Duration {
+		for _, e := range evs {
+			if pred(e) {
+				return e.at
+			}
+		}
+		t.Fatalf("%s: an expected event is missing", kind)
+		return 0
+	}
+	m.sdown = first(func(e timedEvent) bool { return e.name == "+sdown" && strings.HasPrefix(e.payload, "master ") })
+	m.odown = first(func(e timedEvent) bool { return e.name == "+odown" })
+	m.promoted = first(func(e timedEvent) bool { return e.name == "+promoted-slave" })
+	m.firstSwitch = first(func(e timedEvent) bool { return e.name == "+switch-master" })
+	m.end = first(func(e timedEvent) bool { return e.name == "+failover-end" })
+	for _, e := range evs {
+		if e.name == "+switch-master" && e.at < m.end+500*time.Millisecond {
+			m.lastSwitch = e.at
+		}
+	}
+	m.roleChange = first(func(e timedEvent) bool {
+		return e.name == "-role-change" && strings.Contains(e.payload, " "+oldPort+" @")
+	})
+	m.convert = first(func(e timedEvent) bool {
+		return e.name == "+convert-to-slave" && strings.Contains(e.payload, " "+oldPort+" @")
+	})
+	return m
+}
+
+func TestFakeSentinelsFailOverLikeRealOnes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two failovers with restarts (about 40s)")
+	}
+	got := map[string]milestones{}
+	for _, setup := range []func(*testing.T) sentinelSetup{realSentinels, fakeSentinels} {
+		s := setup(t)
+		_, oldPort, _ := net.SplitHostPort(s.nodes[0])
+		evs := failover(t, s)
+		got[s.kind] = extract(t, s.kind, evs, oldPort)
+	}
+	D := downAfter
+	for kind, m := range got {
+		t.Logf("%s: +sdown %v +odown %v +promoted-slave %v first +switch-master %v leader's %v +failover-end %v; -role-change to +convert-to-slave %v",
+			kind, m.sdown, m.odown, m.promoted, m.firstSwitch, m.lastSwitch, m.end, m.convert-m.roleChange)
+		// timing.md §2: SDOWN at D after the first reconnect (a tick after
+		// the kill); a quorum within about a second; the leader's switch
+		// D+0.3s..D+3.5s without a split vote; the returned master demoted
+		// on its second INFO, about 10 s after its first.
+		check := func(what string, v, lo, hi time.Duration) {
+			if v < lo || v > hi {
+				t.Errorf("%s %s: %v, want within [%v, %v]", kind, what, v, lo, hi)
+			}
+		}
+		check("+sdown", m.sdown, D, D+250*time.Millisecond)
+		check("+odown after +sdown", m.odown-m.sdown, 0, 1200*time.Millisecond)
+		check("leader's +switch-master", m.lastSwitch, D+300*time.Millisecond, D+3500*time.Millisecond)
+		check("+promoted-slave to the leader's switch", m.lastSwitch-m.promoted, 0, 2300*time.Millisecond)
+		check("-role-change to +convert-to-slave", m.convert-m.roleChange, 9900*time.Millisecond, 10400*time.Millisecond)
+	}
+	// The fake's key moments within a second of the real ones.
+	r, f := got["real"], got["fake"]
+	for _, c := range []struct {
+		what       string
+		real, fake time.Duration
+	}{{"+sdown", r.sdown, f.sdown}, {"+odown", r.odown, f.odown}, {"first +switch-master", r.firstSwitch, f.firstSwitch}, {"+failover-end", r.end, f.end}} {
+		if d := c.fake - c.real; d < -time.Second || d > time.Second {
+			t.Errorf("%s: fake %v, real %v: more than a second apart", c.what, c.fake, c.real)
+		}
+	}
+}
+
+func TestFakeSentinelRepliesLikeRealOnes(t *testing.T) {
+	replies := map[string]map[string]any{}
+	for _, setup := range []func(*testing.T) sentinelSetup{realSentinels, fakeSentinels} {
+		s := setup(t)
+		waitDiscovered(t, s)
+		c := sentinelClient(s.sentinels[0])
+		defer c.Close()
+		ctx := t.Context()
+		r := map[string]any{}
+		addr, _ := c.Do(ctx, "SENTINEL", "get-master-addr-by-name", "mymaster").StringSlice()
+		r["addr"] = len(addr) == 2 && net.JoinHostPort(addr[0], addr[1]) == s.nodes[0]
+		_, err := c.Do(ctx, "SENTINEL", "get-master-addr-by-name", "nosuch").Result()
+		r["addr-nosuch"] = fmt.Sprint(err)
+		m, _ := c.Do(ctx, "SENTINEL", "master", "mymaster").StringSlice()
+		r["master-keys"] = strings.Join(dictKeys(m), ",")
+		r["master-flags"] = dictValue(m, "flags")
+		_, err = c.Do(ctx, "SENTINEL", "master", "nosuch").Result()
+		r["master-nosuch"] = fmt.Sprint(err)
+		reps, _ := c.Do(ctx, "SENTINEL", "replicas", "mymaster").Slice()
+		if len(reps) > 0 {
+			d, _ := reps[0].([]any)
+			var ss []string
+			for _, x := range d {
+				ss = append(ss, fmt.Sprint(x))
+			}
+			r["replica-keys"] = strings.Join(dictKeys(ss), ",")
+			r["replica-flags"] = dictValue(ss, "flags")
+			r["replica-link"] = dictValue(ss, "master-link-status")
+		}
+		sens, _ := c.Do(ctx, "SENTINEL", "sentinels", "mymaster").Slice()
+		if len(sens) > 0 {
+			d, _ := sens[0].([]any)
+			var ss []string
+			for _, x := range d {
+				ss = append(ss, fmt.Sprint(x))
+			}
+			r["sentinel-keys"] = strings.Join(dictKeys(ss), ",")
+		}
+		host, port, _ := net.SplitHostPort(s.nodes[0])
+		down, _ := c.Do(ctx, "SENTINEL", "is-master-down-by-addr", host, port, "0", "*").Slice()
+		r["is-master-down"] = fmt.Sprint(down)
+		r["ckquorum"] = fmt.Sprint(c.Do(ctx, "SENTINEL", "ckquorum", "mymaster").Val())
+		replies[s.kind] = r
+	}
+	real, fake := replies["real"], replies["fake"]
+	for k, v := range real {
+		if fake[k] != v {
+			t.Errorf("%s:\n real %v\n fake %v", k, v, fake[k])
+		}
+	}
+}
