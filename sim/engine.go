@@ -134,11 +134,10 @@ func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res
 		tl.Params = paramsOf(s)
 	})
 	poller.record(rec)
-	var subs sync.WaitGroup
+	waitSentinels := watchSentinels(obsCtx, cluster, rec)
 	obsWG.Add(2)
-	go func() { defer obsWG.Done(); watchSentinels(obsCtx, cluster, rec, &subs) }()
+	go func() { defer obsWG.Done(); waitSentinels() }()
 	go func() { defer obsWG.Done(); watchProxy(obsCtx, px, rec) }()
-	subs.Wait()
 	rec.Event(timeline.Event{Kind: timeline.KindNote, Source: "engine", Name: "workload-start"})
 
 	// The workload.

@@ -154,24 +154,23 @@ func (p *rolePoller) update(name, info string, err error) {
 	}
 }
 
-// watchSentinels records every Sentinel event (PSUBSCRIBE *), naming the
-// node each is about.
-func watchSentinels(ctx context.Context, c Cluster, rec *timeline.Recorder, ready *sync.WaitGroup) {
+// watchSentinels subscribes to every Sentinel's events (PSUBSCRIBE *) and
+// returns once the subscriptions are made; the events are then recorded,
+// naming the node each is about, until ctx ends. wait waits for the
+// recording goroutines.
+func watchSentinels(ctx context.Context, c Cluster, rec *timeline.Recorder) (wait func()) {
 	var wg sync.WaitGroup
 	for _, s := range c.Sentinels() {
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, DialTimeout: time.Second})
+		ps := rc.PSubscribe(ctx, "*")
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ps.Receive(sctx) // the subscription's confirmation; go-redis resubscribes after reconnects
+		cancel()
 		wg.Add(1)
-		ready.Add(1)
 		go func() {
 			defer wg.Done()
-			rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, DialTimeout: time.Second})
 			defer rc.Close()
-			ps := rc.PSubscribe(ctx, "*")
 			defer ps.Close()
-			if _, err := ps.Receive(ctx); err == nil {
-				ready.Done()
-			} else {
-				ready.Done()
-			}
 			ch := ps.Channel(redis.WithChannelHealthCheckInterval(time.Second))
 			for {
 				select {
@@ -187,7 +186,7 @@ func watchSentinels(ctx context.Context, c Cluster, rec *timeline.Recorder, read
 			}
 		}()
 	}
-	wg.Wait()
+	return wg.Wait
 }
 
 // eventNode names the node a Sentinel event is about: the new master of a

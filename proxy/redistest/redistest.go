@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,28 @@ type Options struct {
 	// Sentinel starts redis-sentinel instead of redis-server; Args then
 	// become the config file's lines (the port line is added).
 	Sentinel bool
+}
+
+// Linux sends Pdeathsig when the OS thread that started the child exits,
+// not the process (go.dev/issue/27505), and the Go runtime may retire
+// threads: a child started from an arbitrary goroutine can be killed at a
+// random time. Every child is therefore started from one goroutine locked
+// to a thread that lives as long as the process.
+var spawnCh = func() chan func() {
+	ch := make(chan func())
+	go func() {
+		runtime.LockOSThread()
+		for f := range ch {
+			f()
+		}
+	}()
+	return ch
+}()
+
+func startOnSpawner(cmd *exec.Cmd) error {
+	done := make(chan error)
+	spawnCh <- func() { done <- cmd.Start() }
+	return <-done
 }
 
 // Server is one running (or stopped) redis process.
@@ -160,7 +183,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := startOnSpawner(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", bin, err)
 	}

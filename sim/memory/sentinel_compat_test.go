@@ -185,13 +185,13 @@ func failover(t *testing.T, s sentinelSetup) []timedEvent {
 	if err := s.kill(); err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, &mu, &events, 10*time.Second, func(e timedEvent) bool { return e.name == "+failover-end" })
+	waitEvent(t, s.kind, &mu, &events, 10*time.Second, "+failover-end", func(e timedEvent) bool { return e.name == "+failover-end" })
 	time.Sleep(500 * time.Millisecond)
 	if err := s.restart(); err != nil {
 		t.Fatal(err)
 	}
 	_, oldPort, _ := net.SplitHostPort(s.nodes[0])
-	waitEvent(t, &mu, &events, 16*time.Second, func(e timedEvent) bool {
+	waitEvent(t, s.kind, &mu, &events, 16*time.Second, "+convert-to-slave of the old master", func(e timedEvent) bool {
 		return e.name == "+convert-to-slave" && strings.Contains(e.payload, " "+oldPort+" @")
 	})
 	mu.Lock()
@@ -199,7 +199,7 @@ func failover(t *testing.T, s sentinelSetup) []timedEvent {
 	return append([]timedEvent(nil), events...)
 }
 
-func waitEvent(t *testing.T, mu *sync.Mutex, events *[]timedEvent, limit time.Duration, pred func(timedEvent) bool) {
+func waitEvent(t *testing.T, kind string, mu *sync.Mutex, events *[]timedEvent, limit time.Duration, what string, pred func(timedEvent) bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
@@ -213,7 +213,15 @@ func waitEvent(t *testing.T, mu *sync.Mutex, events *[]timedEvent, limit time.Du
 		mu.Unlock()
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("no such event within %v", limit)
+	mu.Lock()
+	defer mu.Unlock()
+	var b strings.Builder
+	for _, e := range *events {
+		if e.name != "+sentinel" && e.name != "+slave" {
+			fmt.Fprintf(&b, "  %7dms s%d %s %s\n", e.at.Milliseconds(), e.src+1, e.name, e.payload)
+		}
+	}
+	t.Fatalf("%s sentinels: no %s within %v; events:\n%s", kind, what, limit, b.String())
 }
 
 // milestones extracts the times the comparison needs.
