@@ -119,7 +119,7 @@ var matchKinds = map[string]tcpcheck.MatchKind{
 func parseExpectRule(w []string) (tcpcheck.Rule, error) {
 	var (
 		negate   bool
-		minRecv  = -1
+		minRecv  int // tcpcheck's convention: 0 unset, -1 HAProxy's min-recv 0
 		comment  string
 		statuses [3]tcpcheck.Status
 	)
@@ -135,7 +135,14 @@ func parseExpectRule(w []string) (tcpcheck.Rule, error) {
 			if err != nil || n < -1 {
 				return tcpcheck.Rule{}, usage("invalid min-recv '%s': want a number of bytes (-1 for none)", w[i+1])
 			}
-			minRecv = n
+			switch n {
+			case -1:
+				minRecv = 0
+			case 0:
+				minRecv = -1
+			default:
+				minRecv = n
+			}
 			i++
 		case "comment":
 			if i+1 >= len(w) {

@@ -372,7 +372,7 @@ func (r *run) evaluate(rule *Rule, lastRead bool) (bool, *Result) {
 		}
 	}
 	match := rule.matches(r.buf)
-	if !match && !lastRead && rule.MinRecv <= 0 {
+	if !match && !lastRead && rule.MinRecv == 0 {
 		return false, nil
 	}
 	if match != rule.Negate {

@@ -410,7 +410,7 @@ func TestNegatedExpectIsRecheckedWhenMoreDataArrives(t *testing.T) {
 		time.Sleep(time.Second)
 	})
 	neg, _ := NewExpect(MatchString, true, "-ERR")
-	neg.MinRecv = 0
+	neg.MinRecv = -1 // HAProxy's "min-recv 0": decide on what has arrived
 	rules := []Rule{Send("GO\r\n"), neg, ExpectString("+DONE")}
 	got := check(t, KindTCPCheck, rules, addr, Timeouts{Inter: time.Second})
 	wantResult(t, got, StatusL7Rsp, "TCPCHK matched unwanted content '-ERR' at step 2")

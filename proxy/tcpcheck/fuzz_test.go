@@ -58,7 +58,7 @@ func FuzzCheckReplies(f *testing.F) {
 		if err != nil {
 			return
 		}
-		exp.MinRecv = max(minRecv%40, -1)
+		exp.MinRecv = max(minRecv%40, -1) // -1 is HAProxy's min-recv 0
 		rules := []Rule{Send("AUTH x\r\n"), ExpectString("+"), Comment("c"), Send("PING\r\n"), exp}
 		p, err := NewProgram(KindTCPCheck, rules)
 		if err != nil {

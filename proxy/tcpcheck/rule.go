@@ -67,8 +67,10 @@ type Rule struct {
 	Negate bool
 	// Pattern is the pattern as written (hex for binary kinds).
 	Pattern string
-	// MinRecv waits for at least this many bytes before matching; -1 or 0
-	// means no minimum.
+	// MinRecv: 0 (the default, HAProxy's min-recv -1) waits for more data
+	// on a mismatch until the server closes or the check times out; N > 0
+	// waits for N bytes, then decides; -1 (HAProxy's "min-recv 0") decides
+	// on what has arrived.
 	MinRecv int
 	// OKStatus, ErrorStatus and TimeoutStatus override the status a check
 	// ends with when this rule decides it (zero: HAProxy's defaults).
