@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -25,11 +24,10 @@ import (
 
 // runFlags are the flags of run (and the commands built on it).
 type runFlags struct {
-	backend  string
-	sets     []string
-	jsonOut  string
-	quiet    bool
-	showHelp bool
+	backend string
+	sets    []string
+	jsonOut string
+	quiet   bool
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -149,9 +147,8 @@ func runScenario(ctx context.Context, s *scenario.Scenario, f *runFlags, log *sl
 // progressLine rewrites one status line on a terminal, and prints nothing
 // otherwise.
 type progressLine struct {
-	out  io.Writer
-	tty  bool
-	last time.Time
+	out io.Writer
+	tty bool
 }
 
 func newProgressLine(out io.Writer) *progressLine {

@@ -344,10 +344,15 @@ func (s *Server) ReplicaOf(ctx context.Context, m *Server) error {
 	if _, err := s.Do(ctx, "REPLICAOF", "127.0.0.1", strconv.Itoa(m.Port)); err != nil {
 		return err
 	}
+	// In sync when the replica's link is up and the master lists it as
+	// online (after its first REPLCONF ACK: only then does ROLE show it).
 	deadline := time.Now().Add(10 * time.Second)
+	online := fmt.Sprintf("port=%d,state=online", s.Port)
 	for time.Now().Before(deadline) {
 		info, err := s.Do(ctx, "INFO", "replication")
-		if err == nil && strings.Contains(fmt.Sprint(info), "master_link_status:up") {
+		minfo, merr := m.Do(ctx, "INFO", "replication")
+		if err == nil && merr == nil && strings.Contains(fmt.Sprint(info), "master_link_status:up") &&
+			strings.Contains(fmt.Sprint(minfo), online) {
 			return nil
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -563,9 +562,6 @@ func (n *Node) replicaofCommand(c *server.Peer, args []string) {
 	n.becomeReplicaOf(addr)
 	c.WriteOK()
 }
-
-// Errors of the node's faults.
-var errNodeDown = errors.New("node is down")
 
 // do performs a fault action.
 func (n *Node) do(ctx context.Context, action string) error {

@@ -167,7 +167,6 @@ type Sentinel struct {
 	tilt         bool
 	tiltStart    time.Time
 	prevTick     time.Time
-	pendingKills []func()
 
 	// RESP front.
 	m     *miniredis.Miniredis

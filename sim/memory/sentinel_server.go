@@ -136,7 +136,6 @@ type resp struct {
 	nilArr bool
 	arr    []any // strings, int64, []any (nested)
 	dicts  [][]string
-	isArr  bool
 }
 
 func writeAny(c *server.Peer, v any) {
