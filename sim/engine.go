@@ -222,7 +222,7 @@ func paramsOf(s *scenario.Scenario) timeline.Params {
 	for i, n := range s.NodeNames() {
 		nodes = append(nodes, NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", i+1)})
 	}
-	if layout, err := BuildProxyConfig(s, nodes, "127.0.0.1"); err == nil {
+	if layout, err := BuildProxyConfig(s, nodes, InProcess); err == nil {
 		if be := layout.Config.Backend(layout.MasterBackend); be != nil && len(be.Servers) > 0 {
 			sv := be.Servers[0]
 			p.Inter, p.FastInter, p.DownInter, p.Rise, p.Fall = sv.Inter, sv.FastInter, sv.DownInter, sv.Rise, sv.Fall

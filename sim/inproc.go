@@ -16,7 +16,7 @@ func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c Cluster, l
 	for _, n := range c.Nodes() {
 		nodes = append(nodes, NodeAddr{Name: n.Name(), Addr: n.Addr()})
 	}
-	layout, err := BuildProxyConfig(s, nodes, "127.0.0.1")
+	layout, err := BuildProxyConfig(s, nodes, InProcess)
 	if err != nil {
 		return nil, err
 	}

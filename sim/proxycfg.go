@@ -28,12 +28,31 @@ type ProxyLayout struct {
 	ServerNode map[string]string
 }
 
+// Placement says where a proxy listens.
+type Placement struct {
+	// Host is the address frontends bind ("" for all).
+	Host string
+	// FixedPorts keeps each frontend on a known port, as in a container:
+	// the scenario's master and replica ports or 5000 and 5001, the file's
+	// own port for the others. Without it, frontends bind the scenario's
+	// ports, or any free port (0).
+	FixedPorts bool
+}
+
+// InProcess is the placement of a proxy in the engine's process.
+var InProcess = Placement{Host: "127.0.0.1"}
+
+// Default ports of a proxy in a container, as in the seed.
+const (
+	DefaultMasterPort  = 5000
+	DefaultReplicaPort = 5001
+)
+
 // BuildProxyConfig makes the configuration of a scenario's proxy: from its
 // HAProxy file, with each backend's servers pointed at the nodes in order,
-// or from its inline settings. Frontends bind bindHost on the scenario's
-// ports (0: any free port); check settings set in the scenario override
-// the file's.
-func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, bindHost string) (*ProxyLayout, error) {
+// or from its inline settings. Frontends bind as the placement says; check
+// settings set in the scenario override the file's.
+func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, place Placement) (*ProxyLayout, error) {
 	var cfg *config.Config
 	if s.Proxy.Config != "" {
 		path := s.Path(s.Proxy.Config)
@@ -94,16 +113,28 @@ func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, bindHost string) (
 		}
 	}
 	for _, f := range cfg.Frontends {
-		port := 0
+		port, own := 0, place.FixedPorts
 		switch {
 		case f.Mode != config.ModeTCP:
 		case f.DefaultBackend == l.MasterBackend && l.MasterFrontend == "":
-			l.MasterFrontend, port = f.Name, s.Proxy.MasterPort
+			l.MasterFrontend, port, own = f.Name, s.Proxy.MasterPort, false
+			if port == 0 && place.FixedPorts {
+				port = DefaultMasterPort
+			}
 		case f.DefaultBackend == l.ReplicaBackend && l.ReplicaFrontend == "":
-			l.ReplicaFrontend, port = f.Name, s.Proxy.ReplicaPort
+			l.ReplicaFrontend, port, own = f.Name, s.Proxy.ReplicaPort, false
+			if port == 0 && place.FixedPorts {
+				port = DefaultReplicaPort
+			}
 		}
 		for i := range f.Binds {
-			f.Binds[i].Addr = net.JoinHostPort(bindHost, strconv.Itoa(port))
+			p := port
+			if own {
+				if _, fp, err := net.SplitHostPort(f.Binds[i].Addr); err == nil {
+					p, _ = strconv.Atoi(fp)
+				}
+			}
+			f.Binds[i].Addr = net.JoinHostPort(place.Host, strconv.Itoa(p))
 		}
 	}
 	if l.MasterFrontend == "" {

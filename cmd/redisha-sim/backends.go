@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/memory"
 )
 
@@ -12,4 +13,5 @@ var backends = map[string]struct {
 	proxy   sim.ProxyStarter
 }{
 	"memory": {func() sim.Backend { return memory.Backend{} }, sim.StartInProcessProxy},
+	"docker": {func() sim.Backend { return docker.Backend{} }, docker.StartProxy},
 }

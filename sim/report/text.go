@@ -131,7 +131,13 @@ func phases(w io.Writer, r *verdict.Report) {
 		if total > 0 {
 			share = fmt.Sprintf("%3.0f%%", 100*p.Since.Seconds()/total.Seconds())
 		}
-		fmt.Fprintf(w, "  %-16s %9s  +%-8s %4s  %s\n", p.Name, secs(p.At), secs(p.Since), share, p.What)
+		// A step can precede the one before it by a little: a proxy in a
+		// container is followed by polling its statistics.
+		since := "+" + secs(p.Since)
+		if p.Since < 0 {
+			since = secs(p.Since)
+		}
+		fmt.Fprintf(w, "  %-16s %9s  %-9s %4s  %s\n", p.Name, secs(p.At), since, share, p.What)
 	}
 	if r.ProxyShare > 0 {
 		fmt.Fprintf(w, "  The proxy's share (+switch-master to the first ok write): %s\n", secs(r.ProxyShare))

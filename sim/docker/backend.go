@@ -1,0 +1,596 @@
+// Package docker is the container backend: real Redis and Sentinel in
+// containers on private networks, started with testcontainers-go, with the
+// faults docker gives (stop, kill, start, restart, pause, network
+// disconnect) verified on the containers' state.
+//
+// Two networks carry the cluster: "cluster" joins the Redis nodes and the
+// Sentinels (replication and Sentinel use it), "clients" joins the nodes
+// and the proxies. A network disconnect cuts a node from the cluster
+// network only, so clients still reach it: a split brain. Every container
+// has a fixed address on each network, kept across stop and start, since
+// Sentinel cannot follow a node whose address changes.
+package docker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+	"github.com/redis/go-redis/v9"
+	"github.com/testcontainers/testcontainers-go"
+	tclog "github.com/testcontainers/testcontainers-go/log"
+	tcnetwork "github.com/testcontainers/testcontainers-go/network"
+
+	"github.com/redisha-sim/redisha-sim/sim"
+)
+
+// Labels every container and network of a run carries.
+const (
+	LabelProject = "redisha-sim"
+	LabelRun     = "redisha-sim.run"
+	LabelRole    = "redisha-sim.role"
+)
+
+// Ports inside the containers.
+const (
+	RedisPort    = 6379
+	SentinelPort = 26379
+)
+
+// StopTimeout is longer than Redis's own shutdown-timeout (10s), so docker
+// stop lets Redis finish its graceful shutdown.
+const StopTimeout = 15
+
+// Backend runs clusters in containers.
+type Backend struct {
+	// Images overrides the images (zero fields: ImagesFor's choice).
+	Images Images
+}
+
+// Name is "docker".
+func (Backend) Name() string { return "docker" }
+
+var tcLoggerOnce sync.Once
+
+// prepareEnv configures testcontainers for machines without a registry:
+// its reaper (Ryuk) cannot be pulled, so cleanup is ours; inside a
+// container it must not guess another host.
+func prepareEnv() {
+	tcLoggerOnce.Do(func() { setTCLogger(slog.New(slog.DiscardHandler)) })
+	if os.Getenv("TESTCONTAINERS_RYUK_DISABLED") == "" {
+		os.Setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+	}
+	if _, err := os.Stat("/.dockerenv"); err == nil && os.Getenv("TESTCONTAINERS_HOST_OVERRIDE") == "" {
+		os.Setenv("TESTCONTAINERS_HOST_OVERRIDE", "127.0.0.1")
+	}
+}
+
+// tcLogger sends testcontainers' messages to a run's log, at debug level.
+type tcLogger struct{ log *slog.Logger }
+
+func (l tcLogger) Printf(format string, args ...any) {
+	l.log.Debug(strings.TrimSpace(fmt.Sprintf(format, args...)), "from", "testcontainers")
+}
+
+func setTCLogger(log *slog.Logger) {
+	tclog.SetDefault(tcLogger{log})
+}
+
+func dockerClient(ctx context.Context) (*client.Client, error) {
+	prepareEnv()
+	c, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to docker: %w", err)
+	}
+	return c.Client, nil
+}
+
+// Cluster is a running set of containers.
+type Cluster struct {
+	runID     string
+	labels    map[string]string
+	cli       *client.Client
+	cluster   *testcontainers.DockerNetwork
+	clients   *testcontainers.DockerNetwork
+	clusterP  netip.Prefix
+	clientsP  netip.Prefix
+	images    Images
+	topo      sim.Topology
+	log       *slog.Logger
+	nodes     []*Container
+	sentinels []*Container
+	extra     []*Container // proxies
+
+	mu      sync.Mutex
+	byAddr  map[string]string
+	closing bool
+}
+
+// Container is one container of the cluster.
+type Container struct {
+	name      string
+	kind      sim.Kind
+	c         *testcontainers.DockerContainer
+	clusterIP netip.Addr
+	clientsIP netip.Addr
+	port      int
+	password  string
+	cl        *Cluster
+}
+
+// Start creates the networks and the containers: the first node as master,
+// the others as its replicas, then the Sentinels; it returns once the
+// replicas are in sync and every Sentinel knows every replica and every
+// other Sentinel. On error everything created is removed.
+func (b Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (_ sim.Cluster, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	setTCLogger(log)
+	runID := randomID()
+	cl := &Cluster{runID: runID, cli: cli, topo: t, log: log.With("run", runID), byAddr: map[string]string{},
+		labels: map[string]string{LabelProject: "1", LabelRun: runID}}
+	cl.images = ImagesFor(firstNonEmpty(b.Images.Redis, t.Images.Redis), firstNonEmpty(b.Images.HAProxy, t.Images.HAProxy), firstNonEmpty(b.Images.Proxy, t.Images.Proxy))
+	defer func() {
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cl.Close(cctx)
+		}
+	}()
+	if err := cl.requireImage(ctx, cl.images.Redis); err != nil {
+		return nil, err
+	}
+	if err := cl.createNetworks(ctx, t.Subnet); err != nil {
+		return nil, err
+	}
+	masterIP := cl.ip(cl.clusterP, 10)
+	for i, name := range t.Nodes {
+		args := []string{"redis-server", "--port", strconv.Itoa(RedisPort), "--bind", "0.0.0.0", "--protected-mode", "no",
+			"--dir", "/data", "--appendonly", "no", "--repl-diskless-sync-delay", "0"}
+		if t.Persistence {
+			args = append(args, "--save", "3600 1 300 100 60 10000")
+		} else {
+			args = append(args, "--save", "")
+		}
+		if t.Password != "" {
+			args = append(args, "--requirepass", t.Password, "--masterauth", t.Password)
+		}
+		if t.MinReplicasToWrite > 0 {
+			args = append(args, "--min-replicas-to-write", strconv.Itoa(t.MinReplicasToWrite),
+				"--min-replicas-max-lag", strconv.Itoa(int(t.MinReplicasMaxLag.Seconds())))
+		}
+		if i > 0 {
+			args = append(args, "--replicaof", masterIP.String(), strconv.Itoa(RedisPort))
+		}
+		c, err := cl.run(ctx, name, sim.KindNode, cl.images.Redis, 10+i, args, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		c.port, c.password = RedisPort, t.Password
+		cl.nodes = append(cl.nodes, c)
+	}
+	for _, n := range cl.nodes {
+		if err := waitPing(ctx, n.Addr(), n.password, 30*time.Second); err != nil {
+			return nil, fmt.Errorf("%s: %w", n.name, err)
+		}
+	}
+	if err := cl.waitReplicasSynced(ctx); err != nil {
+		return nil, err
+	}
+	for i, name := range t.Sentinels {
+		conf := fmt.Sprintf("port %d\ndir /data\nsentinel resolve-hostnames no\nsentinel monitor %s %s %d %d\n"+
+			"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s %d\nsentinel parallel-syncs %s %d\n",
+			SentinelPort, t.MasterName, masterIP, RedisPort, t.Quorum,
+			t.MasterName, t.DownAfter.Milliseconds(), t.MasterName, t.FailoverTimeout.Milliseconds(), t.MasterName, t.ParallelSyncs)
+		if t.Password != "" {
+			conf += fmt.Sprintf("sentinel auth-pass %s %s\n", t.MasterName, t.Password)
+		}
+		files := []testcontainers.ContainerFile{{Reader: strings.NewReader(conf), ContainerFilePath: "/data/sentinel.conf", FileMode: 0o666}}
+		c, err := cl.run(ctx, name, sim.KindSentinel, cl.images.Redis, 20+i, []string{"redis-server", "/data/sentinel.conf", "--sentinel"}, files, nil)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		c.port = SentinelPort
+		cl.sentinels = append(cl.sentinels, c)
+	}
+	if err := cl.waitSentinelsDiscovered(ctx); err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func randomID() string {
+	b := make([]byte, 4)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// requireImage fails with advice when an image is missing: no registry
+// can be reached here to pull it.
+func (cl *Cluster) requireImage(ctx context.Context, image string) error {
+	if _, err := cl.cli.ImageInspect(ctx, image); err != nil {
+		return fmt.Errorf("image %s is not available (%v): run 'redisha-sim images' (make images) to build it from Debian's packages, or set %s/%s to an image you can pull", image, err, EnvRedisImage, EnvHAProxyImage)
+	}
+	return nil
+}
+
+// createNetworks creates the two networks on free /24 subnets (or the
+// scenario's cluster subnet).
+func (cl *Cluster) createNetworks(ctx context.Context, want string) error {
+	res, err := cl.cli.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return fmt.Errorf("list networks: %w", err)
+	}
+	var used []netip.Prefix
+	for _, n := range res.Items {
+		for _, c := range n.IPAM.Config {
+			if c.Subnet.IsValid() {
+				used = append(used, c.Subnet)
+			}
+		}
+	}
+	free := func() (netip.Prefix, error) {
+		for tries := 0; tries < 200; tries++ {
+			n, _ := rand.Int(rand.Reader, big.NewInt(200))
+			p := netip.MustParsePrefix(fmt.Sprintf("172.%d.%d.0/24", 24+n.Int64()%7, n.Int64()))
+			ok := true
+			for _, u := range used {
+				if u.Overlaps(p) {
+					ok = false
+				}
+			}
+			if ok {
+				used = append(used, p)
+				return p, nil
+			}
+		}
+		return netip.Prefix{}, errors.New("no free /24 subnet in 172.24.0.0/13")
+	}
+	if want != "" {
+		p, err := netip.ParsePrefix(want)
+		if err != nil {
+			return fmt.Errorf("network.subnet %q: %w", want, err)
+		}
+		cl.clusterP = p.Masked()
+		used = append(used, cl.clusterP)
+	} else if cl.clusterP, err = free(); err != nil {
+		return err
+	}
+	if cl.clientsP, err = free(); err != nil {
+		return err
+	}
+	mk := func(p netip.Prefix, role string) (*testcontainers.DockerNetwork, error) {
+		labels := cl.roleLabels(role)
+		return tcnetwork.New(ctx, tcnetwork.WithLabels(labels),
+			tcnetwork.WithIPAM(&network.IPAM{Config: []network.IPAMConfig{{Subnet: p, Gateway: cl.ip(p, 1)}}}))
+	}
+	if cl.cluster, err = mk(cl.clusterP, "cluster-network"); err != nil {
+		return fmt.Errorf("create the cluster network: %w", err)
+	}
+	if cl.clients, err = mk(cl.clientsP, "clients-network"); err != nil {
+		return fmt.Errorf("create the clients network: %w", err)
+	}
+	return nil
+}
+
+func (cl *Cluster) roleLabels(role string) map[string]string {
+	m := map[string]string{LabelRole: role}
+	for k, v := range cl.labels {
+		m[k] = v
+	}
+	return m
+}
+
+// ip is host number n of a /24.
+func (cl *Cluster) ip(p netip.Prefix, n int) netip.Addr {
+	b := p.Addr().As4()
+	b[3] = byte(n)
+	return netip.AddrFrom4(b)
+}
+
+// run starts a container with fixed addresses (host number n) on both
+// networks.
+func (cl *Cluster) run(ctx context.Context, name string, kind sim.Kind, image string, n int, cmd []string, files []testcontainers.ContainerFile, entrypoint []string) (*Container, error) {
+	c := &Container{name: name, kind: kind, clusterIP: cl.ip(cl.clusterP, n), clientsIP: cl.ip(cl.clientsP, n), cl: cl}
+	cl.mu.Lock()
+	cl.byAddr[c.clusterIP.String()] = name
+	cl.byAddr[c.clientsIP.String()] = name
+	cl.mu.Unlock()
+	opts := []testcontainers.ContainerCustomizer{
+		testcontainers.WithCmd(cmd...),
+		testcontainers.WithLabels(cl.roleLabels(string(kind))),
+		testcontainers.WithName(fmt.Sprintf("redisha-%s-%s", cl.runID, name)),
+		tcnetwork.WithNetwork([]string{name}, cl.cluster),
+		testcontainers.WithEndpointSettingsModifier(func(m map[string]*network.EndpointSettings) {
+			if ep := m[cl.cluster.Name]; ep != nil {
+				ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: c.clusterIP}
+			}
+		}),
+		testcontainers.WithConfigModifier(func(cfg *container.Config) {
+			t := StopTimeout
+			cfg.StopTimeout = &t
+		}),
+		testcontainers.WithAdditionalLifecycleHooks(testcontainers.ContainerLifecycleHooks{
+			PostCreates: []testcontainers.ContainerHook{func(ctx context.Context, ctr testcontainers.Container) error {
+				_, err := cl.cli.NetworkConnect(ctx, cl.clients.ID, client.NetworkConnectOptions{
+					Container:      ctr.GetContainerID(),
+					EndpointConfig: &network.EndpointSettings{Aliases: []string{name}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: c.clientsIP}},
+				})
+				return err
+			}},
+		}),
+	}
+	if len(files) > 0 {
+		opts = append(opts, testcontainers.WithFiles(files...))
+	}
+	if entrypoint != nil {
+		opts = append(opts, testcontainers.WithEntrypoint(entrypoint...))
+	}
+	ctr, err := testcontainers.Run(ctx, image, opts...)
+	if ctr != nil {
+		c.c = ctr
+		cl.mu.Lock()
+		if kind == sim.KindProxy {
+			cl.extra = append(cl.extra, c)
+		}
+		cl.mu.Unlock()
+	}
+	if err != nil {
+		if ctr != nil && kind != sim.KindProxy {
+			cl.extra = append(cl.extra, c) // removed by Close
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// waitPing waits until addr answers PING.
+func waitPing(ctx context.Context, addr, password string, limit time.Duration) error {
+	rc := redis.NewClient(&redis.Options{Addr: addr, Password: password, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
+		DialTimeout: 500 * time.Millisecond, ReadTimeout: 500 * time.Millisecond})
+	defer rc.Close()
+	deadline := time.Now().Add(limit)
+	var err error
+	for time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err = rc.Ping(pctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s does not answer PING after %v: %w", addr, limit, err)
+}
+
+func (cl *Cluster) waitReplicasSynced(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	// The master lists every replica as online.
+	mc := redis.NewClient(&redis.Options{Addr: cl.nodes[0].Addr(), Password: cl.nodes[0].password, Protocol: 2, DisableIdentity: true})
+	defer mc.Close()
+	for {
+		info, err := mc.Info(ctx, "replication").Result()
+		if err == nil && strings.Count(info, "state=online") == len(cl.nodes)-1 {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("master %s does not list its replicas online: %v %q", cl.nodes[0].name, err, info)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, n := range cl.nodes[1:] {
+		rc := redis.NewClient(&redis.Options{Addr: n.Addr(), Password: n.password, Protocol: 2, DisableIdentity: true})
+		for {
+			info, err := rc.Info(ctx, "replication").Result()
+			if err == nil && strings.Contains(info, "master_link_status:up") {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				rc.Close()
+				return fmt.Errorf("replica %s did not sync: %v %q", n.name, err, info)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		rc.Close()
+	}
+	return nil
+}
+
+func (cl *Cluster) waitSentinelsDiscovered(ctx context.Context) error {
+	deadline := time.Now().Add(60 * time.Second)
+	want := []string{"num-slaves", strconv.Itoa(len(cl.nodes) - 1), "num-other-sentinels", strconv.Itoa(len(cl.sentinels) - 1)}
+	for _, s := range cl.sentinels {
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true})
+		for {
+			m, err := rc.Do(ctx, "SENTINEL", "master", cl.topo.MasterName).StringSlice()
+			if err == nil && dictHas(m, want) {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				rc.Close()
+				return fmt.Errorf("sentinel %s did not discover the cluster: %v %v", s.name, err, m)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		rc.Close()
+	}
+	return nil
+}
+
+func dictHas(d, kv []string) bool {
+	for i := 0; i+1 < len(kv); i += 2 {
+		found := false
+		for j := 0; j+1 < len(d); j += 2 {
+			if d[j] == kv[i] && d[j+1] == kv[i+1] {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// Nodes returns the Redis containers.
+func (cl *Cluster) Nodes() []sim.Instance {
+	out := make([]sim.Instance, len(cl.nodes))
+	for i, n := range cl.nodes {
+		out[i] = n
+	}
+	return out
+}
+
+// Sentinels returns the Sentinel containers.
+func (cl *Cluster) Sentinels() []sim.Instance {
+	out := make([]sim.Instance, len(cl.sentinels))
+	for i, s := range cl.sentinels {
+		out[i] = s
+	}
+	return out
+}
+
+// NodeByAddr names the node at an address on either network.
+func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port != strconv.Itoa(RedisPort) {
+		return "", false
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	name, ok := cl.byAddr[host]
+	return name, ok
+}
+
+// Supports: every action on every kind of container.
+func (cl *Cluster) Supports(string, sim.Kind) bool { return true }
+
+// NodeClusterAddr is a node's address on the cluster network, as Sentinel
+// and the replicas know it.
+func (cl *Cluster) NodeClusterAddr(name string) string {
+	for _, n := range cl.nodes {
+		if n.name == name {
+			return net.JoinHostPort(n.clusterIP.String(), strconv.Itoa(RedisPort))
+		}
+	}
+	return ""
+}
+
+// Close removes every container and both networks of the run.
+func (cl *Cluster) Close(ctx context.Context) error {
+	cl.mu.Lock()
+	cl.closing = true
+	all := append(append(append([]*Container(nil), cl.extra...), cl.sentinels...), cl.nodes...)
+	cl.mu.Unlock()
+	var errs []error
+	for _, c := range all {
+		if c.c != nil {
+			if err := c.c.Terminate(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: %w", c.name, err))
+			}
+		}
+	}
+	for _, n := range []*testcontainers.DockerNetwork{cl.clients, cl.cluster} {
+		if n != nil {
+			if err := n.Remove(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			}
+		}
+	}
+	cl.cli.Close()
+	return errors.Join(errs...)
+}
+
+// Leftovers lists the names of the containers and networks labelled by
+// redisha-sim, of any run.
+func Leftovers(ctx context.Context) (containers, networks []string, err error) {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cli.Close()
+	cs, ns, err := labelled(ctx, cli)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, c := range cs {
+		containers = append(containers, strings.TrimPrefix(strings.Join(c.Names, ","), "/")+" ("+string(c.State)+")")
+	}
+	for _, n := range ns {
+		networks = append(networks, n.Name)
+	}
+	return containers, networks, nil
+}
+
+func labelled(ctx context.Context, cli *client.Client) ([]container.Summary, []network.Summary, error) {
+	f := client.Filters{}
+	f.Add("label", LabelProject+"=1")
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list containers: %w", err)
+	}
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list networks: %w", err)
+	}
+	return cs.Items, ns.Items, nil
+}
+
+// Clean removes every container and network labelled by redisha-sim, of
+// any run: leftovers of crashed runs. It returns what it removed.
+func Clean(ctx context.Context) (containers, networks int, err error) {
+	cli, err := dockerClient(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cli.Close()
+	cs, ns, err := labelled(ctx, cli)
+	if err != nil {
+		return 0, 0, err
+	}
+	var errs []error
+	for _, c := range cs {
+		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		containers++
+	}
+	for _, n := range ns {
+		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		networks++
+	}
+	return containers, networks, errors.Join(errs...)
+}

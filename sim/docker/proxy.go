@@ -1,0 +1,278 @@
+package docker
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/testcontainers/testcontainers-go"
+
+	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// The statistics endpoint the engine adds to a proxy in a container, to
+// follow its servers' states through the CSV export (HAProxy's ";csv",
+// which this project's proxy serves too).
+const (
+	statsPort = 9999
+	statsURI  = "/redisha-sim-stats"
+	// statsPoll is how often the CSV is read: the resolution of the
+	// proxy events on the timeline.
+	statsPoll = 50 * time.Millisecond
+)
+
+// proxyConfigPath is where the configuration goes in the container.
+const proxyConfigPath = "/etc/haproxy/haproxy.cfg"
+
+// StartProxy starts the proxy a scenario asks for in front of a docker
+// cluster: this project's proxy in-process (talking to the containers'
+// addresses) or in a container, or HAProxy in a container.
+func StartProxy(ctx context.Context, s *scenario.Scenario, c sim.Cluster, log *slog.Logger) (sim.ProxyUnderTest, error) {
+	if s.Proxy.Kind == "" || s.Proxy.Kind == "redisha" {
+		return sim.StartInProcessProxy(ctx, s, c, log)
+	}
+	cl, ok := c.(*Cluster)
+	if !ok {
+		return nil, fmt.Errorf("proxy kind %s needs the docker backend", s.Proxy.Kind)
+	}
+	return cl.startProxyContainer(ctx, s)
+}
+
+// ProxyConfigFor renders the configuration of a scenario's proxy as it runs
+// in a container on the clients network: servers at the nodes' addresses
+// there, frontends on fixed ports, and the engine's statistics endpoint.
+func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr) (*sim.ProxyLayout, string, error) {
+	layout, err := sim.BuildProxyConfig(s, nodes, sim.Placement{FixedPorts: true})
+	if err != nil {
+		return nil, "", err
+	}
+	layout.Config.Frontends = append(layout.Config.Frontends, &config.Frontend{
+		Name: "redisha_sim_stats", Mode: config.ModeHTTP,
+		Binds:    []config.Bind{{Addr: net.JoinHostPort("", strconv.Itoa(statsPort))}},
+		Timeouts: config.Timeouts{Client: 10 * time.Second},
+		Stats:    &config.Stats{URI: statsURI, Realm: "redisha-sim"},
+	})
+	return layout, config.Render(layout.Config), nil
+}
+
+func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario) (sim.ProxyUnderTest, error) {
+	var nodes []sim.NodeAddr
+	for _, n := range cl.nodes {
+		nodes = append(nodes, sim.NodeAddr{Name: n.name, Addr: n.Addr()})
+	}
+	layout, text, err := ProxyConfigFor(s, nodes)
+	if err != nil {
+		return nil, err
+	}
+	var image, desc string
+	var cmd []string
+	switch s.Proxy.Kind {
+	case "haproxy":
+		image, desc = cl.images.HAProxy, "HAProxy (container "+cl.images.HAProxy+")"
+		cmd = []string{"haproxy", "-db", "-f", proxyConfigPath}
+	case "redisha-container":
+		image, desc = cl.images.Proxy, "redisha proxy (container "+cl.images.Proxy+")"
+		cmd = []string{"proxy", "-f", proxyConfigPath}
+	default:
+		return nil, fmt.Errorf("unknown proxy kind %q: valid are %s", s.Proxy.Kind, strings.Join(scenario.ProxyKinds, ", "))
+	}
+	if s.Proxy.Config != "" {
+		desc += " with " + s.Proxy.Config
+	}
+	if err := cl.requireImage(ctx, image); err != nil {
+		return nil, err
+	}
+	files := []testcontainers.ContainerFile{{Reader: strings.NewReader(text), ContainerFilePath: proxyConfigPath, FileMode: 0o644}}
+	c, err := cl.run(ctx, "proxy", sim.KindProxy, image, 30, cmd, files, nil)
+	if err != nil {
+		return nil, fmt.Errorf("start the proxy container: %w", err)
+	}
+	cl.log.Info("proxy container started", "image", image, "addr", c.clientsIP)
+	p := &containerProxy{c: c, layout: layout, desc: desc,
+		statsURL: "http://" + net.JoinHostPort(c.clientsIP.String(), strconv.Itoa(statsPort)) + statsURI + ";csv"}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := p.poll(ctx)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			logs := c.logs(context.Background())
+			return nil, fmt.Errorf("the proxy container does not serve its statistics: %w\n%s", err, logs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return p, nil
+}
+
+// logs is the tail of a container's output, for error messages.
+func (c *Container) logs(ctx context.Context) string {
+	r, err := c.c.Logs(ctx)
+	if err != nil {
+		return ""
+	}
+	defer r.Close()
+	b, _ := io.ReadAll(io.LimitReader(r, 1<<20))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// containerProxy is a proxy in a container, followed through its CSV.
+type containerProxy struct {
+	c        *Container
+	layout   *sim.ProxyLayout
+	desc     string
+	statsURL string
+	http     http.Client
+}
+
+func (p *containerProxy) Describe() string { return p.desc }
+
+func (p *containerProxy) addr(frontend string) string {
+	if frontend == "" {
+		return ""
+	}
+	f := p.layout.Config.Frontend(frontend)
+	if f == nil || len(f.Binds) == 0 {
+		return ""
+	}
+	_, port, _ := net.SplitHostPort(f.Binds[0].Addr)
+	return net.JoinHostPort(p.c.clientsIP.String(), port)
+}
+
+func (p *containerProxy) MasterAddr() string  { return p.addr(p.layout.MasterFrontend) }
+func (p *containerProxy) ReplicaAddr() string { return p.addr(p.layout.ReplicaFrontend) }
+
+func (p *containerProxy) Instance() sim.Instance { return p.c }
+
+// The proxy container is removed with the cluster.
+func (p *containerProxy) Close(context.Context) error { return nil }
+
+// serverState is one server row of the CSV.
+type serverState struct {
+	backend, server string
+	status, detail  string
+}
+
+// poll reads the servers' states.
+func (p *containerProxy) poll(ctx context.Context) ([]serverState, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.statsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", p.statsURL, resp.Status)
+	}
+	return parseStatsCSV(resp.Body)
+}
+
+// parseStatsCSV reads the server rows of HAProxy's CSV statistics.
+func parseStatsCSV(r io.Reader) ([]serverState, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	header, err := cr.Read()
+	if err != nil {
+		return nil, fmt.Errorf("statistics CSV: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.TrimPrefix(strings.TrimSpace(h), "# ")] = i
+	}
+	for _, need := range []string{"pxname", "svname", "status"} {
+		if _, ok := col[need]; !ok {
+			return nil, fmt.Errorf("statistics CSV: no %s column in %q", need, strings.Join(header, ","))
+		}
+	}
+	get := func(rec []string, name string) string {
+		if i, ok := col[name]; ok && i < len(rec) {
+			return rec[i]
+		}
+		return ""
+	}
+	var out []serverState
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("statistics CSV: %w", err)
+		}
+		sv := get(rec, "svname")
+		if sv == "FRONTEND" || sv == "BACKEND" {
+			continue
+		}
+		detail := get(rec, "check_status")
+		if d := get(rec, "check_desc"); d != "" {
+			detail += " " + d
+		}
+		if d := get(rec, "last_chk"); d != "" {
+			detail += ": " + d
+		}
+		out = append(out, serverState{backend: get(rec, "pxname"), server: sv, status: get(rec, "status"), detail: strings.TrimSpace(detail)})
+	}
+}
+
+// Watch polls the statistics and reports every change of a server's
+// state (UP or not), timestamped when the poll saw it: within statsPoll
+// of the change.
+func (p *containerProxy) Watch(ctx context.Context, f func(sim.ProxyEvent)) error {
+	last := map[string]string{}
+	t := time.NewTicker(statsPoll)
+	defer t.Stop()
+	for {
+		states, err := p.poll(ctx)
+		at := time.Now()
+		if err == nil {
+			for _, st := range states {
+				port := ""
+				switch st.backend {
+				case p.layout.MasterBackend:
+					port = "master"
+				case p.layout.ReplicaBackend:
+					port = "replica"
+				default:
+					continue
+				}
+				key := st.backend + "/" + st.server
+				up := isUp(st.status)
+				if prev, seen := last[key]; seen && isUp(prev) == up {
+					continue
+				}
+				last[key] = st.status
+				f(sim.ProxyEvent{At: at, Port: port, Node: p.layout.ServerNode[key], Up: up, State: st.status, Detail: st.detail})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// isUp tells whether a CSV status routes traffic: "UP", "UP 1/3" (going
+// down), "no check"; not "DOWN", "DOWN 1/2" (going up), "MAINT", "NOLB".
+func isUp(status string) bool {
+	return strings.HasPrefix(status, "UP") || status == "no check" || status == "OPEN"
+}
