@@ -1,0 +1,222 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/proxy"
+	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/scenarios"
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+func TestIsUp(t *testing.T) {
+	for status, want := range map[string]bool{
+		"UP": true, "UP 1/3": true, "no check": true, "DOWN": false, "DOWN 1/2": false, "MAINT": false, "NOLB": false, "": false,
+	} {
+		if got := isUp(status); got != want {
+			t.Errorf("isUp(%q) = %v", status, got)
+		}
+	}
+}
+
+func TestParseStatsCSV(t *testing.T) {
+	csv := "# pxname,svname,qcur,status,check_status,check_desc,last_chk\n" +
+		"back,FRONTEND,,OPEN,,,\n" +
+		"back,redis1,0,UP,L7OK,Layer7 check passed,\n" +
+		"back,redis2,0,DOWN 1/2,L7TOUT,Layer7 timeout,\"at step 5 of tcp-check (expect string 'role:master')\"\n" +
+		"back,BACKEND,0,UP,,,\n"
+	got, err := parseStatsCSV(strings.NewReader(csv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []serverState{
+		{"back", "redis1", "UP", "L7OK Layer7 check passed"},
+		{"back", "redis2", "DOWN 1/2", "L7TOUT Layer7 timeout: at step 5 of tcp-check (expect string 'role:master')"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+	if _, err := parseStatsCSV(strings.NewReader("# pxname,b\n1,2\n")); err == nil || !strings.Contains(err.Error(), "svname") {
+		t.Errorf("a CSV without svname: %v", err)
+	}
+}
+
+// freePort is a loopback port nobody listens on now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// The configuration a proxy container gets, run by real HAProxy and by our
+// proxy as processes on loopback against real Redis: both must accept it
+// and report the same server states through the CSV the engine follows,
+// before and after a promotion.
+func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
+	redistest.Require(t)
+	haproxy, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv(redistest.RequireEnv) != "" {
+			t.Fatal("haproxy not found: install Debian's haproxy")
+		}
+		t.Skip("haproxy not installed")
+	}
+	ctx := t.Context()
+	var nodes []*redistest.Server
+	var addrs []sim.NodeAddr
+	for i := 0; i < 3; i++ {
+		n, err := redistest.Start(ctx, redistest.Options{Password: "password1234"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close)
+		if i > 0 {
+			if err := n.ReplicaOf(ctx, nodes[0]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		nodes = append(nodes, n)
+		addrs = append(addrs, sim.NodeAddr{Name: fmt.Sprintf("redis%d", i+1), Addr: n.Addr})
+	}
+	s, err := scenario.LoadFS(scenarios.FS, "master-kill.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, _, err := ProxyConfigFor(s, addrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Loopback ports instead of the container's fixed ones.
+	stats := 0
+	for _, f := range layout.Config.Frontends {
+		for i := range f.Binds {
+			p := freePort(t)
+			if f.Name == "redisha_sim_stats" {
+				stats = p
+			}
+			f.Binds[i].Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		}
+	}
+	text := config.Render(layout.Config)
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// Real HAProxy.
+	cmd := exec.CommandContext(ctx, haproxy, "-db", "-f", path)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	hp := &containerProxy{layout: layout, statsURL: fmt.Sprintf("http://127.0.0.1:%d%s;csv", stats, statsURI)}
+
+	// Our proxy, from the same text, with its own ports.
+	cfg, _, err := config.Parse("rendered", strings.NewReader(text), config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ourStats := 0
+	for _, f := range cfg.Frontends {
+		for i := range f.Binds {
+			p := freePort(t)
+			if f.Name == "redisha_sim_stats" {
+				ourStats = p
+			}
+			f.Binds[i].Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		}
+	}
+	px, err := proxy.New(cfg, proxy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close() })
+	op := &containerProxy{layout: layout, statsURL: fmt.Sprintf("http://127.0.0.1:%d%s;csv", ourStats, statsURI)}
+
+	for name, p := range map[string]*containerProxy{"haproxy": hp, "redisha": op} {
+		t.Run(name, func(t *testing.T) {
+			wctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var mu sync.Mutex
+			state := map[string]bool{}
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				p.Watch(wctx, func(e sim.ProxyEvent) {
+					mu.Lock()
+					state[e.Port+"/"+e.Node] = e.Up
+					mu.Unlock()
+				})
+			}()
+			waitState := func(want map[string]bool) {
+				t.Helper()
+				deadline := time.Now().Add(15 * time.Second)
+				for {
+					mu.Lock()
+					ok := true
+					for k, v := range want {
+						if got, seen := state[k]; !seen || got != v {
+							ok = false
+						}
+					}
+					got := fmt.Sprint(state)
+					mu.Unlock()
+					if ok {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("states %s, want %v\n%s", got, want, out.String())
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+			waitState(map[string]bool{"master/redis1": true, "master/redis2": false, "master/redis3": false,
+				"replica/redis1": false, "replica/redis2": true, "replica/redis3": true})
+			cancel()
+			<-done
+		})
+	}
+	// A promotion: redis2 becomes master, redis1 its replica; both proxies
+	// see redis2 UP on the master port.
+	if err := nodes[1].ReplicaOf(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[0].ReplicaOf(ctx, nodes[1]); err != nil {
+		t.Fatal(err)
+	}
+	for name, p := range map[string]*containerProxy{"haproxy": hp, "redisha": op} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			states, err := p.poll(ctx)
+			up := map[string]bool{}
+			for _, st := range states {
+				up[st.backend+"/"+st.server] = isUp(st.status)
+			}
+			if err == nil && up[layout.MasterBackend+"/redis2"] && !up[layout.MasterBackend+"/redis1"] {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: after the promotion: %v %v", name, states, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
