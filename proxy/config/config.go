@@ -6,6 +6,22 @@
 // same defaults as the parser. Zero values mean "the default" throughout; where
 // HAProxy accepts an explicit zero (weight 0, retries 0) the struct takes -1,
 // as go-redis does for its options.
+//
+// # Sentinel-aware routing
+//
+// One keyword is redisha-sim's own; HAProxy does not know it. In a backend,
+// listen or defaults section,
+//
+//	redis-sentinel <master-name> <host:port>[,<host:port>...] [role master|replica] [quorum <n>] [password <password>]
+//
+// makes the backend follow the Redis Sentinels at the listed addresses (one
+// word, separated by commas) for the master they monitor as master-name:
+// role master (the default) routes to the master they agree on, role
+// replica to its replicas. quorum is how many Sentinels must name the same
+// master, from 1 to the number of addresses (default: a majority);
+// password is the Sentinels' own requirepass. The line is stored in
+// Backend.Sentinel; Render writes it back, so a rendered configuration that
+// uses it is for this proxy only.
 package config
 
 import (

@@ -112,8 +112,10 @@ func (c *Config) normalize() []Diagnostic {
 				errf(s.Pos, label, "server", "server '%s': weight must be from 0 to %d", s.Name, MaxWeight)
 			}
 		}
-		if b.Sentinel != nil && b.Sentinel.Quorum == 0 {
-			b.Sentinel.Quorum = len(b.Sentinel.Addrs)/2 + 1
+		if b.Sentinel != nil {
+			for _, msg := range b.Sentinel.normalize() {
+				errf(posOf(b.kwPos, "redis-sentinel", b.Sentinel.Pos), label, "redis-sentinel", "%s", msg)
+			}
 		}
 	}
 	return out

@@ -281,7 +281,13 @@ func copyBackend(t *Backend) *Backend {
 	b.Servers = nil
 	b.kwPos = nil
 	b.CheckRules = slices.Clone(t.CheckRules)
-	b.Sentinel = nil
+	if t.Sentinel != nil {
+		// Inherited from defaults like the other backend keywords, as a copy
+		// so that normalizing one backend does not change another.
+		sn := *t.Sentinel
+		sn.Addrs = slices.Clone(t.Sentinel.Addrs)
+		b.Sentinel = &sn
+	}
 	return &b
 }
 

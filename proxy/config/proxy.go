@@ -59,6 +59,7 @@ func init() {
 		"log":             {capDef | capFE | capBE, (*parser).kwLog},
 		"stats":           {capDef | capFE | capBE, (*parser).kwStats},
 		"http-request":    {capFE | capBE, (*parser).kwHTTPRequest},
+		"redis-sentinel":  {capDef | capBE, (*parser).kwRedisSentinel},
 	}
 }
 

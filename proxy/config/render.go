@@ -170,6 +170,9 @@ func renderBackendBody(b *strings.Builder, be *Backend) {
 	for _, r := range be.CheckRules {
 		w("tcp-check %s", renderRule(r))
 	}
+	if sn := be.Sentinel; sn != nil {
+		w("%s", renderSentinel(sn))
+	}
 	for _, s := range be.Servers {
 		w("server %s", renderServer(s))
 	}
@@ -217,6 +220,26 @@ func renderRule(r tcpcheck.Rule) string {
 		s += " !"
 	}
 	return s + " " + r.Match.String() + " " + escape(r.Pattern)
+}
+
+// renderSentinel writes redisha-sim's redis-sentinel line; HAProxy does
+// not know it.
+func renderSentinel(sn *Sentinel) string {
+	addrs := make([]string, len(sn.Addrs))
+	for i, a := range sn.Addrs {
+		addrs[i] = escape(a)
+	}
+	line := "redis-sentinel " + quote(sn.MasterName) + " " + strings.Join(addrs, ",")
+	if sn.Role != "" {
+		line += " role " + sn.Role
+	}
+	if sn.Quorum > 0 {
+		line += " quorum " + strconv.Itoa(sn.Quorum)
+	}
+	if sn.Password != "" {
+		line += " password " + quote(sn.Password)
+	}
+	return line
 }
 
 func renderServer(s *Server) string {
