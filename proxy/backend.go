@@ -11,6 +11,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/health"
+	"github.com/redisha-sim/redisha-sim/proxy/sentinel"
 	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
 )
 
@@ -50,10 +51,16 @@ type Backend struct {
 
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
+
+	// Sentinel-aware routing (sentinelroute.go): the last view, when it
+	// came, and whether none has been announced yet.
+	sview      sentinel.View
+	sviewAt    time.Time
+	sviewFirst bool
 }
 
 func newBackend(p *Proxy, cfg *config.Backend) (*Backend, error) {
-	b := &Backend{Name: cfg.Name, cfg: cfg, p: p, sel: NewSelector(cfg.Balance), changed: make(chan struct{}), lastChange: p.start}
+	b := &Backend{Name: cfg.Name, cfg: cfg, p: p, sel: NewSelector(cfg.Balance), changed: make(chan struct{}), lastChange: p.start, sviewFirst: true}
 	kind := tcpcheck.KindConnect
 	switch cfg.CheckKind {
 	case config.CheckTCP:
@@ -79,6 +86,7 @@ func newBackend(p *Proxy, cfg *config.Backend) (*Backend, error) {
 			weight:     sc.EffectiveWeight(),
 			sessions:   map[*session]struct{}{},
 			lastChange: p.start,
+			kick:       make(chan struct{}, 1),
 		}
 		if sc.Disabled {
 			s.admin = AdminMaint
@@ -149,7 +157,7 @@ func (b *Backend) candidates(buf []*Server, exclude *Server) ([]*Server, bool) {
 	anyEligible, queue := false, false
 	collect := func(backup bool, onlyFirst bool) {
 		for _, s := range b.servers {
-			if s.cfg.Backup != backup || !s.eligible() || s == exclude {
+			if s.cfg.Backup != backup || !s.eligible() || s == exclude || !b.sentinelAllowsLocked(s) {
 				continue
 			}
 			anyEligible = true
@@ -277,6 +285,14 @@ func (b *Backend) applyCheck(s *Server, res tcpcheck.Result, at time.Time) {
 		s.checkFails++
 	}
 	tr := s.health.Record(res.Passed())
+	cause := "check"
+	if res.Passed() && s.sentinelFast {
+		// Sentinel names this server master: one passing check is enough.
+		s.sentinelFast = false
+		if !s.health.Up() {
+			tr, cause = s.health.Set(true), "sentinel"
+		}
+	}
 	ev := Event{
 		Type: EventCheck, Backend: b.Name, Server: s.Name, State: s.status(), Cause: "check",
 		Check: checkInfo(res),
@@ -298,7 +314,10 @@ func (b *Backend) applyCheck(s *Server, res tcpcheck.Result, at time.Time) {
 		detail = ", " + res.Describe()
 	}
 	up := tr == health.WentUp
-	b.transitionLocked(s, up, "check", map[bool]string{true: "is UP", false: "is DOWN"}[up], detail, &res, at)
+	if cause == "sentinel" {
+		detail = ", Sentinel's master" + detail
+	}
+	b.transitionLocked(s, up, cause, map[bool]string{true: "is UP", false: "is DOWN"}[up], detail, &res, at)
 }
 
 func backupWord(s *Server) string {
@@ -608,6 +627,14 @@ func (b *Backend) runChecks(ctx context.Context, s *Server, delay time.Duration,
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		case <-s.kick:
+			// Sentinel named this server master: check it now.
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
 		}
 		b.mu.Lock()
 		run := s.checksOn && s.admin != AdminMaint

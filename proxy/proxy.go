@@ -123,6 +123,15 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		b.logStartHazard(p.log)
 	}
 	p.startChecks(rnd)
+	for _, b := range p.backs {
+		if b.cfg.Sentinel != nil {
+			p.loops.Add(1)
+			go func() {
+				defer p.loops.Done()
+				b.watchSentinel()
+			}()
+		}
+	}
 	for _, f := range p.fronts {
 		for _, ln := range f.listeners {
 			p.loops.Add(1)

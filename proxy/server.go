@@ -50,6 +50,11 @@ type Server struct {
 	total       uint64
 	sessions    map[*session]struct{}
 
+	// kick asks the check loop for a check now; sentinelFast lets the next
+	// passing check put the server UP at once (Sentinel named it master).
+	kick         chan struct{}
+	sentinelFast bool
+
 	// checking is true while a check runs (the stats show "* L7OK").
 	checking    bool
 	lastCheck   tcpcheck.Result

@@ -112,6 +112,9 @@ type pageProxy struct {
 	Rows    []pageRow
 	Admin   bool
 	Servers bool
+	// Sentinel describes Sentinel-aware routing, when the backend follows
+	// Sentinel.
+	Sentinel, SentinelClass string
 }
 
 type pageData struct {
@@ -179,6 +182,7 @@ func (s *statsServer) page(w io.Writer, opts statsOptions) {
 			cur = &data.Proxies[len(data.Proxies)-1]
 			if b := s.p.backMap[r.proxy]; b != nil && len(b.servers) > 0 {
 				cur.Admin = s.st.Admin
+				cur.Sentinel, cur.SentinelClass = sentinelLine(b.Sentinel())
 			}
 		}
 		f := r.fields
@@ -231,6 +235,19 @@ func (s *statsServer) page(w io.Writer, opts statsOptions) {
 	if err := pageTemplate.Execute(w, data); err != nil {
 		s.p.log.Warn("render stats page", "err", err)
 	}
+}
+
+// sentinelLine is the stats page's line about a backend's Sentinel view.
+func sentinelLine(st SentinelState) (string, string) {
+	switch {
+	case !st.Following:
+		return "", ""
+	case st.Agreed:
+		return fmt.Sprintf("Sentinel: master %s (%d of %d Sentinels reachable), since %s", st.Master, st.Reachable, st.Total, st.Since.Format(time.TimeOnly)), "active_up"
+	case st.Since.IsZero():
+		return "Sentinel: no answer yet; routing by health checks only", "active_going_down"
+	}
+	return fmt.Sprintf("Sentinel: no agreement (%s); routing by health checks only", st.Reason), "active_down"
 }
 
 func atoi64(s string) int64 {
@@ -291,6 +308,7 @@ u { text-decoration: underline dotted; }
 <td class="ac">{{.Status}}</td><td class="ac">{{if .LastChk}}<u title="{{.LastChkTip}}">{{.LastChk}}</u>{{end}}</td><td>{{.Weight}}</td><td>{{if .Server}}{{if eq .Act "1"}}Y{{else}}-{{end}}{{else}}{{.Act}}{{end}}</td><td>{{if .Server}}{{if eq .Bck "1"}}Y{{else}}-{{end}}{{else}}{{.Bck}}{{end}}</td>
 <td>{{.Chk}}</td><td>{{.Dwn}}</td><td>{{.Dwntme}}</td><td class="ac">{{.Addr}}</td><td></td></tr>
 {{end}}</table>
+{{if .Sentinel}}<div class="banner {{.SentinelClass}}">{{.Sentinel}}</div>{{end}}
 {{if .Admin}}<div>Choose the action to perform on the checked servers :
 <select name="action"><option value="">---</option><option value="ready">Set state to READY</option><option value="drain">Set state to DRAIN</option><option value="maint">Set state to MAINT</option><option value="dhlth">Health: disable checks</option><option value="ehlth">Health: enable checks</option><option value="hrunn">Health: force UP</option><option value="hdown">Health: force DOWN</option><option value="shutdown">Kill Sessions</option></select>
 <input type="hidden" name="b" value="#{{.ID}}"><input type="submit" value="Apply"></div></form>{{end}}

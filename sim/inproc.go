@@ -9,14 +9,32 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
+// ProxyTargets are the nodes and Sentinels as a proxy in front of c
+// reaches them. A Sentinel-aware proxy must use the nodes' addresses as
+// Sentinel reports them: a cluster may say where they differ
+// (SentinelAddr).
+func ProxyTargets(s *scenario.Scenario, c Cluster) ([]NodeAddr, []string) {
+	var nodes []NodeAddr
+	sa, hasSA := c.(interface{ SentinelAddr(node string) string })
+	for _, n := range c.Nodes() {
+		addr := n.Addr()
+		if s.Proxy.SentinelAware && hasSA {
+			addr = sa.SentinelAddr(n.Name())
+		}
+		nodes = append(nodes, NodeAddr{Name: n.Name(), Addr: addr})
+	}
+	var sentinels []string
+	for _, se := range c.Sentinels() {
+		sentinels = append(sentinels, se.Addr())
+	}
+	return nodes, sentinels
+}
+
 // StartInProcessProxy runs this project's proxy in the engine's process,
 // configured for the scenario and pointed at the cluster's nodes.
 func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c Cluster, log *slog.Logger) (ProxyUnderTest, error) {
-	var nodes []NodeAddr
-	for _, n := range c.Nodes() {
-		nodes = append(nodes, NodeAddr{Name: n.Name(), Addr: n.Addr()})
-	}
-	layout, err := BuildProxyConfig(s, nodes, InProcess)
+	nodes, sentinels := ProxyTargets(s, c)
+	layout, err := BuildProxyConfig(s, nodes, sentinels, InProcess)
 	if err != nil {
 		return nil, err
 	}

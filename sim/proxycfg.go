@@ -51,8 +51,11 @@ const (
 // BuildProxyConfig makes the configuration of a scenario's proxy: from its
 // HAProxy file, with each backend's servers pointed at the nodes in order,
 // or from its inline settings. Frontends bind as the placement says; check
-// settings set in the scenario override the file's.
-func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, place Placement) (*ProxyLayout, error) {
+// settings set in the scenario override the file's. With
+// proxy.sentinel_aware, the master and replica backends follow the
+// Sentinels at sentinels (host:port); the nodes' addresses must then be
+// the ones Sentinel reports.
+func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, sentinels []string, place Placement) (*ProxyLayout, error) {
 	var cfg *config.Config
 	if s.Proxy.Config != "" {
 		path := s.Path(s.Proxy.Config)
@@ -139,6 +142,16 @@ func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, place Placement) (
 	}
 	if l.MasterFrontend == "" {
 		return nil, fmt.Errorf("proxy configuration: no frontend routes to the master backend %s", l.MasterBackend)
+	}
+	if s.Proxy.SentinelAware {
+		if len(sentinels) == 0 {
+			return nil, fmt.Errorf("proxy.sentinel_aware: the cluster has no Sentinels to follow")
+		}
+		for name, role := range map[string]string{l.MasterBackend: "master", l.ReplicaBackend: "replica"} {
+			if b := cfg.Backend(name); b != nil {
+				b.Sentinel = &config.Sentinel{MasterName: s.Sentinel.MasterName, Addrs: sentinels, Role: role}
+			}
+		}
 	}
 	if err := cfg.Normalize(); err != nil {
 		return nil, fmt.Errorf("proxy configuration: %w", err)

@@ -23,7 +23,8 @@ func newSummarizeCmd() *cobra.Command {
 		Long: `Read the --json files of several runs and print, for each scenario, backend
 and proxy, the number of runs and the median and range of the write
 interruption, of each phase's time from the fault, of the lost writes and
-of the two-master window, as a Markdown table.
+of the two-master window, as a Markdown table. Each run's timeline is
+judged again by this version's checkers.
 
   for i in 1 2 3 4 5; do redisha-sim run -q --json kill-$i.json scenarios/master-kill.yaml; done
   redisha-sim summarize kill-*.json`,
@@ -91,7 +92,9 @@ func summarize(w io.Writer, runs []savedRun) {
 		var lost []int
 		phase := map[string][]time.Duration{}
 		for _, r := range rs {
-			rep := r.Report
+			// Judged again from the timeline, so that runs saved by older
+			// versions are measured by today's checkers.
+			rep := verdict.Judge(r.Timeline, nil)
 			if rep.WriteInterruption.Recovered {
 				wi = append(wi, rep.WriteInterruption.Duration)
 			}

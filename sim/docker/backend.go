@@ -494,9 +494,9 @@ func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
 // Supports: every action on every kind of container.
 func (cl *Cluster) Supports(string, sim.Kind) bool { return true }
 
-// NodeClusterAddr is a node's address on the cluster network, as Sentinel
-// and the replicas know it.
-func (cl *Cluster) NodeClusterAddr(name string) string {
+// SentinelAddr is a node's address on the cluster network, as Sentinel
+// and the replicas know it (the proxy is on that network too).
+func (cl *Cluster) SentinelAddr(name string) string {
 	for _, n := range cl.nodes {
 		if n.name == name {
 			return net.JoinHostPort(n.clusterIP.String(), strconv.Itoa(RedisPort))

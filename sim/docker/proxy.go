@@ -51,8 +51,8 @@ func StartProxy(ctx context.Context, s *scenario.Scenario, c sim.Cluster, log *s
 // ProxyConfigFor renders the configuration of a scenario's proxy as it runs
 // in a container on the clients network: servers at the nodes' addresses
 // there, frontends on fixed ports, and the engine's statistics endpoint.
-func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr) (*sim.ProxyLayout, string, error) {
-	layout, err := sim.BuildProxyConfig(s, nodes, sim.Placement{FixedPorts: true})
+func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr, sentinels []string) (*sim.ProxyLayout, string, error) {
+	layout, err := sim.BuildProxyConfig(s, nodes, sentinels, sim.Placement{FixedPorts: true})
 	if err != nil {
 		return nil, "", err
 	}
@@ -66,11 +66,8 @@ func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr) (*sim.ProxyLayou
 }
 
 func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario) (sim.ProxyUnderTest, error) {
-	var nodes []sim.NodeAddr
-	for _, n := range cl.nodes {
-		nodes = append(nodes, sim.NodeAddr{Name: n.name, Addr: n.Addr()})
-	}
-	layout, text, err := ProxyConfigFor(s, nodes)
+	nodes, sentinels := sim.ProxyTargets(s, cl)
+	layout, text, err := ProxyConfigFor(s, nodes, sentinels)
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layout, _, err := ProxyConfigFor(s, addrs)
+	layout, _, err := ProxyConfigFor(s, addrs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,9 @@ func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 	if tm.WrongWrites > 0 {
 		fmt.Fprintf(w, " (%d acknowledged writes went to a node Sentinel did not name)", tm.WrongWrites)
 	}
+	if tm.RoleOverlap > 0 {
+		fmt.Fprintf(w, "; two nodes said role:master for %s", secs(tm.RoleOverlap))
+	}
 	fmt.Fprintln(w)
 	for _, win := range tm.Windows {
 		switch win.Why {

@@ -23,6 +23,7 @@ var Metrics = []Metric{
 	{"longest_write_gap", true, "the longest time without an acknowledged write"},
 	{"proxy_share", true, "time from Sentinel's +switch-master to the first acknowledged write"},
 	{"two_master_window", true, "time writes went to a node that was not Sentinel's master"},
+	{"role_overlap", true, "time two reachable nodes said role:master at once (Redis's own window)"},
 	{"lost_writes", false, "acknowledged writes missing when read back"},
 	{"unexpected_writes", false, "writes that failed definitely but are present"},
 	{"indeterminate_writes", false, "writes whose outcome the client could not know"},

@@ -259,8 +259,15 @@ type Window struct {
 // TwoMaster is the two-master window verdict.
 type TwoMaster struct {
 	Windows []Window
-	// Total is the length of the union of the windows.
+	// Total is the two-master window as clients live it: the length of the
+	// union of the "writes" windows, when acknowledged writes went to a
+	// node that was not Sentinel's master.
 	Total time.Duration
+	// RoleOverlap is the length of the union of the "roles" windows, when
+	// two reachable nodes said role:master at once: Redis's own window,
+	// which no proxy can shorten; what matters is whether writes reached
+	// the wrong one (Total).
+	RoleOverlap time.Duration
 	// WrongWrites counts acknowledged writes to a node that was not
 	// Sentinel's master.
 	WrongWrites int
@@ -361,7 +368,15 @@ func twoMaster(tl *timeline.Timeline) TwoMaster {
 	if overlap {
 		tm.Windows = append(tm.Windows, Window{From: since, To: tl.End, Why: "roles"})
 	}
-	tm.Total = unionLength(tm.Windows)
+	var byWrites, byRoles []Window
+	for _, w := range tm.Windows {
+		if w.Why == "writes" {
+			byWrites = append(byWrites, w)
+		} else {
+			byRoles = append(byRoles, w)
+		}
+	}
+	tm.Total, tm.RoleOverlap = unionLength(byWrites), unionLength(byRoles)
 	return tm
 }
 
@@ -524,6 +539,8 @@ func (r *Report) Metric(name string) (float64, string) {
 		return sec(r.ProxyShare), ""
 	case "two_master_window":
 		return sec(r.TwoMaster.Total), ""
+	case "role_overlap":
+		return sec(r.TwoMaster.RoleOverlap), ""
 	case "lost_writes":
 		if !r.Lost.Checked {
 			return 0, "writes were not read back: " + r.Lost.Reason

@@ -168,12 +168,16 @@ func TestTwoMasterWindowFromWritesToADemotedNode(t *testing.T) {
 	if tm.WrongWrites != 200 {
 		t.Fatalf("wrong writes %d, want 200", tm.WrongWrites)
 	}
-	// Writes 7000..8992 and roles 6900..9000: the union is 6900..9000.
-	if tm.Total != ms(2100) {
-		t.Fatalf("total %v, want 2.1s (%+v)", tm.Total, tm.Windows)
+	// Writes to redis1 from 7000 to 8992; both said role:master from 6900
+	// to 9000.
+	if tm.Total != ms(1992) || tm.RoleOverlap != ms(2100) {
+		t.Fatalf("total %v, want 1.992s; role overlap %v, want 2.1s (%+v)", tm.Total, tm.RoleOverlap, tm.Windows)
 	}
-	if v, _ := Judge(tl, nil).Metric("two_master_window"); v != 2.1 {
+	if v, _ := Judge(tl, nil).Metric("two_master_window"); v != 1.992 {
 		t.Fatalf("metric %v", v)
+	}
+	if v, _ := Judge(tl, nil).Metric("role_overlap"); v != 2.1 {
+		t.Fatalf("role_overlap metric %v", v)
 	}
 }
 
