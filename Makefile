@@ -1,0 +1,57 @@
+# redisha-sim: see README.md. `make test` is what CI runs (.ci/run).
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+PKGS_NO_E2E = $$($(GO) list ./... | grep -v /e2e$$)
+E2E_TIMEOUT ?= 60m
+FUZZTIME ?= 15s
+# Debian packages the tests use: real Redis and Sentinel processes, HAProxy
+# for comparisons and benchmarks, socat for the runtime API, Chromium for
+# the screenshot tests, busybox for shells in the local images.
+DEB_PACKAGES := redis-server redis-sentinel redis-tools haproxy socat chromium fonts-dejavu-core busybox-static
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help build deps images test unit e2e fuzz lint vet fmt bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/redisha-sim
+	CGO_ENABLED=0 $(GO) build -o bin/redisha-sim ./cmd/redisha-sim
+
+deps: ## install the Debian packages the tests need (apt-get)
+	@if dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then echo "packages present"; else \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); fi
+
+images: build ## build the local container images (redis, haproxy, proxy) from Debian packages
+	./bin/redisha-sim images
+
+test: deps images lint unit fuzz e2e ## everything CI runs: set up, lint, unit and integration tests, fuzzing, e2e
+
+unit: ## unit and integration tests (real redis-server processes), race detector on
+	REDISHA_REQUIRE_REDIS=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS_NO_E2E)
+
+e2e: ## the Ginkgo suite against real containers
+	REDISHA_REQUIRE_REDIS=1 $(GO) test ./e2e -count=1 -timeout $(E2E_TIMEOUT) -ginkgo.v -ginkgo.junit-report=$(CURDIR)/e2e-junit.xml
+
+fuzz: ## run each fuzz target briefly
+	$(GO) test ./proxy/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./proxy/tcpcheck -run '^$$' -fuzz FuzzCheckReplies -fuzztime $(FUZZTIME)
+
+vet:
+	$(GO) vet ./...
+
+lint: vet ## go vet, staticcheck and gofmt
+	$(GO) run $(STATICCHECK) ./...
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+
+fmt: ## gofmt the tree
+	gofmt -w .
+
+bench: build ## benchmarks: redis-benchmark direct / our proxy / HAProxy, idle-session RSS, Go benchmarks
+	$(GO) run ./cmd/redisha-bench -proxy ./bin/redisha-sim
+	$(GO) test ./proxy -run '^$$' -bench . -benchtime 2s -benchmem
+
+clean: ## remove build output and leftovers of crashed runs (containers, networks)
+	-./bin/redisha-sim clean
+	rm -rf bin e2e-junit.xml

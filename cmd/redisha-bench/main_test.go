@@ -1,0 +1,38 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+)
+
+// The parser reads what the installed redis-benchmark prints.
+func TestBenchmarkReadsRedisBenchmarkCSV(t *testing.T) {
+	redistest.Require(t)
+	rs, err := redistest.Start(t.Context(), redistest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	got, err := benchmark(t.Context(), rs.Port, test{"-c 2", 2, 1, 1}, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []string{"SET", "GET"} {
+		s, ok := got[op]
+		if !ok || s.rps <= 0 || s.p50 <= 0 || s.p99 < s.p50 {
+			t.Errorf("%s: %+v (all: %v)", op, s, got)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/docker"
+)
+
+// ours counts our labelled containers.
+func ours(ctx context.Context) int {
+	cs, _, err := docker.Leftovers(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	return len(cs)
+}
+
+// startRun starts `redisha-sim run --backend docker` on master-kill and
+// waits until its containers exist.
+func startRun(ctx context.Context) *exec.Cmd {
+	GinkgoHelper()
+	cmd := exec.Command(binary, "run", "--backend", "docker", "-q", "scenarios/master-kill.yaml")
+	cmd.Dir = ".."
+	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(cmd.Start()).To(Succeed())
+	Eventually(ours).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
+		Should(BeNumerically(">=", 3), "the run's containers")
+	return cmd
+}
+
+// exitCode waits for cmd to exit.
+func exitCode(cmd *exec.Cmd) int {
+	GinkgoHelper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		cmd.Process.Kill()
+		Fail("the run did not exit within 2 minutes")
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+var _ = Describe("Cleanup", Label("docker", "cleanup"), func() {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		It("an interrupted run ("+sig.String()+") removes its containers and networks", func(ctx SpecContext) {
+			cmd := startRun(ctx)
+			Expect(cmd.Process.Signal(sig)).To(Succeed())
+			Expect(exitCode(cmd)).To(Equal(130))
+			expectNoLeftovers(ctx)
+		}, SpecTimeout(4*time.Minute))
+	}
+
+	It("redisha-sim clean removes what a killed run left", func(ctx SpecContext) {
+		cmd := startRun(ctx)
+		Expect(cmd.Process.Kill()).To(Succeed())
+		exitCode(cmd)
+		Expect(ours(ctx)).To(BeNumerically(">", 0), "a killed run cannot clean up")
+		out, err := exec.CommandContext(ctx, binary, "clean").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(MatchRegexp(`removed [1-9]\d* container`))
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(4*time.Minute))
+
+	It("a start that fails half-way removes what it created", func(ctx SpecContext) {
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			defer GinkgoRecover()
+			for ctx.Err() == nil && ours(ctx) < 2 {
+				time.Sleep(50 * time.Millisecond)
+			}
+			cancel()
+		}()
+		t := sim.Topology{Nodes: []string{"redis1", "redis2", "redis3"}, Sentinels: []string{"sentinel1"}, Quorum: 1,
+			DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1, MasterName: "mymaster"}
+		c, err := docker.Backend{}.Start(sctx, t, nil)
+		if c != nil {
+			c.Close(ctx)
+		}
+		Expect(err).To(HaveOccurred(), "the start was cancelled with two containers up")
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(3*time.Minute))
+})
