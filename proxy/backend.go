@@ -288,9 +288,14 @@ func (b *Backend) applyCheck(s *Server, res tcpcheck.Result, at time.Time) {
 	cause := "check"
 	if res.Passed() && s.sentinelFast {
 		// Sentinel names this server master: one passing check is enough.
+		// The UP is Sentinel's doing even when this check also completes
+		// the rise: without Sentinel it would not have run now.
 		s.sentinelFast = false
 		if !s.health.Up() {
-			tr, cause = s.health.Set(true), "sentinel"
+			tr = s.health.Set(true)
+		}
+		if tr == health.WentUp {
+			cause = "sentinel"
 		}
 	}
 	ev := Event{

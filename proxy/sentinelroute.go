@@ -95,7 +95,7 @@ func (b *Backend) applySentinel(v sentinel.View) {
 	defer b.mu.Unlock()
 	prev := b.sview
 	b.sview, b.sviewAt = v, time.Now()
-	if prev.Agreed != v.Agreed || prev.Master != v.Master || b.sviewFirst {
+	if prev.Agreed != v.Agreed || prev.Master != v.Master || prev.Reason != v.Reason || b.sviewFirst {
 		b.sviewFirst = false
 		var msg string
 		switch {
@@ -110,6 +110,10 @@ func (b *Backend) applySentinel(v sentinel.View) {
 		b.p.events.Publish(Event{Type: EventSentinel, Backend: b.Name, Cause: "sentinel", Message: msg})
 	}
 	if !v.Agreed {
+		// Checks alone decide again, rise included.
+		for _, s := range b.servers {
+			s.sentinelFast = false
+		}
 		b.wakeLocked()
 		return
 	}

@@ -46,6 +46,9 @@ func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c Cluster, l
 	if s.Proxy.Config != "" {
 		desc += " with " + s.Proxy.Config
 	}
+	if s.Proxy.SentinelAware {
+		desc += ", Sentinel-aware"
+	}
 	return &inProcessProxy{p: p, layout: layout, desc: desc}, nil
 }
 

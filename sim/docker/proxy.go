@@ -86,6 +86,9 @@ func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario
 	if s.Proxy.Config != "" {
 		desc += " with " + s.Proxy.Config
 	}
+	if s.Proxy.SentinelAware {
+		desc += ", Sentinel-aware"
+	}
 	if err := cl.requireImage(ctx, image); err != nil {
 		return nil, err
 	}
