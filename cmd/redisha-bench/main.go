@@ -36,10 +36,11 @@ func main() {
 		haproxy  = flag.String("haproxy", "haproxy", "HAProxy binary")
 		reps     = flag.Int("reps", 3, "repetitions of every measurement")
 		requests = flag.Int("n", 100000, "requests per redis-benchmark test (-c 1 uses a fifth)")
-		sessions = flag.Int("sessions", 10000, "idle client sessions to hold (lowered to what the descriptor limit allows)")
+		sessions = flag.Int("sessions", 3000, "idle client sessions to hold (lowered to what the descriptor limit allows; see the README for why not 10,000)")
+		idleOnly = flag.Bool("idle-only", false, "measure only the idle sessions' memory")
 	)
 	flag.Parse()
-	if err := run(*proxyBin, *haproxy, *reps, *requests, *sessions, os.Stdout); err != nil {
+	if err := run(*proxyBin, *haproxy, *reps, *requests, *sessions, *idleOnly, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "redisha-bench:", err)
 		os.Exit(1)
 	}
@@ -72,7 +73,7 @@ type sample struct {
 	rps, p50, p99 float64
 }
 
-func run(proxyBin, haproxyBin string, reps, n, sessions int, out io.Writer) error {
+func run(proxyBin, haproxyBin string, reps, n, sessions int, idleOnly bool, out io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for _, bin := range []string{"redis-benchmark", haproxyBin, proxyBin} {
@@ -81,10 +82,11 @@ func run(proxyBin, haproxyBin string, reps, n, sessions int, out io.Writer) erro
 		}
 	}
 	// Every idle session costs the proxy two descriptors (client and
-	// server side) under one limit.
+	// server side) under one limit; HAProxy wants 2 × maxconn and a few
+	// more, and maxconn is sessions + 50 here.
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
-		if most := int(lim.Max/2) - 64; sessions > most {
+		if most := int(lim.Max/2) - 100; sessions > most {
 			fmt.Fprintf(out, "note: the descriptor limit (%d) allows %d idle sessions per proxy, not %d\n", lim.Max, most, sessions)
 			sessions = most
 		}
@@ -110,6 +112,39 @@ func run(proxyBin, haproxyBin string, reps, n, sessions int, out io.Writer) erro
 		return err
 	}
 	defer hap.stop()
+	if !idleOnly {
+		if err := throughput(ctx, rs, ours, hap, reps, n, out); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "\nIdle sessions: RSS while holding %d idle client sessions (each with its server connection)\n", sessions)
+	for _, p := range []*proxyProc{ours, hap} {
+		var per []float64
+		var total uint64
+		var fds int
+		// Against the RSS before the first round: memory a process keeps
+		// for later sessions still counts.
+		var base uint64
+		for r := 0; r < reps; r++ {
+			before, after, n, err := idleSessions(ctx, p, rs, sessions)
+			if err != nil {
+				return fmt.Errorf("%s idle sessions: %w", p.name, err)
+			}
+			if r == 0 {
+				base = before
+			}
+			total, fds = after, n
+			per = append(per, float64(after-base)/float64(sessions)/1024)
+		}
+		fmt.Fprintf(out, "  %-8s RSS %6.1f MiB with the sessions, %.1f KiB per session (median of %d), %d descriptors open (%.1f per session)\n",
+			p.name, float64(total)/(1<<20), median(per), reps, fds, float64(fds)/float64(sessions))
+	}
+	return nil
+}
+
+// throughput runs redis-benchmark through each target and prints the
+// comparison.
+func throughput(ctx context.Context, rs *redistest.Server, ours, hap *proxyProc, reps, n int, out io.Writer) error {
 	targets := []target{{"direct", rs.Port, 0}, {"redisha", ours.port, ours.cmd.Process.Pid}, {"haproxy", hap.port, hap.cmd.Process.Pid}}
 
 	fmt.Fprintf(out, "redis-benchmark -t set,get -n %d, %d repetitions, targets interleaved; %d CPUs\n\n", n, reps, numCPU())
@@ -161,21 +196,6 @@ func run(proxyBin, haproxyBin string, reps, n, sessions int, out io.Writer) erro
 	tw.Flush()
 	fmt.Fprintf(out, "\nProxy CPU per million requests (median over all tests): redisha %.2f s, haproxy %.2f s\n",
 		median(cpu["redisha"]), median(cpu["haproxy"]))
-
-	fmt.Fprintf(out, "\nIdle sessions: RSS while holding %d idle client sessions (each with its server connection)\n", sessions)
-	for _, p := range []*proxyProc{ours, hap} {
-		var per []float64
-		var total uint64
-		for r := 0; r < reps; r++ {
-			before, after, err := idleSessions(ctx, p, rs, sessions)
-			if err != nil {
-				return fmt.Errorf("%s idle sessions: %w", p.name, err)
-			}
-			total = after
-			per = append(per, float64(after-before)/float64(sessions)/1024)
-		}
-		fmt.Fprintf(out, "  %-8s RSS %6.1f MiB with the sessions, %.1f KiB per session (median of %d)\n", p.name, float64(total)/(1<<20), median(per), reps)
-	}
 	return nil
 }
 
@@ -224,7 +244,7 @@ frontend fe
 
 backend be
     server redis 127.0.0.1:%d
-`, sessions+1000, port, sessions+1000, redisPort)
+`, sessions+50, port, sessions+50, redisPort)
 	path := filepath.Join(dir, name+".cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -306,14 +326,14 @@ func parseBenchmarkCSV(r io.Reader) (map[string]sample, error) {
 // idleSessions opens n client connections to the proxy, waits until Redis
 // sees them all (so the proxy holds both sides), and returns the proxy's
 // RSS before and with them.
-func idleSessions(ctx context.Context, p *proxyProc, rs *redistest.Server, n int) (before, after uint64, err error) {
+func idleSessions(ctx context.Context, p *proxyProc, rs *redistest.Server, n int) (before, after uint64, fds int, err error) {
 	base, err := connectedClients(ctx, rs)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	before, err = rss(p.cmd.Process.Pid)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	conns := make([]net.Conn, 0, n)
 	defer func() {
@@ -331,11 +351,30 @@ func idleSessions(ctx context.Context, p *proxyProc, rs *redistest.Server, n int
 	}()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port))
 	for i := 0; i < n; i++ {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		// The accept queue overflows when thousands of connections arrive
+		// at once: retry a few times, and let the proxy catch up every
+		// 1000 sessions.
+		var c net.Conn
+		for attempt := 0; ; attempt++ {
+			c, err = net.DialTimeout("tcp", addr, 5*time.Second)
+			if err == nil || attempt == 4 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		if err != nil {
-			return 0, 0, fmt.Errorf("session %d: %w", i, err)
+			cc, _ := connectedClients(ctx, rs)
+			return 0, 0, 0, fmt.Errorf("session %d (redis sees %d): %w\n%s", i, cc-base, err, tail(p.log.String(), 2000))
 		}
 		conns = append(conns, c)
+		if (i+1)%1000 == 0 {
+			for wait := 0; wait < 100; wait++ {
+				if cc, err := connectedClients(ctx, rs); err == nil && cc >= base+i+1 {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -344,7 +383,7 @@ func idleSessions(ctx context.Context, p *proxyProc, rs *redistest.Server, n int
 			break
 		}
 		if time.Now().After(deadline) {
-			return 0, 0, fmt.Errorf("redis sees %d of %d sessions: %v\n%s", cc-base, n, err, p.log)
+			return 0, 0, 0, fmt.Errorf("redis sees %d of %d sessions: %v\n%s", cc-base, n, err, p.log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -352,7 +391,8 @@ func idleSessions(ctx context.Context, p *proxyProc, rs *redistest.Server, n int
 	// HAProxy has no such step. Wait a little for both.
 	time.Sleep(2 * time.Second)
 	after, err = rss(p.cmd.Process.Pid)
-	return before, after, err
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid))
+	return before, after, len(ents), err
 }
 
 func connectedClients(ctx context.Context, rs *redistest.Server) (int, error) {
@@ -421,4 +461,12 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// tail is the end of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
