@@ -180,14 +180,18 @@ func (d *direction) deadline() time.Time {
 
 // pipe copies src to dst until src ends, then propagates the half-close to
 // dst. It keeps the kernel's zero-copy path: io.Copy between two TCP
-// connections splices. A read deadline every idle window bounds the copy so
-// the loop can account bytes and notice idleness; a window without data
-// parks the loop on a readiness wait that holds no splice pipe. It reports
-// whether the direction ended cleanly (EOF); on false, the session must be
-// torn down.
+// connections splices, and a splice holds a pipe (two descriptors) for as
+// long as it runs. So the copy starts only once src has data, and runs for
+// at most an idle window at a time, which also lets the loop account bytes
+// and notice idleness: an idle session holds no pipe. It reports whether
+// the direction ended cleanly (EOF); on false, the session must be torn
+// down.
 func (d *direction) pipe() bool {
 	window := idleWindow(d.idle.limit)
 	for {
+		if !d.awaitData() {
+			return false
+		}
 		d.src.SetReadDeadline(time.Now().Add(window))
 		n, err := io.Copy(d.dst, d.src)
 		if n > 0 {
@@ -205,30 +209,31 @@ func (d *direction) pipe() bool {
 			d.s.finish(d.errTerm(err))
 			return false
 		}
-		for {
-			dl := d.deadline()
-			if !dl.IsZero() && !time.Now().Before(dl) {
-				d.s.finish(d.idle.term)
-				return false
-			}
-			if n > 0 {
-				break
-			}
-			// A whole window without data: park until data arrives or the
-			// deadline passes; traffic the other way may have moved the
-			// deadline meanwhile, so look again before giving up.
-			d.src.SetReadDeadline(dl)
-			if dl2 := d.deadline(); !dl2.Equal(dl) {
-				d.src.SetReadDeadline(dl2)
-			}
-			err := waitReadable(d.src)
-			if err == nil {
-				break
-			}
-			if !isTimeout(err) {
-				d.s.finish(d.errTerm(err))
-				return false
-			}
+	}
+}
+
+// awaitData parks until src has data or EOF to read, without a buffer or a
+// pipe, or ends the session when its idle deadline passes first; traffic
+// the other way may move the deadline meanwhile, so it looks again before
+// giving up. It reports whether there is something to copy.
+func (d *direction) awaitData() bool {
+	for {
+		dl := d.deadline()
+		if !dl.IsZero() && !time.Now().Before(dl) {
+			d.s.finish(d.idle.term)
+			return false
+		}
+		d.src.SetReadDeadline(dl)
+		if dl2 := d.deadline(); !dl2.Equal(dl) {
+			d.src.SetReadDeadline(dl2)
+		}
+		err := waitReadable(d.src)
+		if err == nil {
+			return true
+		}
+		if !isTimeout(err) {
+			d.s.finish(d.errTerm(err))
+			return false
 		}
 	}
 }

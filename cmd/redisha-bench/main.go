@@ -36,7 +36,7 @@ func main() {
 		haproxy  = flag.String("haproxy", "haproxy", "HAProxy binary")
 		reps     = flag.Int("reps", 3, "repetitions of every measurement")
 		requests = flag.Int("n", 100000, "requests per redis-benchmark test (-c 1 uses a fifth)")
-		sessions = flag.Int("sessions", 3000, "idle client sessions to hold (lowered to what the descriptor limit allows; see the README for why not 10,000)")
+		sessions = flag.Int("sessions", 10000, "idle client sessions to hold (lowered to what the descriptor limit allows)")
 		idleOnly = flag.Bool("idle-only", false, "measure only the idle sessions' memory")
 	)
 	flag.Parse()
