@@ -152,11 +152,17 @@ func (r *redisConn) do(args ...string) (string, error) {
 	return line, nil
 }
 
-// port returns the tcp_port a Redis reached through addr reports.
+// servedPort returns the tcp_port a Redis reached through addr reports.
 func servedPort(t *testing.T, addr string) string {
 	t.Helper()
 	rc := dialRedis(t, addr)
 	defer rc.c.Close()
+	return tcpPort(t, rc, addr)
+}
+
+// tcpPort returns the tcp_port of the Redis at the other end of rc.
+func tcpPort(t *testing.T, rc *redisConn, addr string) string {
+	t.Helper()
 	info, err := rc.do("INFO", "server")
 	if err != nil {
 		t.Fatalf("INFO through %s: %v", addr, err)

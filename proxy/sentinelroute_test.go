@@ -14,6 +14,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
 )
 
 // These tests run real redis-server and redis-sentinel processes. The
@@ -21,24 +22,7 @@ import (
 // so that the check-only path takes at least a second to bring a new master
 // UP, and the Sentinel path is told apart by its timing and its cause.
 
-const sentinelMasterName = "mymaster"
-
-// startSentinelFor starts a Sentinel monitoring m as mymaster, with the
-// nodes' password and short timeouts.
-func startSentinelFor(t *testing.T, m *redistest.Server) *redistest.Server {
-	t.Helper()
-	s, err := redistest.Start(t.Context(), redistest.Options{Sentinel: true, Args: []string{
-		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2", sentinelMasterName, m.Port),
-		"sentinel auth-pass " + sentinelMasterName + " " + password,
-		"sentinel down-after-milliseconds " + sentinelMasterName + " 1000",
-		"sentinel failover-timeout " + sentinelMasterName + " 5000",
-	}})
-	if err != nil {
-		t.Fatalf("start sentinel: %v", err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
+const sentinelMasterName = redistest.MasterName
 
 // startNode starts a password-protected redis-server.
 func startNode(t *testing.T) *redistest.Server {
@@ -49,36 +33,6 @@ func startNode(t *testing.T) *redistest.Server {
 	}
 	t.Cleanup(n.Close)
 	return n
-}
-
-// sentinelCluster is a master, its replicas in sync, and three Sentinels
-// monitoring the master.
-type sentinelCluster struct {
-	master    *redistest.Server
-	replicas  []*redistest.Server
-	sentinels []*redistest.Server
-}
-
-func startSentinelCluster(t *testing.T, replicas int) *sentinelCluster {
-	t.Helper()
-	redistest.Require(t)
-	c := &sentinelCluster{master: startNode(t)}
-	for range replicas {
-		r := startNode(t)
-		if err := r.ReplicaOf(t.Context(), c.master); err != nil {
-			t.Fatal(err)
-		}
-		c.replicas = append(c.replicas, r)
-	}
-	for range 3 {
-		c.sentinels = append(c.sentinels, startSentinelFor(t, c.master))
-	}
-	return c
-}
-
-// nodes are the master then its replicas.
-func (c *sentinelCluster) nodes() []*redistest.Server {
-	return append([]*redistest.Server{c.master}, c.replicas...)
 }
 
 func sentinelAddrs(sentinels []*redistest.Server) string {
@@ -93,56 +47,6 @@ func sentinelClient(s *redistest.Server) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
 }
 
-// waitDiscovered waits until every Sentinel lists the cluster's replicas
-// with their link up and knows the two other Sentinels: only then is a
-// failover sure to find a replica, and the replica role to have replicas.
-func (c *sentinelCluster) waitDiscovered(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for _, s := range c.sentinels {
-		sc := sentinelClient(s)
-		defer sc.Close()
-		for {
-			m, err := sc.Do(t.Context(), "SENTINEL", "master", sentinelMasterName).StringSlice()
-			reps, rerr := sc.Do(t.Context(), "SENTINEL", "replicas", sentinelMasterName).Slice()
-			ok := err == nil && rerr == nil && field(m, "num-slaves") == strconv.Itoa(len(c.replicas)) &&
-				field(m, "num-other-sentinels") == "2"
-			for _, r := range reps {
-				if field(strs(r), "master-link-status") != "ok" {
-					ok = false
-				}
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("sentinel %s did not discover the cluster within 15s: %v %v %v", s.Addr, m, err, reps)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-}
-
-// strs turns a nested reply (an array of any) into strings.
-func strs(v any) []string {
-	a, _ := v.([]any)
-	out := make([]string, len(a))
-	for i, x := range a {
-		out[i] = fmt.Sprint(x)
-	}
-	return out
-}
-
-// field reads a key of a flat key-value reply.
-func field(kv []string, k string) string {
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i] == k {
-			return kv[i+1]
-		}
-	}
-	return ""
-}
-
 // foreignPair starts a master with one replica that no Sentinel monitors.
 // The master passes the seed's master checks (role:master, and
 // repl_backlog_active:1 since it has a replica), the replica the replica
@@ -154,34 +58,6 @@ func foreignPair(t *testing.T) (master, replica *redistest.Server) {
 		t.Fatal(err)
 	}
 	return master, replica
-}
-
-// seedChecks are the seed's check sequences (scenarios/haproxy-seed.cfg),
-// by the role they expect.
-var seedChecks = map[string]string{
-	"master": `
- option tcp-check
- tcp-check send AUTH\ password1234\r\n
- tcp-check expect string +OK
- tcp-check send PING\r\n
- tcp-check expect string +PONG
- tcp-check send info\ replication\r\n
- tcp-check expect string role:master
- tcp-check expect string repl_backlog_active:1
- tcp-check send QUIT\r\n
- tcp-check expect string +OK
-`,
-	"slave": `
- option tcp-check
- tcp-check send AUTH\ password1234\r\n
- tcp-check expect string +OK
- tcp-check send PING\r\n
- tcp-check expect string +PONG
- tcp-check send info\ replication\r\n
- tcp-check expect string role:slave
- tcp-check send QUIT\r\n
- tcp-check expect string +OK
-`,
 }
 
 // routeSpec is one backend of sentinelProxy's configuration, reached
@@ -209,7 +85,7 @@ func sentinelProxy(t *testing.T, specs ...routeSpec) *Proxy {
 	// replaced by free ports after parsing.
 	for i, s := range specs {
 		fmt.Fprintf(&b, "frontend fe_%s\n bind 127.0.0.1:%d\n default_backend %s\n\n", s.name, i+1, s.name)
-		fmt.Fprintf(&b, "backend %s\n balance roundrobin\n%s", s.name, seedChecks[s.checks])
+		fmt.Fprintf(&b, "backend %s\n balance roundrobin\n option tcp-check\n", s.name)
 		if s.sentinel != "" {
 			fmt.Fprintf(&b, " redis-sentinel %s %s\n", sentinelMasterName, s.sentinel)
 		}
@@ -227,6 +103,11 @@ func sentinelProxy(t *testing.T, specs ...routeSpec) *Proxy {
 		for i := range f.Binds {
 			f.Binds[i].Addr = "127.0.0.1:0"
 		}
+	}
+	// The seed's check sequences, from the seed's own file.
+	master, replica := seedRules(t)
+	for _, s := range specs {
+		cfg.Backend(s.name).CheckRules = map[string][]tcpcheck.Rule{"master": master, "slave": replica}[s.checks]
 	}
 	return start(t, cfg)
 }
@@ -275,17 +156,7 @@ func writeThrough(t *testing.T, addr, key string) string {
 	if got, err := rc.do("SET", key, "v"); err != nil || got != "OK" {
 		t.Fatalf("SET %s through %s: got %q, %v; want OK", key, addr, got, err)
 	}
-	info, err := rc.do("INFO", "server")
-	if err != nil {
-		t.Fatalf("INFO through %s: %v", addr, err)
-	}
-	for _, l := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(l, "tcp_port:"); ok {
-			return v
-		}
-	}
-	t.Fatalf("no tcp_port in INFO server: %q", info)
-	return ""
+	return tcpPort(t, rc, addr)
 }
 
 // sentinelEvent waits for the backend's next EventSentinel.
@@ -346,30 +217,30 @@ func switchTimes(t *testing.T, sentinels []*redistest.Server) <-chan time.Time {
 }
 
 func TestSentinelSwitchMovesTheMasterPortAtOnce(t *testing.T) {
-	c := startSentinelCluster(t, 2)
-	c.waitDiscovered(t)
-	nodes := c.nodes()
+	c := redistest.StartCluster(t, 2, password)
+	c.WaitDiscovered(t)
+	nodes := c.Nodes()
 	// A backend that follows Sentinel, and the same one by its checks
 	// alone for comparison.
 	p := sentinelProxy(t,
-		routeSpec{name: "master", checks: "master", sentinel: sentinelAddrs(c.sentinels) + " role master", servers: nodes},
+		routeSpec{name: "master", checks: "master", sentinel: sentinelAddrs(c.Sentinels) + " role master", servers: nodes},
 		routeSpec{name: "checked", checks: "master", servers: nodes},
 	)
 	b := p.Backend("master")
 	waitRouting(t, b, []string{"redis1"}, 10*time.Second)
 	waitRouting(t, p.Backend("checked"), []string{"redis1"}, 10*time.Second)
-	waitSentinel(t, b, 10*time.Second, "naming the master", agreedOn(c.master.Addr))
+	waitSentinel(t, b, 10*time.Second, "naming the master", agreedOn(c.Master.Addr))
 
 	old := dialRedis(t, frontAddr(p, "master"))
 	if got, err := old.do("SET", "before", "1"); err != nil || got != "OK" {
 		t.Fatalf("SET before the failover: got %q, %v", got, err)
 	}
-	switches := switchTimes(t, c.sentinels)
+	switches := switchTimes(t, c.Sentinels)
 	sub := p.Events().Subscribe(1024, p.Events().Last())
 	defer sub.Close()
 
 	failover := time.Now()
-	if _, err := c.sentinels[0].Do(t.Context(), "SENTINEL", "FAILOVER", sentinelMasterName); err != nil {
+	if _, err := c.Sentinels[0].Do(t.Context(), "SENTINEL", "FAILOVER", sentinelMasterName); err != nil {
 		t.Fatalf("SENTINEL FAILOVER: %v", err)
 	}
 	// The first server to come UP in the Sentinel backend is the new
@@ -400,7 +271,7 @@ func TestSentinelSwitchMovesTheMasterPortAtOnce(t *testing.T) {
 			promoted = n
 		}
 	}
-	if promoted == nil || promoted == c.master {
+	if promoted == nil || promoted == c.Master {
 		t.Fatalf("server %s came UP, want one of the replicas", up.Server)
 	}
 	// The fault happened: the promoted replica is a master now, and
@@ -460,41 +331,41 @@ func TestSentinelSwitchMovesTheMasterPortAtOnce(t *testing.T) {
 }
 
 func TestSentinelKeepsSessionsOffAMasterItDoesNotName(t *testing.T) {
-	c := startSentinelCluster(t, 1)
+	c := redistest.StartCluster(t, 1, password)
 	foreign, _ := foreignPair(t)
-	servers := []*redistest.Server{c.master, c.replicas[0], foreign}
+	servers := []*redistest.Server{c.Master, c.Replicas[0], foreign}
 	p := sentinelProxy(t,
-		routeSpec{name: "master", checks: "master", sentinel: sentinelAddrs(c.sentinels) + " role master", servers: servers},
+		routeSpec{name: "master", checks: "master", sentinel: sentinelAddrs(c.Sentinels) + " role master", servers: servers},
 		routeSpec{name: "checked", checks: "master", servers: servers},
 	)
 	// Both masters pass the checks of both backends.
 	waitRouting(t, p.Backend("master"), []string{"redis1", "redis3"}, 10*time.Second)
 	waitRouting(t, p.Backend("checked"), []string{"redis1", "redis3"}, 10*time.Second)
-	waitSentinel(t, p.Backend("master"), 10*time.Second, "naming the master", agreedOn(c.master.Addr))
+	waitSentinel(t, p.Backend("master"), 10*time.Second, "naming the master", agreedOn(c.Master.Addr))
 
 	got := reachedPorts(t, frontAddr(p, "master"), 50)
-	if got[portOf(foreign)] > 0 || got[portOf(c.master)] != 50 {
-		t.Errorf("following Sentinel, 50 sessions reached %v, want all on Sentinel's master %s and none on %s", got, portOf(c.master), portOf(foreign))
+	if got[portOf(foreign)] > 0 || got[portOf(c.Master)] != 50 {
+		t.Errorf("following Sentinel, 50 sessions reached %v, want all on Sentinel's master %s and none on %s", got, portOf(c.Master), portOf(foreign))
 	}
 	// The control: by its checks alone, the same backend shares the
 	// sessions between the two nodes that say role:master.
 	got = reachedPorts(t, frontAddr(p, "checked"), 50)
-	if got[portOf(foreign)] == 0 || got[portOf(c.master)] == 0 {
-		t.Errorf("by checks alone, 50 sessions reached %v, want both %s and %s", got, portOf(c.master), portOf(foreign))
+	if got[portOf(foreign)] == 0 || got[portOf(c.Master)] == 0 {
+		t.Errorf("by checks alone, 50 sessions reached %v, want both %s and %s", got, portOf(c.Master), portOf(foreign))
 	}
 }
 
 func TestSentinelFallbackRoutesByChecksAndSaysSoOnTheStatsPage(t *testing.T) {
-	c := startSentinelCluster(t, 1)
+	c := redistest.StartCluster(t, 1, password)
 	foreign, _ := foreignPair(t)
 	// The Sentinels are down before the proxy starts.
-	for _, s := range c.sentinels {
+	for _, s := range c.Sentinels {
 		if err := s.Kill(); err != nil || s.Running() {
 			t.Fatalf("kill sentinel %s: %v (running: %v)", s.Addr, err, s.Running())
 		}
 	}
-	p := sentinelProxy(t, routeSpec{name: "master", checks: "master", sentinel: sentinelAddrs(c.sentinels) + " role master",
-		servers: []*redistest.Server{c.master, c.replicas[0], foreign}})
+	p := sentinelProxy(t, routeSpec{name: "master", checks: "master", sentinel: sentinelAddrs(c.Sentinels) + " role master",
+		servers: []*redistest.Server{c.Master, c.Replicas[0], foreign}})
 	b := p.Backend("master")
 	sub := p.Events().Subscribe(1024, 0)
 	defer sub.Close()
@@ -519,8 +390,8 @@ func TestSentinelFallbackRoutesByChecksAndSaysSoOnTheStatsPage(t *testing.T) {
 		for i := range 20 {
 			got[writeThrough(t, frontAddr(p, "master"), phase+"-"+strconv.Itoa(i))]++
 		}
-		if got[portOf(c.master)] == 0 || got[portOf(foreign)] == 0 || len(got) != 2 {
-			t.Errorf("%s: 20 writes reached %v, want both masters %s and %s", phase, got, portOf(c.master), portOf(foreign))
+		if got[portOf(c.Master)] == 0 || got[portOf(foreign)] == 0 || len(got) != 2 {
+			t.Errorf("%s: 20 writes reached %v, want both masters %s and %s", phase, got, portOf(c.Master), portOf(foreign))
 		}
 		page := statsPage(t, p)
 		if want := "no agreement (" + st.Reason + "); routing by health checks only"; !strings.Contains(page, want) {
@@ -530,16 +401,16 @@ func TestSentinelFallbackRoutesByChecksAndSaysSoOnTheStatsPage(t *testing.T) {
 	agreed := func(phase string) {
 		t.Helper()
 		sentinelEvent(t, sub, "master", 10*time.Second, func(e Event) bool { return strings.Contains(e.Message, "follows Sentinel") })
-		st := waitSentinel(t, b, 5*time.Second, "naming the master", agreedOn(c.master.Addr))
+		st := waitSentinel(t, b, 5*time.Second, "naming the master", agreedOn(c.Master.Addr))
 		if st.Reason != "" {
 			t.Errorf("%s: agreed with reason %q, want none", phase, st.Reason)
 		}
 		got := reachedPorts(t, frontAddr(p, "master"), 20)
-		if got[portOf(c.master)] != 20 {
-			t.Errorf("%s: 20 sessions reached %v, want all on Sentinel's master %s", phase, got, portOf(c.master))
+		if got[portOf(c.Master)] != 20 {
+			t.Errorf("%s: 20 sessions reached %v, want all on Sentinel's master %s", phase, got, portOf(c.Master))
 		}
 		page := statsPage(t, p)
-		if want := "Sentinel: master " + c.master.Addr; !strings.Contains(page, want) {
+		if want := "Sentinel: master " + c.Master.Addr; !strings.Contains(page, want) {
 			t.Errorf("%s: the stats page does not say %q", phase, want)
 		}
 		if strings.Contains(page, "routing by health checks only") {
@@ -548,13 +419,13 @@ func TestSentinelFallbackRoutesByChecksAndSaysSoOnTheStatsPage(t *testing.T) {
 	}
 
 	fallback("unreachable from the start")
-	for _, s := range c.sentinels {
+	for _, s := range c.Sentinels {
 		if err := s.Start(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
 	agreed("Sentinels started")
-	for _, s := range c.sentinels {
+	for _, s := range c.Sentinels {
 		if err := s.Kill(); err != nil || s.Running() {
 			t.Fatalf("kill sentinel %s: %v (running: %v)", s.Addr, err, s.Running())
 		}
@@ -569,7 +440,7 @@ func TestSentinelDisagreementBelowTheQuorumFallsBackToChecks(t *testing.T) {
 	// one the other under the same name.
 	master, _ := foreignPair(t)
 	other, _ := foreignPair(t)
-	sentinels := []*redistest.Server{startSentinelFor(t, master), startSentinelFor(t, master), startSentinelFor(t, other)}
+	sentinels := []*redistest.Server{redistest.StartSentinel(t, master), redistest.StartSentinel(t, master), redistest.StartSentinel(t, other)}
 	servers := []*redistest.Server{master, other}
 	p := sentinelProxy(t,
 		routeSpec{name: "all", checks: "master", sentinel: sentinelAddrs(sentinels) + " role master quorum 3", servers: servers},
@@ -601,35 +472,35 @@ func TestSentinelDisagreementBelowTheQuorumFallsBackToChecks(t *testing.T) {
 }
 
 func TestSentinelReplicaRoleRoutesOnlyToListedReplicasWithTheirLinkUp(t *testing.T) {
-	c := startSentinelCluster(t, 2)
-	c.waitDiscovered(t)
+	c := redistest.StartCluster(t, 2, password)
+	c.WaitDiscovered(t)
 	_, stranger := foreignPair(t)
 	// The stranger says role:slave, but of a master Sentinel does not
 	// monitor.
-	servers := append(c.nodes(), stranger)
+	servers := append(c.Nodes(), stranger)
 	p := sentinelProxy(t,
-		routeSpec{name: "replica", checks: "slave", sentinel: sentinelAddrs(c.sentinels) + " role replica", servers: servers},
+		routeSpec{name: "replica", checks: "slave", sentinel: sentinelAddrs(c.Sentinels) + " role replica", servers: servers},
 		routeSpec{name: "checked", checks: "slave", servers: servers},
 	)
 	waitRouting(t, p.Backend("replica"), []string{"redis2", "redis3", "redis4"}, 10*time.Second)
 	waitRouting(t, p.Backend("checked"), []string{"redis2", "redis3", "redis4"}, 10*time.Second)
-	waitSentinel(t, p.Backend("replica"), 10*time.Second, "naming the master", agreedOn(c.master.Addr))
+	waitSentinel(t, p.Backend("replica"), 10*time.Second, "naming the master", agreedOn(c.Master.Addr))
 
 	got := reachedPorts(t, frontAddr(p, "replica"), 50)
-	if got[portOf(stranger)] > 0 || got[portOf(c.master)] > 0 || got[portOf(c.replicas[0])] == 0 || got[portOf(c.replicas[1])] == 0 {
+	if got[portOf(stranger)] > 0 || got[portOf(c.Master)] > 0 || got[portOf(c.Replicas[0])] == 0 || got[portOf(c.Replicas[1])] == 0 {
 		t.Errorf("following Sentinel, 50 sessions reached %v, want both listed replicas (%s, %s) and neither the master %s nor the stranger %s",
-			got, portOf(c.replicas[0]), portOf(c.replicas[1]), portOf(c.master), portOf(stranger))
+			got, portOf(c.Replicas[0]), portOf(c.Replicas[1]), portOf(c.Master), portOf(stranger))
 	}
 	got = reachedPorts(t, frontAddr(p, "checked"), 50)
-	if got[portOf(stranger)] == 0 || got[portOf(c.master)] > 0 {
-		t.Errorf("by checks alone, 50 sessions reached %v, want the stranger %s too and never the master %s", got, portOf(stranger), portOf(c.master))
+	if got[portOf(stranger)] == 0 || got[portOf(c.Master)] > 0 {
+		t.Errorf("by checks alone, 50 sessions reached %v, want the stranger %s too and never the master %s", got, portOf(stranger), portOf(c.Master))
 	}
 
 	// Break the second replica's link: it still says role:slave, but
 	// cannot authenticate to its master. The Sentinels refresh their INFO
 	// of it every 200ms instead of 10s.
-	broken, kept := c.replicas[1], c.replicas[0]
-	for _, s := range c.sentinels {
+	broken, kept := c.Replicas[1], c.Replicas[0]
+	for _, s := range c.Sentinels {
 		if _, err := s.Do(t.Context(), "SENTINEL", "DEBUG", "info-period", "200"); err != nil {
 			t.Fatalf("SENTINEL DEBUG on %s: %v", s.Addr, err)
 		}
@@ -642,7 +513,7 @@ func TestSentinelReplicaRoleRoutesOnlyToListedReplicasWithTheirLinkUp(t *testing
 	}
 	// The fault happened: every Sentinel reports the link down.
 	deadline := time.Now().Add(10 * time.Second)
-	for _, s := range c.sentinels {
+	for _, s := range c.Sentinels {
 		for !replicaLinkDown(t, s, broken.Addr) {
 			if time.Now().After(deadline) {
 				t.Fatalf("sentinel %s does not report %s's link down within 10s", s.Addr, broken.Addr)
@@ -680,8 +551,8 @@ func replicaLinkDown(t *testing.T, s *redistest.Server, addr string) bool {
 		return false
 	}
 	for _, r := range reps {
-		if kv := strs(r); field(kv, "ip")+":"+field(kv, "port") == addr {
-			return field(kv, "master-link-status") != "ok"
+		if kv := redistest.Strings(r); redistest.Field(kv, "ip")+":"+redistest.Field(kv, "port") == addr {
+			return redistest.Field(kv, "master-link-status") != "ok"
 		}
 	}
 	return false

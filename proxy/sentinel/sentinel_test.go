@@ -22,7 +22,7 @@ import (
 
 // These tests run real redis-server and redis-sentinel processes.
 
-const masterName = "mymaster"
+const masterName = redistest.MasterName
 
 func startRedis(t *testing.T) *redistest.Server {
 	t.Helper()
@@ -32,46 +32,6 @@ func startRedis(t *testing.T) *redistest.Server {
 	}
 	t.Cleanup(s.Close)
 	return s
-}
-
-// startSentinel starts a Sentinel monitoring m as masterName, with short
-// timeouts.
-func startSentinel(t *testing.T, m *redistest.Server) *redistest.Server {
-	t.Helper()
-	s, err := redistest.Start(t.Context(), redistest.Options{Sentinel: true, Args: []string{
-		fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 2", masterName, m.Port),
-		"sentinel down-after-milliseconds " + masterName + " 1000",
-		"sentinel failover-timeout " + masterName + " 5000",
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	return s
-}
-
-type cluster struct {
-	master    *redistest.Server
-	replicas  []*redistest.Server
-	sentinels []*redistest.Server
-}
-
-// startCluster starts a master, its replicas in sync, and three Sentinels.
-func startCluster(t *testing.T, replicas int) *cluster {
-	t.Helper()
-	redistest.Require(t)
-	c := &cluster{master: startRedis(t)}
-	for range replicas {
-		r := startRedis(t)
-		if err := r.ReplicaOf(t.Context(), c.master); err != nil {
-			t.Fatal(err)
-		}
-		c.replicas = append(c.replicas, r)
-	}
-	for range 3 {
-		c.sentinels = append(c.sentinels, startSentinel(t, c.master))
-	}
-	return c
 }
 
 func addrs(servers ...*redistest.Server) []string {
@@ -84,52 +44,6 @@ func addrs(servers ...*redistest.Server) []string {
 
 func sentinelClient(s *redistest.Server) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: s.Addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
-}
-
-// waitDiscovered waits until every Sentinel lists the cluster's replicas
-// with their link up and knows the two other Sentinels.
-func (c *cluster) waitDiscovered(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for _, s := range c.sentinels {
-		sc := sentinelClient(s)
-		defer sc.Close()
-		for {
-			m, err := sc.Do(t.Context(), "SENTINEL", "master", masterName).StringSlice()
-			reps, rerr := sc.Do(t.Context(), "SENTINEL", "replicas", masterName).Slice()
-			ok := err == nil && rerr == nil && dictValue(m, "num-slaves") == fmt.Sprint(len(c.replicas)) &&
-				dictValue(m, "num-other-sentinels") == "2"
-			for _, r := range reps {
-				if f, _ := r.([]any); ok && dictValue(strs(f), "master-link-status") != "ok" {
-					ok = false
-				}
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("sentinel %s did not discover the cluster within 15s: %v %v %v", s.Addr, m, err, reps)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-}
-
-func strs(a []any) []string {
-	out := make([]string, len(a))
-	for i, v := range a {
-		out[i] = fmt.Sprint(v)
-	}
-	return out
-}
-
-func dictValue(d []string, k string) string {
-	for i := 0; i+1 < len(d); i += 2 {
-		if d[i] == k {
-			return d[i+1]
-		}
-	}
-	return ""
 }
 
 // seen is a view and when the test received it.
@@ -198,14 +112,14 @@ func agreedOn(master string) func(View) bool {
 }
 
 func TestFirstViewNamesTheMasterAndListsItsReplicas(t *testing.T) {
-	c := startCluster(t, 2)
-	c.waitDiscovered(t)
+	c := redistest.StartCluster(t, 2, "")
+	c.WaitDiscovered(t)
 	before := runtime.NumGoroutine()
-	ch, stop := watch(t, Options{MasterName: masterName, Addrs: addrs(c.sentinels...)})
+	ch, stop := watch(t, Options{MasterName: masterName, Addrs: addrs(c.Sentinels...)})
 	first := waitFor(t, ch, 5*time.Second, "at all", func(View) bool { return true })
 	want := View{
-		Master: c.master.Addr, Agreed: true, Reachable: 3, Votes: map[string]int{c.master.Addr: 3},
-		Replicas: []Replica{{Addr: c.replicas[0].Addr, LinkOK: true}, {Addr: c.replicas[1].Addr, LinkOK: true}},
+		Master: c.Master.Addr, Agreed: true, Reachable: 3, Votes: map[string]int{c.Master.Addr: 3},
+		Replicas: []Replica{{Addr: c.Replicas[0].Addr, LinkOK: true}, {Addr: c.Replicas[1].Addr, LinkOK: true}},
 		Cause:    "start",
 	}
 	slices.SortFunc(want.Replicas, func(a, b Replica) int { return strings.Compare(a.Addr, b.Addr) })
@@ -268,27 +182,27 @@ func subscribeSwitches(t *testing.T, sentinels []*redistest.Server) <-chan time.
 }
 
 func TestFailoverReachesTheViewWithinMillisecondsOfSwitchMaster(t *testing.T) {
-	c := startCluster(t, 2)
-	c.waitDiscovered(t)
+	c := redistest.StartCluster(t, 2, "")
+	c.WaitDiscovered(t)
 	// Polls far apart: only the +switch-master events can bring the new
 	// master in time.
-	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.sentinels...), Poll: time.Minute})
-	waitFor(t, ch, 5*time.Second, "naming the master", agreedOn(c.master.Addr))
-	switches := subscribeSwitches(t, c.sentinels)
+	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.Sentinels...), Poll: time.Minute})
+	waitFor(t, ch, 5*time.Second, "naming the master", agreedOn(c.Master.Addr))
+	switches := subscribeSwitches(t, c.Sentinels)
 
 	start := time.Now()
-	if _, err := c.sentinels[0].Do(t.Context(), "SENTINEL", "FAILOVER", masterName); err != nil {
+	if _, err := c.Sentinels[0].Do(t.Context(), "SENTINEL", "FAILOVER", masterName); err != nil {
 		t.Fatal(err)
 	}
-	v := waitFor(t, ch, 20*time.Second, "naming a new master", func(v View) bool { return v.Agreed && v.Master != c.master.Addr })
+	v := waitFor(t, ch, 20*time.Second, "naming a new master", func(v View) bool { return v.Agreed && v.Master != c.Master.Addr })
 	var promoted *redistest.Server
-	for _, r := range c.replicas {
+	for _, r := range c.Replicas {
 		if r.Addr == v.Master {
 			promoted = r
 		}
 	}
 	if promoted == nil {
-		t.Fatalf("new master %s is none of the replicas %v", v.Master, addrs(c.replicas...))
+		t.Fatalf("new master %s is none of the replicas %v", v.Master, addrs(c.Replicas...))
 	}
 	if role, err := promoted.Do(t.Context(), "ROLE"); err != nil || fmt.Sprint(role.([]any)[0]) != "master" {
 		t.Fatalf("%s reports role %v (%v), want master: the failover did not happen", promoted.Addr, role, err)
@@ -326,8 +240,8 @@ func TestFailoverReachesTheViewWithinMillisecondsOfSwitchMaster(t *testing.T) {
 	}
 
 	// The new master's replicas: the other replica and the old master.
-	others := []string{c.master.Addr}
-	for _, r := range c.replicas {
+	others := []string{c.Master.Addr}
+	for _, r := range c.Replicas {
 		if r != promoted {
 			others = append(others, r.Addr)
 		}
@@ -343,39 +257,39 @@ func TestFailoverReachesTheViewWithinMillisecondsOfSwitchMaster(t *testing.T) {
 }
 
 func TestSentinelsBelowQuorumGiveNoAgreement(t *testing.T) {
-	c := startCluster(t, 1)
-	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.sentinels...)})
-	waitFor(t, ch, 5*time.Second, "naming the master", agreedOn(c.master.Addr))
+	c := redistest.StartCluster(t, 1, "")
+	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.Sentinels...)})
+	waitFor(t, ch, 5*time.Second, "naming the master", agreedOn(c.Master.Addr))
 
-	for _, s := range c.sentinels[1:] {
+	for _, s := range c.Sentinels[1:] {
 		if err := s.Kill(); err != nil || s.Running() {
 			t.Fatalf("kill sentinel %s: %v (running: %v)", s.Addr, err, s.Running())
 		}
 	}
 	v := waitFor(t, ch, 5*time.Second, "without agreement", func(v View) bool { return !v.Agreed })
-	if v.Master != "" || v.Reachable != 1 || !maps.Equal(v.Votes, map[string]int{c.master.Addr: 1}) {
-		t.Errorf("got %+v, want no master, 1 reachable Sentinel voting for %s", v.View, c.master.Addr)
+	if v.Master != "" || v.Reachable != 1 || !maps.Equal(v.Votes, map[string]int{c.Master.Addr: 1}) {
+		t.Errorf("got %+v, want no master, 1 reachable Sentinel voting for %s", v.View, c.Master.Addr)
 	}
 	if want := "2 of 3 Sentinels unreachable"; !strings.Contains(v.Reason, want) {
 		t.Errorf("reason %q, want it to say %q", v.Reason, want)
 	}
 
 	// One Sentinel back: the quorum again.
-	if err := c.sentinels[1].Start(t.Context()); err != nil {
+	if err := c.Sentinels[1].Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	v = waitFor(t, ch, 10*time.Second, "agreed again", agreedOn(c.master.Addr))
+	v = waitFor(t, ch, 10*time.Second, "agreed again", agreedOn(c.Master.Addr))
 	if v.Reachable != 2 || v.Reason != "" {
 		t.Errorf("got %+v, want 2 reachable Sentinels and no reason", v.View)
 	}
 }
 
 func TestWatchReconnectsToARestartedSentinel(t *testing.T) {
-	c := startCluster(t, 1)
-	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.sentinels...)})
+	c := redistest.StartCluster(t, 1, "")
+	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.Sentinels...)})
 	waitFor(t, ch, 5*time.Second, "with every Sentinel", func(v View) bool { return v.Agreed && v.Reachable == 3 })
 
-	s := c.sentinels[2]
+	s := c.Sentinels[2]
 	if err := s.Stop(5 * time.Second); err != nil || s.Running() {
 		t.Fatalf("stop sentinel %s: %v (running: %v)", s.Addr, err, s.Running())
 	}
@@ -396,12 +310,12 @@ func TestWatchReconnectsToARestartedSentinel(t *testing.T) {
 }
 
 func TestAPausedSentinelStopsVotingUntilItAnswersAgain(t *testing.T) {
-	c := startCluster(t, 1)
-	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.sentinels...)})
+	c := redistest.StartCluster(t, 1, "")
+	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.Sentinels...)})
 	waitFor(t, ch, 5*time.Second, "with every Sentinel", func(v View) bool { return v.Agreed && v.Reachable == 3 })
 
 	// Frozen, its connections stay open: only the poll's timeout tells.
-	s := c.sentinels[0]
+	s := c.Sentinels[0]
 	if err := s.Pause(); err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +338,7 @@ func TestDisagreeingSentinelsNeedTheQuorum(t *testing.T) {
 	master, other := startRedis(t), startRedis(t)
 	// Two Sentinels follow master; the third one monitors another server
 	// under the same name.
-	sentinels := []*redistest.Server{startSentinel(t, master), startSentinel(t, master), startSentinel(t, other)}
+	sentinels := []*redistest.Server{redistest.StartSentinel(t, master), redistest.StartSentinel(t, master), redistest.StartSentinel(t, other)}
 	votes := map[string]int{master.Addr: 2, other.Addr: 1}
 
 	majority, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(sentinels...), Quorum: 2})
