@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // ClusterTB is the part of testing.TB that StartCluster uses.
@@ -84,17 +87,34 @@ func (c *Cluster) Nodes() []*Server {
 // to find a replica.
 func (c *Cluster) WaitDiscovered(t ClusterTB) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	var addrs []string
 	for _, s := range c.Sentinels {
+		addrs = append(addrs, s.Addr)
+	}
+	WaitSentinelsDiscovered(t, addrs, len(c.Replicas))
+}
+
+// WaitSentinelsDiscovered waits until each Sentinel at addrs lists
+// replicas replicas of MasterName, each connected with its link up, and
+// knows the other Sentinels. Sentinel lists a replica before it has
+// connected to it ("disconnected", link "err"): replies compared or
+// failovers started before then see a half-discovered cluster.
+func WaitSentinelsDiscovered(t ClusterTB, addrs []string, replicas int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, addr := range addrs {
+		rc := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
+		defer rc.Close()
 		for {
-			m, err := s.Do(t.Context(), "SENTINEL", "master", MasterName)
-			reps, rerr := s.Do(t.Context(), "SENTINEL", "replicas", MasterName)
+			m, err := rc.Do(t.Context(), "SENTINEL", "master", MasterName).Result()
+			reps, rerr := rc.Do(t.Context(), "SENTINEL", "replicas", MasterName).Result()
 			kv := Strings(m)
-			ok := err == nil && rerr == nil && Field(kv, "num-slaves") == strconv.Itoa(len(c.Replicas)) &&
-				Field(kv, "num-other-sentinels") == "2"
+			ok := err == nil && rerr == nil && Field(kv, "num-slaves") == strconv.Itoa(replicas) &&
+				Field(kv, "num-other-sentinels") == strconv.Itoa(len(addrs)-1)
 			list, _ := reps.([]any)
 			for _, r := range list {
-				if Field(Strings(r), "master-link-status") != "ok" {
+				rkv := Strings(r)
+				if Field(rkv, "master-link-status") != "ok" || strings.Contains(Field(rkv, "flags"), "disconnected") {
 					ok = false
 				}
 			}
@@ -102,7 +122,7 @@ func (c *Cluster) WaitDiscovered(t ClusterTB) {
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("sentinel %s did not discover the cluster within 15s: %v %v %v", s.Addr, m, err, reps)
+				t.Fatalf("sentinel %s did not discover the cluster within 20s: %v %v %v", addr, m, err, reps)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -100,25 +100,11 @@ func sentinelClient(addr string) *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
 }
 
-// waitDiscovered waits until every Sentinel knows both replicas and the
-// two other Sentinels.
+// waitDiscovered waits until every Sentinel knows both replicas, connected
+// with their link up, and the two other Sentinels.
 func waitDiscovered(t *testing.T, s sentinelSetup) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for _, addr := range s.sentinels {
-		c := sentinelClient(addr)
-		defer c.Close()
-		for {
-			m, err := c.Do(t.Context(), "SENTINEL", "master", "mymaster").StringSlice()
-			if err == nil && dictValue(m, "num-slaves") == "2" && dictValue(m, "num-other-sentinels") == "2" {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s sentinels did not discover the cluster: %v %v", s.kind, m, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	redistest.WaitSentinelsDiscovered(t, s.sentinels, len(s.nodes)-1)
 }
 
 func dictValue(d []string, k string) string {
