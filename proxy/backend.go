@@ -644,12 +644,17 @@ func (b *Backend) runChecks(ctx context.Context, s *Server, delay time.Duration,
 		b.mu.Lock()
 		run := s.checksOn && s.admin != AdminMaint
 		s.checking = run
+		if run {
+			s.checksStarted++
+		}
 		b.mu.Unlock()
 		if run {
 			res := b.prog.Run(ctx, dialer, s.cfg.CheckAddress(), b.checkTimeouts(s))
 			if ctx.Err() != nil {
+				b.countCheck(s, res, false)
 				return
 			}
+			b.countCheck(s, res, true)
 			b.applyCheck(s, res, time.Now())
 		}
 		b.mu.Lock()
@@ -657,6 +662,18 @@ func (b *Backend) runChecks(ctx context.Context, s *Server, delay time.Duration,
 		b.mu.Unlock()
 		timer.Reset(next)
 	}
+}
+
+// countCheck adds a check's bytes to s's counters and, when it completed
+// (reached a result), counts it done.
+func (b *Backend) countCheck(s *Server, res tcpcheck.Result, completed bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if completed {
+		s.checksDone++
+	}
+	s.checkSent += res.Sent
+	s.checkReceived += res.Received
 }
 
 // logStartHazard warns when servers will take traffic before any check has

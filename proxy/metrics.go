@@ -11,6 +11,18 @@ import (
 // metrics exposes the proxy's state to Prometheus with the names of
 // HAProxy's own exporter (addons/promex). It reads snapshots when scraped,
 // so it adds nothing to the data path.
+//
+// Four server metrics are this proxy's own, for the load health checks put
+// on each server; HAProxy's exporter has no such names (its check metrics
+// are check_status, check_code, check_duration_seconds,
+// check_failures_total, check_up_down_total and check_last_change_seconds):
+//
+//	haproxy_server_check_started_total         checks started
+//	haproxy_server_check_completed_total       checks that reached a result, passed or failed
+//	haproxy_server_check_sent_bytes_total      bytes the checks wrote to the server
+//	haproxy_server_check_received_bytes_total  bytes the checks read from the server
+//
+// Like HAProxy's check metrics, they are exported for checked servers only.
 type metrics struct {
 	p *Proxy
 	// reg always holds the collector, for the stats section's exporter
@@ -68,6 +80,12 @@ var (
 	dServerConnErr     = desc("server_connection_errors_total", "Total number of connection errors.", srvLabels...)
 	dServerRetry       = desc("server_retry_warnings_total", "Total number of retry warnings.", srvLabels...)
 	dServerRedispatch  = desc("server_redispatch_warnings_total", "Total number of redispatch warnings.", srvLabels...)
+
+	// Extensions (see metrics): HAProxy does not count its checks' load.
+	dServerCheckStarted  = desc("server_check_started_total", "Total number of health checks started (redisha extension).", srvLabels...)
+	dServerCheckDone     = desc("server_check_completed_total", "Total number of health checks that reached a result, passed or failed (redisha extension).", srvLabels...)
+	dServerCheckSent     = desc("server_check_sent_bytes_total", "Total bytes health checks wrote to the server (redisha extension).", srvLabels...)
+	dServerCheckReceived = desc("server_check_received_bytes_total", "Total bytes health checks read from the server (redisha extension).", srvLabels...)
 
 	dBackendStatus   = desc("backend_status", "Current status of the service, per state label value.", "proxy", "state")
 	dBackendActive   = desc("backend_active_servers", "Current number of active servers.", pxLabels...)
@@ -158,6 +176,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 				counter(dServerCheckFail, float64(s.CheckFails), l...)
 				counter(dServerCheckUpDown, float64(s.DownTrans), l...)
 				gauge(dServerCheckDur, s.LastCheck.Duration.Seconds(), l...)
+				counter(dServerCheckStarted, float64(s.ChecksStarted), l...)
+				counter(dServerCheckDone, float64(s.ChecksDone), l...)
+				counter(dServerCheckSent, float64(s.CheckBytesSent), l...)
+				counter(dServerCheckReceived, float64(s.CheckBytesReceived), l...)
 				code := s.LastCheck.Status.Code()
 				for _, st := range checkStates {
 					v := 0.0

@@ -67,6 +67,11 @@ type Server struct {
 	connErrors  uint64 // failed connection attempts (econ)
 	retries     uint64 // retried connection attempts (wretr)
 	redispatch  uint64 // sessions moved to another server (wredis)
+	// The checks' own load, which HAProxy does not count: checks started
+	// and completed (a result reached, passed or not), and the bytes they
+	// wrote to and read from the server.
+	checksStarted, checksDone uint64
+	checkSent, checkReceived  int64
 
 	bytesIn  atomic.Int64 // from clients
 	bytesOut atomic.Int64 // to clients
@@ -167,6 +172,16 @@ type ServerState struct {
 	Retries    uint64
 	Redispatch uint64
 	Params     health.Params
+	// ChecksStarted and ChecksDone count the health checks run against the
+	// server: started, and completed with a result (passed or failed; a
+	// check cut short by the proxy's shutdown is started, not completed).
+	// CheckBytesSent and CheckBytesReceived are the bytes those checks
+	// wrote to the server (tcp-check send) and read from it (what expect
+	// rules received). HAProxy has no such counters: they are an
+	// extension, kept out of the CSV and JSON stats so that those stay
+	// HAProxy's format, and exported as Prometheus metrics (metrics.go).
+	ChecksStarted, ChecksDone          uint64
+	CheckBytesSent, CheckBytesReceived int64
 }
 
 // snapshot copies the server's state; the backend's lock must be held.
@@ -185,6 +200,8 @@ func (s *Server) snapshot(now time.Time) ServerState {
 		LastCheck: s.lastCheck, LastCheckT: s.lastCheckAt, Checking: s.checking, LastChange: s.lastChange,
 		Downtime: down, CheckFails: s.checkFails, DownTrans: s.downTrans,
 		ConnErrors: s.connErrors, Retries: s.retries, Redispatch: s.redispatch,
+		ChecksStarted: s.checksStarted, ChecksDone: s.checksDone,
+		CheckBytesSent: s.checkSent, CheckBytesReceived: s.checkReceived,
 		Params: s.params,
 	}
 }

@@ -108,6 +108,10 @@ type Result struct {
 	Step int
 	// Duration runs from the start of the check to its result.
 	Duration time.Duration
+	// Sent and Received count the bytes the check wrote to and read from
+	// the server, over every connection it made (a redisha-sim extension:
+	// HAProxy does not count them).
+	Sent, Received int64
 }
 
 // Passed reports whether the check passed.
@@ -137,6 +141,8 @@ type run struct {
 	t        Timeouts
 	start    time.Time
 	step     int // index into p.rules
+	// sent and received count the bytes written and read.
+	sent, received int64
 	// stop releases the watch that aborts the connection when ctx ends.
 	stop func() bool
 	// readErr is the error that ended reading, if not a clean close.
@@ -173,10 +179,13 @@ func (p *Program) Run(ctx context.Context, d Dialer, addr string, t Timeouts) Re
 				res = r.fail(StatusSockErr, "check aborted"+r.where(rule))
 			}
 			res.Duration = time.Since(r.start)
+			res.Sent, res.Received = r.sent, r.received
 			return *res
 		}
 	}
-	return r.passed()
+	res := r.passed()
+	res.Sent, res.Received = r.sent, r.received
+	return res
 }
 
 // chainHead is where evaluation resumes after an expect waited: the first
@@ -311,7 +320,9 @@ func (r *run) send(rule *Rule) *Result {
 		return r.fail(StatusSockErr, "no connection"+r.where(rule))
 	}
 	r.conn.SetWriteDeadline(r.deadline)
-	if _, err := r.conn.Write(rule.Data); err != nil {
+	n, err := r.conn.Write(rule.Data)
+	r.sent += int64(n)
+	if err != nil {
 		if isTimeout(err) {
 			return r.fail(StatusL7Timeout, r.where(rule))
 		}
@@ -421,6 +432,7 @@ func (r *run) read(rule *Rule) *Result {
 	r.conn.SetReadDeadline(r.deadline)
 	n, err := r.conn.Read(r.buf[len(r.buf):min(cap(r.buf), BufferSize)])
 	r.buf = r.buf[:len(r.buf)+n]
+	r.received += int64(n)
 	switch {
 	case err == nil:
 		return nil

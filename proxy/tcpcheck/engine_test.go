@@ -415,3 +415,36 @@ func TestNegatedExpectIsRecheckedWhenMoreDataArrives(t *testing.T) {
 	got := check(t, KindTCPCheck, rules, addr, Timeouts{Inter: time.Second})
 	wantResult(t, got, StatusL7Rsp, "TCPCHK matched unwanted content '-ERR' at step 2")
 }
+
+func TestCheckCountsTheBytesItSendsAndReceives(t *testing.T) {
+	// The server reports what it wrote once the check has closed.
+	written := make(chan int, 1)
+	addr := serve(t, func(c net.Conn) {
+		n := 0
+		record := func(c net.Conn, s string) {
+			n += len(s)
+			c.Write([]byte(s))
+		}
+		fakeRedis{role: "master", backlog: 1, reply: record}.serve(c)
+		written <- n
+	})
+	rules := seedRules("master")
+	got := check(t, KindTCPCheck, rules, addr, Timeouts{Inter: time.Second})
+	wantResult(t, got, StatusL7OK, "(tcp-check)")
+	var sent int64
+	for _, r := range rules {
+		sent += int64(len(r.Data))
+	}
+	replies := int64(<-written)
+	if got.Sent != sent || got.Received != replies {
+		t.Fatalf("got %d bytes sent, %d received; want %d (the send lines), %d (the replies)", got.Sent, got.Received, sent, replies)
+	}
+
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+	refused := check(t, KindTCPCheck, rules, closed, Timeouts{Inter: time.Second})
+	if refused.Status != StatusL4Con || refused.Sent != 0 || refused.Received != 0 {
+		t.Fatalf("refused: got %s with %d bytes sent, %d received; want L4CON and none", refused.Status, refused.Sent, refused.Received)
+	}
+}
