@@ -8,7 +8,7 @@ FUZZTIME ?= 15s
 # Debian packages the tests use: real Redis and Sentinel processes, HAProxy
 # for comparisons and benchmarks, socat for the runtime API, Chromium for
 # the screenshot tests, busybox for shells in the local images.
-DEB_PACKAGES := redis-server redis-sentinel redis-tools haproxy socat chromium fonts-dejavu-core busybox-static
+DEB_PACKAGES := redis-server redis-sentinel redis-tools haproxy socat chromium fonts-dejavu-core busybox-static iproute2
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help build deps images test unit e2e fuzz lint vet fmt bench clean
@@ -29,7 +29,7 @@ images: build ## build the local container images (redis, haproxy, proxy) from D
 test: deps images lint unit fuzz e2e ## everything CI runs: set up, lint, unit and integration tests, fuzzing, e2e
 
 unit: ## unit and integration tests (real redis-server processes), race detector on
-	REDISHA_REQUIRE_REDIS=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS_NO_E2E)
+	REDISHA_REQUIRE_REDIS=1 REDISHA_REQUIRE_CHROMIUM=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS_NO_E2E)
 
 e2e: ## the Ginkgo suite against real containers
 	REDISHA_REQUIRE_REDIS=1 $(GO) test ./e2e -count=1 -timeout $(E2E_TIMEOUT) -ginkgo.v -ginkgo.junit-report=$(CURDIR)/e2e-junit.xml

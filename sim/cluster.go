@@ -9,6 +9,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -108,6 +109,33 @@ var Faults = []struct {
 	{"restart", "", "stop then start"},
 	{"pause", "unpause", "freeze (docker pause): connections stay open, nothing answers"},
 	{"disconnect", "reconnect", "cut from the other nodes and the Sentinels; clients still reach it"},
+	{"delay", "undelay", "slow link (nodes only): every reply the node sends, to the proxy's checks, clients, Sentinels and replicas, leaves delay plus a random extra uniform in [0, jitter] late, in order per connection (fields delay, jitter)"},
+}
+
+// LinkShaper is an instance whose network link can be slowed: the engine
+// calls Shape, not Do, for actions delay and undelay. A backend whose
+// nodes implement it reports Supports("delay", KindNode).
+type LinkShaper interface {
+	// Shape delays every reply the instance sends by delay plus a random
+	// extra uniform in [0, jitter], keeping the order on each connection;
+	// zeros remove the delay. It returns once the effect is in place.
+	Shape(ctx context.Context, delay, jitter time.Duration) error
+}
+
+// doFault performs a fault on its resolved target.
+func doFault(ctx context.Context, in Instance, f scenario.Fault) error {
+	switch f.Action {
+	case "delay", "undelay":
+		ls, ok := in.(LinkShaper)
+		if !ok {
+			return fmt.Errorf("%s %s: its link cannot be shaped", f.Action, in.Name())
+		}
+		if f.Action == "undelay" {
+			return ls.Shape(ctx, 0, 0)
+		}
+		return ls.Shape(ctx, f.Delay.D, f.Jitter.D)
+	}
+	return in.Do(ctx, f.Action)
 }
 
 // ProxyEvent is a change of a server's state in the proxy under test.

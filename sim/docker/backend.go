@@ -130,6 +130,9 @@ type Container struct {
 	port      int
 	password  string
 	cl        *Cluster
+	// delay and jitter are the link's shape (action delay), applied
+	// again when the container gets new interfaces.
+	delay, jitter time.Duration
 }
 
 // Start creates the networks and the containers: the first node as master,
@@ -231,11 +234,16 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// requireImage fails with advice when an image is missing: no registry
-// can be reached here to pull it.
+// requireImage fails with advice when an image is missing (no registry
+// can be reached here to pull it), or is a local build of an older
+// ImageRevision.
 func (cl *Cluster) requireImage(ctx context.Context, image string) error {
-	if _, err := cl.cli.ImageInspect(ctx, image); err != nil {
+	rev, err := imageRevision(ctx, cl.cli, image)
+	if err != nil {
 		return fmt.Errorf("image %s is not available (%v): run 'redisha-sim images' (make images) to build it from Debian's packages, or set %s/%s to an image you can pull", image, err, EnvRedisImage, EnvHAProxyImage)
+	}
+	if (image == LocalRedis || image == LocalHAProxy || image == LocalProxy) && rev != ImageRevision {
+		return fmt.Errorf("image %s was built by an older redisha-sim (revision %q, want %s): run 'redisha-sim images' (make images) again", image, rev, ImageRevision)
 	}
 	return nil
 }
@@ -345,6 +353,12 @@ func (cl *Cluster) run(ctx context.Context, name string, kind sim.Kind, image st
 				return err
 			}},
 		}),
+	}
+	if kind == sim.KindNode {
+		// tc in the container shapes the node's link (action delay).
+		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
+			hc.CapAdd = append(hc.CapAdd, "NET_ADMIN")
+		}))
 	}
 	if len(files) > 0 {
 		opts = append(opts, testcontainers.WithFiles(files...))
@@ -491,8 +505,15 @@ func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
 	return name, ok
 }
 
-// Supports: every action on every kind of container.
-func (cl *Cluster) Supports(string, sim.Kind) bool { return true }
+// Supports: every action on every kind of container, but delay and
+// undelay on Redis nodes only (their image has tc, their containers
+// CAP_NET_ADMIN).
+func (cl *Cluster) Supports(action string, kind sim.Kind) bool {
+	if action == "delay" || action == "undelay" {
+		return kind == sim.KindNode
+	}
+	return true
+}
 
 // SentinelAddr is a node's address on the cluster network, as Sentinel
 // and the replicas know it (the proxy is on that network too).

@@ -56,8 +56,18 @@ func ImagesFor(redis, haproxy, proxy string) Images {
 	return Images{pick(redis, EnvRedisImage, LocalRedis), pick(haproxy, EnvHAProxyImage, LocalHAProxy), pick(proxy, EnvProxyImage, LocalProxy)}
 }
 
+// ImageRevision is the revision of what BuildLocalImages puts in the
+// images, kept in their label LabelImageRevision. It changes whenever the
+// images' contents change, so that an image built by an older redisha-sim
+// counts as missing and is built again. Revisions: 2 adds tc (iproute2)
+// to the Redis image, for action delay.
+const ImageRevision = "2"
+
+// LabelImageRevision is the label that holds an image's ImageRevision.
+const LabelImageRevision = "redisha-sim.image-revision"
+
 // MissingImages lists which of the local images (redis, haproxy, proxy)
-// the daemon does not have.
+// the daemon does not have, or has from an older ImageRevision.
 func MissingImages(ctx context.Context) ([]string, error) {
 	cli, err := dockerClient(ctx)
 	if err != nil {
@@ -66,11 +76,23 @@ func MissingImages(ctx context.Context) ([]string, error) {
 	defer cli.Close()
 	var missing []string
 	for _, w := range []struct{ name, tag string }{{"redis", LocalRedis}, {"haproxy", LocalHAProxy}, {"proxy", LocalProxy}} {
-		if _, err := cli.ImageInspect(ctx, w.tag); err != nil {
+		if rev, err := imageRevision(ctx, cli, w.tag); err != nil || rev != ImageRevision {
 			missing = append(missing, w.name)
 		}
 	}
 	return missing, nil
+}
+
+// imageRevision reads an image's LabelImageRevision ("" when unset).
+func imageRevision(ctx context.Context, cli *client.Client, image string) (string, error) {
+	res, err := cli.ImageInspect(ctx, image)
+	if err != nil {
+		return "", err
+	}
+	if res.Config == nil {
+		return "", nil
+	}
+	return res.Config.Labels[LabelImageRevision], nil
 }
 
 // imageSpec is one image built FROM scratch out of host files.
@@ -86,7 +108,8 @@ type imageSpec struct {
 }
 
 // BuildLocalImages builds the images from this machine's Debian packages
-// (redis-server, haproxy) and a redisha-sim binary (the proxy image), for
+// (redis-server and iproute2's tc, haproxy) and a redisha-sim binary (the
+// proxy image), for
 // machines that reach no registry. which selects "redis", "haproxy",
 // "proxy" (all when empty); proxyBinary is the binary to put in the proxy
 // image (best built with CGO_ENABLED=0).
@@ -96,9 +119,10 @@ func BuildLocalImages(ctx context.Context, which []string, proxyBinary string, l
 	}
 	self := proxyBinary
 	specs := map[string]imageSpec{
+		// tc (Debian's iproute2) shapes a node's link (action delay).
 		"redis": {
 			tag:   LocalRedis,
-			files: map[string]string{"/usr/bin/redis-server": "/usr/local/bin/redis-server"},
+			files: map[string]string{"/usr/bin/redis-server": "/usr/local/bin/redis-server", "/usr/sbin/tc": "/usr/sbin/tc"},
 			links: map[string]string{"/usr/local/bin/redis-sentinel": "redis-server"},
 		},
 		"haproxy": {
@@ -130,7 +154,7 @@ func BuildLocalImages(ctx context.Context, which []string, proxyBinary string, l
 		}
 		for host := range spec.files {
 			if _, err := os.Stat(host); err != nil {
-				return fmt.Errorf("image %s needs %s: install Debian's package (make deps): %w", spec.tag, host, err)
+				return fmt.Errorf("image %s needs %s: install Debian's package that has it (redis-server, iproute2, haproxy; make deps): %w", spec.tag, host, err)
 			}
 		}
 		log.Info("building image", "tag", spec.tag)
@@ -226,7 +250,7 @@ func buildImage(ctx context.Context, cli *client.Client, spec imageSpec) error {
 		ep, _ := json.Marshal(spec.entrypoint)
 		df += "ENTRYPOINT " + string(ep) + "\n"
 	}
-	df += "LABEL redisha-sim.image=1\n"
+	df += "LABEL redisha-sim.image=1 " + LabelImageRevision + "=" + ImageRevision + "\n"
 	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df)), Typeflag: tar.TypeReg}); err != nil {
 		return err
 	}

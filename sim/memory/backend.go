@@ -164,14 +164,18 @@ func (c *Cluster) NodeByAddr(addr string) (string, bool) {
 	return "", false
 }
 
-// Supports: nodes take every action; Sentinels all but disconnect; the
-// in-process proxy none.
+// Supports: nodes take every action; Sentinels all but disconnect and
+// delay; the in-process proxy none.
 func (c *Cluster) Supports(action string, kind sim.Kind) bool {
 	switch kind {
 	case sim.KindNode:
 		return true
 	case sim.KindSentinel:
-		return action != "disconnect" && action != "reconnect"
+		switch action {
+		case "disconnect", "reconnect", "delay", "undelay":
+			return false
+		}
+		return true
 	}
 	return false
 }
@@ -201,6 +205,28 @@ func (i nodeInstance) Do(ctx context.Context, action string) error {
 	}
 	return verify(ctx, i.n.addr, i.n.opts.password, action)
 }
+
+// Shape slows the node's link (sim.LinkShaper): every reply it sends, on
+// TCP to the proxy and clients as on the Sentinels' links and the
+// replication stream, leaves delay plus a random extra in [0, jitter]
+// late. A running node is checked from outside: with a delay, a PING
+// takes at least that long; without, it answers.
+func (i nodeInstance) Shape(ctx context.Context, delay, jitter time.Duration) error {
+	i.n.setShape(delay, jitter)
+	if st, _ := i.n.stateOf(); st != nodeRunning {
+		return nil // it answers nothing now; the delay applies once it does
+	}
+	took, ok := timedPing(i.n.addr, i.n.opts.password, delay+jitter+time.Second)
+	switch {
+	case !ok:
+		return fmt.Errorf("delay %s: it does not answer PING within %v", i.n.name, delay+jitter+time.Second)
+	case took < delay:
+		return fmt.Errorf("delay %s by %v: a PING took %v", i.n.name, delay, took)
+	}
+	return nil
+}
+
+var _ sim.LinkShaper = nodeInstance{}
 
 type sentinelInstance struct{ s *Sentinel }
 
@@ -254,9 +280,16 @@ func verify(ctx context.Context, addr, password, action string) error {
 
 // ping reports whether addr answers PING within limit.
 func ping(addr, password string, limit time.Duration) bool {
+	_, ok := timedPing(addr, password, limit)
+	return ok
+}
+
+// timedPing sends PING (after AUTH) to addr and reports how long the PONG
+// took from the request, if it came within limit.
+func timedPing(addr, password string, limit time.Duration) (time.Duration, bool) {
 	c, err := net.DialTimeout("tcp", addr, limit)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(limit))
@@ -264,17 +297,18 @@ func ping(addr, password string, limit time.Duration) bool {
 	if password != "" {
 		cmd = "AUTH " + password + "\r\n" + cmd
 	}
+	start := time.Now()
 	if _, err := c.Write([]byte(cmd)); err != nil {
-		return false
+		return 0, false
 	}
 	rd := bufio.NewReader(c)
 	for {
 		line, err := rd.ReadString('\n')
 		if err != nil {
-			return false
+			return 0, false
 		}
 		if strings.HasPrefix(line, "+PONG") {
-			return true
+			return time.Since(start), true
 		}
 	}
 }

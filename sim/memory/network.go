@@ -10,7 +10,8 @@ import (
 // with the failure modes of TCP on loopback: a stopped node refuses
 // connections, a paused one accepts them but answers nothing until it
 // resumes, a disconnected one drops everything. Messages take a small
-// random latency.
+// random latency, plus a node's link delay (action delay) for what the
+// node sends; each connection delivers in order.
 type network struct {
 	mu        sync.Mutex
 	nodes     map[string]*Node
@@ -27,6 +28,13 @@ func (nw *network) latency() time.Duration {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
 	return time.Duration(50+nw.rnd.IntN(200)) * time.Microsecond
+}
+
+// uniform draws a duration in [0, max].
+func (nw *network) uniform(max time.Duration) time.Duration {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	return time.Duration(nw.rnd.Int64N(int64(max) + 1))
 }
 
 func (nw *network) node(addr string) *Node {
@@ -78,6 +86,8 @@ type link struct {
 	mu         sync.Mutex
 	closed     bool
 	subscribed bool
+	// replies carries what comes back to the owner, in order.
+	replies outbox
 }
 
 func (l *link) isClosed() bool {
@@ -152,7 +162,10 @@ func (l *link) send(req request, done func(reply)) {
 	there, back := nw.latency(), nw.latency()
 	answer := func(r reply) {
 		r.from = l
-		time.AfterFunc(back, func() {
+		if l.node != nil {
+			back += l.node.replyDelay()
+		}
+		l.replies.push(time.Now().Add(back), func() {
 			if !l.isClosed() {
 				l.owner.post(func() { done(r) })
 			}
@@ -223,9 +236,8 @@ func (n *Node) relayHello(msg string) {
 	}
 	n.mu.Unlock()
 	for _, l := range subs {
-		l := l
-		lat := n.net.latency()
-		time.AfterFunc(lat, func() {
+		lat := n.net.latency() + n.replyDelay()
+		l.replies.push(time.Now().Add(lat), func() {
 			if !l.isClosed() {
 				l.owner.post(func() { l.owner.onHello(msg, l) })
 			}

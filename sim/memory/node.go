@@ -41,6 +41,10 @@ type Node struct {
 	// stopping blocks writes during a graceful stop, as Redis 7 does while
 	// its replicas catch up.
 	stopping bool
+	// delay and jitter slow the node's link (action delay): whatever it
+	// sends leaves delay plus a random extra in [0, jitter] late. They
+	// last, as a disconnect does, until undone.
+	delay, jitter time.Duration
 
 	repl replState
 	// snap is the snapshot a graceful stop wrote (persistence on).
@@ -160,7 +164,7 @@ func (n *Node) accept(ln net.Listener, srv *server.Server) {
 		}
 		n.conns[c] = struct{}{}
 		n.mu.Unlock()
-		go serveConn(&trackedConn{Conn: c, n: n}, srv)
+		go serveConn(&trackedConn{Conn: c, n: n}, srv, n.replyDelay)
 	}
 }
 
@@ -276,6 +280,26 @@ func (n *Node) setCut(cut bool) {
 		l.closedByPeer()
 	}
 	n.net.nodeChanged(n)
+}
+
+// setShape sets the link delay (zeros remove it).
+func (n *Node) setShape(delay, jitter time.Duration) {
+	n.mu.Lock()
+	n.delay, n.jitter = delay, jitter
+	n.mu.Unlock()
+	n.log.Debug("link shaped", "delay", delay, "jitter", jitter)
+}
+
+// replyDelay draws how late one message the node sends leaves: its link
+// delay plus a uniform random share of its jitter.
+func (n *Node) replyDelay() time.Duration {
+	n.mu.Lock()
+	d, j := n.delay, n.jitter
+	n.mu.Unlock()
+	if j > 0 {
+		d += n.net.uniform(j)
+	}
+	return d
 }
 
 // waitIfPaused blocks while the node is paused; it reports false when the

@@ -60,6 +60,10 @@ type replicaLink struct {
 	wake    chan struct{}
 	closed  chan struct{}
 	once    sync.Once
+
+	// acks carries the replica's acknowledgements back, in order, late by
+	// the replica's link delay.
+	acks outbox
 }
 
 func (rl *replicaLink) close() { rl.once.Do(func() { close(rl.closed) }) }
@@ -130,8 +134,9 @@ func (n *Node) dropReplicationLocked() {
 	}
 }
 
-// pump delivers the stream to one replica, each write lag after it was
-// accepted, while both ends are up and can reach each other.
+// pump delivers the stream to one replica, each write lag (plus the
+// master's link delay) after it was accepted, while both ends are up and
+// can reach each other.
 func (n *Node) pump(rl *replicaLink) {
 	r := rl.node
 	defer func() {
@@ -158,7 +163,7 @@ func (n *Node) pump(rl *replicaLink) {
 				return
 			}
 		}
-		if wait := time.Until(e.at.Add(n.opts.lag)); wait > 0 {
+		if wait := time.Until(e.at.Add(n.opts.lag + n.replyDelay())); wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-rl.closed:
@@ -188,8 +193,12 @@ func (n *Node) pump(rl *replicaLink) {
 		}
 		n.mu.Lock()
 		rl.queue = rl.queue[1:]
-		rl.acked, rl.lastAck = e.offset, time.Now()
 		n.mu.Unlock()
+		rl.acks.push(time.Now().Add(r.replyDelay()), func() {
+			n.mu.Lock()
+			rl.acked, rl.lastAck = e.offset, time.Now()
+			n.mu.Unlock()
+		})
 	}
 }
 
@@ -312,6 +321,7 @@ func (n *Node) trySync(gen int, addr string) {
 	}
 	n.repl.syncing = true
 	n.mu.Unlock()
+	time.Sleep(n.replyDelay()) // PSYNC on the replica's link
 
 	m.mu.Lock()
 	if m.state != nodeRunning || m.m == nil || m.repl.role != roleMaster && m.repl.role != roleReplica {
@@ -330,6 +340,7 @@ func (n *Node) trySync(gen int, addr string) {
 	m.repl.replicas[n] = rl
 	m.repl.backlog = true
 	m.mu.Unlock()
+	time.Sleep(m.replyDelay()) // the payload on the master's link
 
 	n.mu.Lock()
 	if n.repl.gen != gen || n.state == nodeStopped {

@@ -2,12 +2,15 @@ package memory
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/alicebob/miniredis/v2/server"
 )
@@ -15,12 +18,18 @@ import (
 // serveConn serves a client connection with miniredis, accepting inline
 // commands ("PING\r\n", as HAProxy's tcp-check sends them) as well as RESP
 // arrays: miniredis reads arrays only. It returns when the connection ends.
-func serveConn(c net.Conn, srv *server.Server) {
+// delay, when not nil, draws how late each reply leaves (the node's link
+// delay); replies keep their order.
+func serveConn(c net.Conn, srv *server.Server, delay func() time.Duration) {
 	a, b := net.Pipe()
 	srv.ServeConn(b)
 	done := make(chan struct{})
 	go func() {
-		io.Copy(c, a) // replies
+		if delay == nil {
+			io.Copy(c, a) // replies
+		} else {
+			copyDelayed(c, a, delay)
+		}
 		c.Close()
 		close(done)
 	}()
@@ -44,6 +53,38 @@ func serveConn(c net.Conn, srv *server.Server) {
 	w.Flush()
 	a.Close()
 	<-done
+}
+
+// copyDelayed copies src to dst as a slow link does: every chunk read
+// (a reply, as miniredis writes one per command) is written delay() after
+// it was read, never before the chunk ahead of it. It returns once src
+// has ended and all is written. A write error drops the rest and closes
+// dst, which ends the connection's reading side and so src.
+func copyDelayed(dst net.Conn, src io.Reader, delay func() time.Duration) {
+	var out outbox
+	var failed atomic.Bool
+	buf := make([]byte, 32*1024)
+	for {
+		k, err := src.Read(buf)
+		if k > 0 {
+			chunk := bytes.Clone(buf[:k])
+			out.push(time.Now().Add(delay()), func() {
+				if failed.Load() {
+					return
+				}
+				if _, err := dst.Write(chunk); err != nil {
+					failed.Store(true)
+					dst.Close()
+				}
+			})
+		}
+		if err != nil {
+			break
+		}
+	}
+	written := make(chan struct{})
+	out.push(time.Now(), func() { close(written) })
+	<-written
 }
 
 // errProtocol is a malformed request.

@@ -67,7 +67,7 @@ func (s *Sentinel) startServer() error {
 			}
 			s.conns[conn] = struct{}{}
 			s.mu.Unlock()
-			go serveConn(conn, srv)
+			go serveConn(conn, srv, nil)
 		}
 	}()
 	return nil

@@ -30,6 +30,9 @@ var Metrics = []Metric{
 	{"ok_writes", false, "acknowledged writes"},
 	{"failovers", false, "promotions (Sentinel's +switch-master to a new address)"},
 	{"stale_reads", false, "reads that missed a key acknowledged before the read began"},
+	{"false_down_marks", false, "times the proxy marked a healthy node DOWN (a replica that was a replica, Sentinel's master)"},
+	{"check_rate", false, "health checks per second on the busiest node (in-process proxy only)"},
+	{"check_bytes_rate", false, "health-check bytes per second, in and out, on the busiest node (in-process proxy only)"},
 }
 
 func metricByName(n string) (Metric, bool) {

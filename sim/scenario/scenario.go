@@ -175,6 +175,12 @@ type Fault struct {
 	Target string `yaml:"target"`
 	// As names the resolved target for later faults (e.g. old_master).
 	As string `yaml:"as"`
+	// Delay and Jitter are action delay's parameters: every reply the
+	// node sends (to the proxy's checks, clients, Sentinels, replicas)
+	// leaves Delay plus a random extra, uniform in [0, Jitter], late.
+	// Other actions take neither.
+	Delay  Duration `yaml:"delay"`
+	Jitter Duration `yaml:"jitter"`
 }
 
 // Images are the container images of the docker backend.
@@ -191,7 +197,7 @@ type NetworkCfg struct {
 }
 
 // Actions are the fault actions.
-var Actions = []string{"stop", "kill", "start", "restart", "pause", "unpause", "disconnect", "reconnect"}
+var Actions = []string{"stop", "kill", "start", "restart", "pause", "unpause", "disconnect", "reconnect", "delay", "undelay"}
 
 // Kinds of proxy under test.
 var ProxyKinds = []string{"redisha", "redisha-container", "haproxy"}

@@ -91,3 +91,51 @@ func TestExpectationsCompare(t *testing.T) {
 		}
 	}
 }
+
+func TestDelayFaultsAreCheckedStrictly(t *testing.T) {
+	cases := map[string]string{
+		"delay-without-amount.yaml": "testdata/delay-without-amount.yaml:3:5: faults[0].delay: action delay needs delay or jitter greater than zero, e.g. delay: 300ms or jitter: 200ms",
+		"delay-on-stop.yaml":        "testdata/delay-on-stop.yaml:3:51: faults[0].delay: only action delay takes a delay, not stop: remove it or use action delay",
+		"jitter-on-undelay.yaml":    "testdata/jitter-on-undelay.yaml:7:13: faults[1].jitter: only action delay takes a jitter, not undelay: remove it or use action delay",
+		"negative-jitter.yaml":      `testdata/negative-jitter.yaml:3:68: faults[0].jitter: invalid duration "-200ms": must not be negative`,
+		"delay-on-sentinel.yaml":    `testdata/delay-on-sentinel.yaml:4:37: faults[1].target: action delay acts on a Redis node, not "s1"; valid: master, replica, redis1, redis2, redis3 or a node named by as`,
+	}
+	for file, want := range cases {
+		_, err := Load(filepath.Join("testdata", file), nil)
+		var errs Errors
+		if !errors.As(err, &errs) || len(errs) != 1 {
+			t.Errorf("%s: got %v, want one error", file, err)
+			continue
+		}
+		if got := errs[0].Error(); got != want {
+			t.Errorf("%s:\ngot  %s\nwant %s", file, got, want)
+		}
+	}
+	for set, want := range map[string]string{
+		"faults[0].delay=-1s":   `--set faults[0].delay=-1s: faults[0].delay: invalid duration "-1s": must not be negative`,
+		"faults[1].jitter=0s":   "--set faults[1].jitter=0s: faults[1].jitter: action delay needs delay or jitter greater than zero",
+		"faults[2].jitter=10ms": "--set faults[2].jitter=10ms: faults[2].jitter: only action delay takes a jitter, not undelay",
+	} {
+		_, err := Load("testdata/delay.yaml", []string{set})
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("--set %s:\ngot  %v\nwant %s", set, err, want)
+		}
+	}
+}
+
+func TestDelayFaultGetsItsDelayAndJitter(t *testing.T) {
+	s, err := Load("testdata/delay.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := s.Faults
+	if f[0].Action != "delay" || f[0].Delay.D != 300*time.Millisecond || f[0].Jitter.D != 200*time.Millisecond {
+		t.Errorf("faults[0]: got %+v, want delay 300ms jitter 200ms", f[0])
+	}
+	if f[1].Delay.D != 0 || f[1].Jitter.D != time.Second {
+		t.Errorf("faults[1]: got %+v, want jitter only (1s)", f[1])
+	}
+	if f[2].Action != "undelay" || f[2].Target != "slow" || f[2].Delay.Set() || f[2].Jitter.Set() {
+		t.Errorf("faults[2]: got %+v, want a bare undelay of slow", f[2])
+	}
+}

@@ -212,10 +212,32 @@ func (s *Scenario) normalize() []fieldError {
 	// Faults.
 	names := append([]string{"master", "replica", "proxy"}, s.NodeNames()...)
 	names = append(names, s.SentinelNames()...)
+	// nodeTarget tells Redis nodes from Sentinels and the proxy, also
+	// through names given by as.
+	nodeTarget := map[string]bool{"master": true, "replica": true}
+	for _, n := range s.NodeNames() {
+		nodeTarget[n] = true
+	}
 	for i := range s.Faults {
 		f := &s.Faults[i]
 		path := fmt.Sprintf("faults[%d]", i)
 		dur(path+".at", &f.At, 0, false)
+		before := len(errs)
+		dur(path+".delay", &f.Delay, 0, false)
+		dur(path+".jitter", &f.Jitter, 0, false)
+		switch {
+		case len(errs) > before:
+		case f.Action == "delay" && f.Delay.D == 0 && f.Jitter.D == 0:
+			field := ".delay" // or the zero jitter, when only that was given
+			if f.Jitter.Set() && !f.Delay.Set() {
+				field = ".jitter"
+			}
+			bad(path+field, "action delay needs delay or jitter greater than zero, e.g. delay: 300ms or jitter: 200ms")
+		case f.Action != "delay" && f.Delay.Set():
+			bad(path+".delay", "only action delay takes a delay, not %s: remove it or use action delay", f.Action)
+		case f.Action != "delay" && f.Jitter.Set():
+			bad(path+".jitter", "only action delay takes a jitter, not %s: remove it or use action delay", f.Action)
+		}
 		if f.At.D > s.Duration.D {
 			bad(path+".at", "at %v is after the end of the run (duration %v)", f.At, s.Duration)
 		}
@@ -229,12 +251,15 @@ func (s *Scenario) normalize() []fieldError {
 			bad(path+".target", "unknown target %q; valid: %s", f.Target, oneOf(names))
 		case f.Target == "proxy" && p.Kind == "redisha":
 			bad(path+".target", "the in-process proxy cannot be faulted: use proxy kind redisha-container or haproxy")
+		case (f.Action == "delay" || f.Action == "undelay") && !nodeTarget[f.Target]:
+			bad(path+".target", "action %s acts on a Redis node, not %q; valid: master, replica, %s or a node named by as", f.Action, f.Target, oneOf(s.NodeNames()))
 		}
 		if f.As != "" {
 			if !namePattern.MatchString(f.As) || slices.Contains(names, f.As) {
 				bad(path+".as", "invalid or taken name %q: pick a new name such as old_master", f.As)
 			} else {
 				names = append(names, f.As)
+				nodeTarget[f.As] = nodeTarget[f.Target]
 			}
 		}
 		if i > 0 && f.At.D < s.Faults[i-1].At.D {

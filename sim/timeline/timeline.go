@@ -134,6 +134,30 @@ type Timeline struct {
 	Events        []Event       `json:"events"`
 	Ops           []Op          `json:"ops"`
 	ReadBack      *ReadBack     `json:"read_back,omitempty"`
+	// CheckLoad is the health-check load the proxy put on each node, per
+	// backend, over the workload. It is empty when the proxy under test
+	// does not count its checks (a proxy in a container): not measured,
+	// which is not zero.
+	CheckLoad []CheckLoad `json:"check_load,omitempty"`
+}
+
+// CheckLoad is what the health checks of one proxy backend did to one node
+// between two readings of the proxy's counters.
+type CheckLoad struct {
+	Node string `json:"node"`
+	// Port is the backend's port: PortMaster or PortReplica.
+	Port string `json:"port"`
+	// Checks counts the checks completed (passed or failed).
+	Checks uint64 `json:"checks"`
+	// BytesOut and BytesIn are the bytes the checks wrote to the node and
+	// read from it.
+	BytesOut int64 `json:"bytes_out"`
+	BytesIn  int64 `json:"bytes_in"`
+	// From and To are the timeline times of the two readings; Seconds is
+	// the time between them.
+	From    time.Duration `json:"from"`
+	To      time.Duration `json:"to"`
+	Seconds float64       `json:"seconds"`
 }
 
 // FirstFault returns the first fault event.
