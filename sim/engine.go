@@ -30,6 +30,11 @@ type Options struct {
 	Progress func(Progress)
 	// Cleanup bounds the teardown after the run (default 2m).
 	Cleanup time.Duration
+	// StartJitter delays the workload by a random time in [0,
+	// StartJitter) once the cluster is warm, so that repeated runs fault
+	// the master at random phases of the checks and of Sentinel's timers
+	// (without it, in-memory runs repeat the same phases).
+	StartJitter time.Duration
 }
 
 // Progress is what a live progress line shows.
@@ -126,6 +131,14 @@ func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 
+	if opt.StartJitter > 0 {
+		select {
+		case <-time.After(rand.N(opt.StartJitter)):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+
 	rec := timeline.NewRecorder(time.Now())
 	rec.Update(func(tl *timeline.Timeline) {
 		tl.Scenario, tl.Backend, tl.Proxy = s.Name, b.Name(), px.Describe()
@@ -187,6 +200,7 @@ loop:
 	}
 	end := rec.Now()
 	rec.Event(timeline.Event{T: end, Kind: timeline.KindNote, Source: "engine", Name: "workload-end"})
+	recordCheckLoad(px, rec)
 	if runErr != nil {
 		return nil, runErr
 	}
@@ -342,7 +356,7 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c Cluster, px ProxyUnd
 			named[f.As] = target
 		}
 		t0 := rec.Now()
-		err = target.Do(ctx, f.Action)
+		err = doFault(ctx, target, f)
 		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: f.Action, Target: target.Name(), Took: rec.Now() - t0}
 		if target.Kind() == KindNode {
 			e.Node = target.Name()

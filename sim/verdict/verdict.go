@@ -471,6 +471,10 @@ type Report struct {
 	Stale        StaleReads
 	Failovers    int
 	Expectations []ExpectResult
+	// CheckLoad is the health checks' load on each node.
+	CheckLoad CheckLoad
+	// FalseDown lists the proxy's DOWN marks of healthy nodes.
+	FalseDown FalseDown
 }
 
 // ExpectResult is an expectation with the measured value.
@@ -502,6 +506,8 @@ func Judge(tl *timeline.Timeline, exps []scenario.Expectation) *Report {
 	r.TwoMaster = twoMaster(tl)
 	r.Stale = staleReads(tl)
 	r.Failovers = failovers(tl)
+	r.CheckLoad = checkLoad(tl)
+	r.FalseDown = falseDowns(tl)
 	for _, e := range exps {
 		r.Expectations = append(r.Expectations, r.check(e))
 	}
@@ -559,6 +565,21 @@ func (r *Report) Metric(name string) (float64, string) {
 		return float64(r.Failovers), ""
 	case "stale_reads":
 		return float64(r.Stale.Count), ""
+	case "check_rate":
+		if !r.CheckLoad.Measured {
+			return 0, checkLoadNotMeasured
+		}
+		return r.CheckLoad.MaxChecksPerSec(), ""
+	case "check_bytes_rate":
+		if !r.CheckLoad.Measured {
+			return 0, checkLoadNotMeasured
+		}
+		return r.CheckLoad.MaxBytesPerSec(), ""
+	case "false_down_marks":
+		if !r.FalseDown.Checked {
+			return 0, "false DOWN marks not judged: " + r.FalseDown.Reason
+		}
+		return float64(r.FalseDown.Count), ""
 	}
 	return 0, fmt.Sprintf("unknown metric %q", name)
 }
