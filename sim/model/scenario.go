@@ -1,0 +1,123 @@
+package model
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/proxy/health"
+	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// Backend effects the model needs, by backend (timing.md §2, §4 and this
+// project's measurements).
+var backendEffects = map[string]struct {
+	deadHangs                bool
+	stopGrace, promote, sync time.Duration
+}{
+	// The in-memory nodes refuse connections once stopped and switch
+	// roles at once.
+	"memory": {deadHangs: false, stopGrace: 0, promote: 0, sync: 5 * time.Millisecond},
+	// A stopped container's address goes away (connects hang); real
+	// Redis answers PING ~0.5 s into a docker stop, and answers
+	// role:master ~30 ms after SLAVEOF NO ONE.
+	"docker": {deadHangs: true, stopGrace: 500 * time.Millisecond, promote: 30 * time.Millisecond, sync: 50 * time.Millisecond},
+}
+
+// FromScenario derives the model's parameters from a scenario, with the
+// proxy's check settings read from the configuration it runs with.
+func FromScenario(s *scenario.Scenario) (Params, error) {
+	p := Params{
+		Nodes: len(s.NodeNames()), Sentinels: s.Sentinel.Count, Quorum: s.Sentinel.Quorum,
+		DownAfter: s.Sentinel.DownAfter.D, FailoverTimeout: s.Sentinel.FailoverTimeout.D,
+		ParallelSyncs: s.Sentinel.ParallelSyncs, Persistence: s.Topology.Persistence,
+		Duration: s.Duration.D, Writers: s.Workload.Writers.Count, WriteRate: s.Workload.Writers.Rate,
+		OpTimeout: s.Workload.Writers.Timeout.D, SentinelAware: s.Proxy.SentinelAware,
+	}
+	if s.Workload.Writers.Connection == "pooled" {
+		return p, fmt.Errorf("%w: pooled writers (the model opens a connection per write)", ErrNotModelled)
+	}
+	fx, ok := backendEffects[s.Backend]
+	if !ok {
+		return p, fmt.Errorf("%w: backend %q", ErrNotModelled, s.Backend)
+	}
+	p.DeadHangs, p.StopGrace, p.PromoteDelay, p.SyncDelay = fx.deadHangs, fx.stopGrace, fx.promote, fx.sync
+
+	var nodes []sim.NodeAddr
+	for i, n := range s.NodeNames() {
+		nodes = append(nodes, sim.NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+	}
+	layout, err := sim.BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, sim.InProcess)
+	if err != nil {
+		return p, err
+	}
+	be := layout.Config.Backend(layout.MasterBackend)
+	if be == nil || len(be.Servers) == 0 {
+		return p, fmt.Errorf("%w: no master backend", ErrNotModelled)
+	}
+	sv := be.Servers[0]
+	p.Check = health.Params{Inter: sv.Inter, FastInter: sv.FastInter, DownInter: sv.DownInter, Rise: sv.Rise, Fall: sv.Fall}
+	p.ReadTimeout, p.ConnectTimeout = sv.Inter, sv.Inter
+	if be.Timeouts.Check > 0 {
+		p.ReadTimeout = be.Timeouts.Check
+		p.ConnectTimeout = min(sv.Inter, be.Timeouts.Connect)
+		if be.Timeouts.Connect == 0 {
+			p.ConnectTimeout = sv.Inter
+		}
+	}
+	p.ReplicaCheck = "pass"
+	for _, r := range be.CheckRules {
+		if r.Action == tcpcheck.ActSend {
+			p.CheckReplies++
+		}
+		if r.Action != tcpcheck.ActExpect || r.Negate {
+			continue
+		}
+		if strings.Contains(r.Pattern, "role:master") {
+			p.ReplicaCheck = "timeout"
+			if r.MinRecv != 0 {
+				p.ReplicaCheck = "fail"
+			}
+		}
+		if strings.Contains(r.Pattern, "repl_backlog_active:1") {
+			p.BacklogGuard = true
+		}
+	}
+	p.Balance = "roundrobin"
+	if be.Balance == config.BalanceFirst {
+		p.Balance = "first"
+	}
+
+	f, err := faultOf(s)
+	if err != nil {
+		return p, err
+	}
+	p.Fault = f
+	return p, p.validate()
+}
+
+// faultOf finds the one fault on the initial master and its undo.
+func faultOf(s *scenario.Scenario) (Fault, error) {
+	var f Fault
+	if len(s.Faults) == 0 {
+		return f, fmt.Errorf("%w: no fault", ErrNotModelled)
+	}
+	first := s.Faults[0]
+	initial := s.NodeNames()[0]
+	if first.Target != "master" && first.Target != initial {
+		return f, fmt.Errorf("%w: the first fault acts on %s, not the master", ErrNotModelled, first.Target)
+	}
+	f.Action, f.At = first.Action, first.At.D
+	undo := map[string]string{"kill": "start", "stop": "start", "pause": "unpause", "disconnect": "reconnect"}
+	for i, x := range s.Faults[1:] {
+		same := x.Target == initial || (first.As != "" && x.Target == first.As)
+		if !same || x.Action != undo[f.Action] || f.Undo != 0 {
+			return f, fmt.Errorf("%w: fault %d (%s %s)", ErrNotModelled, i+2, x.Action, x.Target)
+		}
+		f.Undo = x.At.D
+	}
+	return f, nil
+}
