@@ -16,6 +16,8 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/scenarios"
 	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
+	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/report"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
@@ -27,6 +29,8 @@ type runFlags struct {
 	backend string
 	sets    []string
 	jsonOut string
+	htmlOut string
+	svgOut  string
 	quiet   bool
 }
 
@@ -65,8 +69,25 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 			if err != nil {
 				return err
 			}
-			if !f.quiet {
-				report.Text(os.Stdout, res.Timeline, res.Report)
+			out := io.Writer(os.Stdout)
+			if f.quiet {
+				out = io.Discard
+			}
+			report.Text(out, res.Timeline, res.Report)
+			var cs []model.Comparison
+			if !f.quiet || f.htmlOut != "" {
+				cs = reportModel(out, s, res.Timeline, res.Report)
+			}
+			if f.htmlOut != "" {
+				if err := writeRunHTML(f.htmlOut, res.Timeline, res.Report, cs); err != nil {
+					return exitError{exitFailed, err}
+				}
+			}
+			if f.svgOut != "" {
+				svg := htmlreport.RunSVG(htmlreport.RunData{Timeline: res.Timeline, Report: res.Report})
+				if err := os.WriteFile(f.svgOut, []byte(svg), 0o644); err != nil {
+					return exitError{exitFailed, fmt.Errorf("write %s: %w", f.svgOut, err)}
+				}
 			}
 			if f.jsonOut != "" {
 				if err := writeJSON(f.jsonOut, res.Timeline, res.Report); err != nil {
@@ -87,7 +108,9 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringVar(&f.backend, "backend", "", "memory or docker (default: the scenario's)")
 	cmd.Flags().StringArrayVar(&f.sets, "set", nil, "override a scenario field, e.g. --set sentinel.down_after=1s (repeatable)")
 	cmd.Flags().StringVar(&f.jsonOut, "json", "", "write the full timeline and verdicts to this file")
-	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code and --json only)")
+	cmd.Flags().StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report (timeline chart, phases, model) to this file")
+	cmd.Flags().StringVar(&f.svgOut, "svg", "", "write the timeline chart alone as an SVG file")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code, --json and --html only)")
 }
 
 func failedCount(r *verdict.Report) int {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestParseAxesSplitsSweptFromFixedSettings(t *testing.T) {
+	fixed, axes, err := parseAxes([]string{"proxy.inter=250ms,500ms", "sentinel.down_after=1s", "proxy.rise=1,2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fixed) != 1 || fixed[0] != "sentinel.down_after=1s" {
+		t.Errorf("fixed: got %q, want [sentinel.down_after=1s]", fixed)
+	}
+	if len(axes) != 2 || axes[0].key != "proxy.inter" || len(axes[1].values) != 2 {
+		t.Errorf("axes: got %+v", axes)
+	}
+	pts := grid(axes)
+	if len(pts) != 4 || pts[0].label() != "proxy.inter=250ms proxy.rise=1" || pts[3].label() != "proxy.inter=500ms proxy.rise=2" {
+		t.Errorf("grid: got %d points, first %q, last %q", len(pts), pts[0].label(), pts[len(pts)-1].label())
+	}
+}
+
+func TestParseAxesRejectsMalformedSettings(t *testing.T) {
+	for _, bad := range [][]string{{"proxy.inter"}, {"=1s"}, {"proxy.inter=1s,,2s"}, {"proxy.inter=1s,2s", "proxy.inter=3s,4s"}} {
+		if _, _, err := parseAxes(bad); err == nil {
+			t.Errorf("%q: got no error", bad)
+		}
+	}
+}
+
+// A bad value anywhere in the grid fails the sweep before any run, naming
+// the --set it came from.
+func TestSweepValidatesEveryPointBeforeRunning(t *testing.T) {
+	f := &sweepFlags{repeat: 1, trials: 0}
+	f.sets = []string{"proxy.inter=1s,bogus"}
+	_, err := sweep(context.Background(), "../../scenarios/master-kill.yaml", f, slog.New(slog.DiscardHandler), nil)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitBadInput {
+		t.Fatalf("got %v, want a bad-input exit", err)
+	}
+}
+
+func TestSummariseTakesMedianAndNearestRankP95(t *testing.T) {
+	s := summarise([]float64{5, 1, 3, 2, 4})
+	if s.N != 5 || s.Median != 3 || s.P95 != 5 || s.Max != 5 {
+		t.Errorf("got %+v, want median 3, p95 5, max 5", s)
+	}
+	if s := summarise([]float64{1, 2}); s.Median != 1.5 {
+		t.Errorf("even count: median %v, want 1.5", s.Median)
+	}
+}
+
+func TestHapDurWritesHAProxyDurations(t *testing.T) {
+	for in, want := range map[string]string{"1s": "1s", "250ms": "250ms", "1.5s": "1500ms"} {
+		d, _ := durationValue(in)
+		if got := hapDur(d); got != want {
+			t.Errorf("%s: got %s, want %s", in, got, want)
+		}
+	}
+	if !strings.HasPrefix(latencyText(0), "none") {
+		t.Errorf("no latency: got %q", latencyText(0))
+	}
+}
