@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -547,7 +548,53 @@ func (cl *Cluster) Close(ctx context.Context) error {
 			}
 		}
 	}
+	// A start cancelled while a create request was in flight can leave a
+	// container or network the daemon made but whose ID never reached us:
+	// remove whatever still carries this run's label.
+	if err := cl.sweep(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	cl.cli.Close()
+	return errors.Join(errs...)
+}
+
+// sweep removes the containers, then the networks, labelled with this run's
+// ID. It lists twice when the first pass found something, since a create the
+// daemon was still handling can land after the first list.
+func (cl *Cluster) sweep(ctx context.Context) error {
+	f := client.Filters{}
+	f.Add("label", LabelRun+"="+cl.runID)
+	var errs []error
+	for pass := 0; pass < 2; pass++ {
+		cs, err := cl.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+		if err != nil {
+			return fmt.Errorf("list the run's containers: %w", err)
+		}
+		ns, err := cl.cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+		if err != nil {
+			return fmt.Errorf("list the run's networks: %w", err)
+		}
+		if len(cs.Items)+len(ns.Items) == 0 {
+			break
+		}
+		for _, c := range cs.Items {
+			if _, err := cl.cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !cerrdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove container %s: %w", c.ID[:12], err))
+			}
+		}
+		for _, n := range ns.Items {
+			if _, err := cl.cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove network %s: %w", n.Name, err))
+			}
+		}
+		if pass == 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(append(errs, ctx.Err())...)
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
