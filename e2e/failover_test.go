@@ -131,6 +131,18 @@ var _ = Describe("Other faults on containers", Label("docker"), func() {
 		res := runScenario(ctx, "docker", "master-kill.yaml", "proxy.kind=redisha-container")
 		f := faultOf(res, "kill")
 		Expect(failoverProblems(res, f.Target)).To(BeEmpty())
+		// Its check counters come through its metrics: the seed's checks
+		// (inter 1s, on both ports) put one to two checks a second on
+		// each node, fewer on the dead master, whose checks wait for
+		// the connect timeout.
+		load := res.Report.CheckLoad
+		Expect(load.Measured).To(BeTrue(), "the check load of our proxy in a container")
+		Expect(load.Nodes).To(HaveLen(3))
+		for _, n := range load.Nodes {
+			Expect(n.ChecksPerSec).To(BeNumerically(">=", 0.3), n.Node)
+			Expect(n.ChecksPerSec).To(BeNumerically("<=", 2.5), n.Node)
+			Expect(n.BytesPerSec).To(BeNumerically(">", 0), n.Node)
+		}
 	}, SpecTimeout(runTimeout))
 
 	It("a broken check sequence is caught: the failover never reaches clients", Label("broken-check"), func(ctx SpecContext) {

@@ -165,5 +165,32 @@ type ProxyUnderTest interface {
 	Close(ctx context.Context) error
 }
 
+// CheckCounter is a proxy under test that counts the health checks it
+// runs. The engine reads the counters as the workload starts and as it
+// ends; the difference is the check load on each node. A proxy that
+// cannot count them (HAProxy: its statistics have no count of checks) is
+// not a CheckCounter, and its runs record no check load.
+type CheckCounter interface {
+	// CheckCounts reads the counters of the servers of the master and
+	// replica ports.
+	CheckCounts(ctx context.Context) ([]ServerChecks, error)
+}
+
+// CheckCounts are a server's check counters at one instant.
+type CheckCounts struct {
+	// Checks counts the checks completed, passed or failed.
+	Checks uint64
+	// BytesSent and BytesReceived are what the checks wrote to the server
+	// and read from it.
+	BytesSent, BytesReceived int64
+}
+
+// ServerChecks are the check counters of one server: the node it points to
+// behind one port ("master" or "replica").
+type ServerChecks struct {
+	Node, Port string
+	CheckCounts
+}
+
 // ProxyStarter starts the proxy a scenario asks for in front of a cluster.
 type ProxyStarter func(ctx context.Context, s *scenario.Scenario, c Cluster, log *slog.Logger) (ProxyUnderTest, error)

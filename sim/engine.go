@@ -147,6 +147,7 @@ func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res
 		tl.Params = paramsOf(s)
 	})
 	poller.record(rec)
+	checksAtStart := readChecks(ctx, px, log)
 	waitSentinels := watchSentinels(obsCtx, cluster, rec)
 	obsWG.Add(2)
 	go func() { defer obsWG.Done(); waitSentinels() }()
@@ -200,10 +201,10 @@ loop:
 	}
 	end := rec.Now()
 	rec.Event(timeline.Event{T: end, Kind: timeline.KindNote, Source: "engine", Name: "workload-end"})
-	recordCheckLoad(px, rec)
 	if runErr != nil {
 		return nil, runErr
 	}
+	recordCheckLoad(rec, checksAtStart, readChecks(ctx, px, log))
 
 	progress(Progress{Stage: "settling"})
 	rb := settleAndReadBack(ctx, s, cluster, poller, rec, func() {

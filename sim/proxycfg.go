@@ -2,14 +2,17 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
 // NodeAddr is a node as the proxy must reach it.
@@ -26,6 +29,38 @@ type ProxyLayout struct {
 	MasterBackend, ReplicaBackend   string
 	// ServerNode maps "backend/server" to the node it points to.
 	ServerNode map[string]string
+}
+
+// Ports are the backends of the master and replica ports, each with its
+// port name (timeline.PortMaster, timeline.PortReplica).
+func (l *ProxyLayout) Ports() [][2]string {
+	out := [][2]string{{l.MasterBackend, timeline.PortMaster}}
+	if rb := l.ReplicaBackend; rb != "" && rb != l.MasterBackend {
+		out = append(out, [2]string{rb, timeline.PortReplica})
+	}
+	return out
+}
+
+// ServerChecks maps check counters read per "backend/server" to the nodes
+// behind the master and replica ports; servers of other backends, or
+// pointing at no node, are left out.
+func (l *ProxyLayout) ServerChecks(byServer map[string]CheckCounts) []ServerChecks {
+	var out []ServerChecks
+	for _, bp := range l.Ports() {
+		prefix := bp[0] + "/"
+		for key, c := range byServer {
+			if !strings.HasPrefix(key, prefix) {
+				continue
+			}
+			if node, ok := l.ServerNode[key]; ok {
+				out = append(out, ServerChecks{Node: node, Port: bp[1], CheckCounts: c})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ServerChecks) int {
+		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Node, b.Node))
+	})
+	return out
 }
 
 // Placement says where a proxy listens.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
@@ -26,6 +28,10 @@ import (
 const (
 	statsPort = 9999
 	statsURI  = "/redisha-sim-stats"
+	// metricsPath serves Prometheus metrics on the same listener: the
+	// check counters of this project's proxy (HAProxy serves its exporter
+	// there too, without them).
+	metricsPath = "/metrics"
 	// statsPoll is how often the CSV is read: the resolution of the
 	// proxy events on the timeline.
 	statsPoll = 50 * time.Millisecond
@@ -60,7 +66,7 @@ func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr, sentinels []stri
 		Name: "redisha_sim_stats", Mode: config.ModeHTTP,
 		Binds:    []config.Bind{{Addr: net.JoinHostPort("", strconv.Itoa(statsPort))}},
 		Timeouts: config.Timeouts{Client: 10 * time.Second},
-		Stats:    &config.Stats{URI: statsURI, Realm: "redisha-sim"},
+		Stats:    &config.Stats{URI: statsURI, Realm: "redisha-sim", MetricsPath: metricsPath},
 	})
 	return layout, config.Render(layout.Config), nil
 }
@@ -98,8 +104,8 @@ func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario
 		return nil, fmt.Errorf("start the proxy container: %w", err)
 	}
 	cl.log.Info("proxy container started", "image", image, "addr", c.clientsIP)
-	p := &containerProxy{c: c, layout: layout, desc: desc,
-		statsURL: "http://" + net.JoinHostPort(c.clientsIP.String(), strconv.Itoa(statsPort)) + statsURI + ";csv"}
+	base := "http://" + net.JoinHostPort(c.clientsIP.String(), strconv.Itoa(statsPort))
+	p := &containerProxy{c: c, layout: layout, desc: desc, statsURL: base + statsURI + ";csv"}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, err := p.poll(ctx)
@@ -111,6 +117,9 @@ func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario
 			return nil, fmt.Errorf("the proxy container does not serve its statistics: %w\n%s", err, logs)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if s.Proxy.Kind == "redisha-container" {
+		return &countingProxy{containerProxy: p, metricsURL: base + metricsPath}, nil
 	}
 	return p, nil
 }
@@ -275,4 +284,86 @@ func (p *containerProxy) Watch(ctx context.Context, f func(sim.ProxyEvent)) erro
 // down), "no check"; not "DOWN", "DOWN 1/2" (going up), "MAINT", "NOLB".
 func isUp(status string) bool {
 	return strings.HasPrefix(status, "UP") || status == "no check" || status == "OPEN"
+}
+
+// countingProxy is this project's proxy in a container: it also reports
+// its check counters, read from its Prometheus metrics.
+type countingProxy struct {
+	*containerProxy
+	metricsURL string
+}
+
+// The proxy's Prometheus metrics that count checks, by server.
+const (
+	metricChecks        = "haproxy_server_check_completed_total"
+	metricCheckSent     = "haproxy_server_check_sent_bytes_total"
+	metricCheckReceived = "haproxy_server_check_received_bytes_total"
+)
+
+// CheckCounts reads the check counters from the metrics.
+func (p *countingProxy) CheckCounts(ctx context.Context) ([]sim.ServerChecks, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metricsURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", p.metricsURL, resp.Status)
+	}
+	byServer, err := parseCheckMetrics(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", p.metricsURL, err)
+	}
+	return p.layout.ServerChecks(byServer), nil
+}
+
+// parseCheckMetrics reads the check counters of every server, by
+// "backend/server", from Prometheus text.
+func parseCheckMetrics(r io.Reader) (map[string]sim.CheckCounts, error) {
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, err
+	}
+	if fams[metricChecks] == nil {
+		return nil, fmt.Errorf("no %s in the metrics: not a proxy that counts its checks", metricChecks)
+	}
+	out := map[string]sim.CheckCounts{}
+	for _, name := range []string{metricChecks, metricCheckSent, metricCheckReceived} {
+		fam := fams[name]
+		if fam == nil {
+			continue
+		}
+		for _, m := range fam.GetMetric() {
+			var backend, server string
+			for _, l := range m.GetLabel() {
+				switch l.GetName() {
+				case "proxy":
+					backend = l.GetValue()
+				case "server":
+					server = l.GetValue()
+				}
+			}
+			if backend == "" || server == "" || m.GetCounter() == nil {
+				continue
+			}
+			key := backend + "/" + server
+			c := out[key]
+			v := m.GetCounter().GetValue()
+			switch name {
+			case metricChecks:
+				c.Checks = uint64(v)
+			case metricCheckSent:
+				c.BytesSent = int64(v)
+			case metricCheckReceived:
+				c.BytesReceived = int64(v)
+			}
+			out[key] = c
+		}
+	}
+	return out, nil
 }

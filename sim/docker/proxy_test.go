@@ -31,6 +31,36 @@ func TestIsUp(t *testing.T) {
 	}
 }
 
+func TestParseCheckMetrics(t *testing.T) {
+	text := `# HELP haproxy_server_check_completed_total Total number of health checks that reached a result.
+# TYPE haproxy_server_check_completed_total counter
+haproxy_server_check_completed_total{proxy="bk_redis",server="redis1"} 12
+haproxy_server_check_completed_total{proxy="bk_redis",server="redis2"} 7
+# TYPE haproxy_server_check_sent_bytes_total counter
+haproxy_server_check_sent_bytes_total{proxy="bk_redis",server="redis1"} 372
+# TYPE haproxy_server_check_received_bytes_total counter
+haproxy_server_check_received_bytes_total{proxy="bk_redis",server="redis1"} 4096
+# TYPE haproxy_process_uptime_seconds gauge
+haproxy_process_uptime_seconds 30
+`
+	got, err := parseCheckMetrics(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]sim.CheckCounts{
+		"bk_redis/redis1": {Checks: 12, BytesSent: 372, BytesReceived: 4096},
+		"bk_redis/redis2": {Checks: 7},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	// HAProxy's own exporter has no count of checks.
+	_, err = parseCheckMetrics(strings.NewReader("# TYPE haproxy_server_check_failures_total counter\nhaproxy_server_check_failures_total{proxy=\"b\",server=\"s\"} 3\n"))
+	if err == nil || !strings.Contains(err.Error(), "no haproxy_server_check_completed_total") {
+		t.Errorf("got %v, want an error naming the missing metric", err)
+	}
+}
+
 func TestParseStatsCSV(t *testing.T) {
 	csv := "# pxname,svname,qcur,status,check_status,check_desc,last_chk\n" +
 		"back,FRONTEND,,OPEN,,,\n" +
@@ -194,6 +224,42 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 			<-done
 		})
 	}
+	// Our proxy reports its check counters through its metrics, as the
+	// engine reads them in a container: each reading lies between two
+	// readings of the proxy's own counters around it.
+	cp := &countingProxy{containerProxy: op, metricsURL: fmt.Sprintf("http://127.0.0.1:%d%s", ourStats, metricsPath)}
+	own := func() map[string]sim.CheckCounts {
+		m := map[string]sim.CheckCounts{}
+		for _, bp := range layout.Ports() {
+			for _, st := range px.Backend(bp[0]).Servers() {
+				m[layout.ServerNode[bp[0]+"/"+st.Name]+" "+bp[1]] = sim.CheckCounts{Checks: st.ChecksDone, BytesSent: st.CheckBytesSent, BytesReceived: st.CheckBytesReceived}
+			}
+		}
+		return m
+	}
+	before := own()
+	counts, err := cp.CheckCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := own()
+	if len(counts) != 6 {
+		t.Errorf("check counters of %d servers, want 6 (3 nodes behind 2 ports): %+v", len(counts), counts)
+	}
+	for _, c := range counts {
+		k := c.Node + " " + c.Port
+		b, a := before[k], after[k]
+		if c.Checks == 0 || c.Checks < b.Checks || c.Checks > a.Checks ||
+			c.BytesSent < b.BytesSent || c.BytesSent > a.BytesSent || c.BytesReceived < b.BytesReceived || c.BytesReceived > a.BytesReceived {
+			t.Errorf("%s: metrics say %+v, the proxy %+v before and %+v after", k, c.CheckCounts, b, a)
+		}
+	}
+	// HAProxy serves its exporter on the same path, without check counts.
+	hc := &countingProxy{containerProxy: hp, metricsURL: fmt.Sprintf("http://127.0.0.1:%d%s", stats, metricsPath)}
+	if _, err := hc.CheckCounts(ctx); err == nil || !strings.Contains(err.Error(), "no "+metricChecks) {
+		t.Errorf("HAProxy's metrics: got %v, want an error saying it has no %s", err, metricChecks)
+	}
+
 	// A promotion: redis2 becomes master, redis1 its replica; both proxies
 	// see redis2 UP on the master port.
 	if err := nodes[1].ReplicaOf(ctx, nil); err != nil {

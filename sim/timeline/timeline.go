@@ -136,7 +136,7 @@ type Timeline struct {
 	ReadBack      *ReadBack     `json:"read_back,omitempty"`
 	// CheckLoad is the health-check load the proxy put on each node, per
 	// backend, over the workload. It is empty when the proxy under test
-	// does not count its checks (a proxy in a container): not measured,
+	// does not count its checks (HAProxy): not measured,
 	// which is not zero.
 	CheckLoad []CheckLoad `json:"check_load,omitempty"`
 }

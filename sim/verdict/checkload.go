@@ -7,13 +7,13 @@ import (
 )
 
 // checkLoadNotMeasured is why check_rate and check_bytes_rate are unknown.
-const checkLoadNotMeasured = "check load not measured: the proxy under test does not report its health checks (a proxy in a container)"
+const checkLoadNotMeasured = "check load not measured: the proxy under test does not report its health checks (HAProxy: its statistics have no count of checks)"
 
 // CheckLoad is the load the proxy's health checks put on each node over
 // the workload, the master and replica backends summed.
 type CheckLoad struct {
 	// Measured is false when the timeline has no check counts: the proxy
-	// under test does not report them (a proxy in a container). The load
+	// under test does not report them (HAProxy). The load
 	// is then unknown, not zero.
 	Measured bool
 	// Nodes are in the timeline's node order.

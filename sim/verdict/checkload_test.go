@@ -41,7 +41,7 @@ func TestCheckLoadSumsBothPortsPerNode(t *testing.T) {
 }
 
 func TestCheckLoadOfAProxyInAContainerIsNotMeasured(t *testing.T) {
-	tl := trioTimeline() // no check counts, as with a proxy in a container
+	tl := trioTimeline() // no check counts, as with HAProxy
 	exp := scenario.Expectation{Metric: "check_rate", Op: "<=", Value: 100}
 	r := Judge(tl, []scenario.Expectation{exp})
 	if r.CheckLoad.Measured {
