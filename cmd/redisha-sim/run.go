@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -32,6 +33,8 @@ type runFlags struct {
 	htmlOut string
 	svgOut  string
 	quiet   bool
+	// startJitter is the most the workload's start is delayed, at random.
+	startJitter time.Duration
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -111,6 +114,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report (timeline chart, phases, model) to this file")
 	cmd.Flags().StringVar(&f.svgOut, "svg", "", "write the timeline chart alone as an SVG file")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code, --json and --html only)")
+	cmd.Flags().DurationVar(&f.startJitter, "start-jitter", 0, "delay the workload by a random time up to this, so that repeated runs fault the master at different phases of the checks (0: a fixed start)")
 }
 
 func failedCount(r *verdict.Report) int {
@@ -151,12 +155,15 @@ func loadScenario(args []string, f *runFlags) (*scenario.Scenario, error) {
 
 // runScenario runs s on its backend with a live progress line on out.
 func runScenario(ctx context.Context, s *scenario.Scenario, f *runFlags, log *slog.Logger, out io.Writer) (*sim.Result, error) {
+	if f.startJitter < 0 {
+		return nil, exitError{exitBadInput, fmt.Errorf("--start-jitter %v: must not be negative", f.startJitter)}
+	}
 	b, starter, err := backendFor(s)
 	if err != nil {
 		return nil, exitError{exitBadInput, err}
 	}
 	line := newProgressLine(out)
-	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, Progress: line.update})
+	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, Progress: line.update, StartJitter: f.startJitter})
 	line.done()
 	switch {
 	case err != nil && ctx.Err() != nil:

@@ -252,6 +252,9 @@ func sweep(ctx context.Context, path string, f *sweepFlags, log *slog.Logger, pr
 	if f.repeat < 1 {
 		return nil, exitError{exitBadInput, fmt.Errorf("--repeat %d: want at least 1", f.repeat)}
 	}
+	if f.jitter < 0 {
+		return nil, exitError{exitBadInput, fmt.Errorf("--start-jitter %v: must not be negative", f.jitter)}
+	}
 	fixed, axes, err := parseAxes(f.sets)
 	if err != nil {
 		return nil, exitError{exitBadInput, err}

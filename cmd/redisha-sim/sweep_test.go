@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
 func TestParseAxesSplitsSweptFromFixedSettings(t *testing.T) {
@@ -64,5 +67,24 @@ func TestHapDurWritesHAProxyDurations(t *testing.T) {
 	}
 	if !strings.HasPrefix(latencyText(0), "none") {
 		t.Errorf("no latency: got %q", latencyText(0))
+	}
+}
+
+// A negative --start-jitter is refused before anything starts, by run
+// and by sweep (the engine would take it as no delay).
+func TestNegativeStartJitterIsBadInput(t *testing.T) {
+	s, err := scenario.Load("../../scenarios/master-kill.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	_, err = runScenario(context.Background(), s, &runFlags{startJitter: -time.Second}, slog.New(slog.DiscardHandler), &out)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != exitBadInput || !strings.Contains(err.Error(), "--start-jitter") {
+		t.Errorf("run: got %v, want a bad-input exit naming --start-jitter", err)
+	}
+	_, err = sweep(context.Background(), "../../scenarios/master-kill.yaml", &sweepFlags{repeat: 1, jitter: -time.Second}, slog.New(slog.DiscardHandler), nil)
+	if !errors.As(err, &ee) || ee.code != exitBadInput || !strings.Contains(err.Error(), "--start-jitter") {
+		t.Errorf("sweep: got %v, want a bad-input exit naming --start-jitter", err)
 	}
 }
