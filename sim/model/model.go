@@ -99,8 +99,13 @@ type Params struct {
 	OpTimeout time.Duration
 
 	// Backend effects. DeadHangs: a dead node's address stops answering
-	// (a container's IP goes away) rather than refusing connections.
-	DeadHangs bool
+	// (a container's IP goes away) rather than refusing connections, after
+	// RefuseWindow in which it refuses them (the process is gone, its
+	// network namespace not yet).
+	DeadHangs    bool
+	RefuseWindow time.Duration
+	// KillDelay is from the kill being issued to the process dying.
+	KillDelay time.Duration
 	// StopGrace is how long a node keeps answering PING (not writes)
 	// after SIGTERM.
 	StopGrace time.Duration

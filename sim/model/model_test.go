@@ -108,13 +108,29 @@ func TestModelBandHoldsTheObservedSeedFigures(t *testing.T) {
 // inter + fall·d + (fall-1)·fastinter, d being one failing check: a
 // refused connection (~0) on loopback, the connect timeout (inter) when a
 // container's address is gone. A check in flight when the master is killed
-// fails at once (the connection is reset), so with hanging checks the
-// least is (fall-1)·(fastinter + d).
+// fails at once (the connection is reset), and so does one started while
+// the dead container's address still refuses, so with hanging checks the
+// least is (fall-1)·(fastinter + d). On docker the process dies KillDelay
+// after the kill is issued, which shifts both bounds.
 func TestDeadMasterIsMarkedDownAfterFallChecks(t *testing.T) {
 	pred := predictScenario(t, "master-kill")
 	within(t, "refused", pred.Detection, 2*time.Second, 3*time.Second+10*time.Millisecond)
+	p, err := FromScenario(load(t, "master-kill", "backend=docker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.KillDelay <= 0 || p.RefuseWindow <= 0 {
+		t.Fatalf("docker: kill delay %v, refuse window %v, want both measured (positive)", p.KillDelay, p.RefuseWindow)
+	}
 	pred = predictScenario(t, "master-kill", "backend=docker")
-	within(t, "hanging", pred.Detection, 4*time.Second, 6*time.Second+10*time.Millisecond)
+	within(t, "hanging", pred.Detection, 4*time.Second+p.KillDelay, 6*time.Second+p.KillDelay+10*time.Millisecond)
+	// The refuse window: a check that starts in it fails at once instead
+	// of after the connect timeout, a second sooner. About RefuseWindow /
+	// inter of the trials (12 %) get it, so the p5 comes under 5 s + kill
+	// delay (without the window, no trial would), the median not.
+	if d := pred.Detection; d.P5 >= 5*time.Second+p.KillDelay || d.P50 < 5*time.Second+p.KillDelay {
+		t.Errorf("hanging: p5 %v, p50 %v; want p5 under and p50 over 5s + kill delay", d.P5, d.P50)
+	}
 	pred = predictScenario(t, "master-kill", "proxy.fall=2", "proxy.inter=500ms", "proxy.fastinter=100ms")
 	within(t, "fall 2, fastinter 100ms", pred.Detection, 100*time.Millisecond, 600*time.Millisecond+10*time.Millisecond)
 }

@@ -15,16 +15,23 @@ import (
 // Backend effects the model needs, by backend (timing.md §2, §4 and this
 // project's measurements).
 var backendEffects = map[string]struct {
-	deadHangs                bool
-	stopGrace, promote, sync time.Duration
+	deadHangs                              bool
+	refuse, kill, stopGrace, promote, sync time.Duration
 }{
 	// The in-memory nodes refuse connections once stopped and switch
 	// roles at once.
 	"memory": {deadHangs: false, stopGrace: 0, promote: 0, sync: 5 * time.Millisecond},
-	// A stopped container's address goes away (connects hang); real
-	// Redis answers PING ~0.5 s into a docker stop, and answers
+	// A killed container's process is gone ~35 ms after the kill is
+	// issued through the Docker API; its address then refuses
+	// connections for ~120 ms and hangs afterwards (the IP goes away).
+	// Measured by dialling a node every 5 ms through five kills of the
+	// docker backend's containers (sim/docker's
+	// TestKilledContainerAcceptsThenRefusesThenHangs): accepts until
+	// 31-45 ms, then refuses for 91-145 ms (mean 121). Real Redis answers PING ~0.5 s
+	// into a docker stop under the scenario's workload, and answers
 	// role:master ~30 ms after SLAVEOF NO ONE.
-	"docker": {deadHangs: true, stopGrace: 500 * time.Millisecond, promote: 30 * time.Millisecond, sync: 50 * time.Millisecond},
+	"docker": {deadHangs: true, refuse: 120 * time.Millisecond, kill: 35 * time.Millisecond,
+		stopGrace: 500 * time.Millisecond, promote: 30 * time.Millisecond, sync: 50 * time.Millisecond},
 }
 
 // FromScenario derives the model's parameters from a scenario, with the
@@ -44,7 +51,8 @@ func FromScenario(s *scenario.Scenario) (Params, error) {
 	if !ok {
 		return p, fmt.Errorf("%w: backend %q", ErrNotModelled, s.Backend)
 	}
-	p.DeadHangs, p.StopGrace, p.PromoteDelay, p.SyncDelay = fx.deadHangs, fx.stopGrace, fx.promote, fx.sync
+	p.DeadHangs, p.RefuseWindow, p.KillDelay = fx.deadHangs, fx.refuse, fx.kill
+	p.StopGrace, p.PromoteDelay, p.SyncDelay = fx.stopGrace, fx.promote, fx.sync
 
 	var nodes []sim.NodeAddr
 	for i, n := range s.NodeNames() {

@@ -24,8 +24,11 @@ type node struct {
 	dead     bool // killed or stopped (process gone)
 	stopping bool // SIGTERM received: answers PING, writes hang
 	paused   bool
-	cut      bool // disconnected from the other nodes and the Sentinels
-	backlog  bool // repl_backlog_active:1
+	// hangsAt is when a dead node's address stops refusing and hangs
+	// (DeadHangs).
+	hangsAt time.Duration
+	cut     bool // disconnected from the other nodes and the Sentinels
+	backlog bool // repl_backlog_active:1
 	// replicaOf is the node a replica follows, its link up from syncedAt.
 	replicaOf int
 	syncedAt  time.Duration
@@ -37,7 +40,7 @@ type node struct {
 }
 
 func (n *node) deadReach(w *world) reach {
-	if w.p.DeadHangs {
+	if w.p.DeadHangs && w.q.now >= n.hangsAt {
 		return reachHang
 	}
 	return reachRefused
@@ -173,8 +176,11 @@ func (w *world) doFault() {
 	n := w.old()
 	switch w.p.Fault.Action {
 	case "kill":
-		n.dead = true
-		w.reset(n)
+		if w.p.KillDelay > 0 {
+			w.q.after(w.p.KillDelay, func() { w.exit(n) })
+		} else {
+			w.exit(n)
+		}
 	case "stop", "restart":
 		if w.p.StopGrace > 0 {
 			n.stopping = true
@@ -194,6 +200,7 @@ func (w *world) doFault() {
 
 func (w *world) exit(n *node) {
 	n.stopping, n.dead = false, true
+	n.hangsAt = w.q.now + w.p.RefuseWindow
 	w.reset(n)
 }
 
