@@ -33,8 +33,9 @@ func readChecks(ctx context.Context, px ProxyUnderTest, log *slog.Logger) *check
 }
 
 // recordCheckLoad records in the timeline the check load on each node
-// between two readings of the counters.
-func recordCheckLoad(rec *timeline.Recorder, begin, end *checkReading) {
+// between two readings of the counters. Counters that went backwards (a
+// proxy restarted by a fault) leave the load unrecorded: not measured.
+func recordCheckLoad(rec *timeline.Recorder, begin, end *checkReading, log *slog.Logger) {
 	if begin == nil || end == nil {
 		return
 	}
@@ -46,6 +47,10 @@ func recordCheckLoad(rec *timeline.Recorder, begin, end *checkReading) {
 	var load []timeline.CheckLoad
 	for _, c := range end.counts {
 		c0 := start[key{c.Node, c.Port}]
+		if c.Checks < c0.Checks || c.BytesSent < c0.BytesSent || c.BytesReceived < c0.BytesReceived {
+			log.Warn("the proxy's check counters went backwards (was it restarted?); the run records no check load", "node", c.Node, "port", c.Port)
+			return
+		}
 		load = append(load, timeline.CheckLoad{
 			Node: c.Node, Port: c.Port, Checks: c.Checks - c0.Checks,
 			BytesOut: c.BytesSent - c0.BytesSent, BytesIn: c.BytesReceived - c0.BytesReceived,

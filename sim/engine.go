@@ -204,7 +204,7 @@ loop:
 	if runErr != nil {
 		return nil, runErr
 	}
-	recordCheckLoad(rec, checksAtStart, readChecks(ctx, px, log))
+	recordCheckLoad(rec, checksAtStart, readChecks(ctx, px, log), log)
 
 	progress(Progress{Stage: "settling"})
 	rb := settleAndReadBack(ctx, s, cluster, poller, rec, func() {
