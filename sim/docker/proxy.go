@@ -28,9 +28,8 @@ import (
 const (
 	statsPort = 9999
 	statsURI  = "/redisha-sim-stats"
-	// metricsPath serves Prometheus metrics on the same listener: the
-	// check counters of this project's proxy (HAProxy serves its exporter
-	// there too, without them).
+	// metricsPath serves Prometheus metrics on the same listener, for
+	// the check counters of this project's proxy.
 	metricsPath = "/metrics"
 	// statsPoll is how often the CSV is read: the resolution of the
 	// proxy events on the timeline.
@@ -56,17 +55,23 @@ func StartProxy(ctx context.Context, s *scenario.Scenario, c sim.Cluster, log *s
 
 // ProxyConfigFor renders the configuration of a scenario's proxy as it runs
 // in a container on the clients network: servers at the nodes' addresses
-// there, frontends on fixed ports, and the engine's statistics endpoint.
+// there, frontends on fixed ports, and the engine's statistics endpoint,
+// with the Prometheus metrics for this project's proxy (an HAProxy image
+// may lack the exporter, and its metrics count no checks anyway).
 func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr, sentinels []string) (*sim.ProxyLayout, string, error) {
 	layout, err := sim.BuildProxyConfig(s, nodes, sentinels, sim.Placement{FixedPorts: true})
 	if err != nil {
 		return nil, "", err
 	}
+	st := &config.Stats{URI: statsURI, Realm: "redisha-sim"}
+	if s.Proxy.Kind == "redisha-container" {
+		st.MetricsPath = metricsPath
+	}
 	layout.Config.Frontends = append(layout.Config.Frontends, &config.Frontend{
 		Name: "redisha_sim_stats", Mode: config.ModeHTTP,
 		Binds:    []config.Bind{{Addr: net.JoinHostPort("", strconv.Itoa(statsPort))}},
 		Timeouts: config.Timeouts{Client: 10 * time.Second},
-		Stats:    &config.Stats{URI: statsURI, Realm: "redisha-sim", MetricsPath: metricsPath},
+		Stats:    st,
 	})
 	return layout, config.Render(layout.Config), nil
 }

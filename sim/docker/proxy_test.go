@@ -128,6 +128,9 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Rendered as for our proxy in a container (with its metrics path);
+	// Debian's HAProxy has the Prometheus exporter and runs it too.
+	s.Proxy.Kind = "redisha-container"
 	layout, _, err := ProxyConfigFor(s, addrs, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +257,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 			t.Errorf("%s: metrics say %+v, the proxy %+v before and %+v after", k, c.CheckCounts, b, a)
 		}
 	}
-	// HAProxy serves its exporter on the same path, without check counts.
+	// HAProxy's exporter on the same path has no count of checks.
 	hc := &countingProxy{containerProxy: hp, metricsURL: fmt.Sprintf("http://127.0.0.1:%d%s", stats, metricsPath)}
 	if _, err := hc.CheckCounts(ctx); err == nil || !strings.Contains(err.Error(), "no "+metricChecks) {
 		t.Errorf("HAProxy's metrics: got %v, want an error saying it has no %s", err, metricChecks)
