@@ -109,6 +109,25 @@ func WriteComparison(w io.Writer, trials int, cs []Comparison) {
 	}
 }
 
+// describeBackend says how the backend's nodes die and change roles.
+func describeBackend(p Params) string {
+	dead := "a dead node refuses connections"
+	if p.DeadHangs {
+		dead = fmt.Sprintf("a dead node's address refuses connections for %v, then hangs", p.RefuseWindow)
+	}
+	s := dead
+	if p.KillDelay > 0 {
+		s += fmt.Sprintf("; a kill takes effect %v after it is issued", p.KillDelay)
+	}
+	if p.StopGrace > 0 {
+		s += fmt.Sprintf("; a stopped node answers PING for %v", p.StopGrace)
+	}
+	if p.PromoteDelay > 0 {
+		s += fmt.Sprintf("; role:master %v after SLAVEOF NO ONE", p.PromoteDelay)
+	}
+	return s
+}
+
 func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
 
 // WritePrediction prints a prediction for people.
@@ -126,7 +145,8 @@ func WritePrediction(w io.Writer, name, backend string, pred *Prediction) {
 	if p.SentinelAware {
 		fmt.Fprint(w, "; the proxy follows Sentinel")
 	}
-	fmt.Fprintf(w, "\n\n  %-34s %8s %8s %8s %8s\n", "", "p5", "p50", "p95", "max")
+	fmt.Fprintf(w, "\n  Backend: %s\n", describeBackend(p))
+	fmt.Fprintf(w, "\n  %-34s %8s %8s %8s %8s\n", "", "p5", "p50", "p95", "max")
 	row := func(name string, d Dist, note string) {
 		if d.N == 0 {
 			fmt.Fprintf(w, "  %-34s %8s %8s %8s %8s  %s\n", name, "-", "-", "-", "-", note)
