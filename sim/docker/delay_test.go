@@ -63,17 +63,16 @@ func ours(ctx context.Context, t *testing.T, runID string) []string {
 	return names
 }
 
-func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
-	requireDocker(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
+// startPair starts a master, one replica and one Sentinel, removed (and
+// checked gone) when the test ends.
+func startPair(ctx context.Context, t *testing.T) sim.Cluster {
+	t.Helper()
 	c, err := Backend{}.Start(ctx, sim.Topology{
 		Nodes: []string{"redis1", "redis2"}, Sentinels: []string{"sentinel1"}, Quorum: 1, MasterName: "mymaster",
 		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
 	}, nil)
-	var runID string
 	if c != nil {
-		runID = c.(*Cluster).runID
+		runID := c.(*Cluster).runID
 		t.Cleanup(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -88,6 +87,14 @@ func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
+	requireDocker(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	c := startPair(ctx, t)
 	if !c.Supports("delay", sim.KindNode) || c.Supports("delay", sim.KindSentinel) {
 		t.Fatal("the docker backend must support delay on nodes, and only there")
 	}
@@ -116,7 +123,7 @@ func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
 	}
 
 	const delay = 200 * time.Millisecond
-	err = node.(sim.LinkShaper).Shape(ctx, delay, 0)
+	err := node.(sim.LinkShaper).Shape(ctx, delay, 0)
 	if errors.Is(err, ErrNoNetem) && os.Getenv(requireNetemEnv) == "" {
 		t.Skipf("%v; set %s to make this a failure", err, requireNetemEnv)
 	}

@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/redisha-sim/redisha-sim/sim"
 )
 
 // The timing model's docker parameters (sim/model: KillDelay, then
@@ -22,22 +20,7 @@ func TestKilledContainerAcceptsThenRefusesThenHangs(t *testing.T) {
 	requireDocker(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	c, err := Backend{}.Start(ctx, sim.Topology{
-		Nodes: []string{"redis1", "redis2"}, Sentinels: []string{"sentinel1"}, Quorum: 1, MasterName: "mymaster",
-		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
-	}, nil)
-	if c != nil {
-		t.Cleanup(func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := c.Close(cctx); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startPair(ctx, t)
 	n := c.Nodes()[0].(*Container)
 	addr := n.Addr()
 

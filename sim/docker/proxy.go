@@ -185,19 +185,30 @@ type serverState struct {
 func (p *containerProxy) poll(ctx context.Context) ([]serverState, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.statsURL, nil)
+	var states []serverState
+	err := p.get(ctx, p.statsURL, func(body io.Reader) (err error) {
+		states, err = parseStatsCSV(body)
+		return err
+	})
+	return states, err
+}
+
+// get reads url from the proxy's statistics listener with read, which
+// sees the body of a 200 answer.
+func (p *containerProxy) get(ctx context.Context, url string, read func(io.Reader) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", p.statsURL, resp.Status)
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return parseStatsCSV(resp.Body)
+	return read(resp.Body)
 }
 
 // parseStatsCSV reads the server rows of HAProxy's CSV statistics.
@@ -307,21 +318,15 @@ const (
 
 // CheckCounts reads the check counters from the metrics.
 func (p *countingProxy) CheckCounts(ctx context.Context) ([]sim.ServerChecks, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.metricsURL, nil)
+	var byServer map[string]sim.CheckCounts
+	err := p.get(ctx, p.metricsURL, func(body io.Reader) (err error) {
+		if byServer, err = parseCheckMetrics(body); err != nil {
+			return fmt.Errorf("GET %s: %w", p.metricsURL, err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	resp, err := p.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", p.metricsURL, resp.Status)
-	}
-	byServer, err := parseCheckMetrics(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", p.metricsURL, err)
 	}
 	return p.layout.ServerChecks(byServer), nil
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // checkLoadNotMeasured is why check_rate and check_bytes_rate are unknown.
-const checkLoadNotMeasured = "check load not measured: the proxy under test does not report its health checks (HAProxy: its statistics have no count of checks)"
+const checkLoadNotMeasured = "check load not measured: the proxy under test did not report its health checks (HAProxy's statistics count none)"
 
 // CheckLoad is the load the proxy's health checks put on each node over
 // the workload, the master and replica backends summed.
