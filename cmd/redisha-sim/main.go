@@ -1,8 +1,16 @@
 // Command redisha-sim measures Redis Sentinel failovers behind an
-// HAProxy-style proxy, and runs that proxy.
+// HAProxy-style proxy, predicts them with a timing model, and runs that
+// proxy. It only parses flags, wires the packages under sim/ and proxy/
+// together and maps errors to exit codes (0 ok, 1 an expectation failed,
+// 2 bad input, 130 interrupted).
 //
-//	redisha-sim proxy -f haproxy.cfg        run the proxy
-//	redisha-sim proxy -c -f haproxy.cfg     check a configuration
+//	redisha-sim run [SCENARIO.yaml]          run a scenario (embedded master-kill by default)
+//	redisha-sim model SCENARIO.yaml          the timing model's predicted distribution
+//	redisha-sim sweep SCENARIO.yaml --set K=V1,V2   measure a grid of settings
+//	redisha-sim tune SCENARIO.yaml --budget 3s      recommend check settings
+//	redisha-sim summarize RUN.json...        medians and ranges of saved runs
+//	redisha-sim proxy -f haproxy.cfg         run the proxy (-c checks a configuration)
+//	redisha-sim images | clean               build the local images, remove leftovers
 package main
 
 import (

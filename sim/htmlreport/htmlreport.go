@@ -440,9 +440,9 @@ func expectations(b *strings.Builder, r *verdict.Report) {
 		if !e.Held {
 			res, class = "<span class=\"flag\">FAILED</span>", "outside"
 		}
-		val := fmt.Sprintf("%g", e.Value)
+		val := fmt.Sprintf("%g", e.Measured)
 		if e.IsDuration() {
-			val = secs(time.Duration(e.Value * float64(time.Second)))
+			val = secs(time.Duration(e.Measured * float64(time.Second)))
 		}
 		if e.Unknown != "" {
 			val = "unknown: " + e.Unknown

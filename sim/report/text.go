@@ -104,9 +104,9 @@ func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 			if !e.Held {
 				mark = "FAIL"
 			}
-			val := fmt.Sprintf("%g", e.Value)
+			val := fmt.Sprintf("%g", e.Measured)
 			if e.IsDuration() {
-				val = secs(time.Duration(e.Value * float64(time.Second)))
+				val = secs(time.Duration(e.Measured * float64(time.Second)))
 			}
 			if e.Unknown != "" {
 				val = "unknown: " + e.Unknown

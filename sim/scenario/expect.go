@@ -31,8 +31,8 @@ var Metrics = []Metric{
 	{"failovers", false, "promotions (Sentinel's +switch-master to a new address)"},
 	{"stale_reads", false, "reads that missed a key acknowledged before the read began"},
 	{"false_down_marks", false, "times the proxy marked a healthy node DOWN (a replica that was a replica, Sentinel's master)"},
-	{"check_rate", false, "health checks per second on the busiest node (in-process proxy only)"},
-	{"check_bytes_rate", false, "health-check bytes per second, in and out, on the busiest node (in-process proxy only)"},
+	{"check_rate", false, "health checks per second on the busiest node (this project's proxy, in-process or in a container; HAProxy counts none)"},
+	{"check_bytes_rate", false, "health-check bytes per second, in and out, on the busiest node (this project's proxy; HAProxy counts none)"},
 }
 
 func metricByName(n string) (Metric, bool) {

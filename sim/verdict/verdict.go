@@ -480,8 +480,10 @@ type Report struct {
 // ExpectResult is an expectation with the measured value.
 type ExpectResult struct {
 	scenario.Expectation
-	Value float64
-	Held  bool
+	// Measured is the metric's value in the run (seconds for durations);
+	// the expectation's own Value is the bound it was tested against.
+	Measured float64
+	Held     bool
 	// Unknown is set when the value could not be measured (e.g. no
 	// read-back): the expectation then fails.
 	Unknown string
@@ -586,7 +588,7 @@ func (r *Report) Metric(name string) (float64, string) {
 
 func (r *Report) check(e scenario.Expectation) ExpectResult {
 	v, unknown := r.Metric(e.Metric)
-	res := ExpectResult{Expectation: e, Value: v, Unknown: unknown}
+	res := ExpectResult{Expectation: e, Measured: v, Unknown: unknown}
 	res.Held = unknown == "" && e.Holds(v)
 	return res
 }
