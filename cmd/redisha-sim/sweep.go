@@ -25,6 +25,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/stats"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
@@ -99,18 +100,8 @@ func summarise(xs []float64) summary {
 	if len(xs) == 0 {
 		return summary{}
 	}
-	s := slices.Clone(xs)
-	sort.Float64s(s)
-	q := func(p float64) float64 {
-		// Nearest rank.
-		i := int(math.Ceil(p*float64(len(s)))) - 1
-		return s[max(0, min(len(s)-1, i))]
-	}
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return summary{N: len(s), Median: med, P95: q(0.95), Max: s[len(s)-1]}
+	s := stats.Sorted(xs)
+	return summary{N: len(s), Median: stats.QuantileSorted(s, 0.5), P95: stats.QuantileSorted(s, 0.95), Max: s[len(s)-1]}
 }
 
 func newSweepCmd(g *globalFlags) *cobra.Command {
