@@ -73,7 +73,7 @@ type TuneOptions struct {
 	// Parallel is how many runs go at once; 0 means DefaultParallel.
 	Parallel int
 	// Trials is the number of model trials per candidate (at least 20);
-	// FinalTrials those of the finalists.
+	// FinalTrials those of the finalists (0 means 2000).
 	Trials, FinalTrials int
 	// Load and Run load and run the scenario; Load gets the candidate's
 	// settings, Run is needed when Repeat > 0.
@@ -207,6 +207,9 @@ func (t *Tuning) Infeasible() string {
 // cancelled.
 func (t *Tuning) Choose(ctx context.Context) (*Candidate, error) {
 	opt := t.opt
+	if opt.FinalTrials == 0 {
+		opt.FinalTrials = 2000
+	}
 	if opt.Repeat == 0 {
 		if len(t.Feasible) == 0 {
 			return nil, nil
