@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/stats"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
@@ -169,7 +170,7 @@ var _ = Describe("The memory and container backends", Label("agreement"), func()
 				got[b] = append(got[b], res.Report.WriteInterruption.Duration)
 			}
 		}
-		mem, dock := median(got["memory"]), median(got["docker"])
+		mem, dock := stats.Median(got["memory"]), stats.Median(got["docker"])
 		AddReportEntry("write interruption on master-kill", map[string]any{"memory": got["memory"], "docker": got["docker"]})
 		GinkgoWriter.Printf("memory %v (median %v), docker %v (median %v)\n", got["memory"], mem, got["docker"], dock)
 		Expect(mem - dock).To(BeNumerically("~", 0, tolerance))

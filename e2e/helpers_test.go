@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strings"
 	"time"
 
@@ -153,16 +152,6 @@ func rejoinProblems(res *sim.Result, old string, back time.Duration) []string {
 		p = append(p, fmt.Sprintf("the replica port never served a read from %s after it rejoined at %v", old, e.T))
 	}
 	return p
-}
-
-// median of durations.
-func median(ds []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // summary is one line of a side-by-side table.

@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/sim/stats"
 )
 
 func main() {
@@ -137,7 +137,7 @@ func run(proxyBin, haproxyBin string, reps, n, sessions int, idleOnly bool, out 
 			per = append(per, float64(after-base)/float64(sessions)/1024)
 		}
 		fmt.Fprintf(out, "  %-8s RSS %6.1f MiB with the sessions, %.1f KiB per session (median of %d), %d descriptors open (%.1f per session)\n",
-			p.name, float64(total)/(1<<20), median(per), reps, fds, float64(fds)/float64(sessions))
+			p.name, float64(total)/(1<<20), stats.Median(per), reps, fds, float64(fds)/float64(sessions))
 	}
 	return nil
 }
@@ -181,7 +181,7 @@ func throughput(ctx context.Context, rs *redistest.Server, ours, hap *proxyProc,
 				for _, s := range results[tg+"/"+t.name+"/"+op] {
 					xs = append(xs, f(s))
 				}
-				return median(xs)
+				return stats.Median(xs)
 			}
 			rps := func(s sample) float64 { return s.rps }
 			p50 := func(s sample) float64 { return s.p50 }
@@ -195,7 +195,7 @@ func throughput(ctx context.Context, rs *redistest.Server, ours, hap *proxyProc,
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "\nProxy CPU per million requests (median over all tests): redisha %.2f s, haproxy %.2f s\n",
-		median(cpu["redisha"]), median(cpu["haproxy"]))
+		stats.Median(cpu["redisha"]), stats.Median(cpu["haproxy"]))
 	return nil
 }
 
@@ -449,18 +449,6 @@ func numCPU() int {
 		return 0
 	}
 	return strings.Count(string(b), "processor\t:")
-}
-
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // tail is the end of s.

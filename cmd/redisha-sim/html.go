@@ -12,6 +12,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/sweep"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
@@ -43,11 +44,11 @@ func writePage(path string, render func(io.Writer) error) error {
 
 // sweepChart shapes a sweep for the chart: x is the first swept axis whose
 // values are durations, one series per combination of the other axes.
-func sweepChart(res *sweepResult) htmlreport.SweepData {
+func sweepChart(res *sweep.Result) htmlreport.SweepData {
 	d := htmlreport.SweepData{Title: fmt.Sprintf("Sweep of %s on the %s backend", res.Scenario, res.Backend), YName: "write interruption (s)"}
 	xi := -1
-	for i, a := range res.axes {
-		if _, ok := durationValue(a.values[0]); ok {
+	for i, a := range res.Swept {
+		if _, ok := durationValue(a.Values[0]); ok {
 			xi = i
 			break
 		}
@@ -55,7 +56,7 @@ func sweepChart(res *sweepResult) htmlreport.SweepData {
 	if xi < 0 {
 		return d
 	}
-	d.XName = res.axes[xi].key
+	d.XName = res.Swept[xi].Key
 	series := map[string]*htmlreport.SweepSeries{}
 	var order []string
 	for pi, p := range res.Points {
@@ -82,8 +83,8 @@ func sweepChart(res *sweepResult) htmlreport.SweepData {
 				sp.Measured = append(sp.Measured, v)
 			}
 		}
-		if p.pred != nil && p.pred.Interruption.N > 0 {
-			in := p.pred.Interruption
+		if p.Prediction != nil && p.Prediction.Interruption.N > 0 {
+			in := p.Prediction.Interruption
 			sp.ModelP5, sp.ModelP50, sp.ModelP95 = in.P5.Seconds(), in.P50.Seconds(), in.P95.Seconds()
 		}
 		s.Points = append(s.Points, sp)
@@ -94,7 +95,7 @@ func sweepChart(res *sweepResult) htmlreport.SweepData {
 	return d
 }
 
-func writeSweepHTML(path string, res *sweepResult, header []string, rows [][]string, notes []string) error {
+func writeSweepHTML(path string, res *sweep.Result, header []string, rows [][]string, notes []string) error {
 	d := sweepChart(res)
 	d.Header, d.Rows = header, rows
 	d.Notes = append([]string{fmt.Sprintf("%d runs (%d per point) in %s; the runs' lengths add up to %s. Generated %s.",
@@ -106,7 +107,7 @@ func writeSweepHTML(path string, res *sweepResult, header []string, rows [][]str
 // the recommendation (same rise, fall and fastinter ratio), with the
 // measured runs of the recommendation, the candidates' table and the
 // recommendation.
-func writeTuneHTML(path string, s *scenario.Scenario, budget time.Duration, cands []*candidate, chosen *candidate, notes []string) error {
+func writeTuneHTML(path string, s *scenario.Scenario, budget time.Duration, cands []*sweep.Candidate, chosen *sweep.Candidate, notes []string) error {
 	ref := chosen
 	if ref == nil && len(cands) > 0 {
 		ref = cands[0]
@@ -114,19 +115,19 @@ func writeTuneHTML(path string, s *scenario.Scenario, budget time.Duration, cand
 	d := htmlreport.SweepData{Title: fmt.Sprintf("Tuning the checks of %s on the %s backend", s.Name, s.Backend),
 		XName: "proxy.inter", YName: "write interruption (s)", LogX: true, Notes: notes}
 	if ref != nil {
-		series := htmlreport.SweepSeries{Label: fmt.Sprintf("rise %d fall %d fastinter %s", ref.rise, ref.fall,
-			map[bool]string{true: "= inter", false: "= inter/2"}[ref.fast == ref.inter])}
-		var fam []*candidate
+		series := htmlreport.SweepSeries{Label: fmt.Sprintf("rise %d fall %d fastinter %s", ref.Rise, ref.Fall,
+			map[bool]string{true: "= inter", false: "= inter/2"}[ref.Fast == ref.Inter])}
+		var fam []*sweep.Candidate
 		for _, c := range cands {
-			if c.rise == ref.rise && c.fall == ref.fall && (c.fast == c.inter) == (ref.fast == ref.inter) {
+			if c.Rise == ref.Rise && c.Fall == ref.Fall && (c.Fast == c.Inter) == (ref.Fast == ref.Inter) {
 				fam = append(fam, c)
 			}
 		}
-		sort.Slice(fam, func(i, j int) bool { return fam[i].inter < fam[j].inter })
+		sort.Slice(fam, func(i, j int) bool { return fam[i].Inter < fam[j].Inter })
 		for _, c := range fam {
-			in := c.pred.Interruption
-			sp := htmlreport.SweepPoint{X: c.inter.Seconds(), XLabel: hapDur(c.inter), ModelP5: in.P5.Seconds(), ModelP50: in.P50.Seconds(), ModelP95: in.P95.Seconds()}
-			for _, r := range c.runs {
+			in := c.Prediction.Interruption
+			sp := htmlreport.SweepPoint{X: c.Inter.Seconds(), XLabel: sweep.HAProxyDuration(c.Inter), ModelP5: in.P5.Seconds(), ModelP50: in.P50.Seconds(), ModelP95: in.P95.Seconds()}
+			for _, r := range c.Runs {
 				if v, ok := r.Metrics["write_interruption"]; ok {
 					sp.Measured = append(sp.Measured, v)
 				}

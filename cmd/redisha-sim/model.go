@@ -11,6 +11,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/sweep"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
@@ -88,36 +89,8 @@ func predict(s *scenario.Scenario, trials int, seed uint64) (*model.Prediction, 
 	return pred, nil
 }
 
-// predictionJSON is a prediction in seconds.
-type predictionJSON struct {
-	Trials      int                 `json:"trials"`
-	Unrecovered int                 `json:"unrecovered"`
-	Metrics     map[string]distJSON `json:"metrics"`
-}
-
-type distJSON struct {
-	N   int     `json:"n"`
-	P5  float64 `json:"p5"`
-	P50 float64 `json:"p50"`
-	P95 float64 `json:"p95"`
-	Max float64 `json:"max"`
-}
-
-func toDistJSON(d model.Dist) distJSON {
-	return distJSON{N: d.N, P5: d.P5.Seconds(), P50: d.P50.Seconds(), P95: d.P95.Seconds(), Max: d.Max.Seconds()}
-}
-
-func predictionToJSON(pred *model.Prediction) predictionJSON {
-	return predictionJSON{Trials: pred.Trials, Unrecovered: pred.Unrecovered, Metrics: map[string]distJSON{
-		"write_interruption": toDistJSON(pred.Interruption), "proxy_share": toDistJSON(pred.ProxyShare),
-		"detection": toDistJSON(pred.Detection), "two_master_window": toDistJSON(pred.TwoMaster),
-		"sdown": toDistJSON(pred.SDown), "odown": toDistJSON(pred.ODown), "promotion": toDistJSON(pred.Promotion),
-		"switch_master": toDistJSON(pred.Switch), "proxy_up": toDistJSON(pred.ProxyUp),
-	}}
-}
-
 func writePredictionJSON(path string, pred *model.Prediction) error {
-	b, err := json.MarshalIndent(predictionToJSON(pred), "", " ")
+	b, err := json.MarshalIndent(sweep.SummariseModel(pred), "", " ")
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redisha-sim/redisha-sim/sim/stats"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
@@ -125,12 +126,8 @@ func durStats(ds []time.Duration, of int) string {
 	if len(ds) == 0 {
 		return "-"
 	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
+	s := stats.Sorted(ds)
+	med := stats.QuantileSorted(s, 0.5)
 	out := fmt.Sprintf("%.2fs [%.2f-%.2f]", med.Seconds(), s[0].Seconds(), s[len(s)-1].Seconds())
 	if len(s) < of {
 		out += fmt.Sprintf(" (%d of %d runs)", len(s), of)
@@ -139,11 +136,9 @@ func durStats(ds []time.Duration, of int) string {
 }
 
 func intStats(xs []int) string {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	med := float64(s[len(s)/2])
-	if len(s)%2 == 0 {
-		med = float64(s[len(s)/2-1]+s[len(s)/2]) / 2
+	fs := make([]float64, len(xs))
+	for i, x := range xs {
+		fs[i] = float64(x)
 	}
-	return fmt.Sprintf("%g [%d-%d]", med, s[0], s[len(s)-1])
+	return fmt.Sprintf("%g [%d-%d]", stats.Median(fs), slices.Min(xs), slices.Max(xs))
 }

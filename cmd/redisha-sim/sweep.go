@@ -11,11 +11,8 @@ import (
 	"math"
 	"os"
 	"os/signal"
-	"runtime"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -23,9 +20,8 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
-	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
-	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/sweep"
 )
 
 // sweepFlags are the flags of sweep.
@@ -38,79 +34,6 @@ type sweepFlags struct {
 	svgOut   string
 	trials   int
 	jitter   time.Duration
-}
-
-// axis is one swept field and its values.
-type axis struct {
-	key    string
-	values []string
-}
-
-// point is one combination of the swept values.
-type point struct {
-	sets   []string // key=value, in axis order
-	values []string
-}
-
-func (p point) label() string { return strings.Join(p.sets, " ") }
-
-// sweepMetrics are the run figures a sweep reports, by verdict metric name.
-var sweepMetrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_master_window", "check_rate", "check_bytes_rate", "false_down_marks"}
-
-// runResult is one run of a point.
-type runResult struct {
-	Point   int                `json:"point"`
-	Repeat  int                `json:"repeat"`
-	Err     string             `json:"error,omitempty"`
-	Metrics map[string]float64 `json:"metrics,omitempty"`
-	// Unknown names metrics the run could not measure, with why.
-	Unknown   map[string]string `json:"unknown,omitempty"`
-	Recovered bool              `json:"recovered"`
-	// Tilted is set when a Sentinel entered TILT: its timer stalled for
-	// over 2 s, which on the memory backend means the machine was
-	// overloaded; the run's figures are then suspect.
-	Tilted  bool    `json:"tilted,omitempty"`
-	Seconds float64 `json:"seconds"`
-}
-
-// pointResult summarises a point.
-type pointResult struct {
-	Sets    []string           `json:"sets"`
-	Values  []string           `json:"values"`
-	Runs    int                `json:"runs"`
-	Failed  int                `json:"failed_runs"`
-	Tilted  int                `json:"tilted_runs"`
-	Stats   map[string]summary `json:"stats"`
-	Model   *predictionJSON    `json:"model,omitempty"`
-	NoModel string             `json:"model_error,omitempty"`
-	pred    *model.Prediction
-	s       *scenario.Scenario
-}
-
-// summary is the median, p95 and max of a metric over a point's runs.
-type summary struct {
-	N      int     `json:"n"`
-	Median float64 `json:"median"`
-	P95    float64 `json:"p95"`
-	Max    float64 `json:"max"`
-}
-
-func summarise(xs []float64) summary {
-	if len(xs) == 0 {
-		return summary{}
-	}
-	s := slices.Clone(xs)
-	sort.Float64s(s)
-	q := func(p float64) float64 {
-		// Nearest rank.
-		i := int(math.Ceil(p*float64(len(s)))) - 1
-		return s[max(0, min(len(s)-1, i))]
-	}
-	med := s[len(s)/2]
-	if len(s)%2 == 0 {
-		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return summary{N: len(s), Median: med, P95: q(0.95), Max: s[len(s)-1]}
 }
 
 func newSweepCmd(g *globalFlags) *cobra.Command {
@@ -140,7 +63,7 @@ the checks and of Sentinel's timers.
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			res, err := sweep(ctx, args[0], f, log, os.Stderr)
+			res, err := runSweep(ctx, args[0], f, log, os.Stderr)
 			if err != nil {
 				return err
 			}
@@ -164,20 +87,6 @@ func addSweepFlags(cmd *cobra.Command, f *sweepFlags) {
 	cmd.Flags().DurationVar(&f.jitter, "start-jitter", 2*time.Second, "random delay before each run's workload, so repeats sample the phases")
 }
 
-// defaultParallel is how many runs go at once. A memory run is mostly
-// waiting (a sixth of a core here), but it opens some 400 loopback
-// connections a second (a connection per operation, and the proxy's to
-// the node), each leaving a TIME_WAIT socket for a minute: 8 at once exhausted the
-// ephemeral ports here (nodes failing to bind, checks failing to connect,
-// seen as false DOWN marks and failed warm-ups); 2 per CPU did not.
-// Container runs share fixed addresses: one at a time.
-func defaultParallel(backend string) int {
-	if backend != "memory" {
-		return 1
-	}
-	return 2 * runtime.NumCPU()
-}
-
 // quietLogger is the command's logger: off unless --log-level is given.
 func quietLogger(cmd *cobra.Command, g *globalFlags) (*slog.Logger, error) {
 	if !cmd.Flags().Changed("log-level") {
@@ -186,238 +95,64 @@ func quietLogger(cmd *cobra.Command, g *globalFlags) (*slog.Logger, error) {
 	return g.logger()
 }
 
-// parseAxes splits the --set flags into fixed settings and swept axes.
-func parseAxes(sets []string) (fixed []string, axes []axis, err error) {
-	for _, s := range sets {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
-			return nil, nil, fmt.Errorf("--set %s: want key=value, or key=v1,v2 to sweep", s)
-		}
-		vals := strings.Split(v, ",")
-		if len(vals) == 1 {
-			fixed = append(fixed, s)
-			continue
-		}
-		for _, x := range vals {
-			if strings.TrimSpace(x) == "" {
-				return nil, nil, fmt.Errorf("--set %s: empty value in the list", s)
-			}
-		}
-		for _, a := range axes {
-			if a.key == k {
-				return nil, nil, fmt.Errorf("--set %s: %s is swept twice", s, k)
-			}
-		}
-		axes = append(axes, axis{key: k, values: vals})
+// runSweep runs the sweep with progress on progressOut, mapping its errors
+// to exit codes.
+func runSweep(ctx context.Context, path string, f *sweepFlags, log *slog.Logger, progressOut io.Writer) (*sweep.Result, error) {
+	var bar *progressBar
+	res, err := sweep.Sweep(ctx, sweep.Options{
+		Sets: f.sets, Repeat: f.repeat, Parallel: f.parallel, Trials: f.trials, Jitter: f.jitter,
+		Load: loader(path, &f.runFlags), Run: runner(log),
+		Started: func(total, parallel int, guess time.Duration) {
+			bar = newProgressBar(progressOut, total, parallel, guess)
+		},
+		Done: func(r sweep.Run) { bar.done(time.Duration(r.Seconds * float64(time.Second))) },
+	})
+	if bar != nil {
+		bar.finish()
 	}
-	return fixed, axes, nil
+	switch {
+	case err == nil:
+		return res, nil
+	case ctx.Err() != nil:
+		return nil, exitError{130, errors.New("interrupted: everything the runs started was stopped")}
+	default:
+		return nil, libError(err)
+	}
 }
 
-// grid is the cartesian product of the axes, the first axis varying
-// slowest.
-func grid(axes []axis) []point {
-	pts := []point{{}}
-	for _, a := range axes {
-		var next []point
-		for _, p := range pts {
-			for _, v := range a.values {
-				next = append(next, point{
-					sets:   append(slices.Clone(p.sets), a.key+"="+v),
-					values: append(slices.Clone(p.values), v),
-				})
-			}
-		}
-		pts = next
+// libError gives an error of the sweep library its exit code: bad input,
+// or a failure; scenario errors already carry theirs.
+func libError(err error) error {
+	var ee exitError
+	switch {
+	case errors.As(err, &ee):
+		return err
+	case errors.Is(err, sweep.ErrBadInput):
+		return exitError{exitBadInput, err}
+	default:
+		return exitError{exitFailed, err}
 	}
-	return pts
 }
 
-// sweepResult is a finished sweep.
-type sweepResult struct {
-	Scenario string        `json:"scenario"`
-	Backend  string        `json:"backend"`
-	Axes     []string      `json:"axes"`
-	Repeat   int           `json:"repeat"`
-	Points   []pointResult `json:"points"`
-	Runs     []runResult   `json:"runs"`
-	Seconds  float64       `json:"seconds"`
-	// RunSeconds is the sum of the runs' lengths.
-	RunSeconds float64 `json:"run_seconds"`
-	axes       []axis
+// loader loads the scenario at path with the command's --backend and
+// the given settings.
+func loader(path string, f *runFlags) sweep.LoadFunc {
+	return func(sets []string) (*scenario.Scenario, error) {
+		rf := *f
+		rf.sets = sets
+		return loadScenario([]string{path}, &rf)
+	}
 }
 
-// sweep loads every point's scenario (all errors before any run), runs
-// them, and summarises.
-func sweep(ctx context.Context, path string, f *sweepFlags, log *slog.Logger, progressOut io.Writer) (*sweepResult, error) {
-	if f.repeat < 1 {
-		return nil, exitError{exitBadInput, fmt.Errorf("--repeat %d: want at least 1", f.repeat)}
-	}
-	if f.jitter < 0 {
-		return nil, exitError{exitBadInput, fmt.Errorf("--start-jitter %v: must not be negative", f.jitter)}
-	}
-	fixed, axes, err := parseAxes(f.sets)
-	if err != nil {
-		return nil, exitError{exitBadInput, err}
-	}
-	pts := grid(axes)
-	res := &sweepResult{Repeat: f.repeat, axes: axes}
-	for _, a := range axes {
-		res.Axes = append(res.Axes, a.key)
-	}
-	// Load and validate every point first: a bad value fails the sweep
-	// before anything runs.
-	for _, p := range pts {
-		rf := f.runFlags
-		rf.sets = append(slices.Clone(fixed), p.sets...)
-		s, err := loadScenario([]string{path}, &rf)
+// runner runs a scenario on its backend, for the sweep library.
+func runner(log *slog.Logger) sweep.RunFunc {
+	return func(ctx context.Context, s *scenario.Scenario, jitter time.Duration) (*sim.Result, error) {
+		b, starter, err := backendFor(s)
 		if err != nil {
 			return nil, err
 		}
-		res.Points = append(res.Points, pointResult{Sets: p.sets, Values: p.values, s: s, Stats: map[string]summary{}})
+		return sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, StartJitter: jitter})
 	}
-	first := res.Points[0].s
-	res.Scenario, res.Backend = first.Name, first.Backend
-	parallel := f.parallel
-	if parallel <= 0 {
-		parallel = defaultParallel(first.Backend)
-	}
-	if first.Backend != "memory" && parallel > 1 {
-		return nil, exitError{exitBadInput, fmt.Errorf("--parallel %d: container runs share fixed addresses and go one at a time", parallel)}
-	}
-
-	// The model, per point.
-	if f.trials > 0 {
-		for i := range res.Points {
-			pr := &res.Points[i]
-			p, err := model.FromScenario(pr.s)
-			if err == nil {
-				pr.pred, err = model.Predict(p, f.trials, 0)
-			}
-			if err != nil {
-				pr.NoModel = err.Error()
-				continue
-			}
-			j := predictionToJSON(pr.pred)
-			pr.Model = &j
-		}
-	}
-
-	start := time.Now()
-	type job struct{ point, repeat int }
-	jobs := make(chan job)
-	results := make(chan runResult)
-	var wg sync.WaitGroup
-	for range parallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				results <- runOnce(ctx, res.Points[j.point].s, f.jitter, log, j)
-			}
-		}()
-	}
-	go func() {
-		defer close(jobs)
-		for r := range f.repeat {
-			for i := range res.Points {
-				select {
-				case jobs <- job{i, r}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(results) }()
-
-	total := len(res.Points) * f.repeat
-	bar := newProgressBar(progressOut, total, parallel, first.Duration.D+first.Settle.D/3+5*time.Second)
-	for r := range results {
-		res.Runs = append(res.Runs, r)
-		bar.done(time.Duration(r.Seconds * float64(time.Second)))
-	}
-	bar.finish()
-	if ctx.Err() != nil {
-		return nil, exitError{130, errors.New("interrupted: everything the runs started was stopped")}
-	}
-	res.Seconds = time.Since(start).Seconds()
-	sort.Slice(res.Runs, func(i, j int) bool {
-		a, b := res.Runs[i], res.Runs[j]
-		return a.Point < b.Point || a.Point == b.Point && a.Repeat < b.Repeat
-	})
-	for _, r := range res.Runs {
-		res.RunSeconds += r.Seconds
-		pr := &res.Points[r.Point]
-		pr.Runs++
-		if r.Err != "" {
-			pr.Failed++
-		}
-		if r.Tilted {
-			pr.Tilted++
-		}
-	}
-	for i := range res.Points {
-		pr := &res.Points[i]
-		for _, m := range sweepMetrics {
-			var xs []float64
-			for _, r := range res.Runs {
-				if v, ok := r.Metrics[m]; ok && r.Point == i {
-					xs = append(xs, v)
-				}
-			}
-			pr.Stats[m] = summarise(xs)
-		}
-	}
-	return res, nil
-}
-
-// runOnce runs one repeat of a point.
-func runOnce(ctx context.Context, s *scenario.Scenario, jitter time.Duration, log *slog.Logger, j struct{ point, repeat int }) runResult {
-	r := runResult{Point: j.point, Repeat: j.repeat}
-	start := time.Now()
-	b, starter, err := backendFor(s)
-	if err != nil {
-		r.Err = err.Error()
-		return r
-	}
-	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, StartJitter: jitter})
-	if err != nil {
-		r.Err = err.Error()
-		r.Seconds = time.Since(start).Seconds()
-		return r
-	}
-	r.Metrics, r.Unknown = map[string]float64{}, map[string]string{}
-	for _, e := range res.Timeline.Events {
-		if e.Kind == timeline.KindSentinel && e.Name == "+tilt" {
-			r.Tilted = true
-		}
-	}
-	it := res.Report.WriteInterruption
-	r.Recovered = !it.Interrupted || it.Recovered
-	for _, m := range sweepMetrics {
-		v, why := res.Report.Metric(m)
-		switch {
-		case why != "":
-			r.Unknown[m] = why
-		case m == "write_interruption" && !r.Recovered:
-			r.Unknown[m] = "writes never recovered"
-		case m == "proxy_share" && !hasSwitch(res):
-			r.Unknown[m] = "no +switch-master"
-		default:
-			r.Metrics[m] = v
-		}
-	}
-	r.Seconds = time.Since(start).Seconds()
-	return r
-}
-
-func hasSwitch(res *sim.Result) bool {
-	for _, p := range res.Report.Phases {
-		if p.Name == "+switch-master" && p.Found {
-			return true
-		}
-	}
-	return false
 }
 
 // progressBar shows runs done, elapsed time and an estimate of what is
@@ -474,7 +209,7 @@ func (p *progressBar) finish() {
 }
 
 // writeSweep prints the table and writes the requested files.
-func writeSweep(res *sweepResult, f *sweepFlags, out io.Writer) error {
+func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 	header, rows := sweepTable(res)
 	printTable(out, header, rows)
 	fmt.Fprintf(out, "\n%d runs in %s (the runs' lengths add up to %s); %d point(s) x %d repeat(s) on the %s backend.\n",
@@ -484,7 +219,7 @@ func writeSweep(res *sweepResult, f *sweepFlags, out io.Writer) error {
 		if r.Err != "" {
 			failed++
 			if failed <= 3 {
-				fmt.Fprintf(out, "run failed (%s, repeat %d): %s\n", res.Points[r.Point].s.Name+" "+strings.Join(res.Points[r.Point].Sets, " "), r.Repeat+1, r.Err)
+				fmt.Fprintf(out, "run failed (%s, repeat %d): %s\n", res.Points[r.Point].Scenario.Name+" "+strings.Join(res.Points[r.Point].Sets, " "), r.Repeat+1, r.Err)
 			}
 		}
 	}
@@ -529,20 +264,20 @@ func fmtSecs(s float64) string {
 }
 
 // sweepTable is one row per point.
-func sweepTable(res *sweepResult) ([]string, [][]string) {
+func sweepTable(res *sweep.Result) ([]string, [][]string) {
 	header := append(slices.Clone(res.Axes),
 		"runs", "interruption median", "p95", "max", "model p5-p50-p95", "proxy share median",
 		"lost writes median", "lost max", "two-master median", "checks/s/node", "check bytes/s/node", "false DOWN marks")
 	var rows [][]string
 	for _, p := range res.Points {
 		st := p.Stats
-		sec := func(s summary, v float64) string {
+		sec := func(s sweep.Summary, v float64) string {
 			if s.N == 0 {
 				return "-"
 			}
 			return fmt.Sprintf("%.2fs", v)
 		}
-		num := func(s summary, v float64, format string) string {
+		num := func(s sweep.Summary, v float64, format string) string {
 			if s.N == 0 {
 				return "-"
 			}
@@ -560,8 +295,8 @@ func sweepTable(res *sweepResult) ([]string, [][]string) {
 			runs += fmt.Sprintf(" (%d in TILT: overloaded?)", p.Tilted)
 		}
 		band := "-"
-		if p.pred != nil && p.pred.Interruption.N > 0 {
-			d := p.pred.Interruption
+		if p.Prediction != nil && p.Prediction.Interruption.N > 0 {
+			d := p.Prediction.Interruption
 			band = fmt.Sprintf("%.2f-%.2f-%.2fs", d.P5.Seconds(), d.P50.Seconds(), d.P95.Seconds())
 			if it.N > 0 && !d.Within(time.Duration(it.Median*float64(time.Second))) {
 				band += " (median outside)"

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/stats"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
@@ -644,7 +645,7 @@ func sweep() SweepData {
 				p.ModelP5, p.ModelP50, p.ModelP95 = da+0.5+inter, da+1.2+inter*1.2, da+2.5+inter*2
 			}
 			s.Points = append(s.Points, p)
-			d.Rows = append(d.Rows, []string{s.Label, p.XLabel, fmt.Sprintf("%.3fs", median(p.Measured)), "", ""})
+			d.Rows = append(d.Rows, []string{s.Label, p.XLabel, fmt.Sprintf("%.3fs", stats.Median(p.Measured)), "", ""})
 		}
 		d.Series = append(d.Series, s)
 	}

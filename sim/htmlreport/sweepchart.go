@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/stats"
 )
 
 // seriesColors are the sweep chart's series colours, in order.
@@ -22,16 +24,6 @@ const (
 	sweepPlotH  = 400.0
 	sweepBottom = 56.0
 )
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
 
 func hasBand(p SweepPoint) bool { return p.ModelP5 != 0 || p.ModelP50 != 0 || p.ModelP95 != 0 }
 
@@ -191,7 +183,7 @@ func renderSweep(d SweepData, standalone bool) string {
 		var med strings.Builder
 		for _, p := range pts {
 			if len(p.Measured) > 0 {
-				fmt.Fprintf(&med, "%s,%s ", num(xOf(p.X)), num(yOf(median(p.Measured))))
+				fmt.Fprintf(&med, "%s,%s ", num(xOf(p.X)), num(yOf(stats.Median(p.Measured))))
 			}
 		}
 		if med.Len() > 0 {

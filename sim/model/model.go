@@ -19,11 +19,11 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/health"
+	"github.com/redisha-sim/redisha-sim/sim/stats"
 )
 
 // Constants of sentinel.c (Redis 7.0).
@@ -180,9 +180,8 @@ func distOf(xs []time.Duration) Dist {
 	if len(xs) == 0 {
 		return Dist{}
 	}
-	s := slices.Clone(xs)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	q := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	s := stats.Sorted(xs)
+	q := func(p float64) time.Duration { return stats.QuantileSorted(s, p) }
 	return Dist{N: len(s), P5: q(0.05), P50: q(0.50), P95: q(0.95), Max: s[len(s)-1], Min: s[0]}
 }
 

@@ -1,0 +1,368 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/model"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// Candidate is one setting of the check parameters.
+type Candidate struct {
+	Inter, Fast, Down time.Duration
+	Rise, Fall        int
+	// Sets are the --set overrides that apply the setting.
+	Sets       []string
+	Scenario   *scenario.Scenario
+	Params     model.Params
+	Prediction *model.Prediction
+	// Load is checks per second on each node (both backends).
+	Load float64
+	// Risk says why the setting may mark a healthy but slow node DOWN.
+	Risk string
+	// Measured evidence.
+	Runs      []Run
+	Measured  Summary
+	FalseDown float64
+}
+
+func (c *Candidate) String() string {
+	return fmt.Sprintf("inter %v fastinter %v downinter %v rise %d fall %d", c.Inter, c.Fast, c.Down, c.Rise, c.Fall)
+}
+
+// P95 is the model's p95 write interruption, or the longest duration when
+// some trials never recovered.
+func (c *Candidate) P95() time.Duration {
+	if c.Prediction.Unrecovered > 0 {
+		return time.Duration(1<<62 - 1)
+	}
+	return c.Prediction.Interruption.P95
+}
+
+// TuneInters and the other lists span the search by default: each inter
+// with fastinter and downinter equal to it or half of it, each rise and
+// each fall.
+var (
+	TuneInters = []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+		time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second}
+	TuneRises = []int{1, 2}
+	TuneFalls = []int{2, 3}
+)
+
+// TuneOptions configure a tuning.
+type TuneOptions struct {
+	// Budget is the write interruption to stay within, at the 95th
+	// percentile.
+	Budget time.Duration
+	// Sets are the caller's overrides (key=value) for every run; each
+	// candidate's settings come after them.
+	Sets []string
+	// Inters, Rises and Falls span the search; nil means TuneInters,
+	// TuneRises and TuneFalls.
+	Inters       []time.Duration
+	Rises, Falls []int
+	// Repeat is the number of measured runs of the recommendation; 0
+	// means the model alone.
+	Repeat int
+	// Parallel is how many runs go at once; 0 means DefaultParallel.
+	Parallel int
+	// Trials is the number of model trials per candidate (at least 20);
+	// FinalTrials those of the finalists (0 means 2000).
+	Trials, FinalTrials int
+	// Load and Run load and run the scenario; Load gets the candidate's
+	// settings, Run is needed when Repeat > 0.
+	Load LoadFunc
+	Run  RunFunc
+	// Screening, Measuring and Rejected, when set, say what is going on:
+	// before the model screens n candidates, before a candidate's runs,
+	// and after a measured candidate failed the budget.
+	Screening func(n int)
+	Measuring func(c *Candidate)
+	Rejected  func(c *Candidate)
+}
+
+// Tuning is the search's state: the candidates screened by the model.
+type Tuning struct {
+	// Base is the scenario with the caller's settings only.
+	Base *scenario.Scenario
+	// Worst is the longest a reply of a node slowed by the scenario's
+	// delay faults can be late.
+	Worst time.Duration
+	// Candidates are ranked by check load, then by the model's p95.
+	Candidates []*Candidate
+	// Feasible are the candidates the model puts within the budget with
+	// no risk of false DOWN marks, in the same order.
+	Feasible []*Candidate
+	opt      TuneOptions
+}
+
+// Screen loads the scenario and screens every candidate check setting
+// with the timing model.
+func Screen(opt TuneOptions) (*Tuning, error) {
+	if opt.Trials < 20 {
+		return nil, badInput(fmt.Errorf("--trials %d: want at least 20", opt.Trials))
+	}
+	base, err := opt.Load(slices.Clone(opt.Sets))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := model.FromScenario(base); err != nil {
+		return nil, badInput(fmt.Errorf("scenario %s: tune needs the timing model, which cannot predict it: %w", base.Name, err))
+	}
+	t := &Tuning{Base: base, Worst: worstDelay(base), opt: opt}
+
+	inters, rises, falls := orDefault(opt.Inters, TuneInters), orDefault(opt.Rises, TuneRises), orDefault(opt.Falls, TuneFalls)
+	var cands []*Candidate
+	for _, inter := range inters {
+		for _, fast := range []time.Duration{inter, inter / 2} {
+			for _, rise := range rises {
+				for _, fall := range falls {
+					c := &Candidate{Inter: inter, Fast: fast, Down: fast, Rise: rise, Fall: fall}
+					c.Sets = []string{"proxy.inter=" + inter.String(), "proxy.fastinter=" + fast.String(), "proxy.downinter=" + fast.String(),
+						fmt.Sprintf("proxy.rise=%d", rise), fmt.Sprintf("proxy.fall=%d", fall)}
+					if slices.ContainsFunc(cands, func(o *Candidate) bool { return o.String() == c.String() }) {
+						continue
+					}
+					cands = append(cands, c)
+				}
+			}
+		}
+	}
+	if opt.Screening != nil {
+		opt.Screening(len(cands))
+	}
+	for _, c := range cands {
+		s, err := opt.Load(append(slices.Clone(opt.Sets), c.Sets...))
+		if err != nil {
+			return nil, err
+		}
+		c.Scenario = s
+		if c.Params, err = model.FromScenario(s); err != nil {
+			return nil, badInput(err)
+		}
+		if c.Prediction, err = model.Predict(c.Params, opt.Trials, 1); err != nil {
+			return nil, badInput(err)
+		}
+		c.Load = model.CheckLoad(c.Params)
+		if rounds := max(1, c.Params.CheckReplies); t.Worst > 0 && time.Duration(rounds)*t.Worst >= c.Params.ReadTimeout {
+			c.Risk = fmt.Sprintf("a check of a node slowed by the scenario's faults takes up to %v (%d replies x %v), over its %v timeout",
+				time.Duration(rounds)*t.Worst, rounds, t.Worst, c.Params.ReadTimeout)
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].Load != cands[j].Load {
+			return cands[i].Load < cands[j].Load
+		}
+		return cands[i].P95() < cands[j].P95()
+	})
+	t.Candidates = cands
+	for _, c := range cands {
+		if c.P95() <= opt.Budget && c.Risk == "" {
+			t.Feasible = append(t.Feasible, c)
+		}
+	}
+	return t, nil
+}
+
+func orDefault[T any](xs, def []T) []T {
+	if xs == nil {
+		return def
+	}
+	return xs
+}
+
+// Closest are the candidates by the model's p95, lowest first.
+func (t *Tuning) Closest() []*Candidate {
+	closest := slices.Clone(t.Candidates)
+	sort.SliceStable(closest, func(i, j int) bool { return closest[i].P95() < closest[j].P95() })
+	return closest
+}
+
+// Infeasible says why no candidate meets the budget, and what would:
+// for when Feasible is empty.
+func (t *Tuning) Infeasible() string {
+	best := slices.MinFunc(t.Candidates, func(a, b *Candidate) int { return int(a.P95() - b.P95()) })
+	budget := t.opt.Budget
+	msg := fmt.Sprintf("No check setting meets %v: the least the model predicts is a p95 of %v (%s).", budget, best.P95().Round(10*time.Millisecond), best)
+	if sd := best.Prediction.SDown; sd.N > 0 && sd.P50 > budget/2 {
+		msg += fmt.Sprintf(" Sentinel alone needs %v to see the master down (down-after %v) and %v to promote a replica:"+
+			" lower sentinel.down_after (e.g. --set sentinel.down_after=1s) and tune again.",
+			sd.P50.Round(10*time.Millisecond), t.Base.Sentinel.DownAfter.D, best.Prediction.Promotion.P50.Round(10*time.Millisecond))
+	}
+	return msg
+}
+
+// Choose gathers the evidence: it runs the cheapest feasible settings, in
+// order (at most three), Repeat times each, until one holds measured
+// (every run recovered within the budget at the p95, no false DOWN
+// marks), with the finalists' model re-run with FinalTrials. With Repeat
+// 0 it takes the cheapest feasible setting on the model alone. It
+// returns nil when none held, and an error when a run failed or ctx was
+// cancelled.
+func (t *Tuning) Choose(ctx context.Context) (*Candidate, error) {
+	opt := t.opt
+	if opt.FinalTrials == 0 {
+		opt.FinalTrials = 2000
+	}
+	if opt.Repeat == 0 {
+		if len(t.Feasible) == 0 {
+			return nil, nil
+		}
+		chosen := t.Feasible[0]
+		if fin, err := model.Predict(chosen.Params, opt.FinalTrials, 2); err == nil {
+			chosen.Prediction = fin
+		}
+		return chosen, nil
+	}
+	for i, c := range t.Feasible {
+		if i == 3 {
+			break
+		}
+		if fin, err := model.Predict(c.Params, opt.FinalTrials, 2); err == nil {
+			c.Prediction = fin
+		}
+		if c.P95() > opt.Budget {
+			continue
+		}
+		if opt.Measuring != nil {
+			opt.Measuring(c)
+		}
+		if err := t.measure(ctx, c); err != nil {
+			return nil, err
+		}
+		if c.Measured.N == opt.Repeat && time.Duration(c.Measured.P95*float64(time.Second)) <= opt.Budget && c.FalseDown == 0 {
+			return c, nil
+		}
+		if opt.Rejected != nil {
+			opt.Rejected(c)
+		}
+	}
+	return nil, nil
+}
+
+// measure runs a candidate Repeat times (in parallel on memory).
+func (t *Tuning) measure(ctx context.Context, c *Candidate) error {
+	opt := t.opt
+	parallel := opt.Parallel
+	if parallel <= 0 {
+		parallel = DefaultParallel(c.Scenario.Backend)
+	}
+	sem := make(chan struct{}, parallel)
+	results := make(chan Run, opt.Repeat)
+	for i := range opt.Repeat {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			results <- runOnce(ctx, opt.Run, c.Scenario, 2*time.Second, 0, i)
+		}()
+	}
+	var its []float64
+	for range opt.Repeat {
+		r := <-results
+		c.Runs = append(c.Runs, r)
+		if r.Err != "" {
+			return fmt.Errorf("run of %s: %s", c, r.Err)
+		}
+		if v, ok := r.Metrics["write_interruption"]; ok {
+			its = append(its, v)
+		}
+		c.FalseDown += r.Metrics["false_down_marks"]
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	c.Measured = Summarise(its)
+	return nil
+}
+
+// Recommendation words the chosen setting: the model's and the measured
+// figures, the check load, the setting as HAProxy configuration lines,
+// and warnings.
+func (t *Tuning) Recommendation(c *Candidate) string {
+	s := t.Base
+	var b strings.Builder
+	d := c.Prediction.Interruption
+	fmt.Fprintf(&b, "Recommended: %s\n", c)
+	fmt.Fprintf(&b, "  Model (%d trials): write interruption p5 %v, p50 %v, p95 %v, max %v; proxy share p50 %v; dead master marked DOWN p50 %v\n",
+		c.Prediction.Trials, r10(d.P5), r10(d.P50), r10(d.P95), r10(d.Max), r10(c.Prediction.ProxyShare.P50), r10(c.Prediction.Detection.P50))
+	if len(c.Runs) > 0 {
+		var load []float64
+		for _, r := range c.Runs {
+			if v, ok := r.Metrics["check_rate"]; ok {
+				load = append(load, v)
+			}
+		}
+		fmt.Fprintf(&b, "  Measured (%d runs on %s): write interruption median %.2fs, p95 %.2fs, max %.2fs; false DOWN marks %.0f",
+			len(c.Runs), s.Backend, c.Measured.Median, c.Measured.P95, c.Measured.Max, c.FalseDown)
+		if len(load) > 0 {
+			fmt.Fprintf(&b, "; checks/s on the busiest node %.2f", Summarise(load).Median)
+		}
+		fmt.Fprintln(&b)
+	}
+	fmt.Fprintf(&b, "  Check load: %.2f checks/s per node (model), against %.2f with the scenario's own settings\n", c.Load, baseLoad(s))
+	fmt.Fprintf(&b, "\n  As HAProxy configuration (the master backend's servers; the replica backend can take the same):\n")
+	be := MasterBackendName(s)
+	fmt.Fprintf(&b, "    backend %s\n", be)
+	fmt.Fprintf(&b, "      default-server inter %s fastinter %s downinter %s rise %d fall %d\n", HAProxyDuration(c.Inter), HAProxyDuration(c.Fast), HAProxyDuration(c.Down), c.Rise, c.Fall)
+	if n := c.Prediction.CascadingFailovers; n > 0 {
+		fmt.Fprintf(&b, "\n  Warning: in %d of %d trials Sentinel failed over twice (down-after %v is within a ping period of the\n"+
+			"  switch: the first PING to the new master can come too late), with a two-master window up to %v.\n"+
+			"  A down-after of at least 1.5 s avoids it.\n", n, c.Prediction.Trials, s.Sentinel.DownAfter.D, r10(c.Prediction.TwoMaster.Max))
+	}
+	if c.Rise == 1 {
+		fmt.Fprintf(&b, "\n  Note: rise 1 puts a node UP on one passing check, an old master back from a restart as well\n"+
+			"  (scenarios/master-stop-start.yaml): pair it with Sentinel-aware routing (redis-sentinel), or tune that scenario too.\n")
+	}
+	return b.String()
+}
+
+func r10(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }
+
+// HAProxyDuration writes a duration as HAProxy reads it (ms or s).
+func HAProxyDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return fmt.Sprintf("%dms", d/time.Millisecond)
+}
+
+func baseLoad(s *scenario.Scenario) float64 {
+	p, err := model.FromScenario(s)
+	if err != nil {
+		return 0
+	}
+	return model.CheckLoad(p)
+}
+
+// MasterBackendName is the name of the proxy's backend for the master in
+// the configuration a scenario gets. It is the one place in this package
+// that learns a setting of the proxy under test from the scenario, by
+// building a throwaway configuration with made-up addresses.
+func MasterBackendName(s *scenario.Scenario) string {
+	var nodes []sim.NodeAddr
+	for i, n := range s.NodeNames() {
+		nodes = append(nodes, sim.NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+	}
+	if l, err := sim.BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, sim.InProcess); err == nil {
+		return l.MasterBackend
+	}
+	return "redis_master"
+}
+
+// worstDelay is the longest a reply of a node slowed by the scenario's
+// delay faults can be late.
+func worstDelay(s *scenario.Scenario) time.Duration {
+	var worst time.Duration
+	for _, f := range s.Faults {
+		if f.Action == "delay" {
+			worst = max(worst, f.Delay.D+f.Jitter.D)
+		}
+	}
+	return worst
+}
