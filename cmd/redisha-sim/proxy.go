@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/proxy"
 	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/sim/inputfile"
 )
 
 func newProxyCmd(g *globalFlags) *cobra.Command {
@@ -35,7 +37,14 @@ closes the rest.`,
 			if file == "" {
 				return exitError{exitBadInput, errors.New("missing configuration: pass -f FILE")}
 			}
-			cfg, warns, err := config.ParseFile(file)
+			if grace < 0 {
+				return exitError{exitBadInput, fmt.Errorf("--grace %v: must not be negative (0: close every session at once)", grace)}
+			}
+			data, err := inputfile.Read(file)
+			if err != nil {
+				return exitError{exitBadInput, fmt.Errorf("read configuration: %w", err)}
+			}
+			cfg, warns, err := config.Parse(file, bytes.NewReader(data), config.ParseOptions{})
 			for _, w := range warns {
 				fmt.Fprintln(os.Stderr, w)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redisha-sim/redisha-sim/sim/inputfile"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
@@ -51,7 +52,7 @@ type savedRun struct {
 
 func readRun(path string) (savedRun, error) {
 	var r savedRun
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path)
 	if err != nil {
 		return r, err
 	}

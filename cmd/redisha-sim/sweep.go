@@ -213,6 +213,26 @@ func parseAxes(sets []string) (fixed []string, axes []axis, err error) {
 	return fixed, axes, nil
 }
 
+// Bounds of the sweep and tune flags: far beyond what a machine measures
+// in a day.
+const (
+	maxRepeat   = 1000
+	maxParallel = 256
+	maxRuns     = 10000
+)
+
+// gridSize is len(grid(axes)), saturating past maxRuns.
+func gridSize(axes []axis) int {
+	n := 1
+	for _, a := range axes {
+		n *= len(a.values)
+		if n > maxRuns {
+			return maxRuns + 1
+		}
+	}
+	return n
+}
+
 // grid is the cartesian product of the axes, the first axis varying
 // slowest.
 func grid(axes []axis) []point {
@@ -249,8 +269,19 @@ type sweepResult struct {
 // sweep loads every point's scenario (all errors before any run), runs
 // them, and summarises.
 func sweep(ctx context.Context, path string, f *sweepFlags, log *slog.Logger, progressOut io.Writer) (*sweepResult, error) {
-	if f.repeat < 1 {
-		return nil, exitError{exitBadInput, fmt.Errorf("--repeat %d: want at least 1", f.repeat)}
+	if err := checkRange("repeat", f.repeat, 1, maxRepeat, ""); err != nil {
+		return nil, err
+	}
+	if err := checkRange("parallel", f.parallel, 0, maxParallel, " (0: the default)"); err != nil {
+		return nil, err
+	}
+	if f.trials != 0 {
+		if err := checkRange("trials", f.trials, 20, maxTrials, " (0: no model)"); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkOutputs("json", f.jsonOut, "csv", f.csvOut, "html", f.htmlOut, "svg", f.svgOut); err != nil {
+		return nil, err
 	}
 	if f.jitter < 0 {
 		return nil, exitError{exitBadInput, fmt.Errorf("--start-jitter %v: must not be negative", f.jitter)}
@@ -258,6 +289,9 @@ func sweep(ctx context.Context, path string, f *sweepFlags, log *slog.Logger, pr
 	fixed, axes, err := parseAxes(f.sets)
 	if err != nil {
 		return nil, exitError{exitBadInput, err}
+	}
+	if n := gridSize(axes) * f.repeat; n > maxRuns {
+		return nil, exitError{exitBadInput, fmt.Errorf("--set and --repeat: the sweep would make %d runs: at most %d", n, maxRuns)}
 	}
 	pts := grid(axes)
 	res := &sweepResult{Repeat: f.repeat, axes: axes}

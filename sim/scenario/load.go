@@ -383,11 +383,18 @@ type fieldError struct {
 // the field (its value, or its nearest written parent) in the file.
 func (l *loader) locate(fe fieldError) Error {
 	e := Error{File: l.file, Field: fe.path, Msg: fe.msg}
+	// A value inside what a --set replaced came from it, even where the
+	// file had a value too.
 	for p := fe.path; ; p = parentPath(p) {
 		if set, ok := l.setBy[p]; ok {
 			e.Set = set
 			return e
 		}
+		if p == "" {
+			break
+		}
+	}
+	for p := fe.path; ; p = parentPath(p) {
 		pos, ok := l.valPos[p]
 		if fe.onKey || !ok {
 			pos, ok = l.keyPos[p]

@@ -137,14 +137,14 @@ func (s *Scenario) normalize() []fieldError {
 	if se.Count == 0 {
 		se.Count = DefaultSentinels
 	}
-	if se.Count < 1 || se.Count > MaxSentinels {
+	countOK := se.Count >= 1 && se.Count <= MaxSentinels
+	if !countOK {
 		bad("sentinel.count", "must be from 1 to %d, got %d", MaxSentinels, se.Count)
-		se.Count = max(1, min(se.Count, MaxSentinels)) // to check the rest
 	}
 	if se.Quorum == 0 {
 		se.Quorum = se.Count/2 + 1
 	}
-	if se.Quorum < 1 || se.Quorum > se.Count {
+	if countOK && (se.Quorum < 1 || se.Quorum > se.Count) {
 		bad("sentinel.quorum", "must be from 1 to the number of Sentinels (%d), got %d", se.Count, se.Quorum)
 	}
 	dur("sentinel.down_after", &se.DownAfter, DefaultDownAfter, true)
