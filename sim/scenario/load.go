@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -40,9 +41,27 @@ func (e Error) Error() string {
 		where = e.File
 	}
 	if e.Field == "" {
-		return where + ": " + e.Msg
+		return oneLine(where + ": " + e.Msg)
 	}
-	return where + ": " + e.Field + ": " + e.Msg
+	return oneLine(where + ": " + e.Field + ": " + e.Msg)
+}
+
+// oneLine escapes control characters (a newline or a terminal escape in
+// a value quoted back), so that an error is one line and prints as text.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Errors lists every problem found, in file order.
