@@ -145,6 +145,7 @@ func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res
 		tl.Nodes = s.NodeNames()
 		tl.InitialMaster = initial
 		tl.Params = paramsOf(s)
+		tl.Settings = s.Settings()
 	})
 	poller.record(rec)
 	checksAtStart := readChecks(ctx, px, log)

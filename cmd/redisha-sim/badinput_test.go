@@ -149,7 +149,7 @@ func TestBadInputGetsOneLineAndExitTwo(t *testing.T) {
 	}{
 		{[]string{"run", "/dev/zero"}, "read scenario: read /dev/zero: not a regular file (a character device)"},
 		{[]string{"model", "/dev/zero"}, "read scenario: read /dev/zero: not a regular file (a character device)"},
-		{[]string{"run", "big.yaml"}, "read scenario: read big.yaml: file too large: 1073741824 bytes, the limit is 67108864 (64 MiB)"},
+		{[]string{"run", "big.yaml"}, "read scenario: read big.yaml: file too large: 1073741824 bytes, the limit is 268435456 (256 MiB)"},
 		{[]string{"run", "bomb.yaml"}, "bomb.yaml:9:11: the YAML aliases here expand to more than 10000 values"},
 		{[]string{"model", "bomb.yaml"}, "bomb.yaml:9:11: the YAML aliases here expand to more than 10000 values"},
 		{[]string{"run", "nodes.yaml"}, "nodes.yaml:2:10: topology.nodes: must be from 2 to 64, got -3"},

@@ -63,7 +63,7 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 		{"a hundred million nodes", "topology: {nodes: 100000000}\n", nil, []string{"s.yaml:1:19: topology.nodes: must be from 2 to 64, got 100000000"}},
 		{"a hundred million writers", "workload: {writers: {count: 100000000}}\n", nil, []string{"s.yaml:1:29: workload.writers.count: must be from 0 to 1000, got 100000000"}},
 		{"too many operations", "duration: 1h\nworkload: {writers: {count: 100, rate: 1000}}\n", nil, []string{
-			"s.yaml:1:11: duration: the run would record 360000000 operations (duration times each client's rate): at most 10000000; shorten it or lower the rates"}},
+			"s.yaml:1:11: duration: the run would record 360000000 operations (duration times each client's rate): at most 1000000; shorten it or lower the rates"}},
 		{"rate NaN", "workload: {writers: {rate: .nan}}\n", nil, []string{"s.yaml:1:28: workload.writers.rate: must be greater than zero (operations per second per client), got NaN"}},
 		{"rate NaN by --set", "name: x\n", []string{"workload.writers.rate=.nan"}, []string{"--set workload.writers.rate=.nan: workload.writers.rate: must be greater than zero (operations per second per client), got NaN"}},
 		{"rate infinite", "workload: {readers: {count: 1, rate: .inf}}\n", nil, []string{"s.yaml:1:38: workload.readers.rate: at most 100000 operations per second per client, got +Inf"}},

@@ -41,9 +41,10 @@ const (
 	// MaxRate bounds a client's operations per second.
 	MaxRate = 100000
 	// MaxOperations bounds the operations a run records: duration times
-	// the clients' rates, writers and readers together. Each takes about
-	// 100 bytes in memory while the run is judged.
-	MaxOperations = 10_000_000
+	// the clients' rates, writers and readers together (83 minutes of the
+	// default 200 writes a second). Each takes some 200 bytes in a saved
+	// run, whose file inputfile.MaxSize must hold to summarize it.
+	MaxOperations = 1_000_000
 	// MaxDuration bounds every time in a scenario (the run, the waits,
 	// the check intervals and timeouts, the faults' times and delays).
 	MaxDuration = 24 * time.Hour
