@@ -126,24 +126,25 @@ type Timeline struct {
 	Backend  string `json:"backend"`
 	Proxy    string `json:"proxy"`
 	// Start is the wall-clock instant of T=0, for people.
-	Start  time.Time     `json:"start"`
-	End    time.Duration `json:"end"`
-	Params Params        `json:"params"`
-	// Settings are every setting of the scenario as run, defaults filled
-	// in, keyed as --set takes them ("topology.min_replicas_to_write":
-	// "1"), so that runs of one file with different settings are told
-	// apart. Runs saved before it have none.
-	Settings      map[string]string `json:"settings,omitempty"`
-	Nodes         []string          `json:"nodes"`
-	InitialMaster string            `json:"initial_master"`
-	Events        []Event           `json:"events"`
-	Ops           []Op              `json:"ops"`
-	ReadBack      *ReadBack         `json:"read_back,omitempty"`
+	Start         time.Time     `json:"start"`
+	End           time.Duration `json:"end"`
+	Params        Params        `json:"params"`
+	Nodes         []string      `json:"nodes"`
+	InitialMaster string        `json:"initial_master"`
+	Events        []Event       `json:"events"`
+	Ops           []Op          `json:"ops"`
+	ReadBack      *ReadBack     `json:"read_back,omitempty"`
 	// CheckLoad is the health-check load the proxy put on each node, per
 	// backend, over the workload. It is empty when the proxy under test
 	// does not count its checks (HAProxy): not measured,
 	// which is not zero.
 	CheckLoad []CheckLoad `json:"check_load,omitempty"`
+
+	// Settings are every setting of the scenario as run, defaults filled
+	// in, keyed as --set takes them ("topology.min_replicas_to_write":
+	// "1"), so that runs of one file with different settings are told
+	// apart. Runs saved before it have none.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // CheckLoad is what the health checks of one proxy backend did to one node
