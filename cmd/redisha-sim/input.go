@@ -73,3 +73,23 @@ func checkRange(flag string, v, lo, hi int, why string) error {
 	}
 	return nil
 }
+
+// Bounds of the sweep and tune flags: far beyond what a machine measures
+// in a day.
+const (
+	maxRepeat   = 1000
+	maxParallel = 256
+	maxRuns     = 10000
+)
+
+// gridSize is len(grid(axes)), saturating past maxRuns.
+func gridSize(axes []axis) int {
+	n := 1
+	for _, a := range axes {
+		n *= len(a.values)
+		if n > maxRuns {
+			return maxRuns + 1
+		}
+	}
+	return n
+}

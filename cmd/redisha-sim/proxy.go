@@ -29,7 +29,8 @@ func newProxyCmd(g *globalFlags) *cobra.Command {
 		Long: `Run the proxy in the foreground from an HAProxy configuration file.
 
 With -c, check the configuration and exit like 'haproxy -c': 0 when it is
-valid (warnings are printed), 1 when it is not. SIGINT or SIGTERM stops the
+valid (warnings are printed), 1 when it is not; 2 when the file cannot be
+read (missing, a device, larger than the input limit) or a flag is wrong. SIGINT or SIGTERM stops the
 proxy gracefully: it stops accepting, lets sessions end for --grace, then
 closes the rest.`,
 		Args: cobra.NoArgs,

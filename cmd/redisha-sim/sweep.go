@@ -213,26 +213,6 @@ func parseAxes(sets []string) (fixed []string, axes []axis, err error) {
 	return fixed, axes, nil
 }
 
-// Bounds of the sweep and tune flags: far beyond what a machine measures
-// in a day.
-const (
-	maxRepeat   = 1000
-	maxParallel = 256
-	maxRuns     = 10000
-)
-
-// gridSize is len(grid(axes)), saturating past maxRuns.
-func gridSize(axes []axis) int {
-	n := 1
-	for _, a := range axes {
-		n *= len(a.values)
-		if n > maxRuns {
-			return maxRuns + 1
-		}
-	}
-	return n
-}
-
 // grid is the cartesian product of the axes, the first axis varying
 // slowest.
 func grid(axes []axis) []point {
