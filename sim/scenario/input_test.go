@@ -99,6 +99,8 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 		{"--set a field of a duration", "name: x\n", []string{"duration.x=1"}, []string{"--set duration.x=1: duration.x: duration has no fields: it is a duration such as 1s or 250ms"}},
 		{"--set =<", "name: x\n", []string{"expect=[failovers =< 1]"}, []string{
 			`--set expect=[failovers =< 1]: expect[0]: invalid expectation "failovers =< 1": write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of <= >= == != < >; got operator "=<"`}},
+		{"--set of a list the file has too", "expect: [lost_writes == 0]\n", []string{"expect=[failovers =< 1]"}, []string{
+			`--set expect=[failovers =< 1]: expect[0]: invalid expectation "failovers =< 1": write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of <= >= == != < >; got operator "=<"`}},
 		{"proxy.config /dev/zero", "name: x\nproxy: {config: /dev/zero}\n", nil, []string{"s.yaml:2:17: proxy.config: cannot read /dev/zero: not a regular file (a character device)"}},
 	}
 	for _, c := range cases {
