@@ -37,6 +37,7 @@ e2e: ## the Ginkgo suite against real containers
 fuzz: ## run each fuzz target briefly
 	$(GO) test ./proxy/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./proxy/tcpcheck -run '^$$' -fuzz FuzzCheckReplies -fuzztime $(FUZZTIME)
+	$(GO) test ./sim/scenario -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 vet:
 	$(GO) vet ./...

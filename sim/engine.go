@@ -145,6 +145,7 @@ func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res
 		tl.Nodes = s.NodeNames()
 		tl.InitialMaster = initial
 		tl.Params = paramsOf(s)
+		tl.Settings = s.Settings()
 	})
 	poller.record(rec)
 	checksAtStart := readChecks(ctx, px, log)
@@ -163,7 +164,8 @@ func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res
 		seed = rand.Uint64()
 	}
 	spawn := func(kind string, cfg scenario.Clients, addr string) {
-		for i := 0; i < cfg.Count; i++ {
+		// Watches the context: an interrupt during a long spawn stops it.
+		for i := 0; i < cfg.Count && wctx.Err() == nil; i++ {
 			c := &client{kind: kind, id: i, addr: addr, password: s.Topology.Password, cfg: cfg, rec: rec, nodes: ids, keys: keys}
 			work.Add(1)
 			go func() { defer work.Done(); c.run(wctx, seed) }()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -50,20 +51,46 @@ On a machine that can pull, set ` + docker.EnvRedisImage + `=redis:7.0 and
 }
 
 func newCleanCmd() *cobra.Command {
-	return &cobra.Command{
+	var all bool
+	cmd := &cobra.Command{
 		Use:   "clean",
 		Short: "Remove the containers and networks that crashed runs left behind",
-		Long: `Remove every container and network labelled ` + docker.LabelProject + `=1: what a
-docker run leaves when it is killed before it can clean up (a normal run,
-a failed one and an interrupted one remove their own).`,
+		Long: `Remove the containers and networks labelled ` + docker.LabelProject + `=1 that runs no
+longer running left behind: what a docker run leaves when it is killed
+before it can clean up (a normal run, a failed one and an interrupted one
+remove their own).
+
+Each run's containers carry the host name, PID and start time of the
+process that made them (labels ` + docker.LabelOwnerHost + `, ` + docker.LabelOwnerPID + ` and
+` + docker.LabelOwnerStart + `). A run whose process is still running on this host (a
+concurrent e2e suite, a run in another terminal) is kept, and so is a run
+whose process cannot be checked: made on another host or container, or
+by a version that did not record it. Both are listed; --all removes them
+too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, n, err := docker.Clean(cmd.Context())
-			fmt.Printf("removed %d container(s) and %d network(s)\n", c, n)
-			if err != nil {
-				return exitError{exitFailed, err}
-			}
-			return nil
+			res, err := docker.Clean(cmd.Context(), docker.CleanOptions{All: all})
+			return reportClean(os.Stdout, res, err)
 		},
 	}
+	cmd.Flags().BoolVar(&all, "all", false, "remove every labelled container and network, also of runs in progress or of owners that cannot be checked")
+	return cmd
+}
+
+// reportClean prints what clean removed and kept. When Docker could not
+// be reached or listed, nothing was removed and only the error is told.
+func reportClean(w io.Writer, res docker.CleanResult, err error) error {
+	if res.Containers+res.Networks > 0 || err == nil {
+		fmt.Fprintf(w, "removed %d container(s) and %d network(s) of runs no longer running\n", res.Containers, res.Networks)
+	}
+	for _, k := range res.Kept {
+		fmt.Fprintf(w, "kept %v\n", k)
+	}
+	if len(res.Kept) > 0 {
+		fmt.Fprintln(w, "(--all removes the kept runs too)")
+	}
+	if err != nil {
+		return exitError{exitFailed, err}
+	}
+	return nil
 }

@@ -68,14 +68,21 @@ func run(args []string) int {
 	var ee exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "redisha-sim: "+ee.Error())
+			printError(ee.Error())
 		}
 		return ee.code
 	}
 	// Cobra's own errors: unknown flags and commands, missing arguments.
-	fmt.Fprintln(os.Stderr, "redisha-sim: "+err.Error())
-	fmt.Fprintln(os.Stderr, "Run 'redisha-sim --help' for usage.")
+	printError(err.Error() + "; see 'redisha-sim --help'")
 	return exitBadInput
+}
+
+// printError writes an error on standard error, one line per problem
+// (a scenario with three errors gives three lines), each prefixed.
+func printError(msg string) {
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Fprintln(os.Stderr, "redisha-sim: "+line)
+	}
 }
 
 type globalFlags struct {

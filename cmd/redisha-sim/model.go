@@ -20,6 +20,9 @@ import (
 // stable p5/p95 (50 trials beyond each), a few seconds of CPU.
 const modelTrials = 2000
 
+// maxTrials bounds --trials: a p5-p95 band is stable long before.
+const maxTrials = 100000
+
 func newModelCmd() *cobra.Command {
 	f := &runFlags{}
 	var (
@@ -48,6 +51,9 @@ with the reason.`,
 			if err != nil {
 				return err
 			}
+			if err := checkOutput("json", f.jsonOut); err != nil {
+				return err
+			}
 			pred, err := predict(s, trials, seed)
 			if err != nil {
 				return err
@@ -72,8 +78,8 @@ with the reason.`,
 // predict runs the model for a scenario; a scenario the model does not
 // cover is bad input, with the reason.
 func predict(s *scenario.Scenario, trials int, seed uint64) (*model.Prediction, error) {
-	if trials < 20 {
-		return nil, exitError{exitBadInput, fmt.Errorf("--trials %d: want at least 20 for a p5-p95 band", trials)}
+	if err := checkRange("trials", trials, 20, maxTrials, " (at least 20 for a p5-p95 band)"); err != nil {
+		return nil, err
 	}
 	p, err := model.FromScenario(s)
 	if err != nil {

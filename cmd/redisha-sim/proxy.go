@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/proxy"
 	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/sim/inputfile"
 )
 
 func newProxyCmd(g *globalFlags) *cobra.Command {
@@ -27,7 +29,8 @@ func newProxyCmd(g *globalFlags) *cobra.Command {
 		Long: `Run the proxy in the foreground from an HAProxy configuration file.
 
 With -c, check the configuration and exit like 'haproxy -c': 0 when it is
-valid (warnings are printed), 1 when it is not. SIGINT or SIGTERM stops the
+valid (warnings are printed), 1 when it is not; 2 when the file cannot be
+read (missing, a device, larger than the input limit) or a flag is wrong. SIGINT or SIGTERM stops the
 proxy gracefully: it stops accepting, lets sessions end for --grace, then
 closes the rest.`,
 		Args: cobra.NoArgs,
@@ -35,7 +38,14 @@ closes the rest.`,
 			if file == "" {
 				return exitError{exitBadInput, errors.New("missing configuration: pass -f FILE")}
 			}
-			cfg, warns, err := config.ParseFile(file)
+			if grace < 0 {
+				return exitError{exitBadInput, fmt.Errorf("--grace %v: must not be negative (0: close every session at once)", grace)}
+			}
+			data, err := inputfile.Read(file)
+			if err != nil {
+				return exitError{exitBadInput, fmt.Errorf("read configuration: %w", err)}
+			}
+			cfg, warns, err := config.Parse(file, bytes.NewReader(data), config.ParseOptions{})
 			for _, w := range warns {
 				fmt.Fprintln(os.Stderr, w)
 			}

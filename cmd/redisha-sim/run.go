@@ -57,6 +57,9 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 			if err != nil {
 				return err
 			}
+			if err := checkOutputs("json", f.jsonOut, "html", f.htmlOut, "svg", f.svgOut); err != nil {
+				return err
+			}
 			if !cmd.Flags().Changed("log-level") {
 				// The report tells what the logs would; keep the terminal
 				// for the progress line.
@@ -143,11 +146,11 @@ func loadScenario(args []string, f *runFlags) (*scenario.Scenario, error) {
 		s, err = scenario.Load(args[0], sets)
 	}
 	if err != nil {
-		var errs scenario.Errors
-		if errors.As(err, &errs) {
-			fmt.Fprintln(os.Stderr, err)
-			return nil, exitError{exitBadInput, fmt.Errorf("%d error(s) in the scenario", len(errs))}
-		}
+		return nil, exitError{exitBadInput, err}
+	}
+	// What the run would find only once the cluster is up (the proxy
+	// configuration against the topology) is bad input too.
+	if err := sim.Preflight(s); err != nil {
 		return nil, exitError{exitBadInput, err}
 	}
 	return s, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/redisha-sim/redisha-sim/sim/inputfile"
 	"github.com/redisha-sim/redisha-sim/sim/stats"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
@@ -20,9 +22,10 @@ import (
 func newSummarizeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "summarize RUN.json...",
-		Short: "Summarize repeated runs (run --json files): medians and ranges per scenario, backend and proxy",
-		Long: `Read the --json files of several runs and print, for each scenario, backend
-and proxy, the number of runs and the median and range of the write
+		Short: "Summarize repeated runs (run --json files): medians and ranges per scenario, backend, proxy and settings",
+		Long: `Read the --json files of several runs and print, for each scenario, backend,
+proxy and setting that differs between the runs (a --set; shown in a
+settings column), the number of runs and the median and range of the write
 interruption, of each phase's time from the fault, of the lost writes and
 of the two-master window, as a Markdown table. Each run's timeline is
 judged again by this version's checkers.
@@ -52,7 +55,7 @@ type savedRun struct {
 
 func readRun(path string) (savedRun, error) {
 	var r savedRun
-	b, err := os.ReadFile(path)
+	b, err := inputfile.Read(path)
 	if err != nil {
 		return r, err
 	}
@@ -69,18 +72,37 @@ func readRun(path string) (savedRun, error) {
 var summaryPhases = []string{"+sdown", "+switch-master", "proxy UP"}
 
 func summarize(w io.Writer, runs []savedRun) {
-	type key struct{ scenario, backend, proxy string }
+	// Runs are grouped by scenario, backend and proxy, and by every
+	// setting that differs between them: runs of one file with different
+	// --set values are different experiments, and the table shows what
+	// tells them apart.
+	settings := make([]map[string]string, len(runs))
+	for i, r := range runs {
+		settings[i] = settingsOf(r.Timeline)
+	}
+	differ := differingKeys(settings)
+	type key struct{ scenario, backend, proxy, settings string }
 	groups := map[key][]savedRun{}
 	var order []key
-	for _, r := range runs {
-		k := key{r.Timeline.Scenario, r.Timeline.Backend, r.Timeline.Proxy}
+	for i, r := range runs {
+		var kv []string
+		for _, k := range differ {
+			if v, ok := settings[i][k]; ok {
+				kv = append(kv, k+"="+v)
+			}
+		}
+		k := key{r.Timeline.Scenario, r.Timeline.Backend, r.Timeline.Proxy, strings.Join(kv, " ")}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
 		groups[k] = append(groups[k], r)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	head := []string{"scenario", "backend", "proxy", "runs", "write interruption, median [range]"}
+	head := []string{"scenario", "backend", "proxy"}
+	if len(differ) > 0 {
+		head = append(head, "settings")
+	}
+	head = append(head, "runs", "write interruption, median [range]")
 	for _, p := range summaryPhases {
 		head = append(head, "fault → "+p)
 	}
@@ -111,7 +133,11 @@ func summarize(w io.Writer, runs []savedRun) {
 				}
 			}
 		}
-		row := []string{k.scenario, k.backend, k.proxy, fmt.Sprint(len(rs)), durStats(wi, len(rs))}
+		row := []string{k.scenario, k.backend, k.proxy}
+		if len(differ) > 0 {
+			row = append(row, cmp.Or(k.settings, "-"))
+		}
+		row = append(row, fmt.Sprint(len(rs)), durStats(wi, len(rs)))
 		for _, p := range summaryPhases {
 			row = append(row, durStats(phase[p], len(rs)))
 		}
@@ -119,6 +145,54 @@ func summarize(w io.Writer, runs []savedRun) {
 		fmt.Fprintln(tw, "| "+strings.Join(row, "\t| ")+"\t|")
 	}
 	tw.Flush()
+}
+
+// settingsOf is a run's settings: those it recorded, or, for a run saved
+// before runs recorded them, its timeline parameters (the check and
+// Sentinel settings) as "params.<name>".
+func settingsOf(tl *timeline.Timeline) map[string]string {
+	if len(tl.Settings) > 0 {
+		return tl.Settings
+	}
+	out := map[string]string{}
+	b, err := json.Marshal(tl.Params)
+	if err != nil {
+		return out
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) == nil {
+		for k, v := range m {
+			out["params."+k] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// differingKeys lists, sorted, the settings whose value (or presence) is
+// not the same in every run.
+func differingKeys(settings []map[string]string) []string {
+	all := map[string]bool{}
+	for _, s := range settings {
+		for k := range s {
+			all[k] = true
+		}
+	}
+	// A seed changes a run's random choices, not the experiment; the
+	// backend has a column of its own.
+	delete(all, "seed")
+	delete(all, "backend")
+	var out []string
+	for k := range all {
+		v0, ok0 := settings[0][k]
+		for _, s := range settings[1:] {
+			if v, ok := s[k]; ok != ok0 || v != v0 {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // durStats is "median [min-max]" in seconds, noting runs without a value.

@@ -70,3 +70,59 @@ func TestSummarizeRejectsOtherFiles(t *testing.T) {
 }
 
 func writeFile(path, body string) error { return os.WriteFile(path, []byte(body), 0o644) }
+
+// The probe's case: partition.yaml with Sentinel-aware routing, run once
+// as it is and once with --set topology.min_replicas_to_write=1, lost 1367
+// and 400 writes; one row with the median 883.5 described neither. (Here
+// 1000 writes are lost against 400 and 402.)
+func TestSummarizeKeepsRunsWithDifferentSettingsApart(t *testing.T) {
+	mk := func(minReplicas string, lost int) savedRun {
+		r := mkRun("memory", 7*time.Second)
+		r.Timeline.Scenario = "partition"
+		r.Timeline.Settings = map[string]string{"proxy.sentinel_aware": "true", "topology.min_replicas_to_write": minReplicas, "seed": fmt.Sprint(lost)}
+		// Writes acknowledged but missing when read back.
+		r.Timeline.ReadBack = &timeline.ReadBack{Master: "redis1", Settled: true}
+		n := 0
+		for i, op := range r.Timeline.Ops {
+			if op.Result != timeline.ResultOK {
+				continue
+			}
+			r.Timeline.Ops[i].Final = "present"
+			if n < lost {
+				r.Timeline.Ops[i].Final = "absent"
+				n++
+			}
+		}
+		return r
+	}
+	var out bytes.Buffer
+	summarize(&out, []savedRun{mk("0", 1000), mk("1", 400), mk("1", 402)})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("got %d lines, want a header, a rule and 2 rows:\n%s", len(lines), out.String())
+	}
+	if !strings.Contains(lines[0], "| settings ") {
+		t.Errorf("header %q has no settings column", lines[0])
+	}
+	// The seed differs in every run: it is not a setting that splits them.
+	for i, wants := range [][]string{{"| topology.min_replicas_to_write=0 | 1 ", "| 1000 [1000-1000] |"}, {"| topology.min_replicas_to_write=1 | 2 ", "| 401 [400-402] |"}} {
+		row := strings.Join(strings.Fields(lines[2+i]), " ")
+		for _, want := range wants {
+			if !strings.Contains(row, want) {
+				t.Errorf("row %d: got %q, want it to contain %q", i, row, want)
+			}
+		}
+	}
+}
+
+// Runs saved before runs recorded their settings are told apart by their
+// timeline parameters.
+func TestSummarizeTellsOldRunsApartByTheirParameters(t *testing.T) {
+	a, b := mkRun("memory", 7*time.Second), mkRun("memory", 7*time.Second)
+	a.Timeline.Params.Inter, b.Timeline.Params.Inter = time.Second, 2*time.Second
+	var out bytes.Buffer
+	summarize(&out, []savedRun{a, b})
+	if got := strings.Count(out.String(), "params.inter="); got != 2 {
+		t.Errorf("got %d rows naming params.inter, want 2:\n%s", got, out.String())
+	}
+}

@@ -98,6 +98,9 @@ func quietLogger(cmd *cobra.Command, g *globalFlags) (*slog.Logger, error) {
 // runSweep runs the sweep with progress on progressOut, mapping its errors
 // to exit codes.
 func runSweep(ctx context.Context, path string, f *sweepFlags, log *slog.Logger, progressOut io.Writer) (*sweep.Result, error) {
+	if err := checkSweepFlags(f); err != nil {
+		return nil, err
+	}
 	var bar *progressBar
 	res, err := sweep.Sweep(ctx, sweep.Options{
 		Sets: f.sets, Repeat: f.repeat, Parallel: f.parallel, Trials: f.trials, Jitter: f.jitter,
@@ -365,4 +368,31 @@ func writeCSV(path string, header []string, rows [][]string) error {
 func durationValue(v string) (time.Duration, bool) {
 	d, err := time.ParseDuration(v)
 	return d, err == nil
+}
+
+// checkSweepFlags refuses flags out of their bounds and unwritable output
+// paths before anything runs.
+func checkSweepFlags(f *sweepFlags) error {
+	if err := checkRange("repeat", f.repeat, 1, maxRepeat, ""); err != nil {
+		return err
+	}
+	if err := checkRange("parallel", f.parallel, 0, maxParallel, " (0: the default)"); err != nil {
+		return err
+	}
+	if f.trials != 0 {
+		if err := checkRange("trials", f.trials, 20, maxTrials, " (0: no model)"); err != nil {
+			return err
+		}
+	}
+	if err := checkOutputs("json", f.jsonOut, "csv", f.csvOut, "html", f.htmlOut, "svg", f.svgOut); err != nil {
+		return err
+	}
+	_, axes, err := sweep.ParseAxes(f.sets)
+	if err != nil {
+		return libError(err)
+	}
+	if n := gridSize(axes) * f.repeat; n > maxRuns {
+		return exitError{exitBadInput, fmt.Errorf("--set and --repeat: the sweep would make %d runs: at most %d", n, maxRuns)}
+	}
+	return nil
 }

@@ -44,8 +44,11 @@ When no check setting can meet the budget, says why (Sentinel's
 down-after alone takes longer) and what would.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.budget <= 0 {
+			if !cmd.Flags().Changed("budget") {
 				return exitError{exitBadInput, fmt.Errorf("--budget is required: the longest write interruption to accept (e.g. 3s)")}
+			}
+			if err := checkPositive("budget", f.budget, "the longest write interruption to accept (e.g. 3s)"); err != nil {
+				return err
 			}
 			log, err := quietLogger(cmd, g)
 			if err != nil {
@@ -67,6 +70,18 @@ down-after alone takes longer) and what would.`,
 }
 
 func tune(ctx context.Context, path string, f *tuneFlags, log *slog.Logger, out, progress io.Writer) error {
+	if err := checkRange("trials", f.trials, 20, maxTrials, ""); err != nil {
+		return err
+	}
+	if err := checkRange("repeat", f.repeat, 0, maxRepeat, ""); err != nil {
+		return err
+	}
+	if err := checkRange("parallel", f.parallel, 0, maxParallel, " (0: the default)"); err != nil {
+		return err
+	}
+	if err := checkOutput("html", f.htmlOut); err != nil {
+		return err
+	}
 	t, err := sweep.Screen(sweep.TuneOptions{
 		Budget: f.budget, Sets: f.sets, Repeat: f.repeat, Parallel: f.parallel, Trials: f.trials, FinalTrials: modelTrials,
 		Load: loader(path, &f.runFlags), Run: runner(log),

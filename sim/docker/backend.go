@@ -152,6 +152,9 @@ func (b Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (_
 	runID := randomID()
 	cl := &Cluster{runID: runID, cli: cli, topo: t, log: log.With("run", runID), byAddr: map[string]string{},
 		labels: map[string]string{LabelProject: "1", LabelRun: runID}}
+	for k, v := range ownerLabels() {
+		cl.labels[k] = v
+	}
 	cl.images = ImagesFor(firstNonEmpty(b.Images.Redis, t.Images.Redis), firstNonEmpty(b.Images.HAProxy, t.Images.HAProxy), firstNonEmpty(b.Images.Proxy, t.Images.Proxy))
 	defer func() {
 		if err != nil {
@@ -619,9 +622,12 @@ func Leftovers(ctx context.Context) (containers, networks []string, err error) {
 	return containers, networks, nil
 }
 
-func labelled(ctx context.Context, cli *client.Client) ([]container.Summary, []network.Summary, error) {
+func labelled(ctx context.Context, cli *client.Client, moreLabels ...string) ([]container.Summary, []network.Summary, error) {
 	f := client.Filters{}
 	f.Add("label", LabelProject+"=1")
+	for _, l := range moreLabels {
+		f.Add("label", l)
+	}
 	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
 		return nil, nil, fmt.Errorf("list containers: %w", err)
@@ -631,34 +637,4 @@ func labelled(ctx context.Context, cli *client.Client) ([]container.Summary, []n
 		return nil, nil, fmt.Errorf("list networks: %w", err)
 	}
 	return cs.Items, ns.Items, nil
-}
-
-// Clean removes every container and network labelled by redisha-sim, of
-// any run: leftovers of crashed runs. It returns what it removed.
-func Clean(ctx context.Context) (containers, networks int, err error) {
-	cli, err := dockerClient(ctx)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer cli.Close()
-	cs, ns, err := labelled(ctx, cli)
-	if err != nil {
-		return 0, 0, err
-	}
-	var errs []error
-	for _, c := range cs {
-		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		containers++
-	}
-	for _, n := range ns {
-		if _, err := cli.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		networks++
-	}
-	return containers, networks, errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +82,15 @@ func TestFromScenarioRefusesWhatItDoesNotModel(t *testing.T) {
 		if !errors.Is(err, ErrNotModelled) {
 			t.Errorf("%s: got %v, want ErrNotModelled", name, err)
 		}
+	}
+}
+
+// A run the engine can record (at most scenario.MaxOperations) can still
+// be too many writes to simulate 2000 times: refused, not attempted.
+func TestFromScenarioRefusesMoreWritesThanItSimulates(t *testing.T) {
+	_, err := FromScenario(load(t, "master-kill", "duration=10m", "workload.writers.count=2", "workload.writers.rate=200"))
+	if !errors.Is(err, ErrNotModelled) || !strings.Contains(err.Error(), "240000 writes per trial") {
+		t.Errorf("got %v, want ErrNotModelled for 240000 writes per trial", err)
 	}
 }
 

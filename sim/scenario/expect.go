@@ -2,6 +2,8 @@ package scenario
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,18 +57,25 @@ type Expectation struct {
 
 var ops = []string{"<=", ">=", "==", "!=", "<", ">"}
 
-// ParseExpectation reads "metric op value".
+// ParseExpectation reads "metric op value". Every metric is a count or a
+// time, never negative: an expectation that no run could fail or pass
+// (lost_writes >= 0, write_interruption <= -10s) is refused, as is a value
+// that is not a finite number.
 func ParseExpectation(raw string) (Expectation, error) {
 	e := Expectation{Raw: raw}
-	var rest string
-	for _, op := range ops {
-		if i := strings.Index(raw, op); i > 0 {
-			e.Metric, e.Op, rest = strings.TrimSpace(raw[:i]), op, strings.TrimSpace(raw[i+len(op):])
-			break
-		}
+	usage := fmt.Sprintf("write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of %s", strings.Join(ops, " "))
+	i := strings.IndexAny(raw, "<>=!")
+	if i <= 0 {
+		return e, fmt.Errorf("invalid expectation %q: %s", raw, usage)
 	}
-	if e.Op == "" {
-		return e, fmt.Errorf("invalid expectation %q: write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of %s", raw, strings.Join(ops, " "))
+	j := i
+	for j < len(raw) && strings.IndexByte("<>=!", raw[j]) >= 0 {
+		j++
+	}
+	e.Metric, e.Op = strings.TrimSpace(raw[:i]), raw[i:j]
+	rest := strings.TrimSpace(raw[j:])
+	if !slices.Contains(ops, e.Op) {
+		return e, fmt.Errorf("invalid expectation %q: %s; got operator %q", raw, usage, e.Op)
 	}
 	m, ok := metricByName(e.Metric)
 	if !ok {
@@ -84,10 +93,21 @@ func ParseExpectation(raw string) (Expectation, error) {
 		e.Value = d.Seconds()
 	} else {
 		n, err := strconv.ParseFloat(rest, 64)
-		if err != nil {
-			return e, fmt.Errorf("%s compares with a number, got %q", e.Metric, rest)
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
+			return e, fmt.Errorf("%s compares with a finite number such as 0 or 2, got %q", e.Metric, rest)
 		}
 		e.Value = n
+	}
+	// Measured values are never negative.
+	var word string
+	switch {
+	case e.Value < 0 && (e.Op == "<" || e.Op == "<=" || e.Op == "=="), e.Value == 0 && e.Op == "<":
+		word = "can never hold"
+	case e.Value < 0, e.Value == 0 && e.Op == ">=":
+		word = "always holds"
+	}
+	if word != "" {
+		return e, fmt.Errorf("expectation %q %s: %s is never negative", raw, word, e.Metric)
 	}
 	return e, nil
 }

@@ -5,16 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/redisha-sim/redisha-sim/sim/inputfile"
 )
 
 // Error is one problem in a scenario: where it is (a file position, or the
@@ -39,9 +41,27 @@ func (e Error) Error() string {
 		where = e.File
 	}
 	if e.Field == "" {
-		return where + ": " + e.Msg
+		return oneLine(where + ": " + e.Msg)
 	}
-	return where + ": " + e.Field + ": " + e.Msg
+	return oneLine(where + ": " + e.Field + ": " + e.Msg)
+}
+
+// oneLine escapes control characters (a newline or a terminal escape in
+// a value quoted back), so that an error is one line and prints as text.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // Errors lists every problem found, in file order.
@@ -56,9 +76,10 @@ func (es Errors) Error() string {
 }
 
 // Load reads, overrides (sets: "key=value", e.g. "sentinel.down_after=1s")
-// and validates the scenario in path.
+// and validates the scenario in path. The file is read with
+// inputfile.Read's size limit.
 func Load(path string, sets []string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path)
 	if err != nil {
 		return nil, fmt.Errorf("read scenario: %w", err)
 	}
@@ -68,7 +89,7 @@ func Load(path string, sets []string) (*Scenario, error) {
 // LoadFS reads a scenario from a file system (e.g. the embedded scenarios);
 // its relative paths resolve in the same file system.
 func LoadFS(fsys fs.FS, name string, sets []string) (*Scenario, error) {
-	data, err := fs.ReadFile(fsys, name)
+	data, err := inputfile.ReadFS(fsys, name)
 	if err != nil {
 		return nil, fmt.Errorf("read scenario: %w", err)
 	}
@@ -81,22 +102,70 @@ func Parse(name string, data []byte, sets []string) (*Scenario, error) {
 	return parse(name, data, sets, nil)
 }
 
+// utf8BOM is the byte order mark some editors put first in a file.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// MaxAliasExpansion bounds the values a scenario's YAML aliases may
+// expand to: anchors and aliases are for sharing a few lines, and a file
+// of nested aliases (a "billion laughs") would otherwise take all memory
+// to decode.
+const MaxAliasExpansion = 10000
+
 func parse(name string, data []byte, sets []string, fsys fs.FS) (*Scenario, error) {
+	data = bytes.TrimPrefix(data, utf8BOM)
 	l := &loader{file: name, keyPos: map[string]token.Position{}, valPos: map[string]token.Position{}, setBy: map[string]string{}}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, Errors{l.fromYAML(err)}
 	}
+	var docs []*ast.DocumentNode
 	for _, doc := range f.Docs {
-		l.walk(doc.Body, "")
-	}
-	var s Scenario
-	if len(bytes.TrimSpace(data)) > 0 {
-		if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
-			return nil, Errors{l.fromYAML(err)}
+		if doc != nil && doc.Body != nil {
+			docs = append(docs, doc)
 		}
 	}
-	s.File, s.FS = name, fsys
+	switch {
+	case len(docs) == 0:
+		return nil, Errors{{File: name, Msg: "empty scenario: write the fields to change (see scenarios/ for examples), or {} to run with every default"}}
+	case len(docs) > 1:
+		e := Error{File: name, Msg: "a second YAML document: a scenario is one document; remove the '---' and what follows, or put it in a file of its own"}
+		if tk := docs[1].Body.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Col = tk.Position.Line, tk.Position.Column
+		}
+		return nil, Errors{e}
+	}
+	body := docs[0].Body
+	for {
+		if a, ok := body.(*ast.AnchorNode); ok {
+			body = a.Value
+		} else if tg, ok := body.(*ast.TagNode); ok {
+			body = tg.Value
+		} else {
+			break
+		}
+	}
+	switch body.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+	default:
+		e := Error{File: name, Msg: fmt.Sprintf("a scenario is a mapping of fields (name: ..., topology: ...), not %s", body.Type())}
+		if tk := body.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Col = tk.Position.Line, tk.Position.Column
+		}
+		return nil, Errors{e}
+	}
+	if err := checkAliases(body); err != nil {
+		err.File = name
+		return nil, Errors{*err}
+	}
+	l.walk(body, "")
+	if errs := l.unknownFields(body, ""); len(errs) > 0 {
+		return nil, errs
+	}
+	var s Scenario
+	if err := yaml.UnmarshalWithOptions(data, &s, yaml.Strict()); err != nil {
+		return nil, Errors{l.fromYAML(err)}
+	}
+	s.File, s.FS, s.loc = name, fsys, l
 	var errs Errors
 	for _, kv := range sets {
 		if err := l.set(&s, kv); err != nil {
@@ -116,6 +185,110 @@ func parse(name string, data []byte, sets []string, fsys fs.FS) (*Scenario, erro
 	return &s, nil
 }
 
+// checkAliases refuses a document whose aliases expand to more than
+// MaxAliasExpansion values; the error is at the alias that crosses it.
+func checkAliases(root ast.Node) *Error {
+	sizes := map[string]int{}
+	var bad *Error
+	var size func(n ast.Node) int
+	size = func(n ast.Node) int {
+		if n == nil || bad != nil {
+			return 0
+		}
+		total := 1
+		add := func(k int) {
+			total = min(total+k, MaxAliasExpansion+1)
+		}
+		switch n := n.(type) {
+		case *ast.AliasNode:
+			k := 1
+			if n.Value != nil && n.Value.GetToken() != nil {
+				k = max(sizes[n.Value.GetToken().Value], 1)
+			}
+			total = k
+		case *ast.AnchorNode:
+			k := size(n.Value)
+			if n.Name != nil && n.Name.GetToken() != nil {
+				sizes[n.Name.GetToken().Value] = k
+			}
+			total = k
+		case *ast.TagNode:
+			total = size(n.Value)
+		case *ast.MappingNode:
+			for _, v := range n.Values {
+				add(size(v))
+			}
+		case *ast.MappingValueNode:
+			add(size(n.Key))
+			add(size(n.Value))
+		case *ast.SequenceNode:
+			for _, v := range n.Values {
+				add(size(v))
+			}
+		}
+		if total > MaxAliasExpansion && bad == nil {
+			bad = &Error{Msg: fmt.Sprintf("the YAML aliases here expand to more than %d values; write the values out, or use fewer nested aliases", MaxAliasExpansion)}
+			if tk := n.GetToken(); tk != nil && tk.Position != nil {
+				bad.Line, bad.Col = tk.Position.Line, tk.Position.Column
+			}
+		}
+		return total
+	}
+	size(root)
+	return bad
+}
+
+// unknownFields reports every key of n (at path) that the scenario does
+// not have, in file order, without descending into them.
+func (l *loader) unknownFields(n ast.Node, path string) Errors {
+	var errs Errors
+	switch n := n.(type) {
+	case *ast.MappingNode:
+		for _, v := range n.Values {
+			errs = append(errs, l.unknownFields(v, path)...)
+		}
+	case *ast.MappingValueNode:
+		key := keyName(n.Key)
+		if key == "<<" { // a merge: the decoder checks what it brings
+			break
+		}
+		p := join(path, key)
+		valid := validFields(path)
+		if _, ok := typeAt(p); !ok && valid != "" {
+			e := Error{File: l.file, Field: p, Msg: "unknown field; valid here: " + valid}
+			if tk := n.Key.GetToken(); tk != nil && tk.Position != nil {
+				e.Line, e.Col = tk.Position.Line, tk.Position.Column
+			}
+			errs = append(errs, e)
+			break
+		}
+		errs = append(errs, l.unknownFields(n.Value, p)...)
+	case *ast.SequenceNode:
+		for i, v := range n.Values {
+			errs = append(errs, l.unknownFields(v, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	case *ast.TagNode:
+		errs = append(errs, l.unknownFields(n.Value, path)...)
+	case *ast.AnchorNode:
+		errs = append(errs, l.unknownFields(n.Value, path)...)
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		if errs[i].Line != errs[j].Line {
+			return errs[i].Line < errs[j].Line
+		}
+		return errs[i].Col < errs[j].Col
+	})
+	return errs
+}
+
+// keyName is a mapping key as the decoder reads it (unquoted).
+func keyName(k ast.MapKeyNode) string {
+	if tk := k.GetToken(); tk != nil && (tk.Type == token.StringType || tk.Type == token.DoubleQuoteType || tk.Type == token.SingleQuoteType) {
+		return tk.Value
+	}
+	return k.String()
+}
+
 // loader maps field paths ("faults[1].target") to positions.
 type loader struct {
 	file   string
@@ -132,7 +305,7 @@ func (l *loader) walk(n ast.Node, path string) {
 			l.walk(v, path)
 		}
 	case *ast.MappingValueNode:
-		p := join(path, n.Key.String())
+		p := join(path, keyName(n.Key))
 		l.keyPos[p] = *n.Key.GetToken().Position
 		if n.Value != nil && n.Value.GetToken() != nil {
 			l.valPos[p] = *n.Value.GetToken().Position
@@ -229,11 +402,18 @@ type fieldError struct {
 // the field (its value, or its nearest written parent) in the file.
 func (l *loader) locate(fe fieldError) Error {
 	e := Error{File: l.file, Field: fe.path, Msg: fe.msg}
+	// A value inside what a --set replaced came from it, even where the
+	// file had a value too.
 	for p := fe.path; ; p = parentPath(p) {
 		if set, ok := l.setBy[p]; ok {
 			e.Set = set
 			return e
 		}
+		if p == "" {
+			break
+		}
+	}
+	for p := fe.path; ; p = parentPath(p) {
 		pos, ok := l.valPos[p]
 		if fe.onKey || !ok {
 			pos, ok = l.keyPos[p]
@@ -254,9 +434,13 @@ func (l *loader) set(s *Scenario, kv string) *Error {
 	if !ok || key == "" {
 		return &Error{Set: kv, Msg: "want key=value, e.g. sentinel.down_after=1s or faults[0].at=3s"}
 	}
+	segs, err := splitPath(key)
+	if err != nil {
+		return &Error{Set: kv, Msg: err.Error()}
+	}
 	v := reflect.ValueOf(s).Elem()
 	path := ""
-	for _, seg := range splitPath(key) {
+	for _, seg := range segs {
 		if seg.index >= 0 {
 			if v.Kind() != reflect.Slice {
 				return &Error{Set: kv, Field: path, Msg: "not a list"}
@@ -274,8 +458,8 @@ func (l *loader) set(s *Scenario, kv string) *Error {
 			}
 			v = v.Elem()
 		}
-		if v.Kind() != reflect.Struct {
-			return &Error{Set: kv, Field: path, Msg: "has no fields"}
+		if v.Kind() != reflect.Struct || v.Type() == reflect.TypeOf(Duration{}) {
+			return &Error{Set: kv, Field: join(path, seg.name), Msg: fmt.Sprintf("%s has no fields: it is %s", path, kindOf(v.Type()))}
 		}
 		f, found := fieldByTag(v, seg.name)
 		if !found {
@@ -284,15 +468,44 @@ func (l *loader) set(s *Scenario, kv string) *Error {
 		v = f
 		path = join(path, seg.name)
 	}
-	target := reflect.New(v.Type())
-	if err := yaml.UnmarshalWithOptions([]byte(val), target.Interface(), yaml.Strict()); err != nil {
+	bad := func(why string) *Error {
 		msg := "invalid value " + strconv.Quote(val)
+		if why != "" {
+			msg += ": " + why
+		}
 		if want := kindOf(v.Type()); want != "" {
 			msg += ": want " + want
 		}
 		return &Error{Set: kv, Field: path, Msg: msg}
 	}
-	v.Set(target.Elem())
+	switch strings.TrimSpace(val) {
+	case "", "~", "null", "Null", "NULL":
+		if v.Kind() != reflect.String {
+			// Not a way back to the default: leave the --set out for that.
+			return bad("empty")
+		}
+	}
+	// Decoded as the value of a field, as in a file, so that the same
+	// values are accepted and refused ("maybe" for a *bool).
+	wrapper := reflect.StructOf([]reflect.StructField{{Name: "V", Type: v.Type(), Tag: `yaml:"v"`}})
+	doc := "v: " + strings.ReplaceAll(val, "\n", "\n  ")
+	if val == "" && v.Kind() == reflect.String {
+		doc = `v: ""`
+	}
+	node, err := parser.ParseBytes([]byte(doc), 0)
+	if err != nil {
+		return bad("")
+	}
+	for _, d := range node.Docs {
+		if e := checkAliases(d.Body); e != nil {
+			return &Error{Set: kv, Field: path, Msg: e.Msg}
+		}
+	}
+	target := reflect.New(wrapper)
+	if err := yaml.UnmarshalWithOptions([]byte(doc), target.Interface(), yaml.Strict()); err != nil {
+		return bad("")
+	}
+	v.Set(target.Elem().Field(0))
 	l.setBy[path] = kv
 	return nil
 }
@@ -303,24 +516,37 @@ type pathSeg struct {
 }
 
 // splitPath reads "faults[1].at" as faults, [1], at.
-func splitPath(key string) []pathSeg {
+func splitPath(key string) ([]pathSeg, error) {
 	var out []pathSeg
+	if key == "" {
+		return nil, nil
+	}
 	for _, part := range strings.Split(key, ".") {
-		name, rest, _ := strings.Cut(part, "[")
-		if name != "" {
-			out = append(out, pathSeg{name: name, index: -1})
+		name, rest, hasIndex := strings.Cut(part, "[")
+		if name == "" {
+			return nil, fmt.Errorf("empty field name in %q: write fields as in sentinel.down_after or faults[0].at", key)
 		}
-		for rest != "" {
-			num, after, _ := strings.Cut(rest, "]")
+		out = append(out, pathSeg{name: name, index: -1})
+		for hasIndex {
+			num, after, closed := strings.Cut(rest, "]")
 			n, err := strconv.Atoi(num)
-			if err != nil {
-				n = 1 << 30 // reported as out of range
+			switch {
+			case !closed:
+				return nil, fmt.Errorf("missing ']' in %q", key)
+			case err != nil || n < 0 || strings.HasPrefix(num, "+"):
+				return nil, fmt.Errorf("invalid index %q in %q: want a number from 0, e.g. faults[0].at", num, key)
 			}
 			out = append(out, pathSeg{index: n})
-			rest = strings.TrimPrefix(after, "[")
+			if after == "" {
+				break
+			}
+			if !strings.HasPrefix(after, "[") {
+				return nil, fmt.Errorf("unexpected %q after ']' in %q: want '.', '[' or the end", after, key)
+			}
+			rest = after[1:]
 		}
 	}
-	return out
+	return out, nil
 }
 
 func fieldByTag(v reflect.Value, name string) (reflect.Value, bool) {
@@ -346,7 +572,11 @@ func tagsOf(t reflect.Type) string {
 // typeAt finds the Go type of a field path, for messages.
 func typeAt(path string) (reflect.Type, bool) {
 	t := reflect.TypeOf(Scenario{})
-	for _, seg := range splitPath(path) {
+	segs, err := splitPath(path)
+	if err != nil {
+		return nil, false
+	}
+	for _, seg := range segs {
 		for t.Kind() == reflect.Pointer || (seg.index >= 0 && t.Kind() == reflect.Slice) {
 			t = t.Elem()
 			if seg.index >= 0 {

@@ -10,9 +10,10 @@ package scenario
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/inputfile"
 )
 
 // Scenario is one failover experiment.
@@ -50,6 +51,19 @@ type Scenario struct {
 	FS   fs.FS  `yaml:"-"`
 	// Expectations are Expect, parsed.
 	Expectations []Expectation `yaml:"-"`
+
+	// loc places errors found after loading (ErrorAt).
+	loc *loader
+}
+
+// ErrorAt is a problem with a field found after loading (e.g. in the
+// proxy configuration the field names), placed like the loader's own:
+// at the --set that gave the field's value, or at its line in the file.
+func (s *Scenario) ErrorAt(field, msg string) Error {
+	if s.loc == nil {
+		return Error{File: s.File, Field: field, Msg: msg}
+	}
+	return s.loc.locate(fieldError{path: field, msg: msg})
 }
 
 // Topology is the Redis side of the cluster.
@@ -257,7 +271,9 @@ func (s *Scenario) NodeNames() []string {
 	if len(s.Topology.Names) > 0 {
 		return s.Topology.Names
 	}
-	out := make([]string, s.Topology.Nodes)
+	// Clamped: validation reports a count out of range, and goes on
+	// checking the rest with these names.
+	out := make([]string, max(0, min(s.Topology.Nodes, MaxNodes)))
 	for i := range out {
 		out[i] = fmt.Sprintf("redis%d", i+1)
 	}
@@ -266,7 +282,7 @@ func (s *Scenario) NodeNames() []string {
 
 // SentinelNames returns the names of the Sentinels.
 func (s *Scenario) SentinelNames() []string {
-	out := make([]string, s.Sentinel.Count)
+	out := make([]string, max(0, min(s.Sentinel.Count, MaxSentinels)))
 	for i := range out {
 		out[i] = fmt.Sprintf("sentinel%d", i+1)
 	}
@@ -278,7 +294,7 @@ func oneOf(vals []string) string { return strings.Join(vals, ", ") }
 // ReadFile reads a file the scenario refers to (relative to it).
 func (s *Scenario) ReadFile(p string) ([]byte, error) {
 	if s.FS != nil {
-		return fs.ReadFile(s.FS, s.Path(p))
+		return inputfile.ReadFS(s.FS, s.Path(p))
 	}
-	return os.ReadFile(s.Path(p))
+	return inputfile.Read(s.Path(p))
 }

@@ -3,6 +3,7 @@ package scenario
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,6 +29,32 @@ const (
 	DefaultOpTimeout       = time.Second
 )
 
+// Bounds of a scenario: far beyond any real experiment, they keep a typo
+// (an extra zero or two) from taking the machine's memory or a day.
+const (
+	// MaxNodes bounds topology.nodes.
+	MaxNodes = 64
+	// MaxSentinels bounds sentinel.count.
+	MaxSentinels = 9
+	// MaxClients bounds each of workload.writers.count and readers.count.
+	MaxClients = 1000
+	// MaxRate bounds a client's operations per second.
+	MaxRate = 100000
+	// MaxOperations bounds the operations a run records: duration times
+	// the clients' rates, writers and readers together (83 minutes of the
+	// default 200 writes a second). Each takes some 200 bytes in a saved
+	// run, whose file inputfile.MaxSize must hold to summarize it.
+	MaxOperations = 1_000_000
+	// MaxDuration bounds every time in a scenario (the run, the waits,
+	// the check intervals and timeouts, the faults' times and delays).
+	MaxDuration = 24 * time.Hour
+	// MaxCheckCount bounds proxy.rise and proxy.fall.
+	MaxCheckCount = 1000
+	// MaxListLen bounds the lists: faults, expect, check_rules and
+	// topology.names (which MaxNodes bounds too).
+	MaxListLen = 1000
+)
+
 // normalize fills defaults and checks every field; it returns one error per
 // problem.
 func (s *Scenario) normalize() []fieldError {
@@ -40,12 +67,23 @@ func (s *Scenario) normalize() []fieldError {
 			bad(path, "%v", err)
 			return
 		}
-		if !d.Set() {
+		switch {
+		case !d.Set():
 			d.D = def
-		} else if positive && d.D <= 0 {
+		case positive && d.D <= 0:
 			bad(path, "must be greater than zero")
+		case d.D > MaxDuration:
+			bad(path, "%v is too long: at most %v", d, MaxDuration)
 		}
 	}
+	list := func(path string, n int) {
+		if n > MaxListLen {
+			bad(path, "%d entries: at most %d", n, MaxListLen)
+		}
+	}
+	list("faults", len(s.Faults))
+	list("expect", len(s.Expect))
+	list("proxy.check_rules", len(s.Proxy.CheckRules))
 
 	if s.Name == "" {
 		base := filepath.Base(s.File)
@@ -65,8 +103,10 @@ func (s *Scenario) normalize() []fieldError {
 	// Topology.
 	t := &s.Topology
 	switch {
-	case t.Nodes < 0:
-		bad("topology.nodes", "must be at least 2, got %d", t.Nodes)
+	case t.Nodes < 0 || t.Nodes > MaxNodes:
+		bad("topology.nodes", "must be from 2 to %d, got %d", MaxNodes, t.Nodes)
+	case len(t.Names) > MaxNodes:
+		bad("topology.names", "%d names: at most %d nodes", len(t.Names), MaxNodes)
 	case len(t.Names) > 0 && t.Nodes != 0 && t.Nodes != len(t.Names):
 		bad("topology.nodes", "%d nodes but %d names: give one or make them agree", t.Nodes, len(t.Names))
 	case len(t.Names) > 0:
@@ -98,13 +138,14 @@ func (s *Scenario) normalize() []fieldError {
 	if se.Count == 0 {
 		se.Count = DefaultSentinels
 	}
-	if se.Count < 1 || se.Count > 9 {
-		bad("sentinel.count", "must be from 1 to 9, got %d", se.Count)
+	countOK := se.Count >= 1 && se.Count <= MaxSentinels
+	if !countOK {
+		bad("sentinel.count", "must be from 1 to %d, got %d", MaxSentinels, se.Count)
 	}
 	if se.Quorum == 0 {
 		se.Quorum = se.Count/2 + 1
 	}
-	if se.Quorum < 1 || se.Quorum > se.Count {
+	if countOK && (se.Quorum < 1 || se.Quorum > se.Count) {
 		bad("sentinel.quorum", "must be from 1 to the number of Sentinels (%d), got %d", se.Count, se.Quorum)
 	}
 	dur("sentinel.down_after", &se.DownAfter, DefaultDownAfter, true)
@@ -112,8 +153,8 @@ func (s *Scenario) normalize() []fieldError {
 	if se.ParallelSyncs == 0 {
 		se.ParallelSyncs = 1
 	}
-	if se.ParallelSyncs < 1 {
-		bad("sentinel.parallel_syncs", "must be at least 1, got %d", se.ParallelSyncs)
+	if se.ParallelSyncs < 1 || se.ParallelSyncs > MaxNodes {
+		bad("sentinel.parallel_syncs", "must be from 1 to %d, got %d", MaxNodes, se.ParallelSyncs)
 	}
 	if se.MasterName == "" {
 		se.MasterName = "mymaster"
@@ -165,11 +206,11 @@ func (s *Scenario) normalize() []fieldError {
 	dur("proxy.timeout_connect", &p.TimeoutConnect, 4*time.Second, true)
 	dur("proxy.timeout_client", &p.TimeoutClient, 15*time.Second, true)
 	dur("proxy.timeout_server", &p.TimeoutServer, 15*time.Second, true)
-	if p.Rise < 0 {
-		bad("proxy.rise", "must be at least 1, got %d", p.Rise)
+	if p.Rise < 0 || p.Rise > MaxCheckCount {
+		bad("proxy.rise", "must be from 1 to %d, got %d", MaxCheckCount, p.Rise)
 	}
-	if p.Fall < 0 {
-		bad("proxy.fall", "must be at least 1, got %d", p.Fall)
+	if p.Fall < 0 || p.Fall > MaxCheckCount {
+		bad("proxy.fall", "must be from 1 to %d, got %d", MaxCheckCount, p.Fall)
 	}
 	balances := []string{"first", "roundrobin", "leastconn", "source"}
 	if p.Balance != "" && !slices.Contains(balances, p.Balance) {
@@ -183,19 +224,19 @@ func (s *Scenario) normalize() []fieldError {
 
 	// Workload.
 	clients := func(path string, c *Clients, count int, rate float64) {
-		if c.Count < 0 {
-			bad(path+".count", "must not be negative, got %d", c.Count)
+		if c.Count < 0 || c.Count > MaxClients {
+			bad(path+".count", "must be from 0 to %d, got %d", MaxClients, c.Count)
 		}
 		if c.Count == 0 && c.Rate == 0 && !c.Timeout.Set() && c.Connection == "" {
 			c.Count = count
 		}
-		if c.Rate < 0 {
+		switch {
+		case math.IsNaN(c.Rate) || c.Rate < 0:
 			bad(path+".rate", "must be greater than zero (operations per second per client), got %v", c.Rate)
-		} else if c.Rate == 0 {
+		case c.Rate == 0:
 			c.Rate = rate
-		}
-		if c.Rate > 100000 {
-			bad(path+".rate", "at most 100000 operations per second per client, got %v", c.Rate)
+		case c.Rate > MaxRate:
+			bad(path+".rate", "at most %d operations per second per client, got %v", MaxRate, c.Rate)
 		}
 		dur(path+".timeout", &c.Timeout, DefaultOpTimeout, true)
 		switch c.Connection {
@@ -208,6 +249,11 @@ func (s *Scenario) normalize() []fieldError {
 	}
 	clients("workload.writers", &s.Workload.Writers, 1, DefaultWriteRate)
 	clients("workload.readers", &s.Workload.Readers, 0, DefaultReadRate)
+	if w, r := s.Workload.Writers, s.Workload.Readers; s.Duration.D <= MaxDuration && w.Rate <= MaxRate && r.Rate <= MaxRate && w.Count <= MaxClients && r.Count <= MaxClients {
+		if ops := s.Duration.D.Seconds() * (float64(w.Count)*w.Rate + float64(r.Count)*r.Rate); ops > MaxOperations {
+			bad("duration", "the run would record %.0f operations (duration times each client's rate): at most %d; shorten it or lower the rates", ops, MaxOperations)
+		}
+	}
 
 	// Faults.
 	names := append([]string{"master", "replica", "proxy"}, s.NodeNames()...)

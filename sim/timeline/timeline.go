@@ -139,6 +139,12 @@ type Timeline struct {
 	// does not count its checks (HAProxy): not measured,
 	// which is not zero.
 	CheckLoad []CheckLoad `json:"check_load,omitempty"`
+
+	// Settings are every setting of the scenario as run, defaults filled
+	// in, keyed as --set takes them ("topology.min_replicas_to_write":
+	// "1"), so that runs of one file with different settings are told
+	// apart. Runs saved before it have none.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // CheckLoad is what the health checks of one proxy backend did to one node

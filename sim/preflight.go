@@ -1,0 +1,47 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// Preflight checks, before anything starts, what Run would otherwise find
+// only once the cluster is up: that the scenario's proxy configuration
+// parses and fits its topology (no more servers than nodes, a master
+// backend and a frontend routing to it). Its error is scenario.Errors,
+// placed at proxy.config in the scenario file (or at the --set that gave
+// it), each naming the configuration's own file and line.
+func Preflight(s *scenario.Scenario) error {
+	var nodes []NodeAddr
+	for i, n := range s.NodeNames() {
+		nodes = append(nodes, NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 10000+i)})
+	}
+	// A placeholder Sentinel: only its presence matters here.
+	_, err := BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, InProcess)
+	if err == nil {
+		return nil
+	}
+	field := "proxy"
+	switch {
+	case s.Proxy.Config != "":
+		field = "proxy.config"
+	case s.Proxy.SentinelAware:
+		field = "proxy.sentinel_aware"
+	case len(s.Proxy.CheckRules) > 0:
+		field = "proxy.check_rules"
+	}
+	var cerrs config.Errors
+	if errors.As(err, &cerrs) {
+		var errs scenario.Errors
+		for _, d := range cerrs {
+			errs = append(errs, s.ErrorAt(field, d.String()))
+		}
+		return errs
+	}
+	msg := strings.TrimPrefix(err.Error(), "proxy configuration: ")
+	return scenario.Errors{s.ErrorAt(field, msg)}
+}

@@ -1,0 +1,179 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// aliasBomb is the probe's scenario: check_rules whose YAML aliases nest
+// nine levels deep, each level nine references to the one before (9^9
+// strings once expanded).
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("proxy:\n  check: custom\n  check_rules:\n    - &a0 \"send PING\"\n")
+	for i := 1; i <= 9; i++ {
+		refs := make([]string, 9)
+		for j := range refs {
+			refs[j] = fmt.Sprintf("*a%d", i-1)
+		}
+		fmt.Fprintf(&b, "    - &a%d [%s]\n", i, strings.Join(refs, ", "))
+	}
+	return b.String()
+}
+
+// parseErrors parses data as s.yaml with sets and returns the error lines.
+func parseErrors(t *testing.T, data string, sets ...string) []string {
+	t.Helper()
+	_, err := Parse("s.yaml", []byte(data), sets)
+	if err == nil {
+		return nil
+	}
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("got %v (%T), want Errors", err, err)
+	}
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// Each case is a reproduction from issue 17; the error lines must be
+// exactly these.
+func TestHostileScenariosGetExactErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		data string
+		sets []string
+		want []string
+	}{
+		{"alias bomb", aliasBomb(), nil, []string{
+			"s.yaml:9:11: the YAML aliases here expand to more than 10000 values; write the values out, or use fewer nested aliases"}},
+		{"alias bomb in a --set", "name: x\n", []string{"expect=[&a [&b [x, x, x, x, x, x, x, x, x, x], *b, *b, *b, *b, *b, *b, *b, *b, *b], *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]"}, []string{
+			"--set expect=[&a [&b [x, x, x, x, x, x, x, x, x, x], *b, *b, *b, *b, *b, *b, *b, *b, *b], *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]: expect: the YAML aliases here expand to more than 10000 values; write the values out, or use fewer nested aliases"}},
+		{"negative nodes", "topology: {nodes: -3}\n", nil, []string{"s.yaml:1:19: topology.nodes: must be from 2 to 64, got -3"}},
+		{"negative nodes by --set", "name: x\n", []string{"topology.nodes=-1"}, []string{"--set topology.nodes=-1: topology.nodes: must be from 2 to 64, got -1"}},
+		{"negative sentinels by --set", "name: x\n", []string{"sentinel.count=-2"}, []string{"--set sentinel.count=-2: sentinel.count: must be from 1 to 9, got -2"}},
+		{"a hundred million nodes", "topology: {nodes: 100000000}\n", nil, []string{"s.yaml:1:19: topology.nodes: must be from 2 to 64, got 100000000"}},
+		{"a hundred million writers", "workload: {writers: {count: 100000000}}\n", nil, []string{"s.yaml:1:29: workload.writers.count: must be from 0 to 1000, got 100000000"}},
+		{"too many operations", "duration: 1h\nworkload: {writers: {count: 100, rate: 1000}}\n", nil, []string{
+			"s.yaml:1:11: duration: the run would record 360000000 operations (duration times each client's rate): at most 1000000; shorten it or lower the rates"}},
+		{"rate NaN", "workload: {writers: {rate: .nan}}\n", nil, []string{"s.yaml:1:28: workload.writers.rate: must be greater than zero (operations per second per client), got NaN"}},
+		{"rate NaN by --set", "name: x\n", []string{"workload.writers.rate=.nan"}, []string{"--set workload.writers.rate=.nan: workload.writers.rate: must be greater than zero (operations per second per client), got NaN"}},
+		{"rate infinite", "workload: {readers: {count: 1, rate: .inf}}\n", nil, []string{"s.yaml:1:38: workload.readers.rate: at most 100000 operations per second per client, got +Inf"}},
+		{"impossible expectations", "expect: [lost_writes <= NaN, write_interruption <= -10s, failovers =< 1, lost_writes >= 0, failovers < 0, ok_writes > 1e999]\n", nil, []string{
+			`s.yaml:1:10: expect[0]: lost_writes compares with a finite number such as 0 or 2, got "NaN"`,
+			`s.yaml:1:30: expect[1]: expectation "write_interruption <= -10s" can never hold: write_interruption is never negative`,
+			`s.yaml:1:58: expect[2]: invalid expectation "failovers =< 1": write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of <= >= == != < >; got operator "=<"`,
+			`s.yaml:1:74: expect[3]: expectation "lost_writes >= 0" always holds: lost_writes is never negative`,
+			`s.yaml:1:92: expect[4]: expectation "failovers < 0" can never hold: failovers is never negative`,
+			`s.yaml:1:107: expect[5]: ok_writes compares with a finite number such as 0 or 2, got "1e999"`}},
+		{"hundred thousand hours", "duration: 100000h\nproxy: {inter: 100000h}\n", nil, []string{
+			"s.yaml:1:11: duration: 100000h is too long: at most 24h0m0s",
+			"s.yaml:2:16: proxy.inter: 100000h is too long: at most 24h0m0s"}},
+		{"every unknown field", "nam: x\ntopology: {nodez: 3, names: [a, b]}\nsentinel: {cnt: 1}\nfoo: {bar: 1}\n", nil, []string{
+			"s.yaml:1:1: nam: unknown field; valid here: " + tagsOf(typeOfScenario()),
+			"s.yaml:2:12: topology.nodez: unknown field; valid here: nodes, names, password, min_replicas_to_write, min_replicas_max_lag, persistence, replication_lag",
+			"s.yaml:3:12: sentinel.cnt: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name",
+			"s.yaml:4:1: foo: unknown field; valid here: " + tagsOf(typeOfScenario())}},
+		{"second document", "name: x\n---\nname: y\n", nil, []string{
+			"s.yaml:3:5: a second YAML document: a scenario is one document; remove the '---' and what follows, or put it in a file of its own"}},
+		{"byte order mark", "\xef\xbb\xbfnam: x\n", nil, []string{"s.yaml:1:1: nam: unknown field; valid here: " + tagsOf(typeOfScenario())}},
+		{"empty", "", nil, []string{"s.yaml: empty scenario: write the fields to change (see scenarios/ for examples), or {} to run with every default"}},
+		{"comments only", "# nothing yet\n\n", nil, []string{"s.yaml: empty scenario: write the fields to change (see scenarios/ for examples), or {} to run with every default"}},
+		{"a document marker only", "---\n", nil, []string{"s.yaml: empty scenario: write the fields to change (see scenarios/ for examples), or {} to run with every default"}},
+		{"a list", "[1, 2]\n", nil, []string{"s.yaml:1:1: a scenario is a mapping of fields (name: ..., topology: ...), not Sequence"}},
+		{"--set an empty duration", "name: x\n", []string{"sentinel.down_after="}, []string{`--set sentinel.down_after=: sentinel.down_after: invalid value "": empty: want a duration such as 1s or 250ms`}},
+		{"--set a null count", "name: x\n", []string{"topology.nodes=null"}, []string{`--set topology.nodes=null: topology.nodes: invalid value "null": empty: want an integer`}},
+		{"--set maybe", "name: x\n", []string{"proxy.shutdown_sessions=maybe"}, []string{`--set proxy.shutdown_sessions=maybe: proxy.shutdown_sessions: invalid value "maybe": want true or false`}},
+		{"--set a negative index", "name: x\n", []string{"faults[-1].at=1s"}, []string{`--set faults[-1].at=1s: invalid index "-1" in "faults[-1].at": want a number from 0, e.g. faults[0].at`}},
+		{"--set a word index", "name: x\n", []string{"faults[x].at=1s"}, []string{`--set faults[x].at=1s: invalid index "x" in "faults[x].at": want a number from 0, e.g. faults[0].at`}},
+		{"--set an unclosed index", "name: x\n", []string{"faults[0.at=1s"}, []string{`--set faults[0.at=1s: missing ']' in "faults[0.at"`}},
+		{"--set an empty field", "name: x\n", []string{"sentinel..count=1"}, []string{`--set sentinel..count=1: empty field name in "sentinel..count": write fields as in sentinel.down_after or faults[0].at`}},
+		{"--set a field of a duration", "name: x\n", []string{"duration.x=1"}, []string{"--set duration.x=1: duration.x: duration has no fields: it is a duration such as 1s or 250ms"}},
+		{"--set =<", "name: x\n", []string{"expect=[failovers =< 1]"}, []string{
+			`--set expect=[failovers =< 1]: expect[0]: invalid expectation "failovers =< 1": write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of <= >= == != < >; got operator "=<"`}},
+		{"--set of a list the file has too", "expect: [lost_writes == 0]\n", []string{"expect=[failovers =< 1]"}, []string{
+			`--set expect=[failovers =< 1]: expect[0]: invalid expectation "failovers =< 1": write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of <= >= == != < >; got operator "=<"`}},
+		{"proxy.config /dev/zero", "name: x\nproxy: {config: /dev/zero}\n", nil, []string{"s.yaml:2:17: proxy.config: cannot read /dev/zero: not a regular file (a character device)"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			got := parseErrors(t, c.data, c.sets...)
+			if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(c.want, "\n  "))
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v, want well under a second", d)
+			}
+		})
+	}
+}
+
+// The unknown fields are found by walking the file, so the report is the
+// same every time (the decoder alone reported one of them, at random).
+func TestUnknownFieldsAreReportedTheSameEveryTime(t *testing.T) {
+	data := "a: 1\nb: 2\nc: 3\nd: 4\ne: 5\n"
+	first := parseErrors(t, data)
+	if len(first) != 5 {
+		t.Fatalf("got %d errors, want 5:\n%s", len(first), strings.Join(first, "\n"))
+	}
+	for range 50 {
+		if got := parseErrors(t, data); strings.Join(got, "\n") != strings.Join(first, "\n") {
+			t.Fatalf("got\n%s\nthen\n%s", strings.Join(first, "\n"), strings.Join(got, "\n"))
+		}
+	}
+}
+
+func TestByteOrderMarkAndEmptyMappingAreAccepted(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("\xef\xbb\xbfname: bom\n"), nil)
+	if err != nil || s.Name != "bom" {
+		t.Fatalf("got %v, %v; want name bom", s, err)
+	}
+	s, err = Parse("defaults.yaml", []byte("{}\n"), nil)
+	if err != nil || s.Topology.Nodes != DefaultNodes || s.Name != "defaults" {
+		t.Fatalf("{}: got %+v, %v; want the defaults", s, err)
+	}
+}
+
+func TestSetStillTakesValuesAFileTakes(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("proxy: {config: x.cfg}\n"), []string{"proxy.config=", "proxy.shutdown_sessions=true", "faults=[{at: 1s, action: kill, target: master}]", "faults[0].at=2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Proxy.Config != "" || s.Proxy.ShutdownSessions == nil || !*s.Proxy.ShutdownSessions || len(s.Faults) != 1 || s.Faults[0].At.D != 2*time.Second {
+		t.Errorf("got proxy %+v faults %+v; want config cleared, shutdown_sessions true, one fault at 2s", s.Proxy, s.Faults)
+	}
+}
+
+func TestLoadRefusesDevicesWithoutReadingThem(t *testing.T) {
+	_, err := Load("/dev/zero", nil)
+	if err == nil || err.Error() != "read scenario: read /dev/zero: not a regular file (a character device)" {
+		t.Errorf("got %v, want a refusal naming /dev/zero", err)
+	}
+	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"), nil)
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Errorf("got %v, want no such file", err)
+	}
+}
+
+func TestNamesOfAnInvalidCountAreBounded(t *testing.T) {
+	for _, n := range []int{-3, 0, 1 << 40} {
+		s := &Scenario{Topology: Topology{Nodes: n}, Sentinel: Sentinel{Count: n}}
+		if got := len(s.NodeNames()); got > MaxNodes {
+			t.Errorf("nodes %d: got %d names, want at most %d", n, got, MaxNodes)
+		}
+		if got := len(s.SentinelNames()); got > MaxSentinels {
+			t.Errorf("sentinels %d: got %d names, want at most %d", n, got, MaxSentinels)
+		}
+	}
+}
+
+func typeOfScenario() reflect.Type { return reflect.TypeOf(Scenario{}) }
