@@ -210,25 +210,21 @@ func (t *Tuning) Choose(ctx context.Context) (*Candidate, error) {
 	if opt.FinalTrials == 0 {
 		opt.FinalTrials = 2000
 	}
-	if opt.Repeat == 0 {
-		if len(t.Feasible) == 0 {
-			return nil, nil
-		}
-		chosen := t.Feasible[0]
-		if fin, err := model.Predict(chosen.Params, opt.FinalTrials, 2); err == nil {
-			chosen.Prediction = fin
-		}
-		return chosen, nil
-	}
 	for i, c := range t.Feasible {
 		if i == 3 {
 			break
 		}
+		// The screening's few trials may have put the p95 just under the
+		// budget: the finalist must meet it with the final trials too,
+		// with or without measured runs.
 		if fin, err := model.Predict(c.Params, opt.FinalTrials, 2); err == nil {
 			c.Prediction = fin
 		}
 		if c.P95() > opt.Budget {
 			continue
+		}
+		if opt.Repeat == 0 {
+			return c, nil
 		}
 		if opt.Measuring != nil {
 			opt.Measuring(c)

@@ -98,6 +98,33 @@ func TestChooseWithoutRunsTakesTheCheapestFeasible(t *testing.T) {
 	}
 }
 
+// Without measured runs too, a finalist whose final prediction misses the
+// budget is passed over (the screening's few trials can put a p95 just
+// under it): the recommendation always meets the budget it is for.
+func TestChooseWithoutRunsPassesOverAFinalistWhoseFinalPredictionMissesTheBudget(t *testing.T) {
+	tu, err := sweep.Screen(tuneOptions(5*time.Second, 0, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tu.Feasible) < 2 {
+		t.Fatalf("got %d feasible candidates, want at least 2", len(tu.Feasible))
+	}
+	// Make the cheapest finalist's final prediction miss the budget: with
+	// down-after 10 s Sentinel alone takes longer than 5 s.
+	first := tu.Feasible[0]
+	first.Params.DownAfter = 10 * time.Second
+	c, err := tu.Choose(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == nil || c == first {
+		t.Fatalf("got %v, want a candidate other than %s", c, first)
+	}
+	if c.P95() > 5*time.Second {
+		t.Errorf("got %s with p95 %v, want one within the 5s budget", c, c.P95())
+	}
+}
+
 // The first candidate measured over the budget is rejected and the next
 // one measured; the recommendation is the one that held.
 func TestChooseRejectsACandidateMeasuredOverTheBudget(t *testing.T) {
