@@ -131,6 +131,10 @@ type Timeouts struct {
 	// half-closed.
 	ClientFin time.Duration
 	ServerFin time.Duration
+	// HTTPRequest bounds the whole of a request to a stats section (mode
+	// http), from its first byte to the end of its body. Zero means
+	// Client.
+	HTTPRequest time.Duration
 }
 
 // Frontend accepts client connections and hands them to a backend.

@@ -99,6 +99,7 @@ func renderFrontend(b *strings.Builder, f *Frontend) {
 	}
 	renderTimeout(b, "client", f.Timeouts.Client)
 	renderTimeout(b, "client-fin", f.Timeouts.ClientFin)
+	renderTimeout(b, "http-request", f.Timeouts.HTTPRequest)
 	if st := f.Stats; st != nil {
 		w("stats enable")
 		w("stats uri %s", quote(st.URI))
