@@ -114,7 +114,7 @@ func TestSoakTenThousandSessionsAndFiftyFailoversLeaveNothingBehind(t *testing.T
 	}
 	cli("show stat") // the runtime API's first use, before the baseline
 	baseG := settleGoroutines(0, 300*time.Millisecond)
-	baseFD := openFDs(t)
+	baseFD := openFDsAfterGC(t)
 	setup := time.Since(t0)
 
 	// Sessions, from soakWorkers clients at once, on both frontends, until
@@ -239,7 +239,7 @@ func TestSoakTenThousandSessionsAndFiftyFailoversLeaveNothingBehind(t *testing.T
 	deadline := time.Now().Add(10 * time.Second)
 	var g, fd int
 	for {
-		g, fd = settleGoroutines(baseG, 100*time.Millisecond), openFDs(t)
+		g, fd = settleGoroutines(baseG, 100*time.Millisecond), openFDsAfterGC(t)
 		if (g <= baseG && fd <= baseFD) || time.Now().After(deadline) {
 			break
 		}
