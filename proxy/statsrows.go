@@ -237,7 +237,8 @@ func backendRow(b *Backend, id int, bs BackendState, now time.Time) statRow {
 // the usual text, check patterns included, unchanged).
 // They are escaped rather than stripped because an operator reading why a
 // check failed wants to see that the server sent, say, an ESC or a NUL.
-// HAProxy copies the reply into its check status as it is.
+// (HAProxy's option redis-check also reports the reply's first line; how
+// it treats control bytes in it was not checked for this.)
 func escapeControls(s string) string {
 	clean := true
 	for _, r := range s {
