@@ -366,3 +366,22 @@ func TestRuntimeAPIOnAUnixSocketStillAnswersSocat(t *testing.T) {
 	}
 	_ = p
 }
+
+func TestRuntimeAPIServesStatsMaxconnConnectionsAtATime(t *testing.T) {
+	cfg := bareConfig(pongServer(t))
+	cfg.Global.StatsMaxConn = 2
+	p := start(t, cfg)
+	held := []*net.TCPConn{runtimeDial(t, p), runtimeDial(t, p)}
+	time.Sleep(100 * time.Millisecond) // both accepted
+	c := runtimeDial(t, p)
+	c.Write([]byte("get weight back/redis1\n"))
+	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	if b, err := io.ReadAll(c); len(b) != 0 || err == nil {
+		t.Fatalf("a third connection with stats maxconn 2: got %q, %v; want no answer yet", b, err)
+	}
+	held[0].Close()
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if b, err := io.ReadAll(c); string(b) != "1 (initial 1)\n\n" {
+		t.Fatalf("once a connection closed: got %q, %v; want the answer", b, err)
+	}
+}

@@ -27,6 +27,9 @@ type runtimeSocket struct {
 	cfg     config.StatsSocket
 	ln      net.Listener
 	timeout time.Duration
+	// slots caps concurrent connections ("stats maxconn"), shared by
+	// every socket of the process.
+	slots chan struct{}
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -53,7 +56,14 @@ func newRuntimeSocket(p *Proxy, sc config.StatsSocket) (*runtimeSocket, error) {
 	if to == 0 {
 		to = 10 * time.Second
 	}
-	return &runtimeSocket{p: p, cfg: sc, ln: ln, timeout: to, conns: map[net.Conn]struct{}{}}, nil
+	if p.cliSlots == nil {
+		n := p.cfg.Global.StatsMaxConn
+		if n <= 0 {
+			n = defaultStatsMaxConn
+		}
+		p.cliSlots = make(chan struct{}, n)
+	}
+	return &runtimeSocket{p: p, cfg: sc, ln: ln, timeout: to, slots: p.cliSlots, conns: map[net.Conn]struct{}{}}, nil
 }
 
 func (s *runtimeSocket) serve(wg *sync.WaitGroup) {
@@ -62,8 +72,16 @@ func (s *runtimeSocket) serve(wg *sync.WaitGroup) {
 	defer conns.Wait()
 	var backoff time.Duration
 	for {
+		// Like HAProxy, stop accepting while "stats maxconn" connections
+		// are open: the next ones wait in the kernel's backlog.
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.p.done:
+			return
+		}
 		c, err := s.ln.Accept()
 		if err != nil {
+			<-s.slots
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -85,6 +103,7 @@ func (s *runtimeSocket) serve(wg *sync.WaitGroup) {
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
+			defer func() { <-s.slots }()
 			s.handle(c)
 			s.mu.Lock()
 			delete(s.conns, c)
@@ -92,6 +111,10 @@ func (s *runtimeSocket) serve(wg *sync.WaitGroup) {
 		}()
 	}
 }
+
+// defaultStatsMaxConn is HAProxy's default "stats maxconn": the runtime
+// API serves 10 connections at a time.
+const defaultStatsMaxConn = 10
 
 func (s *runtimeSocket) close() {
 	s.ln.Close()

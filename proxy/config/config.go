@@ -79,6 +79,10 @@ type Global struct {
 	StatsSockets []StatsSocket
 	// StatsTimeout closes an idle runtime API connection. Zero means 10s.
 	StatsTimeout time.Duration
+	// StatsMaxConn caps the runtime API's concurrent connections, over all
+	// its sockets; more wait in the kernel's backlog. Zero means 10,
+	// HAProxy's default.
+	StatsMaxConn int
 }
 
 // StatsSocket is one runtime API listener.

@@ -169,3 +169,21 @@ func TestResolutionIsBoundedInTime(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
+
+func TestStatsMaxconnIsRead(t *testing.T) {
+	path := writeFile(t, "maxconn.cfg", "global\n    stats socket ipv4@127.0.0.1:9999\n    stats maxconn 3\n")
+	cfg, _, err := ParseFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Global.StatsMaxConn != 3 {
+		t.Errorf("got stats maxconn %d, want 3", cfg.Global.StatsMaxConn)
+	}
+	if got := Render(cfg); !strings.Contains(got, "stats maxconn 3\n") {
+		t.Errorf("rendered without it:\n%s", got)
+	}
+	path = writeFile(t, "bad.cfg", "global\n    stats socket ipv4@127.0.0.1:9999\n    stats maxconn 0\n")
+	if got := oneError(t, path); !strings.Contains(got, ":3: global section: 'stats maxconn': invalid number '0'") {
+		t.Errorf("got %s", got)
+	}
+}
