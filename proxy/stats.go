@@ -234,9 +234,9 @@ func (d *deadlineWriter) Flush() {
 func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // quotedString writes s as an HTTP quoted-string (RFC 9110 5.6.4): quotes
-// and backslashes escaped with a backslash. A realm cannot hold a line
-// break (the configuration is read line by line); other control bytes,
-// which a quoted-string cannot carry, are dropped.
+// and backslashes escaped with a backslash, control bytes (which a
+// quoted-string cannot carry) dropped. (How HAProxy writes a realm holding
+// a quote was not checked for this.)
 func quotedString(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
