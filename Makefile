@@ -38,6 +38,8 @@ fuzz: ## run each fuzz target briefly
 	$(GO) test ./proxy/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 	$(GO) test ./proxy/tcpcheck -run '^$$' -fuzz FuzzCheckReplies -fuzztime $(FUZZTIME)
 	$(GO) test ./sim/scenario -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzRuntimeLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./proxy -run '^$$' -fuzz '^FuzzStatsHandler$$' -fuzztime $(FUZZTIME)
 
 vet:
 	$(GO) vet ./...

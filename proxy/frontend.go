@@ -83,8 +83,8 @@ func (p *Proxy) acceptLoop(f *Frontend, ln net.Listener) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			// Out of descriptors or similar: back off as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			// Out of descriptors (EMFILE, ENFILE) or similar: back off.
+			backoff = acceptBackoff(backoff)
 			p.log.Warn("accept failed", "frontend", f.Name, "err", err, "retry_in", backoff)
 			select {
 			case <-time.After(backoff):
@@ -102,6 +102,17 @@ func (p *Proxy) acceptLoop(f *Frontend, ln net.Listener) {
 		}
 		go p.serve(s)
 	}
+}
+
+// acceptBackoff is the wait after a failed accept, given the previous one:
+// 5 ms, doubling up to 1 s, as net/http waits. HAProxy, when accept fails
+// for lack of descriptors, logs "reached system FD limit", stops polling
+// the listener and enables it again after a short delay or as soon as one
+// of its connections closes; retrying after a bounded wait keeps the same
+// promise: the listener survives and accepts again once descriptors are
+// free, without spinning on the error.
+func acceptBackoff(prev time.Duration) time.Duration {
+	return min(max(2*prev, 5*time.Millisecond), time.Second)
 }
 
 // serve routes a session to a server and copies data until it ends.

@@ -59,6 +59,9 @@ type Proxy struct {
 
 	// slots caps the process's concurrent sessions (global maxconn).
 	slots chan struct{}
+	// cliSlots caps the runtime API's concurrent connections (global
+	// stats maxconn).
+	cliSlots chan struct{}
 
 	nextID    atomic.Uint64
 	done      chan struct{}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -26,6 +27,9 @@ type runtimeSocket struct {
 	cfg     config.StatsSocket
 	ln      net.Listener
 	timeout time.Duration
+	// slots caps concurrent connections ("stats maxconn"), shared by
+	// every socket of the process.
+	slots chan struct{}
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -52,24 +56,54 @@ func newRuntimeSocket(p *Proxy, sc config.StatsSocket) (*runtimeSocket, error) {
 	if to == 0 {
 		to = 10 * time.Second
 	}
-	return &runtimeSocket{p: p, cfg: sc, ln: ln, timeout: to, conns: map[net.Conn]struct{}{}}, nil
+	if p.cliSlots == nil {
+		n := p.cfg.Global.StatsMaxConn
+		if n <= 0 {
+			n = defaultStatsMaxConn
+		}
+		p.cliSlots = make(chan struct{}, n)
+	}
+	return &runtimeSocket{p: p, cfg: sc, ln: ln, timeout: to, slots: p.cliSlots, conns: map[net.Conn]struct{}{}}, nil
 }
 
 func (s *runtimeSocket) serve(wg *sync.WaitGroup) {
 	defer wg.Done()
 	var conns sync.WaitGroup
 	defer conns.Wait()
+	var backoff time.Duration
 	for {
-		c, err := s.ln.Accept()
-		if err != nil {
+		// Like HAProxy, stop accepting while "stats maxconn" connections
+		// are open: the next ones wait in the kernel's backlog.
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.p.done:
 			return
 		}
+		c, err := s.ln.Accept()
+		if err != nil {
+			<-s.slots
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of descriptors (EMFILE, ENFILE) or another transient
+			// failure: keep the socket and retry, as the data path does.
+			backoff = acceptBackoff(backoff)
+			s.p.log.Warn("accept failed", "stats_socket", s.cfg.Address, "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-s.p.done:
+				return
+			}
+			continue
+		}
+		backoff = 0
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
+			defer func() { <-s.slots }()
 			s.handle(c)
 			s.mu.Lock()
 			delete(s.conns, c)
@@ -77,6 +111,10 @@ func (s *runtimeSocket) serve(wg *sync.WaitGroup) {
 		}()
 	}
 }
+
+// defaultStatsMaxConn is HAProxy's default "stats maxconn": the runtime
+// API serves 10 connections at a time.
+const defaultStatsMaxConn = 10
 
 func (s *runtimeSocket) close() {
 	s.ln.Close()
@@ -87,26 +125,93 @@ func (s *runtimeSocket) close() {
 	s.mu.Unlock()
 }
 
+// maxRuntimeLine bounds a command line of the runtime API. HAProxy reads a
+// command line into one buffer of tune.bufsize (16384 bytes by default)
+// and gives up on the connection when the line does not fit; this proxy
+// answers an error, then closes.
+const maxRuntimeLine = 16384
+
+// errLineTooLong is readLine's answer to a line longer than its limit.
+var errLineTooLong = errors.New("command line too long")
+
+// readLine reads one line ending with '\n' of at most limit bytes (the
+// newline included). A line cut short by the end of the stream or an error
+// is returned with that error and must not be run: HAProxy too runs only
+// what ends with a newline, so a command followed by a reset instead of
+// its newline does nothing.
+func readLine(rd *bufio.Reader, limit int) (string, error) {
+	var line []byte
+	for {
+		frag, err := rd.ReadSlice('\n')
+		if len(line)+len(frag) > limit {
+			return "", errLineTooLong
+		}
+		line = append(line, frag...)
+		switch {
+		case err == nil:
+			return string(line), nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		}
+		return string(line), err
+	}
+}
+
+// lingerClose ends a connection whose client may still be sending: it
+// half-closes the writing side, then discards at most 64 kB of input for
+// at most a second, so that the answer already written is not destroyed
+// by a reset (closing with unread input makes the kernel send RST), and
+// the caller closes.
+func lingerClose(c net.Conn, rd *bufio.Reader) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.CopyN(io.Discard, rd, 64<<10)
+}
+
+// runtimeCommands splits a complete line into its commands: separated by
+// ';', trimmed, empty ones dropped.
+func runtimeCommands(line string) []string {
+	var out []string
+	for _, cmd := range strings.Split(strings.TrimRight(line, "\r\n"), ";") {
+		if cmd = strings.TrimSpace(cmd); cmd != "" {
+			out = append(out, cmd)
+		}
+	}
+	return out
+}
+
+// handle serves one connection: each complete line is run, its answers
+// written; the connection closes after the first line unless "prompt"
+// made it interactive, on a line too long, when the client ends it, or
+// after the socket's timeout without a line.
 func (s *runtimeSocket) handle(c net.Conn) {
 	defer c.Close()
-	rd := bufio.NewReader(c)
+	rd := bufio.NewReaderSize(c, 4096)
 	prompt := false
 	for {
 		if prompt {
+			c.SetWriteDeadline(time.Now().Add(s.timeout))
 			c.Write([]byte("> "))
 		}
 		c.SetReadDeadline(time.Now().Add(s.timeout))
-		line, err := rd.ReadString('\n')
-		if err != nil && line == "" {
+		line, err := readLine(rd, maxRuntimeLine)
+		if errors.Is(err, errLineTooLong) {
+			c.SetWriteDeadline(time.Now().Add(s.timeout))
+			fmt.Fprintf(c, "Command line too long (the limit is %d bytes).\n\n", maxRuntimeLine)
+			lingerClose(c, rd)
+			return
+		}
+		if err != nil {
+			// The end of the stream or an error before the newline: an
+			// unfinished command is not run.
 			return
 		}
 		var out strings.Builder
 		quit := false
-		for _, cmd := range strings.Split(strings.TrimRight(line, "\r\n"), ";") {
-			cmd = strings.TrimSpace(cmd)
+		for _, cmd := range runtimeCommands(line) {
 			switch cmd {
-			case "":
-				continue
 			case "prompt":
 				prompt = !prompt
 				continue
@@ -118,8 +223,10 @@ func (s *runtimeSocket) handle(c net.Conn) {
 			out.WriteString("\n")
 		}
 		c.SetWriteDeadline(time.Now().Add(s.timeout))
-		c.Write([]byte(out.String()))
-		if quit || !prompt || err != nil {
+		if _, err := c.Write([]byte(out.String())); err != nil {
+			return
+		}
+		if quit || !prompt {
 			return
 		}
 	}

@@ -3,9 +3,12 @@ package proxy
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,10 +28,27 @@ type statsServer struct {
 	ln  net.Listener
 	srv *http.Server
 	cop *http.CrossOriginProtection
+	// writeTimeout bounds each write of a streamed answer (;events).
+	writeTimeout time.Duration
 
 	cur   atomic.Int64
 	total atomic.Uint64
 }
+
+// Bounds of the stats listener.
+const (
+	// statsMaxHeader bounds a request's line and headers. HAProxy needs
+	// the whole request head in one buffer (tune.bufsize, 16 kB by
+	// default) and answers 400 to one that does not fit; net/http
+	// answers 431.
+	statsMaxHeader = 16 << 10
+	// statsMaxBody bounds an admin form: ten thousand server names.
+	statsMaxBody = 64 << 10
+	// statsDefaultTimeout bounds requests and writes when the section
+	// sets neither timeout http-request nor timeout client (HAProxy warns
+	// about such a section and would wait for ever).
+	statsDefaultTimeout = 10 * time.Second
+)
 
 func newStatsServer(p *Proxy, fc *config.Frontend) (*statsServer, error) {
 	if len(fc.Binds) == 0 {
@@ -39,9 +59,32 @@ func newStatsServer(p *Proxy, fc *config.Frontend) (*statsServer, error) {
 		return nil, fmt.Errorf("stats %s: bind %s: %w", fc.Name, fc.Binds[0].Addr, err)
 	}
 	s := &statsServer{p: p, cfg: fc, st: fc.Stats, ln: ln, cop: http.NewCrossOriginProtection()}
+	// HAProxy bounds a request with "timeout http-request" (the head, and
+	// the body with option http-buffer-request) and every wait for the
+	// client with "timeout client", reads and writes alike. Here the
+	// request deadline covers the head and the body from the first byte
+	// (so a client announcing a body it never sends is closed), and
+	// "timeout client" bounds writing the answer and the idle time
+	// between requests.
+	client := fc.Timeouts.Client
+	if client <= 0 {
+		client = statsDefaultTimeout
+	}
+	request := fc.Timeouts.HTTPRequest
+	if request <= 0 {
+		request = client
+	}
+	s.writeTimeout = client
 	s.srv = &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: request,
+		ReadTimeout:       request,
+		WriteTimeout:      client,
+		IdleTimeout:       client,
+		MaxHeaderBytes:    statsMaxHeader,
+		// net/http logs what it cannot answer (accept failures, TLS
+		// and protocol errors) here, not on stderr.
+		ErrorLog: slog.NewLogLogger(p.log.With("stats", fc.Name).Handler(), slog.LevelWarn),
 		ConnState: func(_ net.Conn, st http.ConnState) {
 			switch st {
 			case http.StateNew:
@@ -51,9 +94,6 @@ func newStatsServer(p *Proxy, fc *config.Frontend) (*statsServer, error) {
 				s.cur.Add(-1)
 			}
 		},
-	}
-	if to := fc.Timeouts.Client; to > 0 {
-		s.srv.IdleTimeout = to
 	}
 	return s, nil
 }
@@ -119,11 +159,22 @@ func (s *statsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.authorized(r) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="`+s.st.Realm+`"`)
+		w.Header().Set("WWW-Authenticate", `Basic realm=`+quotedString(s.st.Realm))
 		w.Header().Set("Content-Type", "text/html")
 		w.Header().Set("Cache-Control", "no-cache")
+		if r.ContentLength != 0 {
+			// Answer without reading the body, and close: the body of
+			// an unauthenticated client is never read (net/http would
+			// otherwise wait for up to 256 kB of it before answering).
+			w.Header().Set("Connection", "close")
+		}
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n")
+		if r.ContentLength != 0 {
+			// After the handler, net/http reads what is left of the body
+			// before it closes; end that read now.
+			http.NewResponseController(w).SetReadDeadline(time.Now())
+		}
 		return
 	}
 	opts := parseStatsOptions(path[len(uri):])
@@ -140,7 +191,11 @@ func (s *statsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	switch {
 	case opts.events:
-		EventsHandler(s.p.events, s.p.done).ServeHTTP(w, r)
+		// A stream: no request deadline any more, but each write is
+		// bounded, so that a client that stops reading is dropped.
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Time{})
+		EventsHandler(s.p.events, s.p.done).ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, timeout: s.writeTimeout}, r)
 	case opts.csv:
 		var b strings.Builder
 		writeCSV(&b, s.filter(s.p.statRows(), opts))
@@ -156,6 +211,47 @@ func (s *statsServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		s.page(w, opts)
 	}
+}
+
+// deadlineWriter sets the write deadline before each write and flush of
+// a streamed answer.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc      *http.ResponseController
+	timeout time.Duration
+}
+
+func (d *deadlineWriter) Write(b []byte) (int, error) {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	return d.ResponseWriter.Write(b)
+}
+
+func (d *deadlineWriter) Flush() {
+	d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
+	d.rc.Flush()
+}
+
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
+
+// quotedString writes s as an HTTP quoted-string (RFC 9110 5.6.4): quotes
+// and backslashes escaped with a backslash, control bytes (which a
+// quoted-string cannot carry) dropped. (How HAProxy writes a realm holding
+// a quote was not checked for this.)
+func quotedString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, c := range []byte(s) {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 && c != '\t' || c == 0x7f:
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // filter hides servers that are not UP with ";up".
@@ -205,13 +301,14 @@ const (
 // (303) to the page with ";st=<code>", as HAProxy does. Cross-origin
 // browser requests are refused.
 func (s *statsServer) admin(w http.ResponseWriter, r *http.Request, opts statsOptions) {
-	if err := s.cop.Check(r); err != nil {
+	if err := s.sameOrigin(r); err != nil {
+		w.Header().Set("Connection", "close")
 		http.Error(w, "403 Forbidden: cross-origin request refused", http.StatusForbidden)
 		return
 	}
 	code := stDeny
 	if s.st.Admin {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, statsMaxBody)
 		if err := r.ParseForm(); err != nil {
 			code = stErrP
 		} else {
@@ -230,6 +327,34 @@ func (s *statsServer) admin(w http.ResponseWriter, r *http.Request, opts statsOp
 	w.Header().Set("Content-Type", "text/plain")
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusSeeOther)
+}
+
+// errCrossSite is sameOrigin's answer to a cross-site admin request.
+var errCrossSite = errors.New("cross-site request")
+
+// sameOrigin refuses an admin POST a browser sent from another site.
+// HAProxy's stats page has no such check: a page elsewhere could make an
+// authenticated browser post actions to it. Browsers say where a request
+// comes from in Sec-Fetch-Site or Origin, which CrossOriginProtection
+// checks; an older browser, or a form whose Origin was withheld, may send
+// only a Referer, which must then name this host. A request with none of
+// the three is not from a browser, and is allowed.
+func (s *statsServer) sameOrigin(r *http.Request) error {
+	if err := s.cop.Check(r); err != nil {
+		return err
+	}
+	if r.Header.Get("Sec-Fetch-Site") != "" || r.Header.Get("Origin") != "" {
+		return nil
+	}
+	ref := r.Header.Get("Referer")
+	if ref == "" {
+		return nil
+	}
+	u, err := url.Parse(ref)
+	if err != nil || !strings.EqualFold(u.Host, r.Host) {
+		return fmt.Errorf("referer %q: %w", ref, errCrossSite)
+	}
+	return nil
 }
 
 func last(v []string) string {

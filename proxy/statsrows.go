@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
@@ -200,7 +202,7 @@ func serverRow(b *Backend, id int, s ServerState, now time.Time) statRow {
 				f["check_duration"] = u(s.LastCheck.Duration.Milliseconds())
 			}
 			if !s.Checking {
-				f["last_chk"] = s.LastCheck.Info
+				f["last_chk"] = escapeControls(s.LastCheck.Info)
 			}
 		}
 	}
@@ -225,6 +227,45 @@ func backendRow(b *Backend, id int, bs BackendState, now time.Time) statRow {
 		"uweight": strconv.Itoa(bs.TotalWeight),
 	}
 	return statRow{typ: rowBackend, iid: id, proxy: b.Name, name: "BACKEND", fields: f, be: &bs}
+}
+
+// escapeControls makes text a server sent (the first line of a check
+// reply) safe for the CSV, "show stat" and a terminal: control bytes and
+// bytes that are not UTF-8 are escaped as \xHH, so the result is one
+// printable line that still shows what came (a backslash is left alone,
+// so "\x00" sent literally reads the same as a NUL: the price of keeping
+// the usual text, check patterns included, unchanged).
+// They are escaped rather than stripped because an operator reading why a
+// check failed wants to see that the server sent, say, an ESC or a NUL.
+// (HAProxy's option redis-check also reports the reply's first line; how
+// it treats control bytes in it was not checked for this.)
+func escapeControls(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError || (r >= 0x80 && r < 0xa0) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1, r < 0x20, r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r >= 0x80 && r < 0xa0:
+			for _, c := range []byte(s[i : i+n]) {
+				fmt.Fprintf(&b, "\\x%02x", c)
+			}
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // csvField encodes a value as HAProxy's csv_enc does: quoted only when it

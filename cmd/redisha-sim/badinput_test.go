@@ -128,6 +128,7 @@ func TestBadInputGetsOneLineAndExitTwo(t *testing.T) {
 		"seed.cfg":         string(seed),
 		"small.yaml":       "name: small\ntopology: {nodes: 2}\nproxy:\n  config: seed.cfg\n",
 		"ok.yaml":          "name: ok\nduration: 1s\n",
+		"nolistener.cfg":   "global\n  maxconn 100\n",
 		"notrun.json":      `{"a": 1}`,
 	}
 	for name, body := range files {
@@ -202,6 +203,7 @@ func TestBadInputGetsOneLineAndExitTwo(t *testing.T) {
 		{[]string{"proxy", "-c", "-f", "big.yaml"}, "read configuration: read big.yaml: file too large"},
 		{[]string{"proxy", "-c", "-f", "missing.cfg"}, "read configuration: open missing.cfg: no such file or directory"},
 		{[]string{"proxy", "-c"}, "missing configuration: pass -f FILE"},
+		{[]string{"proxy", "-c", "-f", "nolistener.cfg"}, "nolistener.cfg:1: no listener: the proxy would not start"},
 		{[]string{"proxy", "--grace", "-5s", "-f", "seed.cfg"}, "--grace -5s: must not be negative (0: close every session at once)"},
 		{[]string{"summarize", "/dev/zero"}, "read /dev/zero: not a regular file (a character device)"},
 		{[]string{"summarize", "big.yaml"}, "read big.yaml: file too large"},

@@ -29,8 +29,9 @@ func newProxyCmd(g *globalFlags) *cobra.Command {
 		Long: `Run the proxy in the foreground from an HAProxy configuration file.
 
 With -c, check the configuration and exit like 'haproxy -c': 0 when it is
-valid (warnings are printed), 1 when it is not; 2 when the file cannot be
-read (missing, a device, larger than the input limit) or a flag is wrong. SIGINT or SIGTERM stops the
+valid (warnings are printed), 1 when it is not; 2 when it has no listener
+(as HAProxy: it would not start), when the file cannot be read (missing, a
+device, larger than the input limit) or a flag is wrong. SIGINT or SIGTERM stops the
 proxy gracefully: it stops accepting, lets sessions end for --grace, then
 closes the rest.`,
 		Args: cobra.NoArgs,
@@ -46,8 +47,15 @@ closes the rest.`,
 				return exitError{exitBadInput, fmt.Errorf("read configuration: %w", err)}
 			}
 			cfg, warns, err := config.Parse(file, bytes.NewReader(data), config.ParseOptions{})
+			if err == nil {
+				err = config.CheckStartable(cfg, file)
+			}
 			for _, w := range warns {
 				fmt.Fprintln(os.Stderr, w)
+			}
+			if err != nil && cfg != nil && !config.HasListener(cfg) {
+				// HAProxy -c: "will not start (no listener)", exit 2.
+				return exitError{exitBadInput, err}
 			}
 			if err != nil {
 				var errs config.Errors

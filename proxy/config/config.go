@@ -79,6 +79,10 @@ type Global struct {
 	StatsSockets []StatsSocket
 	// StatsTimeout closes an idle runtime API connection. Zero means 10s.
 	StatsTimeout time.Duration
+	// StatsMaxConn caps the runtime API's concurrent connections, over all
+	// its sockets; more wait in the kernel's backlog. Zero means 10,
+	// HAProxy's default.
+	StatsMaxConn int
 }
 
 // StatsSocket is one runtime API listener.
@@ -131,6 +135,10 @@ type Timeouts struct {
 	// half-closed.
 	ClientFin time.Duration
 	ServerFin time.Duration
+	// HTTPRequest bounds the whole of a request to a stats section (mode
+	// http), from its first byte to the end of its body. Zero means
+	// Client.
+	HTTPRequest time.Duration
 }
 
 // Frontend accepts client connections and hands them to a backend.

@@ -125,10 +125,21 @@ func (p *parser) globalStats(w []string) {
 		p.cfg.Global.StatsSockets = append(p.cfg.Global.StatsSockets, s)
 	case "timeout":
 		p.report(kw, timeArg(w, 2, &p.cfg.Global.StatsTimeout))
-	case "maxconn", "bind-process":
+	case "maxconn":
+		if len(w) < 3 {
+			p.errorf(kw, "missing number: write 'stats maxconn <connections>'")
+			return
+		}
+		n, err := strconv.Atoi(w[2])
+		if err != nil || n < 1 || n > 100000 {
+			p.errorf(kw, "invalid number '%s': want 1 to 100000", w[2])
+			return
+		}
+		p.cfg.Global.StatsMaxConn = n
+	case "bind-process":
 		p.warnf(kw, "ignored")
 	default:
-		p.errorf(kw, "unknown stats keyword in global section; valid: socket, timeout")
+		p.errorf(kw, "unknown stats keyword in global section; valid: socket, timeout, maxconn")
 	}
 }
 

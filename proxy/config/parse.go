@@ -2,9 +2,11 @@ package config
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strings"
@@ -16,20 +18,50 @@ type ParseOptions struct {
 	LookupEnv func(string) (string, bool)
 }
 
-// ParseFile reads and checks the configuration in path. It returns the
-// warnings (things read but not acted on) and, when the file cannot be used,
-// an Errors value listing every error with its file and line.
+// ParseFile reads and checks the configuration in path, as a proxy about to
+// run it: besides what Parse checks, a file with no listener is an error
+// (HAProxy: "Configuration file has no error but will not start (no
+// listener)", exit 2), and so is a server host name that does not resolve
+// within ResolveTimeout (HAProxy resolves them at start-up and refuses to
+// start). It returns the warnings (things read but not acted on) and, when
+// the file cannot be used, an Errors value listing every error with its
+// file and line.
 func ParseFile(path string) (*Config, []Diagnostic, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open configuration: %w", err)
 	}
 	defer f.Close()
-	return Parse(path, f, ParseOptions{})
+	cfg, warns, err := Parse(path, f, ParseOptions{})
+	if err != nil {
+		return nil, warns, err
+	}
+	if err := CheckStartable(cfg, path); err != nil {
+		return nil, warns, err
+	}
+	return cfg, warns, nil
 }
 
+// CheckStartable checks what HAProxy checks of a whole configuration file
+// before it starts, beyond its syntax: that it has a listener, and that
+// every server's host name resolves (all of them within ResolveTimeout).
+// ParseFile calls it; a caller that parses a file it read itself (with
+// Parse) calls it too. The errors are Errors, positioned in file.
+func CheckStartable(cfg *Config, file string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), ResolveTimeout)
+	defer cancel()
+	if errs := append(checkListeners(cfg, file), resolveServers(ctx, cfg, net.DefaultResolver)...); len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// MaxLineSize bounds a configuration line, its newline included.
+const MaxLineSize = 1 << 20
+
 // Parse reads a configuration from r; name is the file name used in
-// diagnostics.
+// diagnostics. A line longer than MaxLineSize stops the reading with an
+// error at that line.
 func Parse(name string, r io.Reader, opts ParseOptions) (*Config, []Diagnostic, error) {
 	p := &parser{
 		file:     name,
@@ -38,16 +70,28 @@ func Parse(name string, r io.Reader, opts ParseOptions) (*Config, []Diagnostic, 
 		defaults: map[string]*section{},
 	}
 	p.lastDefaults = newDefaults("", Pos{})
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
+	rd := bufio.NewReaderSize(r, 64*1024)
 	line := 0
-	for sc.Scan() {
+	for {
+		text, err := readLine(rd, MaxLineSize)
+		if text == "" && errors.Is(err, io.EOF) {
+			break
+		}
 		line++
 		p.pos = Pos{File: name, Line: line}
-		p.parseLine(sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", name, err)
+		if errors.Is(err, errLineTooLong) {
+			// The rest of the line cannot be told from the next lines
+			// without reading it all: stop here.
+			p.errorf("", "line too long: more than %d bytes; the rest of the file is not read", MaxLineSize)
+			return nil, p.warns, p.errs
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		p.parseLine(text)
+		if err != nil {
+			break
+		}
 	}
 	p.finishSection()
 	if len(p.errs) == 0 {
@@ -59,6 +103,26 @@ func Parse(name string, r io.Reader, opts ParseOptions) (*Config, []Diagnostic, 
 		return nil, p.warns, p.errs
 	}
 	return p.cfg, p.warns, nil
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line without its "\n" or "\r\n", reading at
+// most limit bytes of it; the last line of a stream may lack its newline
+// (it comes with io.EOF).
+func readLine(rd *bufio.Reader, limit int) (string, error) {
+	var line []byte
+	for {
+		frag, err := rd.ReadSlice('\n')
+		if len(line)+len(frag) > limit {
+			return "", errLineTooLong
+		}
+		line = append(line, frag...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r"), err
+	}
 }
 
 // Normalize applies defaults to a configuration built by a Go caller and
@@ -111,6 +175,8 @@ type section struct {
 	// rulesInherited is true until the section's first tcp-check line, which
 	// replaces the rules inherited from defaults.
 	rulesInherited bool
+	// acls are the names of the ACLs declared so far in the section.
+	acls map[string]bool
 }
 
 func newDefaults(name string, pos Pos) *section {

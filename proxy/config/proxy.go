@@ -97,6 +97,21 @@ var removedKeywords = map[string]string{
 func (p *parser) proxyKeyword(w []string) {
 	s := p.cur
 	kw := w[0]
+	if kw == "acl" && len(w) > 1 {
+		if s.acls == nil {
+			s.acls = map[string]bool{}
+		}
+		s.acls[w[1]] = true
+	}
+	if conditional(w) {
+		if name, ok := unknownACL(w, s.acls); ok {
+			if multiWord[kw] && len(w) > 1 {
+				kw += " " + w[1]
+			}
+			p.errorf(kw, "no such ACL: '%s' (%s)", name, aclList(s.acls))
+			return
+		}
+	}
 	k, ok := proxyKeywords[kw]
 	if !ok {
 		if why, ok := proxyIgnored[kw]; ok {
@@ -388,7 +403,7 @@ func (p *parser) option(s *section, w []string, on bool) error {
 	return usage("unknown option '%s'%s (supported: %s)", name, didYouMean(name, append(supported, sortedKeys(optionsIgnored)...)), strings.Join(supported, ", "))
 }
 
-var timeoutKinds = []string{"connect", "client", "server", "check", "tunnel", "queue", "client-fin", "server-fin"}
+var timeoutKinds = []string{"connect", "client", "server", "check", "tunnel", "queue", "client-fin", "server-fin", "http-request"}
 
 func (p *parser) kwTimeout(s *section, w []string) error {
 	if len(w) < 3 {
@@ -430,7 +445,15 @@ func (p *parser) kwTimeout(s *section, w []string) error {
 		default:
 			dst = &be.ServerFin
 		}
-	case "http-request", "http-keep-alive", "tarpit":
+	case "http-request":
+		// HAProxy: the longest wait for a complete request (its headers;
+		// with option http-buffer-request its body too). Only the stats
+		// sections serve HTTP here, and they bound the body with it too.
+		if fe == nil {
+			return warn("'timeout %s' ignored: backend '%s' has no frontend capability", w[1], s.name)
+		}
+		dst = &fe.HTTPRequest
+	case "http-keep-alive", "tarpit":
 		return warn("'timeout %s' ignored: HTTP timeouts do not apply here", w[1])
 	default:
 		return usage("unknown timeout '%s'%s (valid: %s)", w[1], didYouMean(w[1], timeoutKinds), oneOf(timeoutKinds...))

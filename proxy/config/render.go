@@ -37,6 +37,9 @@ func Render(c *Config) string {
 	if c.Global.StatsTimeout > 0 {
 		w("    stats timeout %s", FormatTime(c.Global.StatsTimeout))
 	}
+	if c.Global.StatsMaxConn > 0 {
+		w("    stats maxconn %d", c.Global.StatsMaxConn)
+	}
 	// Sections in their file order (frontends, then backends, for
 	// configurations built in Go), so that parsing gives the same lists.
 	type section struct {
@@ -99,6 +102,7 @@ func renderFrontend(b *strings.Builder, f *Frontend) {
 	}
 	renderTimeout(b, "client", f.Timeouts.Client)
 	renderTimeout(b, "client-fin", f.Timeouts.ClientFin)
+	renderTimeout(b, "http-request", f.Timeouts.HTTPRequest)
 	if st := f.Stats; st != nil {
 		w("stats enable")
 		w("stats uri %s", quote(st.URI))
