@@ -16,6 +16,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/memory"
 	"github.com/redisha-sim/redisha-sim/sim/report"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
@@ -37,7 +38,7 @@ func runScenario(ctx context.Context, backend, file string, sets ...string) *sim
 	}
 	Expect(err).NotTo(HaveOccurred())
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var b sim.Backend = docker.Backend{}
+	var b rig.Backend = docker.Backend{}
 	starter := docker.StartProxy
 	if backend == "memory" {
 		b, starter = memory.Backend{}, sim.StartInProcessProxy

@@ -20,6 +20,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/report"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
@@ -227,7 +228,7 @@ func writeJSON(path string, tl *timeline.Timeline, r *verdict.Report) error {
 }
 
 // backendFor picks the backend and proxy starter of a scenario.
-func backendFor(s *scenario.Scenario) (sim.Backend, sim.ProxyStarter, error) {
+func backendFor(s *scenario.Scenario) (rig.Backend, rig.ProxyStarter, error) {
 	b, ok := backends[s.Backend]
 	if !ok {
 		names := make([]string, 0, len(backends))

@@ -14,17 +14,16 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
-
-	"github.com/redisha-sim/redisha-sim/sim"
 )
 
 // Name is the container's name in the scenario.
 func (c *Container) Name() string { return c.name }
 
 // Kind is node, sentinel or proxy.
-func (c *Container) Kind() sim.Kind { return c.kind }
+func (c *Container) Kind() rig.Kind { return c.kind }
 
 // Addr is the container's address on the clients network.
 func (c *Container) Addr() string {
@@ -87,14 +86,14 @@ func (c *Container) Do(ctx context.Context, action string) error {
 // sch_netem): the docker backend cannot delay there.
 var ErrNoNetem = errors.New("the Docker host's kernel has no netem (CONFIG_NET_SCH_NETEM, module sch_netem)")
 
-var _ sim.LinkShaper = (*Container)(nil)
+var _ rig.LinkShaper = (*Container)(nil)
 
 // netemLimit is the netem queue's length in packets: enough for the
 // traffic of a few seconds, so that a delay drops nothing (netem's default
 // is 1000).
 const netemLimit = 100000
 
-// Shape slows the node's link (sim.LinkShaper) with netem on each of the
+// Shape slows the node's link (rig.LinkShaper) with netem on each of the
 // container's interfaces: every packet it sends, to the proxy, clients,
 // Sentinels and replicas, leaves delay plus a random extra uniform in
 // [0, jitter] late. Zeros remove it. It returns once tc lists the
@@ -102,7 +101,7 @@ const netemLimit = 100000
 // when it starts, and it is applied again after start, restart and
 // reconnect, which give the container new interfaces.
 func (c *Container) Shape(ctx context.Context, delay, jitter time.Duration) error {
-	if c.kind != sim.KindNode {
+	if c.kind != rig.KindNode {
 		return fmt.Errorf("shape the link of %s: only Redis nodes can be delayed", c.name)
 	}
 	c.delay, c.jitter = delay, jitter
@@ -209,7 +208,7 @@ func usec(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 1
 // Redis and Sentinel (clients still reach a node: a split brain), the
 // clients network for the proxy (it loses the nodes and its clients).
 func (c *Container) faultNetwork() (*testcontainers.DockerNetwork, netip.Addr) {
-	if c.kind == sim.KindProxy {
+	if c.kind == rig.KindProxy {
 		return c.cl.clients, c.clientsIP
 	}
 	return c.cl.cluster, c.clusterIP
@@ -244,7 +243,7 @@ func (c *Container) verify(ctx context.Context, action string) error {
 		if ip := res.Container.NetworkSettings.Networks[c.cl.clients.Name]; ip == nil || ip.IPAddress != c.clientsIP {
 			return fmt.Errorf("%s %s: the container's address changed (Sentinel cannot follow that)", action, c.name)
 		}
-		if c.kind != sim.KindProxy {
+		if c.kind != rig.KindProxy {
 			return waitPing(ctx, c.Addr(), c.password, 30*time.Second)
 		}
 	}

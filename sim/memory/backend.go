@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
 // Backend starts in-memory clusters.
@@ -34,7 +34,7 @@ type Cluster struct {
 // Start brings the nodes up (the first as master, the others replicating
 // from it), then the Sentinels, and waits until every Sentinel knows every
 // replica and every other Sentinel.
-func (Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (sim.Cluster, error) {
+func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig.Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -139,8 +139,8 @@ func freeAddr() (string, error) {
 }
 
 // Nodes returns the Redis nodes.
-func (c *Cluster) Nodes() []sim.Instance {
-	out := make([]sim.Instance, len(c.nodes))
+func (c *Cluster) Nodes() []rig.Instance {
+	out := make([]rig.Instance, len(c.nodes))
 	for i, n := range c.nodes {
 		out[i] = nodeInstance{n}
 	}
@@ -148,8 +148,8 @@ func (c *Cluster) Nodes() []sim.Instance {
 }
 
 // Sentinels returns the Sentinels.
-func (c *Cluster) Sentinels() []sim.Instance {
-	out := make([]sim.Instance, len(c.sentinels))
+func (c *Cluster) Sentinels() []rig.Instance {
+	out := make([]rig.Instance, len(c.sentinels))
 	for i, s := range c.sentinels {
 		out[i] = sentinelInstance{s}
 	}
@@ -166,11 +166,11 @@ func (c *Cluster) NodeByAddr(addr string) (string, bool) {
 
 // Supports: nodes take every action; Sentinels all but disconnect and
 // delay; the in-process proxy none.
-func (c *Cluster) Supports(action string, kind sim.Kind) bool {
+func (c *Cluster) Supports(action string, kind rig.Kind) bool {
 	switch kind {
-	case sim.KindNode:
+	case rig.KindNode:
 		return true
-	case sim.KindSentinel:
+	case rig.KindSentinel:
 		switch action {
 		case "disconnect", "reconnect", "delay", "undelay":
 			return false
@@ -194,7 +194,7 @@ func (c *Cluster) Close(context.Context) error {
 type nodeInstance struct{ n *Node }
 
 func (i nodeInstance) Name() string   { return i.n.name }
-func (i nodeInstance) Kind() sim.Kind { return sim.KindNode }
+func (i nodeInstance) Kind() rig.Kind { return rig.KindNode }
 func (i nodeInstance) Addr() string   { return i.n.addr }
 
 // Do performs a fault and verifies it from outside: a stopped node refuses
@@ -206,7 +206,7 @@ func (i nodeInstance) Do(ctx context.Context, action string) error {
 	return verify(ctx, i.n.addr, i.n.opts.password, action)
 }
 
-// Shape slows the node's link (sim.LinkShaper): every reply it sends, on
+// Shape slows the node's link (rig.LinkShaper): every reply it sends, on
 // TCP to the proxy and clients as on the Sentinels' links and the
 // replication stream, leaves delay plus a random extra in [0, jitter]
 // late. A running node is checked from outside: with a delay, a PING
@@ -226,12 +226,12 @@ func (i nodeInstance) Shape(ctx context.Context, delay, jitter time.Duration) er
 	return nil
 }
 
-var _ sim.LinkShaper = nodeInstance{}
+var _ rig.LinkShaper = nodeInstance{}
 
 type sentinelInstance struct{ s *Sentinel }
 
 func (i sentinelInstance) Name() string   { return i.s.name }
-func (i sentinelInstance) Kind() sim.Kind { return sim.KindSentinel }
+func (i sentinelInstance) Kind() rig.Kind { return rig.KindSentinel }
 func (i sentinelInstance) Addr() string   { return i.s.addr }
 
 func (i sentinelInstance) Do(ctx context.Context, action string) error {
