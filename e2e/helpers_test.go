@@ -19,6 +19,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
 
@@ -41,7 +42,7 @@ func runScenario(ctx context.Context, backend, file string, sets ...string) *sim
 	var b rig.Backend = docker.Backend{}
 	starter := docker.StartProxy
 	if backend == "memory" {
-		b, starter = memory.Backend{}, sim.StartInProcessProxy
+		b, starter = memory.Backend{}, undertest.StartInProcessProxy
 	}
 	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter})
 	Expect(err).NotTo(HaveOccurred(), "run %s on %s", file, backend)

@@ -17,6 +17,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
 
@@ -108,7 +109,7 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 	}
 	startProxy := opt.StartProxy
 	if startProxy == nil {
-		startProxy = StartInProcessProxy
+		startProxy = undertest.StartInProcessProxy
 	}
 	px, err := startProxy(ctx, s, cluster, log)
 	if err != nil {
@@ -233,18 +234,10 @@ func paramsOf(s *scenario.Scenario) timeline.Params {
 		RolePoll: RolePoll, TimeoutCheck: s.Proxy.TimeoutCheck.D,
 	}
 	// The check parameters of the master backend's first server, as the
-	// proxy uses them (the addresses do not matter here).
-	var nodes []NodeAddr
-	for i, n := range s.NodeNames() {
-		nodes = append(nodes, NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", i+1)})
-	}
-	// A placeholder Sentinel: only the check parameters matter here.
-	if layout, err := BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, InProcess); err == nil {
-		if be := layout.Config.Backend(layout.MasterBackend); be != nil && len(be.Servers) > 0 {
-			sv := be.Servers[0]
-			p.Inter, p.FastInter, p.DownInter, p.Rise, p.Fall = sv.Inter, sv.FastInter, sv.DownInter, sv.Rise, sv.Fall
-			p.TimeoutCheck = be.Timeouts.Check
-		}
+	// proxy uses them.
+	if c, err := undertest.CheckSettings(s); err == nil {
+		p.Inter, p.FastInter, p.DownInter, p.Rise, p.Fall = c.Inter, c.FastInter, c.DownInter, c.Rise, c.Fall
+		p.TimeoutCheck = c.TimeoutCheck
 	}
 	return p
 }

@@ -15,9 +15,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 type tuneFlags struct {
@@ -344,12 +344,8 @@ func baseLoad(s *scenario.Scenario) float64 {
 }
 
 func masterBackendName(s *scenario.Scenario) string {
-	var nodes []sim.NodeAddr
-	for i, n := range s.NodeNames() {
-		nodes = append(nodes, sim.NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
-	}
-	if l, err := sim.BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, sim.InProcess); err == nil {
-		return l.MasterBackend
+	if c, err := undertest.CheckSettings(s); err == nil {
+		return c.Backend
 	}
 	return "redis_master"
 }

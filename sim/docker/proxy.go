@@ -18,9 +18,9 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
-	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 // The statistics endpoint the engine adds to a proxy in a container, to
@@ -45,7 +45,7 @@ const proxyConfigPath = "/etc/haproxy/haproxy.cfg"
 // addresses) or in a container, or HAProxy in a container.
 func StartProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluster, log *slog.Logger) (rig.ProxyUnderTest, error) {
 	if s.Proxy.Kind == "" || s.Proxy.Kind == "redisha" {
-		return sim.StartInProcessProxy(ctx, s, c, log)
+		return undertest.StartInProcessProxy(ctx, s, c, log)
 	}
 	cl, ok := c.(*Cluster)
 	if !ok {
@@ -59,8 +59,8 @@ func StartProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluster, log *s
 // there, frontends on fixed ports, and the engine's statistics endpoint,
 // with the Prometheus metrics for this project's proxy (an HAProxy image
 // may lack the exporter, and its metrics count no checks anyway).
-func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr, sentinels []string) (*sim.ProxyLayout, string, error) {
-	layout, err := sim.BuildProxyConfig(s, nodes, sentinels, sim.Placement{FixedPorts: true})
+func ProxyConfigFor(s *scenario.Scenario, nodes []undertest.NodeAddr, sentinels []string) (*undertest.ProxyLayout, string, error) {
+	layout, err := undertest.BuildProxyConfig(s, nodes, sentinels, undertest.Placement{FixedPorts: true})
 	if err != nil {
 		return nil, "", err
 	}
@@ -78,7 +78,7 @@ func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr, sentinels []stri
 }
 
 func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario) (rig.ProxyUnderTest, error) {
-	nodes, sentinels := sim.ProxyTargets(s, cl)
+	nodes, sentinels := undertest.ProxyTargets(s, cl)
 	layout, text, err := ProxyConfigFor(s, nodes, sentinels)
 	if err != nil {
 		return nil, err
@@ -148,7 +148,7 @@ func (c *Container) logs(ctx context.Context) string {
 // containerProxy is a proxy in a container, followed through its CSV.
 type containerProxy struct {
 	c        *Container
-	layout   *sim.ProxyLayout
+	layout   *undertest.ProxyLayout
 	desc     string
 	statsURL string
 	http     http.Client

@@ -17,9 +17,9 @@ import (
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
 	"github.com/redisha-sim/redisha-sim/scenarios"
-	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 func TestIsUp(t *testing.T) {
@@ -110,7 +110,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 	}
 	ctx := t.Context()
 	var nodes []*redistest.Server
-	var addrs []sim.NodeAddr
+	var addrs []undertest.NodeAddr
 	for i := 0; i < 3; i++ {
 		n, err := redistest.Start(ctx, redistest.Options{Password: "password1234"})
 		if err != nil {
@@ -123,7 +123,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 			}
 		}
 		nodes = append(nodes, n)
-		addrs = append(addrs, sim.NodeAddr{Name: fmt.Sprintf("redis%d", i+1), Addr: n.Addr})
+		addrs = append(addrs, undertest.NodeAddr{Name: fmt.Sprintf("redis%d", i+1), Addr: n.Addr})
 	}
 	s, err := scenario.LoadFS(scenarios.FS, "master-kill.yaml", nil)
 	if err != nil {

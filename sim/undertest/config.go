@@ -1,4 +1,9 @@
-package sim
+// Package undertest builds the proxy under test: the configuration of a
+// scenario's proxy (from its HAProxy file or its inline settings, pointed
+// at the cluster's nodes), this project's proxy run in-process, and the
+// check settings of a scenario (CheckSettings) that the engine, the model
+// and tune read.
+package undertest
 
 import (
 	"bytes"
