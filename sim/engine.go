@@ -88,6 +88,9 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 		}
 	}()
 
+	if err := checkFaults(s, b.Name()); err != nil {
+		return nil, err
+	}
 	progress(Progress{Stage: "starting"})
 	sctx, cancelStart := context.WithTimeout(ctx, s.Warmup.D+time.Minute)
 	cluster, err := b.Start(sctx, rig.TopologyOf(s), log)
@@ -96,17 +99,6 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 		return nil, fmt.Errorf("%w: start the %s cluster: %w", ErrSetup, b.Name(), err)
 	}
 	cleanups = append(cleanups, func(c context.Context) { cluster.Close(c) })
-	for _, f := range s.Faults {
-		kind := rig.KindNode
-		if strings.HasPrefix(f.Target, "sentinel") {
-			kind = rig.KindSentinel
-		} else if f.Target == "proxy" {
-			kind = rig.KindProxy
-		}
-		if !cluster.Supports(f.Action, kind) {
-			return nil, fmt.Errorf("%w: the %s backend cannot %s a %s", ErrSetup, b.Name(), f.Action, kind)
-		}
-	}
 	startProxy := opt.StartProxy
 	if startProxy == nil {
 		startProxy = undertest.StartInProcessProxy
@@ -344,7 +336,7 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.
 		}
 		target, err := resolveTarget(ctx, f.Target, s.Sentinel.MasterName, c, px, poller, named)
 		if err != nil {
-			rec.Event(timeline.Event{Kind: timeline.KindFault, Source: "engine", Name: f.Action, Target: f.Target, Err: err.Error()})
+			rec.Event(timeline.Event{Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: f.Target, Err: err.Error()})
 			return fmt.Errorf("fault %s %s at %v: %w", f.Action, f.Target, f.At, err)
 		}
 		if f.As != "" {
@@ -352,7 +344,7 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.
 		}
 		t0 := rec.Now()
 		err = doFault(ctx, target, f)
-		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: f.Action, Target: target.Name(), Took: rec.Now() - t0}
+		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: target.Name(), Took: rec.Now() - t0}
 		if target.Kind() == rig.KindNode {
 			e.Node = target.Name()
 		}

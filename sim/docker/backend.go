@@ -32,6 +32,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -62,7 +63,7 @@ type Backend struct {
 }
 
 // Name is "docker".
-func (Backend) Name() string { return "docker" }
+func (Backend) Name() string { return fault.Docker }
 
 var tcLoggerOnce sync.Once
 
@@ -503,16 +504,6 @@ func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
 	defer cl.mu.Unlock()
 	name, ok := cl.byAddr[host]
 	return name, ok
-}
-
-// Supports: every action on every kind of container, but delay and
-// undelay on Redis nodes only (their image has tc, their containers
-// CAP_NET_ADMIN).
-func (cl *Cluster) Supports(action string, kind rig.Kind) bool {
-	if action == "delay" || action == "undelay" {
-		return kind == rig.KindNode
-	}
-	return true
 }
 
 // SentinelAddr is a node's address on the cluster network, as Sentinel

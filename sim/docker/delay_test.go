@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
@@ -95,7 +96,7 @@ func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	c := startPair(ctx, t)
-	if !c.Supports("delay", rig.KindNode) || c.Supports("delay", rig.KindSentinel) {
+	if !fault.Of(fault.Delay).Available(fault.Docker, rig.KindNode) || fault.Of(fault.Delay).Available(fault.Docker, rig.KindSentinel) {
 		t.Fatal("the docker backend must support delay on nodes, and only there")
 	}
 	node := c.Nodes()[1]

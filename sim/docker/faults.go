@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
@@ -36,28 +37,31 @@ func (c *Container) ID() string { return c.c.GetContainerID() }
 // Do performs a fault action with the docker API and verifies its effect
 // on the container: its state, its networks, and, for Redis and Sentinel,
 // whether it answers.
-func (c *Container) Do(ctx context.Context, action string) error {
+func (c *Container) Do(ctx context.Context, action fault.Action) error {
+	if !fault.Of(action).Available(fault.Docker, c.kind) {
+		return fmt.Errorf("%s %s: the docker backend cannot %[1]s a %s", action, c.name, c.kind)
+	}
 	cli, id := c.cl.cli, c.ID()
 	var err error
 	switch action {
-	case "stop":
+	case fault.Stop:
 		t := StopTimeout
 		_, err = cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &t})
-	case "kill":
+	case fault.Kill:
 		_, err = cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGKILL"})
-	case "start":
+	case fault.Start:
 		_, err = cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
-	case "restart":
+	case fault.Restart:
 		t := StopTimeout
 		_, err = cli.ContainerRestart(ctx, id, client.ContainerRestartOptions{Timeout: &t})
-	case "pause":
+	case fault.Pause:
 		_, err = cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
-	case "unpause":
+	case fault.Unpause:
 		_, err = cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
-	case "disconnect":
+	case fault.Disconnect:
 		nw, _ := c.faultNetwork()
 		_, err = cli.NetworkDisconnect(ctx, nw.ID, client.NetworkDisconnectOptions{Container: id, Force: true})
-	case "reconnect":
+	case fault.Reconnect:
 		nw, ip := c.faultNetwork()
 		_, err = cli.NetworkConnect(ctx, nw.ID, client.NetworkConnectOptions{
 			Container:      id,
@@ -70,7 +74,7 @@ func (c *Container) Do(ctx context.Context, action string) error {
 		return fmt.Errorf("docker %s %s: %w", action, c.name, err)
 	}
 	switch action {
-	case "start", "restart", "reconnect":
+	case fault.Start, fault.Restart, fault.Reconnect:
 		// New interfaces: the link's delay goes on them too.
 		if c.delay > 0 || c.jitter > 0 {
 			if err := c.applyShape(ctx); err != nil {
@@ -101,8 +105,8 @@ const netemLimit = 100000
 // when it starts, and it is applied again after start, restart and
 // reconnect, which give the container new interfaces.
 func (c *Container) Shape(ctx context.Context, delay, jitter time.Duration) error {
-	if c.kind != rig.KindNode {
-		return fmt.Errorf("shape the link of %s: only Redis nodes can be delayed", c.name)
+	if !fault.Of(fault.Delay).Available(fault.Docker, c.kind) {
+		return fmt.Errorf("shape the link of %s: the docker backend cannot delay a %s", c.name, c.kind)
 	}
 	c.delay, c.jitter = delay, jitter
 	res, err := c.cl.cli.ContainerInspect(ctx, c.ID(), client.ContainerInspectOptions{})
@@ -215,15 +219,15 @@ func (c *Container) faultNetwork() (*testcontainers.DockerNetwork, netip.Addr) {
 }
 
 // verify checks that an action took effect.
-func (c *Container) verify(ctx context.Context, action string) error {
+func (c *Container) verify(ctx context.Context, action fault.Action) error {
 	res, err := c.cl.cli.ContainerInspect(ctx, c.ID(), client.ContainerInspectOptions{})
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", c.name, err)
 	}
 	st := res.Container.State
-	want := map[string]container.ContainerState{
-		"stop": container.StateExited, "kill": container.StateExited, "start": container.StateRunning,
-		"restart": container.StateRunning, "pause": container.StatePaused, "unpause": container.StateRunning,
+	want := map[fault.Action]container.ContainerState{
+		fault.Stop: container.StateExited, fault.Kill: container.StateExited, fault.Start: container.StateRunning,
+		fault.Restart: container.StateRunning, fault.Pause: container.StatePaused, fault.Unpause: container.StateRunning,
 	}
 	if w, ok := want[action]; ok && st.Status != w {
 		return fmt.Errorf("%s %s: the container is %s, want %s", action, c.name, st.Status, w)
@@ -231,15 +235,15 @@ func (c *Container) verify(ctx context.Context, action string) error {
 	fn, _ := c.faultNetwork()
 	_, onNet := res.Container.NetworkSettings.Networks[fn.Name]
 	switch action {
-	case "disconnect":
+	case fault.Disconnect:
 		if onNet {
 			return fmt.Errorf("disconnect %s: still on network %s", c.name, fn.Name)
 		}
-	case "reconnect":
+	case fault.Reconnect:
 		if !onNet {
 			return fmt.Errorf("reconnect %s: not on network %s", c.name, fn.Name)
 		}
-	case "start", "restart", "unpause":
+	case fault.Start, fault.Restart, fault.Unpause:
 		if ip := res.Container.NetworkSettings.Networks[c.cl.clients.Name]; ip == nil || ip.IPAddress != c.clientsIP {
 			return fmt.Errorf("%s %s: the container's address changed (Sentinel cannot follow that)", action, c.name)
 		}

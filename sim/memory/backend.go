@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
@@ -21,7 +22,7 @@ import (
 type Backend struct{}
 
 // Name is "memory".
-func (Backend) Name() string { return "memory" }
+func (Backend) Name() string { return fault.Memory }
 
 // Cluster is a running in-memory cluster.
 type Cluster struct {
@@ -164,22 +165,6 @@ func (c *Cluster) NodeByAddr(addr string) (string, bool) {
 	return "", false
 }
 
-// Supports: nodes take every action; Sentinels all but disconnect and
-// delay; the in-process proxy none.
-func (c *Cluster) Supports(action string, kind rig.Kind) bool {
-	switch kind {
-	case rig.KindNode:
-		return true
-	case rig.KindSentinel:
-		switch action {
-		case "disconnect", "reconnect", "delay", "undelay":
-			return false
-		}
-		return true
-	}
-	return false
-}
-
 // Close stops everything.
 func (c *Cluster) Close(context.Context) error {
 	for _, s := range c.sentinels {
@@ -199,7 +184,10 @@ func (i nodeInstance) Addr() string   { return i.n.addr }
 
 // Do performs a fault and verifies it from outside: a stopped node refuses
 // connections, a paused one does not answer, a started one answers.
-func (i nodeInstance) Do(ctx context.Context, action string) error {
+func (i nodeInstance) Do(ctx context.Context, action fault.Action) error {
+	if !fault.Of(action).Available(fault.Memory, rig.KindNode) {
+		return fmt.Errorf("%s %s: the memory backend cannot %[1]s a Redis node", action, i.n.name)
+	}
 	if err := i.n.do(ctx, action); err != nil {
 		return err
 	}
@@ -234,19 +222,22 @@ func (i sentinelInstance) Name() string   { return i.s.name }
 func (i sentinelInstance) Kind() rig.Kind { return rig.KindSentinel }
 func (i sentinelInstance) Addr() string   { return i.s.addr }
 
-func (i sentinelInstance) Do(ctx context.Context, action string) error {
+func (i sentinelInstance) Do(ctx context.Context, action fault.Action) error {
+	if !fault.Of(action).Available(fault.Memory, rig.KindSentinel) {
+		return fmt.Errorf("%s %s: the memory backend cannot %[1]s a Sentinel", action, i.s.name)
+	}
 	var err error
 	switch action {
-	case "stop", "kill":
+	case fault.Stop, fault.Kill:
 		i.s.stop()
-	case "start":
+	case fault.Start:
 		err = i.s.start()
-	case "restart":
+	case fault.Restart:
 		i.s.stop()
 		err = i.s.start()
-	case "pause":
+	case fault.Pause:
 		err = i.s.pause()
-	case "unpause":
+	case fault.Unpause:
 		err = i.s.unpause()
 	default:
 		err = fmt.Errorf("sentinel %s: %s is not supported", i.s.name, action)
@@ -258,19 +249,19 @@ func (i sentinelInstance) Do(ctx context.Context, action string) error {
 }
 
 // verify checks a fault's effect by talking to addr as a client would.
-func verify(ctx context.Context, addr, password, action string) error {
+func verify(ctx context.Context, addr, password string, action fault.Action) error {
 	answers := ping(addr, password, 300*time.Millisecond)
 	switch action {
-	case "stop", "kill":
+	case fault.Stop, fault.Kill:
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
 			return fmt.Errorf("%s: %s still accepts connections", action, addr)
 		}
-	case "pause":
+	case fault.Pause:
 		if answers {
 			return fmt.Errorf("pause: %s still answers", addr)
 		}
-	case "start", "restart", "unpause":
+	case fault.Start, fault.Restart, fault.Unpause:
 		if !answers {
 			return fmt.Errorf("%s: %s does not answer PING", action, addr)
 		}

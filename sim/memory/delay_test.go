@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
@@ -29,8 +30,8 @@ func delayCluster(t *testing.T) (*Cluster, []rig.Instance) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close(context.Background()) })
-	if !c.Supports("delay", rig.KindNode) || !c.Supports("undelay", rig.KindNode) {
-		t.Fatal("the memory backend does not support delay on nodes")
+	if _, ok := c.Nodes()[0].(rig.LinkShaper); !ok || !fault.Of(fault.Delay).Available(fault.Memory, rig.KindNode) || !fault.Of(fault.Undelay).Available(fault.Memory, rig.KindNode) {
+		t.Fatal("the fault table says the memory backend delays nodes: its nodes must shape their links")
 	}
 	return c.(*Cluster), c.Nodes()
 }

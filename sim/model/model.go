@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/health"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
 
 // Constants of sentinel.c (Redis 7.0).
@@ -41,8 +42,9 @@ const (
 
 // Fault is the modelled fault on the initial master.
 type Fault struct {
-	// Action is kill, stop, pause, disconnect or restart.
-	Action string
+	// Action is one the fault table says the model predicts
+	// (fault.Entry.Model): kill, stop, pause, disconnect or restart.
+	Action fault.Action
 	// At is when it happens, from the workload's start.
 	At time.Duration
 	// Undo is when start, unpause or reconnect brings the node back; zero
@@ -135,7 +137,7 @@ func (p *Params) validate() error {
 	case p.WriteRate <= 0 || p.Writers < 1:
 		return fmt.Errorf("%w: no writers", ErrNotModelled)
 	}
-	if !slices.Contains([]string{"kill", "stop", "pause", "disconnect", "restart"}, p.Fault.Action) {
+	if !fault.Of(p.Fault.Action).Model {
 		return fmt.Errorf("%w: fault %q on the master", ErrNotModelled, p.Fault.Action)
 	}
 	return nil

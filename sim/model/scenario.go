@@ -7,6 +7,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/health"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
@@ -95,10 +96,10 @@ func faultOf(s *scenario.Scenario) (Fault, error) {
 		return f, fmt.Errorf("%w: the first fault acts on %s, not the master", ErrNotModelled, first.Target)
 	}
 	f.Action, f.At = first.Action, first.At.D
-	undo := map[string]string{"kill": "start", "stop": "start", "pause": "unpause", "disconnect": "reconnect"}
+	undo := fault.Of(f.Action).Undo
 	for i, x := range s.Faults[1:] {
 		same := x.Target == initial || (first.As != "" && x.Target == first.As)
-		if !same || x.Action != undo[f.Action] || f.Undo != 0 {
+		if !same || undo == "" || x.Action != undo || f.Undo != 0 {
 			return f, fmt.Errorf("%w: fault %d (%s %s)", ErrNotModelled, i+2, x.Action, x.Target)
 		}
 		f.Undo = x.At.D

@@ -1,8 +1,8 @@
 // Package rig holds the small interfaces between the scenario engine
 // (sim), the backends that start clusters (sim/memory, sim/docker) and the
 // proxy under test (sim/undertest). It imports no other part of the
-// simulator but the scenario format, so that each of them can depend on it
-// without depending on the others.
+// simulator but the scenario format and the fault table, so that each of
+// them can depend on it without depending on the others.
 package rig
 
 import (
@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
@@ -68,20 +69,19 @@ type Cluster interface {
 	// NodeByAddr names the node at an address as Redis and Sentinel report
 	// it (their "ip:port"), if there is one.
 	NodeByAddr(addr string) (string, bool)
-	// Supports reports whether the backend can inject action on an
-	// instance of the given kind.
-	Supports(action string, kind Kind) bool
 	// Close stops and removes everything the cluster started.
 	Close(ctx context.Context) error
 }
 
-// Kind is the kind of an instance.
-type Kind string
+// Kind is the kind of an instance, as the fault table names the kinds
+// an action acts on.
+type Kind = fault.Kind
 
+// The kinds of instance.
 const (
-	KindNode     Kind = "node"
-	KindSentinel Kind = "sentinel"
-	KindProxy    Kind = "proxy"
+	KindNode     = fault.KindNode
+	KindSentinel = fault.KindSentinel
+	KindProxy    = fault.KindProxy
 )
 
 // Instance is a node, a Sentinel or a proxy that faults can act on.
@@ -90,14 +90,17 @@ type Instance interface {
 	Kind() Kind
 	// Addr is where the harness (and an in-process proxy) reaches it.
 	Addr() string
-	// Do performs a fault action (see sim.Faults) and returns once its effect
-	// has been verified: the container's state, the node unreachable...
-	Do(ctx context.Context, action string) error
+	// Do performs a fault action of the table in package fault, one the
+	// backend supports on this kind of instance (fault.Entry.Available),
+	// and returns once its effect has been verified: the container's
+	// state, the node unreachable...
+	Do(ctx context.Context, action fault.Action) error
 }
 
 // LinkShaper is an instance whose network link can be slowed: the engine
-// calls Shape, not Do, for actions delay and undelay. A backend whose
-// nodes implement it reports Supports("delay", KindNode).
+// calls Shape, not Do, for the actions on the link (fault.Entry.Link:
+// delay and undelay). The nodes of a backend that the fault table says can
+// delay implement it.
 type LinkShaper interface {
 	// Shape delays every reply the instance sends by delay plus a random
 	// extra uniform in [0, jitter], keeping the order on each connection;
