@@ -97,10 +97,14 @@ var all = []Entry{
 		Help: "freeze (docker pause): connections stay open, nothing answers"},
 	{Action: Unpause, Targets: allKinds, Backends: everywhere,
 		Help: "thaw a paused instance"},
+	// The memory backend implements disconnect for its nodes only.
 	{Action: Disconnect, Undo: Reconnect, Targets: allKinds, Backends: map[string][]Kind{Memory: nodes, Docker: allKinds}, Model: true,
 		Help: "cut from the other nodes and the Sentinels; clients still reach it"},
 	{Action: Reconnect, Targets: allKinds, Backends: map[string][]Kind{Memory: nodes, Docker: allKinds},
 		Help: "join a disconnected instance to its network again"},
+	// Only Redis nodes are delayed: the docker backend's node containers
+	// have tc and CAP_NET_ADMIN; the memory backend delays a node's
+	// replies itself.
 	{Action: Delay, Undo: Undelay, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes}, Link: true, Params: []string{"delay", "jitter"},
 		Help: "slow link (nodes only): every reply the node sends, to the proxy's checks, clients, Sentinels and replicas, leaves delay plus a random extra uniform in [0, jitter] late, in order per connection (fields delay, jitter)"},
 	{Action: Undelay, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes}, Link: true,
