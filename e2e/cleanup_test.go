@@ -10,8 +10,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/docker"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
 // ours counts our labelled containers.
@@ -79,7 +79,7 @@ var _ = Describe("Cleanup", Label("docker", "cleanup"), func() {
 			}
 			cancel()
 		}()
-		t := sim.Topology{Nodes: []string{"redis1", "redis2", "redis3"}, Sentinels: []string{"sentinel1"}, Quorum: 1,
+		t := rig.Topology{Nodes: []string{"redis1", "redis2", "redis3"}, Sentinels: []string{"sentinel1"}, Quorum: 1,
 			DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1, MasterName: "mymaster"}
 		c, err := docker.Backend{}.Start(sctx, t, nil)
 		if c != nil {

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/stats"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
@@ -23,7 +24,7 @@ var _ = Describe("A master failure on containers", Ordered, Label("docker", "fai
 			Label(px.label, "kill"), func(ctx SpecContext) {
 				res := runScenario(ctx, "docker", "master-kill.yaml", "proxy.kind="+px.kind)
 				results["master-kill via "+px.kind] = res
-				f := faultOf(res, "kill")
+				f := faultOf(res, fault.Kill)
 				Expect(f.Target).To(Equal(res.Timeline.InitialMaster))
 				Expect(failoverProblems(res, f.Target)).To(BeEmpty())
 				Expect(res.Report.Passed()).To(BeTrue(), "the scenario's expectations")
@@ -33,8 +34,8 @@ var _ = Describe("A master failure on containers", Ordered, Label("docker", "fai
 			Label(px.label, "stop-start"), func(ctx SpecContext) {
 				res := runScenario(ctx, "docker", "master-stop-start.yaml", "proxy.kind="+px.kind)
 				results["master-stop-start via "+px.kind] = res
-				stop := faultOf(res, "stop")
-				start := faultOf(res, "start")
+				stop := faultOf(res, fault.Stop)
+				start := faultOf(res, fault.Start)
 				Expect(start.Target).To(Equal(stop.Target))
 				Expect(failoverProblems(res, stop.Target)).To(BeEmpty())
 				Expect(rejoinProblems(res, stop.Target, start.T)).To(BeEmpty())
@@ -44,8 +45,8 @@ var _ = Describe("A master failure on containers", Ordered, Label("docker", "fai
 	It("stop/start with Sentinel-aware routing: no write lost, none to the returned old master", Label("redisha", "sentinel-aware", "stop-start"), func(ctx SpecContext) {
 		res := runScenario(ctx, "docker", "master-stop-start-sentinel.yaml")
 		results["master-stop-start via redisha, Sentinel-aware"] = res
-		stop := faultOf(res, "stop")
-		start := faultOf(res, "start")
+		stop := faultOf(res, fault.Stop)
+		start := faultOf(res, fault.Start)
 		r := res.Report
 		Expect(r.Failovers).To(Equal(1))
 		Expect(res.Timeline.ReadBack.Master).NotTo(Equal(stop.Target))
@@ -82,16 +83,16 @@ var _ = Describe("Other faults on containers", Label("docker"), func() {
 	It("pause: the frozen master is failed over, and rejoins as a replica after unpause", Label("pause"), func(ctx SpecContext) {
 		// With a reader, to see the replica port serve the old master again.
 		res := runScenario(ctx, "docker", "master-pause.yaml", "workload.readers.count=1", "workload.readers.rate=50")
-		pause := faultOf(res, "pause")
-		unpause := faultOf(res, "unpause")
+		pause := faultOf(res, fault.Pause)
+		unpause := faultOf(res, fault.Unpause)
 		Expect(failoverProblems(res, pause.Target)).To(BeEmpty())
 		Expect(rejoinProblems(res, pause.Target, unpause.T)).To(BeEmpty())
 	}, SpecTimeout(runTimeout))
 
 	It("partition: the isolated master keeps taking writes through the proxy, and they are lost", Label("partition"), func(ctx SpecContext) {
 		res := runScenario(ctx, "docker", "partition.yaml")
-		cut := faultOf(res, "disconnect")
-		faultOf(res, "reconnect")
+		cut := faultOf(res, fault.Disconnect)
+		faultOf(res, fault.Reconnect)
 		r := res.Report
 		Expect(r.Failovers).To(Equal(1))
 		Expect(res.Timeline.ReadBack.Master).NotTo(Equal(cut.Target))
@@ -104,13 +105,13 @@ var _ = Describe("Other faults on containers", Label("docker"), func() {
 		res := runScenario(ctx, "docker", "sentinel-quorum-lost.yaml")
 		var stopped []string
 		for _, e := range res.Timeline.Events {
-			if e.Kind == timeline.KindFault && e.Name == "stop" {
+			if e.Kind == timeline.KindFault && fault.Action(e.Name) == fault.Stop {
 				Expect(e.Err).To(BeEmpty())
 				stopped = append(stopped, e.Target)
 			}
 		}
 		Expect(stopped).To(ConsistOf("sentinel2", "sentinel3"))
-		faultOf(res, "kill")
+		faultOf(res, fault.Kill)
 		Expect(res.Report.Failovers).To(Equal(0))
 		for _, e := range res.Timeline.Events {
 			Expect(e.Name).NotTo(Equal("+switch-master"))
@@ -121,7 +122,7 @@ var _ = Describe("Other faults on containers", Label("docker"), func() {
 
 	It("replica kill: the master port is not affected", Label("replica"), func(ctx SpecContext) {
 		res := runScenario(ctx, "docker", "replica-kill.yaml")
-		f := faultOf(res, "kill")
+		f := faultOf(res, fault.Kill)
 		Expect(f.Target).NotTo(Equal(res.Timeline.InitialMaster))
 		Expect(res.Report.WriteInterruption.Interrupted).To(BeFalse())
 		Expect(res.Report.Failovers).To(Equal(0))
@@ -130,7 +131,7 @@ var _ = Describe("Other faults on containers", Label("docker"), func() {
 
 	It("our proxy in a container fails over like the in-process one", Label("redisha-container", "kill"), func(ctx SpecContext) {
 		res := runScenario(ctx, "docker", "master-kill.yaml", "proxy.kind=redisha-container")
-		f := faultOf(res, "kill")
+		f := faultOf(res, fault.Kill)
 		Expect(failoverProblems(res, f.Target)).To(BeEmpty())
 		// Its check counters come through its metrics: the seed's checks
 		// (inter 1s, on both ports) put one to two checks a second on
@@ -148,7 +149,7 @@ var _ = Describe("Other faults on containers", Label("docker"), func() {
 
 	It("a broken check sequence is caught: the failover never reaches clients", Label("broken-check"), func(ctx SpecContext) {
 		res := runScenario(ctx, "docker", "testdata/master-kill-broken-check.yaml")
-		f := faultOf(res, "kill")
+		f := faultOf(res, fault.Kill)
 		Expect(res.Report.Failovers).To(Equal(1), "Redis did fail over")
 		Expect(failoverProblems(res, f.Target)).To(ContainElement("writes never recovered"))
 	}, SpecTimeout(runTimeout))
@@ -165,7 +166,7 @@ var _ = Describe("The memory and container backends", Label("agreement"), func()
 		for i := 0; i < runs; i++ {
 			for _, b := range []string{"memory", "docker"} {
 				res := runScenario(ctx, b, "master-kill.yaml", "duration=22s")
-				faultOf(res, "kill")
+				faultOf(res, fault.Kill)
 				Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
 				got[b] = append(got[b], res.Report.WriteInterruption.Duration)
 			}

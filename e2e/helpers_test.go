@@ -13,10 +13,13 @@ import (
 	"github.com/redisha-sim/redisha-sim/scenarios"
 	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/docker"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/memory"
 	"github.com/redisha-sim/redisha-sim/sim/report"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
 
@@ -36,10 +39,10 @@ func runScenario(ctx context.Context, backend, file string, sets ...string) *sim
 	}
 	Expect(err).NotTo(HaveOccurred())
 	log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	var b sim.Backend = docker.Backend{}
+	var b rig.Backend = docker.Backend{}
 	starter := docker.StartProxy
 	if backend == "memory" {
-		b, starter = memory.Backend{}, sim.StartInProcessProxy
+		b, starter = memory.Backend{}, undertest.StartInProcessProxy
 	}
 	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter})
 	Expect(err).NotTo(HaveOccurred(), "run %s on %s", file, backend)
@@ -52,14 +55,14 @@ func runScenario(ctx context.Context, backend, file string, sets ...string) *sim
 // faultOf returns the first fault with an action and checks that it was
 // injected and verified (the backend checks the container's state) and,
 // for a node that went away, that the role poller saw it unreachable.
-func faultOf(res *sim.Result, action string) timeline.Event {
+func faultOf(res *sim.Result, action fault.Action) timeline.Event {
 	GinkgoHelper()
 	for _, e := range res.Timeline.Events {
-		if e.Kind != timeline.KindFault || e.Name != action {
+		if e.Kind != timeline.KindFault || fault.Action(e.Name) != action {
 			continue
 		}
 		Expect(e.Err).To(BeEmpty(), "the %s of %s failed", action, e.Target)
-		if action == "kill" || action == "stop" || action == "pause" {
+		if action == fault.Kill || action == fault.Stop || action == fault.Pause {
 			if strings.HasPrefix(e.Target, "redis") {
 				Expect(roleAfter(res.Timeline, e.Target, e.T, timeline.RoleUnreachable)).To(BeTrue(),
 					"%s %s: the node never became unreachable", action, e.Target)

@@ -5,20 +5,21 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
 // checkReading is a CheckCounter's counters at one instant.
 type checkReading struct {
 	at     time.Time
-	counts []ServerChecks
+	counts []rig.ServerChecks
 }
 
 // readChecks reads the proxy's check counters; nil when it does not count
 // its checks or the reading failed (logged: the run goes on without a
 // check load).
-func readChecks(ctx context.Context, px ProxyUnderTest, log *slog.Logger) *checkReading {
-	cc, ok := px.(CheckCounter)
+func readChecks(ctx context.Context, px rig.ProxyUnderTest, log *slog.Logger) *checkReading {
+	cc, ok := px.(rig.CheckCounter)
 	if !ok {
 		return nil
 	}
@@ -40,7 +41,7 @@ func recordCheckLoad(rec *timeline.Recorder, begin, end *checkReading, log *slog
 		return
 	}
 	type key struct{ node, port string }
-	start := map[key]CheckCounts{}
+	start := map[key]rig.CheckCounts{}
 	for _, c := range begin.counts {
 		start[key{c.Node, c.Port}] = c.CheckCounts
 	}

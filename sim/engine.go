@@ -14,8 +14,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
 
@@ -25,7 +27,7 @@ type Options struct {
 	Log *slog.Logger
 	// StartProxy starts the proxy under test; nil means the in-process
 	// redisha proxy.
-	StartProxy ProxyStarter
+	StartProxy rig.ProxyStarter
 	// Progress, when set, is called a few times per second.
 	Progress func(Progress)
 	// Cleanup bounds the teardown after the run (default 2m).
@@ -61,7 +63,7 @@ var ErrSetup = errors.New("setup failed")
 // written key back from the master Sentinel names, and judges the
 // timeline. Everything it started is stopped before it returns, also when
 // ctx is cancelled.
-func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res *Result, err error) {
+func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) (res *Result, err error) {
 	log := opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -86,28 +88,20 @@ func Run(ctx context.Context, s *scenario.Scenario, b Backend, opt Options) (res
 		}
 	}()
 
+	if err := checkFaults(s, b.Name()); err != nil {
+		return nil, err
+	}
 	progress(Progress{Stage: "starting"})
 	sctx, cancelStart := context.WithTimeout(ctx, s.Warmup.D+time.Minute)
-	cluster, err := b.Start(sctx, TopologyOf(s), log)
+	cluster, err := b.Start(sctx, rig.TopologyOf(s), log)
 	cancelStart()
 	if err != nil {
 		return nil, fmt.Errorf("%w: start the %s cluster: %w", ErrSetup, b.Name(), err)
 	}
 	cleanups = append(cleanups, func(c context.Context) { cluster.Close(c) })
-	for _, f := range s.Faults {
-		kind := KindNode
-		if strings.HasPrefix(f.Target, "sentinel") {
-			kind = KindSentinel
-		} else if f.Target == "proxy" {
-			kind = KindProxy
-		}
-		if !cluster.Supports(f.Action, kind) {
-			return nil, fmt.Errorf("%w: the %s backend cannot %s a %s", ErrSetup, b.Name(), f.Action, kind)
-		}
-	}
 	startProxy := opt.StartProxy
 	if startProxy == nil {
-		startProxy = StartInProcessProxy
+		startProxy = undertest.StartInProcessProxy
 	}
 	px, err := startProxy(ctx, s, cluster, log)
 	if err != nil {
@@ -234,18 +228,10 @@ func paramsOf(s *scenario.Scenario) timeline.Params {
 		RolePoll: RolePoll, TimeoutCheck: s.Proxy.TimeoutCheck.D,
 	}
 	// The check parameters of the master backend's first server, as the
-	// proxy uses them (the addresses do not matter here).
-	var nodes []NodeAddr
-	for i, n := range s.NodeNames() {
-		nodes = append(nodes, NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", i+1)})
-	}
-	// A placeholder Sentinel: only the check parameters matter here.
-	if layout, err := BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, InProcess); err == nil {
-		if be := layout.Config.Backend(layout.MasterBackend); be != nil && len(be.Servers) > 0 {
-			sv := be.Servers[0]
-			p.Inter, p.FastInter, p.DownInter, p.Rise, p.Fall = sv.Inter, sv.FastInter, sv.DownInter, sv.Rise, sv.Fall
-			p.TimeoutCheck = be.Timeouts.Check
-		}
+	// proxy uses them.
+	if c, err := undertest.CheckSettings(s); err == nil {
+		p.Inter, p.FastInter, p.DownInter, p.Rise, p.Fall = c.Inter, c.FastInter, c.DownInter, c.Rise, c.Fall
+		p.TimeoutCheck = c.TimeoutCheck
 	}
 	return p
 }
@@ -263,7 +249,7 @@ func resolveRunIDs(tl *timeline.Timeline, ids *nodeIdentity) {
 // warmUp waits until writes through the master port reach the initial
 // master only (the proxy marked the replicas DOWN there), and reads through
 // the replica port work.
-func warmUp(ctx context.Context, s *scenario.Scenario, px ProxyUnderTest, poller *rolePoller, initial string) error {
+func warmUp(ctx context.Context, s *scenario.Scenario, px rig.ProxyUnderTest, poller *rolePoller, initial string) error {
 	deadline := time.Now().Add(s.Warmup.D)
 	ids := poller.ids
 	streak := 0
@@ -342,8 +328,8 @@ func lastMilestone(rec *timeline.Recorder) string {
 
 // runFaults fires the scenario's faults at their times, resolving targets
 // when each fires.
-func runFaults(ctx context.Context, s *scenario.Scenario, c Cluster, px ProxyUnderTest, poller *rolePoller, rec *timeline.Recorder, log *slog.Logger) error {
-	named := map[string]Instance{}
+func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, rec *timeline.Recorder, log *slog.Logger) error {
+	named := map[string]rig.Instance{}
 	for _, f := range s.Faults {
 		select {
 		case <-ctx.Done():
@@ -352,7 +338,7 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c Cluster, px ProxyUnd
 		}
 		target, err := resolveTarget(ctx, f.Target, s.Sentinel.MasterName, c, px, poller, named)
 		if err != nil {
-			rec.Event(timeline.Event{Kind: timeline.KindFault, Source: "engine", Name: f.Action, Target: f.Target, Err: err.Error()})
+			rec.Event(timeline.Event{Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: f.Target, Err: err.Error()})
 			return fmt.Errorf("fault %s %s at %v: %w", f.Action, f.Target, f.At, err)
 		}
 		if f.As != "" {
@@ -360,8 +346,8 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c Cluster, px ProxyUnd
 		}
 		t0 := rec.Now()
 		err = doFault(ctx, target, f)
-		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: f.Action, Target: target.Name(), Took: rec.Now() - t0}
-		if target.Kind() == KindNode {
+		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: target.Name(), Took: rec.Now() - t0}
+		if target.Kind() == rig.KindNode {
 			e.Node = target.Name()
 		}
 		if err != nil {
@@ -377,11 +363,11 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c Cluster, px ProxyUnd
 
 // resolveTarget finds a fault's instance: "master" is the node the
 // Sentinels name now, "replica" the first node replicating from it.
-func resolveTarget(ctx context.Context, t, masterName string, c Cluster, px ProxyUnderTest, poller *rolePoller, named map[string]Instance) (Instance, error) {
+func resolveTarget(ctx context.Context, t, masterName string, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, named map[string]rig.Instance) (rig.Instance, error) {
 	if in, ok := named[t]; ok {
 		return in, nil
 	}
-	byName := map[string]Instance{}
+	byName := map[string]rig.Instance{}
 	for _, n := range c.Nodes() {
 		byName[n.Name()] = n
 	}
@@ -426,7 +412,7 @@ func resolveTarget(ctx context.Context, t, masterName string, c Cluster, px Prox
 
 // sentinelMaster asks every reachable Sentinel for the master and returns
 // the node a majority of the answers name.
-func sentinelMaster(ctx context.Context, c Cluster, masterName string) (string, error) {
+func sentinelMaster(ctx context.Context, c rig.Cluster, masterName string) (string, error) {
 	votes := map[string]int{}
 	answered := 0
 	for _, s := range c.Sentinels() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,10 +145,16 @@ func TestCancelledRunStopsEverything(t *testing.T) {
 	}
 }
 
-func TestFaultOnAnUnsupportedTargetIsASetupError(t *testing.T) {
-	s := load(t, "master-kill.yaml", "faults[0].action=disconnect", "faults[0].target=sentinel1")
-	_, err := sim.Run(t.Context(), s, memory.Backend{}, sim.Options{})
-	if !errors.Is(err, sim.ErrSetup) {
-		t.Fatalf("got %v: the memory backend cannot disconnect a Sentinel, want a setup error", err)
+func TestFaultTheBackendCannotDoIsASetupErrorBeforeAnythingStarts(t *testing.T) {
+	// Validated for the docker backend, which can; run on the memory one,
+	// which cannot.
+	s := load(t, "master-kill.yaml", "backend=docker", "faults[0].action=disconnect", "faults[0].target=sentinel1")
+	var stages []string
+	_, err := sim.Run(t.Context(), s, memory.Backend{}, sim.Options{Progress: func(p sim.Progress) { stages = append(stages, p.Stage) }})
+	if !errors.Is(err, sim.ErrSetup) || !strings.Contains(err.Error(), "the memory backend cannot disconnect sentinel1") {
+		t.Fatalf("got %v: the memory backend cannot disconnect a Sentinel, want a setup error that says so", err)
+	}
+	if len(stages) > 0 {
+		t.Errorf("got stages %v, want none: nothing may start", stages)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
@@ -27,7 +28,7 @@ type nodeRole struct {
 // rolePoller samples every node's INFO at 20 Hz, records role changes, and
 // keeps the run id to node map the workload uses to name servers.
 type rolePoller struct {
-	c        Cluster
+	c        rig.Cluster
 	password string
 	rec      *timeline.Recorder
 	ids      *nodeIdentity
@@ -37,7 +38,7 @@ type rolePoller struct {
 	started bool // recording to the timeline
 }
 
-func newRolePoller(c Cluster, password string, ids *nodeIdentity) *rolePoller {
+func newRolePoller(c rig.Cluster, password string, ids *nodeIdentity) *rolePoller {
 	return &rolePoller{c: c, password: password, ids: ids, roles: map[string]nodeRole{}}
 }
 
@@ -79,7 +80,7 @@ func (p *rolePoller) run(ctx context.Context) {
 	wg.Wait()
 }
 
-func (p *rolePoller) pollNode(ctx context.Context, n Instance) {
+func (p *rolePoller) pollNode(ctx context.Context, n rig.Instance) {
 	rc := redis.NewClient(&redis.Options{Addr: n.Addr(), Password: p.password, Protocol: 2, DisableIdentity: true,
 		MaxRetries: -1, PoolSize: 1, DialTimeout: 2 * RolePoll, ReadTimeout: 2 * RolePoll, WriteTimeout: 2 * RolePoll,
 		ContextTimeoutEnabled: true})
@@ -158,7 +159,7 @@ func (p *rolePoller) update(name, info string, err error) {
 // returns once the subscriptions are made; the events are then recorded,
 // naming the node each is about, until ctx ends. wait waits for the
 // recording goroutines.
-func watchSentinels(ctx context.Context, c Cluster, rec *timeline.Recorder) (wait func()) {
+func watchSentinels(ctx context.Context, c rig.Cluster, rec *timeline.Recorder) (wait func()) {
 	var wg sync.WaitGroup
 	for _, s := range c.Sentinels() {
 		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, DialTimeout: time.Second})
@@ -191,7 +192,7 @@ func watchSentinels(ctx context.Context, c Cluster, rec *timeline.Recorder) (wai
 
 // eventNode names the node a Sentinel event is about: the new master of a
 // +switch-master, else the instance of "<type> <name> <ip> <port>".
-func eventNode(c Cluster, channel, payload string) string {
+func eventNode(c rig.Cluster, channel, payload string) string {
 	f := strings.Fields(payload)
 	addr := ""
 	switch {
@@ -208,8 +209,8 @@ func eventNode(c Cluster, channel, payload string) string {
 }
 
 // watchProxy records the proxy's server state changes.
-func watchProxy(ctx context.Context, p ProxyUnderTest, rec *timeline.Recorder) {
-	p.Watch(ctx, func(e ProxyEvent) {
+func watchProxy(ctx context.Context, p rig.ProxyUnderTest, rec *timeline.Recorder) {
+	p.Watch(ctx, func(e rig.ProxyEvent) {
 		name := "server-down"
 		if e.Up {
 			name = "server-up"

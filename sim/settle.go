@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
@@ -15,7 +16,7 @@ import (
 // cluster has one master that every Sentinel names, with every other
 // reachable node replicating from it, then reads every written key from
 // that master and marks each write present or absent (timing.md §5).
-func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c Cluster, poller *rolePoller, rec *timeline.Recorder, progress func()) *timeline.ReadBack {
+func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster, poller *rolePoller, rec *timeline.Recorder, progress func()) *timeline.ReadBack {
 	rb := &timeline.ReadBack{}
 	deadline := time.Now().Add(s.Settle.D)
 	var master string

@@ -1,17 +1,18 @@
 package main
 
 import (
-	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/memory"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 // backends wires the engine to its backends: the one place that knows
 // them all.
 var backends = map[string]struct {
-	backend func() sim.Backend
-	proxy   sim.ProxyStarter
+	backend func() rig.Backend
+	proxy   rig.ProxyStarter
 }{
-	"memory": {func() sim.Backend { return memory.Backend{} }, sim.StartInProcessProxy},
-	"docker": {func() sim.Backend { return docker.Backend{} }, docker.StartProxy},
+	"memory": {func() rig.Backend { return memory.Backend{} }, undertest.StartInProcessProxy},
+	"docker": {func() rig.Backend { return docker.Backend{} }, docker.StartProxy},
 }

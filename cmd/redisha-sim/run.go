@@ -20,8 +20,10 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/report"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
 
@@ -150,7 +152,7 @@ func loadScenario(args []string, f *runFlags) (*scenario.Scenario, error) {
 	}
 	// What the run would find only once the cluster is up (the proxy
 	// configuration against the topology) is bad input too.
-	if err := sim.Preflight(s); err != nil {
+	if err := undertest.Preflight(s); err != nil {
 		return nil, exitError{exitBadInput, err}
 	}
 	return s, nil
@@ -230,7 +232,7 @@ func writeJSON(path string, tl *timeline.Timeline, r *verdict.Report) error {
 }
 
 // backendFor picks the backend and proxy starter of a scenario.
-func backendFor(s *scenario.Scenario) (sim.Backend, sim.ProxyStarter, error) {
+func backendFor(s *scenario.Scenario) (rig.Backend, rig.ProxyStarter, error) {
 	b, ok := backends[s.Backend]
 	if !ok {
 		names := make([]string, 0, len(backends))

@@ -32,11 +32,11 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
 	tcnetwork "github.com/testcontainers/testcontainers-go/network"
-
-	"github.com/redisha-sim/redisha-sim/sim"
 )
 
 // Labels every container and network of a run carries.
@@ -63,7 +63,7 @@ type Backend struct {
 }
 
 // Name is "docker".
-func (Backend) Name() string { return "docker" }
+func (Backend) Name() string { return fault.Docker }
 
 var tcLoggerOnce sync.Once
 
@@ -110,7 +110,7 @@ type Cluster struct {
 	clusterP  netip.Prefix
 	clientsP  netip.Prefix
 	images    Images
-	topo      sim.Topology
+	topo      rig.Topology
 	log       *slog.Logger
 	nodes     []*Container
 	sentinels []*Container
@@ -124,7 +124,7 @@ type Cluster struct {
 // Container is one container of the cluster.
 type Container struct {
 	name      string
-	kind      sim.Kind
+	kind      rig.Kind
 	c         *testcontainers.DockerContainer
 	clusterIP netip.Addr
 	clientsIP netip.Addr
@@ -140,7 +140,7 @@ type Container struct {
 // the others as its replicas, then the Sentinels; it returns once the
 // replicas are in sync and every Sentinel knows every replica and every
 // other Sentinel. On error everything created is removed.
-func (b Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (_ sim.Cluster, err error) {
+func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_ rig.Cluster, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -188,7 +188,7 @@ func (b Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (_
 		if i > 0 {
 			args = append(args, "--replicaof", masterIP.String(), strconv.Itoa(RedisPort))
 		}
-		c, err := cl.run(ctx, name, sim.KindNode, cl.images.Redis, 10+i, args, nil, nil)
+		c, err := cl.run(ctx, name, rig.KindNode, cl.images.Redis, 10+i, args, nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
@@ -212,7 +212,7 @@ func (b Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (_
 			conf += fmt.Sprintf("sentinel auth-pass %s %s\n", t.MasterName, t.Password)
 		}
 		files := []testcontainers.ContainerFile{{Reader: strings.NewReader(conf), ContainerFilePath: "/data/sentinel.conf", FileMode: 0o666}}
-		c, err := cl.run(ctx, name, sim.KindSentinel, cl.images.Redis, 20+i, []string{"redis-server", "/data/sentinel.conf", "--sentinel"}, files, nil)
+		c, err := cl.run(ctx, name, rig.KindSentinel, cl.images.Redis, 20+i, []string{"redis-server", "/data/sentinel.conf", "--sentinel"}, files, nil)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
@@ -328,7 +328,7 @@ func (cl *Cluster) ip(p netip.Prefix, n int) netip.Addr {
 
 // run starts a container with fixed addresses (host number n) on both
 // networks.
-func (cl *Cluster) run(ctx context.Context, name string, kind sim.Kind, image string, n int, cmd []string, files []testcontainers.ContainerFile, entrypoint []string) (*Container, error) {
+func (cl *Cluster) run(ctx context.Context, name string, kind rig.Kind, image string, n int, cmd []string, files []testcontainers.ContainerFile, entrypoint []string) (*Container, error) {
 	c := &Container{name: name, kind: kind, clusterIP: cl.ip(cl.clusterP, n), clientsIP: cl.ip(cl.clientsP, n), cl: cl}
 	cl.mu.Lock()
 	cl.byAddr[c.clusterIP.String()] = name
@@ -358,7 +358,7 @@ func (cl *Cluster) run(ctx context.Context, name string, kind sim.Kind, image st
 			}},
 		}),
 	}
-	if kind == sim.KindNode {
+	if kind == rig.KindNode {
 		// tc in the container shapes the node's link (action delay).
 		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
 			hc.CapAdd = append(hc.CapAdd, "NET_ADMIN")
@@ -374,13 +374,13 @@ func (cl *Cluster) run(ctx context.Context, name string, kind sim.Kind, image st
 	if ctr != nil {
 		c.c = ctr
 		cl.mu.Lock()
-		if kind == sim.KindProxy {
+		if kind == rig.KindProxy {
 			cl.extra = append(cl.extra, c)
 		}
 		cl.mu.Unlock()
 	}
 	if err != nil {
-		if ctr != nil && kind != sim.KindProxy {
+		if ctr != nil && kind != rig.KindProxy {
 			cl.extra = append(cl.extra, c) // removed by Close
 		}
 		return nil, err
@@ -480,8 +480,8 @@ func dictHas(d, kv []string) bool {
 }
 
 // Nodes returns the Redis containers.
-func (cl *Cluster) Nodes() []sim.Instance {
-	out := make([]sim.Instance, len(cl.nodes))
+func (cl *Cluster) Nodes() []rig.Instance {
+	out := make([]rig.Instance, len(cl.nodes))
 	for i, n := range cl.nodes {
 		out[i] = n
 	}
@@ -489,8 +489,8 @@ func (cl *Cluster) Nodes() []sim.Instance {
 }
 
 // Sentinels returns the Sentinel containers.
-func (cl *Cluster) Sentinels() []sim.Instance {
-	out := make([]sim.Instance, len(cl.sentinels))
+func (cl *Cluster) Sentinels() []rig.Instance {
+	out := make([]rig.Instance, len(cl.sentinels))
 	for i, s := range cl.sentinels {
 		out[i] = s
 	}
@@ -507,16 +507,6 @@ func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
 	defer cl.mu.Unlock()
 	name, ok := cl.byAddr[host]
 	return name, ok
-}
-
-// Supports: every action on every kind of container, but delay and
-// undelay on Redis nodes only (their image has tc, their containers
-// CAP_NET_ADMIN).
-func (cl *Cluster) Supports(action string, kind sim.Kind) bool {
-	if action == "delay" || action == "undelay" {
-		return kind == sim.KindNode
-	}
-	return true
 }
 
 // SentinelAddr is a node's address on the cluster network, as Sentinel

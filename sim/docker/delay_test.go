@@ -11,7 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
 // requireNetemEnv makes a Docker host without netem a failure of the
@@ -65,9 +66,9 @@ func ours(ctx context.Context, t *testing.T, runID string) []string {
 
 // startPair starts a master, one replica and one Sentinel, removed (and
 // checked gone) when the test ends.
-func startPair(ctx context.Context, t *testing.T) sim.Cluster {
+func startPair(ctx context.Context, t *testing.T) rig.Cluster {
 	t.Helper()
-	c, err := Backend{}.Start(ctx, sim.Topology{
+	c, err := Backend{}.Start(ctx, rig.Topology{
 		Nodes: []string{"redis1", "redis2"}, Sentinels: []string{"sentinel1"}, Quorum: 1, MasterName: "mymaster",
 		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
 	}, nil)
@@ -95,7 +96,7 @@ func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	c := startPair(ctx, t)
-	if !c.Supports("delay", sim.KindNode) || c.Supports("delay", sim.KindSentinel) {
+	if !fault.Of(fault.Delay).Available(fault.Docker, rig.KindNode) || fault.Of(fault.Delay).Available(fault.Docker, rig.KindSentinel) {
 		t.Fatal("the docker backend must support delay on nodes, and only there")
 	}
 	node := c.Nodes()[1]
@@ -123,7 +124,7 @@ func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
 	}
 
 	const delay = 200 * time.Millisecond
-	err := node.(sim.LinkShaper).Shape(ctx, delay, 0)
+	err := node.(rig.LinkShaper).Shape(ctx, delay, 0)
 	if errors.Is(err, ErrNoNetem) && os.Getenv(requireNetemEnv) == "" {
 		t.Skipf("%v; set %s to make this a failure", err, requireNetemEnv)
 	}
@@ -136,7 +137,7 @@ func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
 		t.Errorf("PING took %v to %v, want within [%v, %v)", lo, hi, delay, delay+300*time.Millisecond)
 	}
 
-	if err := node.(sim.LinkShaper).Shape(ctx, 0, 0); err != nil {
+	if err := node.(rig.LinkShaper).Shape(ctx, 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	lo, hi = pings(5)

@@ -14,17 +14,17 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/testcontainers/testcontainers-go"
 	tcexec "github.com/testcontainers/testcontainers-go/exec"
-
-	"github.com/redisha-sim/redisha-sim/sim"
 )
 
 // Name is the container's name in the scenario.
 func (c *Container) Name() string { return c.name }
 
 // Kind is node, sentinel or proxy.
-func (c *Container) Kind() sim.Kind { return c.kind }
+func (c *Container) Kind() rig.Kind { return c.kind }
 
 // Addr is the container's address on the clients network.
 func (c *Container) Addr() string {
@@ -37,28 +37,31 @@ func (c *Container) ID() string { return c.c.GetContainerID() }
 // Do performs a fault action with the docker API and verifies its effect
 // on the container: its state, its networks, and, for Redis and Sentinel,
 // whether it answers.
-func (c *Container) Do(ctx context.Context, action string) error {
+func (c *Container) Do(ctx context.Context, action fault.Action) error {
+	if !fault.Of(action).Available(fault.Docker, c.kind) {
+		return fmt.Errorf("%s %s: the docker backend cannot %[1]s a %s", action, c.name, c.kind)
+	}
 	cli, id := c.cl.cli, c.ID()
 	var err error
 	switch action {
-	case "stop":
+	case fault.Stop:
 		t := StopTimeout
 		_, err = cli.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &t})
-	case "kill":
+	case fault.Kill:
 		_, err = cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGKILL"})
-	case "start":
+	case fault.Start:
 		_, err = cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
-	case "restart":
+	case fault.Restart:
 		t := StopTimeout
 		_, err = cli.ContainerRestart(ctx, id, client.ContainerRestartOptions{Timeout: &t})
-	case "pause":
+	case fault.Pause:
 		_, err = cli.ContainerPause(ctx, id, client.ContainerPauseOptions{})
-	case "unpause":
+	case fault.Unpause:
 		_, err = cli.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
-	case "disconnect":
+	case fault.Disconnect:
 		nw, _ := c.faultNetwork()
 		_, err = cli.NetworkDisconnect(ctx, nw.ID, client.NetworkDisconnectOptions{Container: id, Force: true})
-	case "reconnect":
+	case fault.Reconnect:
 		nw, ip := c.faultNetwork()
 		_, err = cli.NetworkConnect(ctx, nw.ID, client.NetworkConnectOptions{
 			Container:      id,
@@ -71,7 +74,7 @@ func (c *Container) Do(ctx context.Context, action string) error {
 		return fmt.Errorf("docker %s %s: %w", action, c.name, err)
 	}
 	switch action {
-	case "start", "restart", "reconnect":
+	case fault.Start, fault.Restart, fault.Reconnect:
 		// New interfaces: the link's delay goes on them too.
 		if c.delay > 0 || c.jitter > 0 {
 			if err := c.applyShape(ctx); err != nil {
@@ -87,14 +90,14 @@ func (c *Container) Do(ctx context.Context, action string) error {
 // sch_netem): the docker backend cannot delay there.
 var ErrNoNetem = errors.New("the Docker host's kernel has no netem (CONFIG_NET_SCH_NETEM, module sch_netem)")
 
-var _ sim.LinkShaper = (*Container)(nil)
+var _ rig.LinkShaper = (*Container)(nil)
 
 // netemLimit is the netem queue's length in packets: enough for the
 // traffic of a few seconds, so that a delay drops nothing (netem's default
 // is 1000).
 const netemLimit = 100000
 
-// Shape slows the node's link (sim.LinkShaper) with netem on each of the
+// Shape slows the node's link (rig.LinkShaper) with netem on each of the
 // container's interfaces: every packet it sends, to the proxy, clients,
 // Sentinels and replicas, leaves delay plus a random extra uniform in
 // [0, jitter] late. Zeros remove it. It returns once tc lists the
@@ -102,8 +105,8 @@ const netemLimit = 100000
 // when it starts, and it is applied again after start, restart and
 // reconnect, which give the container new interfaces.
 func (c *Container) Shape(ctx context.Context, delay, jitter time.Duration) error {
-	if c.kind != sim.KindNode {
-		return fmt.Errorf("shape the link of %s: only Redis nodes can be delayed", c.name)
+	if !fault.Of(fault.Delay).Available(fault.Docker, c.kind) {
+		return fmt.Errorf("shape the link of %s: the docker backend cannot delay a %s", c.name, c.kind)
 	}
 	c.delay, c.jitter = delay, jitter
 	res, err := c.cl.cli.ContainerInspect(ctx, c.ID(), client.ContainerInspectOptions{})
@@ -209,22 +212,22 @@ func usec(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 1
 // Redis and Sentinel (clients still reach a node: a split brain), the
 // clients network for the proxy (it loses the nodes and its clients).
 func (c *Container) faultNetwork() (*testcontainers.DockerNetwork, netip.Addr) {
-	if c.kind == sim.KindProxy {
+	if c.kind == rig.KindProxy {
 		return c.cl.clients, c.clientsIP
 	}
 	return c.cl.cluster, c.clusterIP
 }
 
 // verify checks that an action took effect.
-func (c *Container) verify(ctx context.Context, action string) error {
+func (c *Container) verify(ctx context.Context, action fault.Action) error {
 	res, err := c.cl.cli.ContainerInspect(ctx, c.ID(), client.ContainerInspectOptions{})
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", c.name, err)
 	}
 	st := res.Container.State
-	want := map[string]container.ContainerState{
-		"stop": container.StateExited, "kill": container.StateExited, "start": container.StateRunning,
-		"restart": container.StateRunning, "pause": container.StatePaused, "unpause": container.StateRunning,
+	want := map[fault.Action]container.ContainerState{
+		fault.Stop: container.StateExited, fault.Kill: container.StateExited, fault.Start: container.StateRunning,
+		fault.Restart: container.StateRunning, fault.Pause: container.StatePaused, fault.Unpause: container.StateRunning,
 	}
 	if w, ok := want[action]; ok && st.Status != w {
 		return fmt.Errorf("%s %s: the container is %s, want %s", action, c.name, st.Status, w)
@@ -232,19 +235,19 @@ func (c *Container) verify(ctx context.Context, action string) error {
 	fn, _ := c.faultNetwork()
 	_, onNet := res.Container.NetworkSettings.Networks[fn.Name]
 	switch action {
-	case "disconnect":
+	case fault.Disconnect:
 		if onNet {
 			return fmt.Errorf("disconnect %s: still on network %s", c.name, fn.Name)
 		}
-	case "reconnect":
+	case fault.Reconnect:
 		if !onNet {
 			return fmt.Errorf("reconnect %s: not on network %s", c.name, fn.Name)
 		}
-	case "start", "restart", "unpause":
+	case fault.Start, fault.Restart, fault.Unpause:
 		if ip := res.Container.NetworkSettings.Networks[c.cl.clients.Name]; ip == nil || ip.IPAddress != c.clientsIP {
 			return fmt.Errorf("%s %s: the container's address changed (Sentinel cannot follow that)", action, c.name)
 		}
-		if c.kind != sim.KindProxy {
+		if c.kind != rig.KindProxy {
 			return waitPing(ctx, c.Addr(), c.password, 30*time.Second)
 		}
 	}

@@ -18,8 +18,9 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 // The statistics endpoint the engine adds to a proxy in a container, to
@@ -42,9 +43,9 @@ const proxyConfigPath = "/etc/haproxy/haproxy.cfg"
 // StartProxy starts the proxy a scenario asks for in front of a docker
 // cluster: this project's proxy in-process (talking to the containers'
 // addresses) or in a container, or HAProxy in a container.
-func StartProxy(ctx context.Context, s *scenario.Scenario, c sim.Cluster, log *slog.Logger) (sim.ProxyUnderTest, error) {
+func StartProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluster, log *slog.Logger) (rig.ProxyUnderTest, error) {
 	if s.Proxy.Kind == "" || s.Proxy.Kind == "redisha" {
-		return sim.StartInProcessProxy(ctx, s, c, log)
+		return undertest.StartInProcessProxy(ctx, s, c, log)
 	}
 	cl, ok := c.(*Cluster)
 	if !ok {
@@ -58,8 +59,8 @@ func StartProxy(ctx context.Context, s *scenario.Scenario, c sim.Cluster, log *s
 // there, frontends on fixed ports, and the engine's statistics endpoint,
 // with the Prometheus metrics for this project's proxy (an HAProxy image
 // may lack the exporter, and its metrics count no checks anyway).
-func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr, sentinels []string) (*sim.ProxyLayout, string, error) {
-	layout, err := sim.BuildProxyConfig(s, nodes, sentinels, sim.Placement{FixedPorts: true})
+func ProxyConfigFor(s *scenario.Scenario, nodes []undertest.NodeAddr, sentinels []string) (*undertest.ProxyLayout, string, error) {
+	layout, err := undertest.BuildProxyConfig(s, nodes, sentinels, undertest.Placement{FixedPorts: true})
 	if err != nil {
 		return nil, "", err
 	}
@@ -76,8 +77,8 @@ func ProxyConfigFor(s *scenario.Scenario, nodes []sim.NodeAddr, sentinels []stri
 	return layout, config.Render(layout.Config), nil
 }
 
-func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario) (sim.ProxyUnderTest, error) {
-	nodes, sentinels := sim.ProxyTargets(s, cl)
+func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario) (rig.ProxyUnderTest, error) {
+	nodes, sentinels := undertest.ProxyTargets(s, cl)
 	layout, text, err := ProxyConfigFor(s, nodes, sentinels)
 	if err != nil {
 		return nil, err
@@ -104,7 +105,7 @@ func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario
 		return nil, err
 	}
 	files := []testcontainers.ContainerFile{{Reader: strings.NewReader(text), ContainerFilePath: proxyConfigPath, FileMode: 0o644}}
-	c, err := cl.run(ctx, "proxy", sim.KindProxy, image, 30, cmd, files, nil)
+	c, err := cl.run(ctx, "proxy", rig.KindProxy, image, 30, cmd, files, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start the proxy container: %w", err)
 	}
@@ -147,7 +148,7 @@ func (c *Container) logs(ctx context.Context) string {
 // containerProxy is a proxy in a container, followed through its CSV.
 type containerProxy struct {
 	c        *Container
-	layout   *sim.ProxyLayout
+	layout   *undertest.ProxyLayout
 	desc     string
 	statsURL string
 	http     http.Client
@@ -170,7 +171,7 @@ func (p *containerProxy) addr(frontend string) string {
 func (p *containerProxy) MasterAddr() string  { return p.addr(p.layout.MasterFrontend) }
 func (p *containerProxy) ReplicaAddr() string { return p.addr(p.layout.ReplicaFrontend) }
 
-func (p *containerProxy) Instance() sim.Instance { return p.c }
+func (p *containerProxy) Instance() rig.Instance { return p.c }
 
 // The proxy container is removed with the cluster.
 func (p *containerProxy) Close(context.Context) error { return nil }
@@ -261,7 +262,7 @@ func parseStatsCSV(r io.Reader) ([]serverState, error) {
 // Watch polls the statistics and reports every change of a server's
 // state (UP or not), timestamped when the poll saw it: within statsPoll
 // of the change.
-func (p *containerProxy) Watch(ctx context.Context, f func(sim.ProxyEvent)) error {
+func (p *containerProxy) Watch(ctx context.Context, f func(rig.ProxyEvent)) error {
 	last := map[string]string{}
 	t := time.NewTicker(statsPoll)
 	defer t.Stop()
@@ -285,7 +286,7 @@ func (p *containerProxy) Watch(ctx context.Context, f func(sim.ProxyEvent)) erro
 					continue
 				}
 				last[key] = st.status
-				f(sim.ProxyEvent{At: at, Port: port, Node: p.layout.ServerNode[key], Up: up, State: st.status, Detail: st.detail})
+				f(rig.ProxyEvent{At: at, Port: port, Node: p.layout.ServerNode[key], Up: up, State: st.status, Detail: st.detail})
 			}
 		}
 		select {
@@ -317,8 +318,8 @@ const (
 )
 
 // CheckCounts reads the check counters from the metrics.
-func (p *countingProxy) CheckCounts(ctx context.Context) ([]sim.ServerChecks, error) {
-	var byServer map[string]sim.CheckCounts
+func (p *countingProxy) CheckCounts(ctx context.Context) ([]rig.ServerChecks, error) {
+	var byServer map[string]rig.CheckCounts
 	err := p.get(ctx, p.metricsURL, func(body io.Reader) (err error) {
 		if byServer, err = parseCheckMetrics(body); err != nil {
 			return fmt.Errorf("GET %s: %w", p.metricsURL, err)
@@ -333,7 +334,7 @@ func (p *countingProxy) CheckCounts(ctx context.Context) ([]sim.ServerChecks, er
 
 // parseCheckMetrics reads the check counters of every server, by
 // "backend/server", from Prometheus text.
-func parseCheckMetrics(r io.Reader) (map[string]sim.CheckCounts, error) {
+func parseCheckMetrics(r io.Reader) (map[string]rig.CheckCounts, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := parser.TextToMetricFamilies(r)
 	if err != nil {
@@ -342,7 +343,7 @@ func parseCheckMetrics(r io.Reader) (map[string]sim.CheckCounts, error) {
 	if fams[metricChecks] == nil {
 		return nil, fmt.Errorf("no %s in the metrics: not a proxy that counts its checks", metricChecks)
 	}
-	out := map[string]sim.CheckCounts{}
+	out := map[string]rig.CheckCounts{}
 	for _, name := range []string{metricChecks, metricCheckSent, metricCheckReceived} {
 		fam := fams[name]
 		if fam == nil {

@@ -17,8 +17,9 @@ import (
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
 	"github.com/redisha-sim/redisha-sim/scenarios"
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 func TestIsUp(t *testing.T) {
@@ -47,7 +48,7 @@ haproxy_process_uptime_seconds 30
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]sim.CheckCounts{
+	want := map[string]rig.CheckCounts{
 		"bk_redis/redis1": {Checks: 12, BytesSent: 372, BytesReceived: 4096},
 		"bk_redis/redis2": {Checks: 7},
 	}
@@ -109,7 +110,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 	}
 	ctx := t.Context()
 	var nodes []*redistest.Server
-	var addrs []sim.NodeAddr
+	var addrs []undertest.NodeAddr
 	for i := 0; i < 3; i++ {
 		n, err := redistest.Start(ctx, redistest.Options{Password: "password1234"})
 		if err != nil {
@@ -122,7 +123,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 			}
 		}
 		nodes = append(nodes, n)
-		addrs = append(addrs, sim.NodeAddr{Name: fmt.Sprintf("redis%d", i+1), Addr: n.Addr})
+		addrs = append(addrs, undertest.NodeAddr{Name: fmt.Sprintf("redis%d", i+1), Addr: n.Addr})
 	}
 	s, err := scenario.LoadFS(scenarios.FS, "master-kill.yaml", nil)
 	if err != nil {
@@ -193,7 +194,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				p.Watch(wctx, func(e sim.ProxyEvent) {
+				p.Watch(wctx, func(e rig.ProxyEvent) {
 					mu.Lock()
 					state[e.Port+"/"+e.Node] = e.Up
 					mu.Unlock()
@@ -231,11 +232,11 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 	// engine reads them in a container: each reading lies between two
 	// readings of the proxy's own counters around it.
 	cp := &countingProxy{containerProxy: op, metricsURL: fmt.Sprintf("http://127.0.0.1:%d%s", ourStats, metricsPath)}
-	own := func() map[string]sim.CheckCounts {
-		m := map[string]sim.CheckCounts{}
+	own := func() map[string]rig.CheckCounts {
+		m := map[string]rig.CheckCounts{}
 		for _, bp := range layout.Ports() {
 			for _, st := range px.Backend(bp[0]).Servers() {
-				m[layout.ServerNode[bp[0]+"/"+st.Name]+" "+bp[1]] = sim.CheckCounts{Checks: st.ChecksDone, BytesSent: st.CheckBytesSent, BytesReceived: st.CheckBytesReceived}
+				m[layout.ServerNode[bp[0]+"/"+st.Name]+" "+bp[1]] = rig.CheckCounts{Checks: st.ChecksDone, BytesSent: st.CheckBytesSent, BytesReceived: st.CheckBytesReceived}
 			}
 		}
 		return m

@@ -14,14 +14,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
 // Backend starts in-memory clusters.
 type Backend struct{}
 
 // Name is "memory".
-func (Backend) Name() string { return "memory" }
+func (Backend) Name() string { return fault.Memory }
 
 // Cluster is a running in-memory cluster.
 type Cluster struct {
@@ -34,7 +35,7 @@ type Cluster struct {
 // Start brings the nodes up (the first as master, the others replicating
 // from it), then the Sentinels, and waits until every Sentinel knows every
 // replica and every other Sentinel.
-func (Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (sim.Cluster, error) {
+func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig.Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -139,8 +140,8 @@ func freeAddr() (string, error) {
 }
 
 // Nodes returns the Redis nodes.
-func (c *Cluster) Nodes() []sim.Instance {
-	out := make([]sim.Instance, len(c.nodes))
+func (c *Cluster) Nodes() []rig.Instance {
+	out := make([]rig.Instance, len(c.nodes))
 	for i, n := range c.nodes {
 		out[i] = nodeInstance{n}
 	}
@@ -148,8 +149,8 @@ func (c *Cluster) Nodes() []sim.Instance {
 }
 
 // Sentinels returns the Sentinels.
-func (c *Cluster) Sentinels() []sim.Instance {
-	out := make([]sim.Instance, len(c.sentinels))
+func (c *Cluster) Sentinels() []rig.Instance {
+	out := make([]rig.Instance, len(c.sentinels))
 	for i, s := range c.sentinels {
 		out[i] = sentinelInstance{s}
 	}
@@ -162,22 +163,6 @@ func (c *Cluster) NodeByAddr(addr string) (string, bool) {
 		return n.name, true
 	}
 	return "", false
-}
-
-// Supports: nodes take every action; Sentinels all but disconnect and
-// delay; the in-process proxy none.
-func (c *Cluster) Supports(action string, kind sim.Kind) bool {
-	switch kind {
-	case sim.KindNode:
-		return true
-	case sim.KindSentinel:
-		switch action {
-		case "disconnect", "reconnect", "delay", "undelay":
-			return false
-		}
-		return true
-	}
-	return false
 }
 
 // Close stops everything.
@@ -194,19 +179,22 @@ func (c *Cluster) Close(context.Context) error {
 type nodeInstance struct{ n *Node }
 
 func (i nodeInstance) Name() string   { return i.n.name }
-func (i nodeInstance) Kind() sim.Kind { return sim.KindNode }
+func (i nodeInstance) Kind() rig.Kind { return rig.KindNode }
 func (i nodeInstance) Addr() string   { return i.n.addr }
 
 // Do performs a fault and verifies it from outside: a stopped node refuses
 // connections, a paused one does not answer, a started one answers.
-func (i nodeInstance) Do(ctx context.Context, action string) error {
+func (i nodeInstance) Do(ctx context.Context, action fault.Action) error {
+	if !fault.Of(action).Available(fault.Memory, rig.KindNode) {
+		return fmt.Errorf("%s %s: the memory backend cannot %[1]s a Redis node", action, i.n.name)
+	}
 	if err := i.n.do(ctx, action); err != nil {
 		return err
 	}
 	return verify(ctx, i.n.addr, i.n.opts.password, action)
 }
 
-// Shape slows the node's link (sim.LinkShaper): every reply it sends, on
+// Shape slows the node's link (rig.LinkShaper): every reply it sends, on
 // TCP to the proxy and clients as on the Sentinels' links and the
 // replication stream, leaves delay plus a random extra in [0, jitter]
 // late. A running node is checked from outside: with a delay, a PING
@@ -226,27 +214,30 @@ func (i nodeInstance) Shape(ctx context.Context, delay, jitter time.Duration) er
 	return nil
 }
 
-var _ sim.LinkShaper = nodeInstance{}
+var _ rig.LinkShaper = nodeInstance{}
 
 type sentinelInstance struct{ s *Sentinel }
 
 func (i sentinelInstance) Name() string   { return i.s.name }
-func (i sentinelInstance) Kind() sim.Kind { return sim.KindSentinel }
+func (i sentinelInstance) Kind() rig.Kind { return rig.KindSentinel }
 func (i sentinelInstance) Addr() string   { return i.s.addr }
 
-func (i sentinelInstance) Do(ctx context.Context, action string) error {
+func (i sentinelInstance) Do(ctx context.Context, action fault.Action) error {
+	if !fault.Of(action).Available(fault.Memory, rig.KindSentinel) {
+		return fmt.Errorf("%s %s: the memory backend cannot %[1]s a Sentinel", action, i.s.name)
+	}
 	var err error
 	switch action {
-	case "stop", "kill":
+	case fault.Stop, fault.Kill:
 		i.s.stop()
-	case "start":
+	case fault.Start:
 		err = i.s.start()
-	case "restart":
+	case fault.Restart:
 		i.s.stop()
 		err = i.s.start()
-	case "pause":
+	case fault.Pause:
 		err = i.s.pause()
-	case "unpause":
+	case fault.Unpause:
 		err = i.s.unpause()
 	default:
 		err = fmt.Errorf("sentinel %s: %s is not supported", i.s.name, action)
@@ -258,19 +249,19 @@ func (i sentinelInstance) Do(ctx context.Context, action string) error {
 }
 
 // verify checks a fault's effect by talking to addr as a client would.
-func verify(ctx context.Context, addr, password, action string) error {
+func verify(ctx context.Context, addr, password string, action fault.Action) error {
 	answers := ping(addr, password, 300*time.Millisecond)
 	switch action {
-	case "stop", "kill":
+	case fault.Stop, fault.Kill:
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
 			return fmt.Errorf("%s: %s still accepts connections", action, addr)
 		}
-	case "pause":
+	case fault.Pause:
 		if answers {
 			return fmt.Errorf("pause: %s still answers", addr)
 		}
-	case "start", "restart", "unpause":
+	case fault.Start, fault.Restart, fault.Unpause:
 		if !answers {
 			return fmt.Errorf("%s: %s does not answer PING", action, addr)
 		}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
 // shapeMargin is what a reply may take beyond delay+jitter on a busy
@@ -19,9 +19,9 @@ const shapeMargin = 200 * time.Millisecond
 
 // delayCluster starts three nodes and three Sentinels and returns the
 // cluster and its nodes, the first the master.
-func delayCluster(t *testing.T) (*Cluster, []sim.Instance) {
+func delayCluster(t *testing.T) (*Cluster, []rig.Instance) {
 	t.Helper()
-	c, err := Backend{}.Start(t.Context(), sim.Topology{
+	c, err := Backend{}.Start(t.Context(), rig.Topology{
 		Nodes: []string{"r1", "r2", "r3"}, Password: "pw", Sentinels: []string{"s1", "s2", "s3"}, Quorum: 2,
 		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MasterName: "mymaster",
 		ReplicationLag: time.Millisecond, MinReplicasMaxLag: 10 * time.Second, Seed: 7,
@@ -30,17 +30,17 @@ func delayCluster(t *testing.T) (*Cluster, []sim.Instance) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close(context.Background()) })
-	if !c.Supports("delay", sim.KindNode) || !c.Supports("undelay", sim.KindNode) {
-		t.Fatal("the memory backend does not support delay on nodes")
+	if _, ok := c.Nodes()[0].(rig.LinkShaper); !ok || !fault.Of(fault.Delay).Available(fault.Memory, rig.KindNode) || !fault.Of(fault.Undelay).Available(fault.Memory, rig.KindNode) {
+		t.Fatal("the fault table says the memory backend delays nodes: its nodes must shape their links")
 	}
 	return c.(*Cluster), c.Nodes()
 }
 
-func shape(t *testing.T, in sim.Instance, delay, jitter time.Duration) {
+func shape(t *testing.T, in rig.Instance, delay, jitter time.Duration) {
 	t.Helper()
-	ls, ok := in.(sim.LinkShaper)
+	ls, ok := in.(rig.LinkShaper)
 	if !ok {
-		t.Fatalf("%s is no sim.LinkShaper", in.Name())
+		t.Fatalf("%s is no rig.LinkShaper", in.Name())
 	}
 	if err := ls.Shape(t.Context(), delay, jitter); err != nil {
 		t.Fatal(err)

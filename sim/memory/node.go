@@ -14,6 +14,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
 
 // Node is an in-memory Redis node: miniredis for the data and the commands,
@@ -588,30 +590,30 @@ func (n *Node) replicaofCommand(c *server.Peer, args []string) {
 }
 
 // do performs a fault action.
-func (n *Node) do(ctx context.Context, action string) error {
+func (n *Node) do(ctx context.Context, action fault.Action) error {
 	switch action {
-	case "stop":
+	case fault.Stop:
 		return n.shutdown(true)
-	case "kill":
+	case fault.Kill:
 		return n.shutdown(false)
-	case "start":
+	case fault.Start:
 		if st, _ := n.stateOf(); st != nodeStopped {
 			return fmt.Errorf("start %s: it is %s", n.name, st)
 		}
 		return n.start()
-	case "restart":
+	case fault.Restart:
 		if err := n.shutdown(true); err != nil {
 			return err
 		}
 		return n.start()
-	case "pause":
+	case fault.Pause:
 		return n.pause()
-	case "unpause":
+	case fault.Unpause:
 		return n.unpause()
-	case "disconnect":
+	case fault.Disconnect:
 		n.setCut(true)
 		return nil
-	case "reconnect":
+	case fault.Reconnect:
 		n.setCut(false)
 		return nil
 	}

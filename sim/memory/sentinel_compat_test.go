@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
 // The in-memory Sentinels are checked against real redis-sentinel
@@ -79,7 +79,7 @@ func realSentinels(t *testing.T) sentinelSetup {
 
 func fakeSentinels(t *testing.T) sentinelSetup {
 	t.Helper()
-	c, err := Backend{}.Start(t.Context(), sim.Topology{
+	c, err := Backend{}.Start(t.Context(), rig.Topology{
 		Nodes: []string{"r1", "r2", "r3"}, Password: "pw", Sentinels: []string{"s1", "s2", "s3"}, Quorum: 2,
 		DownAfter: downAfter, FailoverTimeout: 5 * time.Second, ParallelSyncs: 1, MasterName: "mymaster",
 		ReplicationLag: time.Millisecond, MinReplicasMaxLag: 10 * time.Second,

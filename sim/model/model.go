@@ -18,11 +18,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/health"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/stats"
 )
 
@@ -41,8 +41,9 @@ const (
 
 // Fault is the modelled fault on the initial master.
 type Fault struct {
-	// Action is kill, stop, pause, disconnect or restart.
-	Action string
+	// Action is one the fault table says the model predicts
+	// (fault.Entry.Model): kill, stop, pause, disconnect or restart.
+	Action fault.Action
 	// At is when it happens, from the workload's start.
 	At time.Duration
 	// Undo is when start, unpause or reconnect brings the node back; zero
@@ -137,7 +138,7 @@ func (p *Params) validate() error {
 	case p.Duration.Seconds()*p.WriteRate*float64(p.Writers) > MaxWrites:
 		return fmt.Errorf("%w: %.0f writes per trial (duration times writers times rate); the model simulates each, at most %d", ErrNotModelled, p.Duration.Seconds()*p.WriteRate*float64(p.Writers), MaxWrites)
 	}
-	if !slices.Contains([]string{"kill", "stop", "pause", "disconnect", "restart"}, p.Fault.Action) {
+	if !fault.Of(p.Fault.Action).Model {
 		return fmt.Errorf("%w: fault %q on the master", ErrNotModelled, p.Fault.Action)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
@@ -57,14 +58,14 @@ func TestFromScenarioReadsTheSeedChecksFromItsFile(t *testing.T) {
 	if p.CheckReplies != 4 {
 		t.Errorf("check replies: got %d, want 4 (AUTH, PING, info replication, QUIT)", p.CheckReplies)
 	}
-	if p.Fault.Action != "kill" || p.Fault.At != 10*time.Second || p.Fault.Undo != 0 {
+	if p.Fault.Action != fault.Kill || p.Fault.At != 10*time.Second || p.Fault.Undo != 0 {
 		t.Errorf("fault: got %+v, want kill at 10s, never undone", p.Fault)
 	}
 	p, err = FromScenario(load(t, "master-stop-start"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Fault.Action != "stop" || p.Fault.Undo != 20*time.Second {
+	if p.Fault.Action != fault.Stop || p.Fault.Undo != 20*time.Second {
 		t.Errorf("fault: got %+v, want stop undone by start at 20s", p.Fault)
 	}
 	p, err = FromScenario(load(t, "master-kill", "proxy.inter=250ms", "proxy.timeout_check=100ms"))

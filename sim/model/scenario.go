@@ -1,15 +1,15 @@
 package model
 
 import (
+	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/health"
-	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 // Backend effects the model needs, by backend (timing.md §2, §4 and this
@@ -54,48 +54,25 @@ func FromScenario(s *scenario.Scenario) (Params, error) {
 	p.DeadHangs, p.RefuseWindow, p.KillDelay = fx.deadHangs, fx.refuse, fx.kill
 	p.StopGrace, p.PromoteDelay, p.SyncDelay = fx.stopGrace, fx.promote, fx.sync
 
-	var nodes []sim.NodeAddr
-	for i, n := range s.NodeNames() {
-		nodes = append(nodes, sim.NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+	c, err := undertest.CheckSettings(s)
+	if errors.Is(err, undertest.ErrNoServers) {
+		return p, fmt.Errorf("%w: no master backend", ErrNotModelled)
 	}
-	layout, err := sim.BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, sim.InProcess)
 	if err != nil {
 		return p, err
 	}
-	be := layout.Config.Backend(layout.MasterBackend)
-	if be == nil || len(be.Servers) == 0 {
-		return p, fmt.Errorf("%w: no master backend", ErrNotModelled)
-	}
-	sv := be.Servers[0]
-	p.Check = health.Params{Inter: sv.Inter, FastInter: sv.FastInter, DownInter: sv.DownInter, Rise: sv.Rise, Fall: sv.Fall}
-	p.ReadTimeout, p.ConnectTimeout = sv.Inter, sv.Inter
-	if be.Timeouts.Check > 0 {
-		p.ReadTimeout = be.Timeouts.Check
-		p.ConnectTimeout = min(sv.Inter, be.Timeouts.Connect)
-		if be.Timeouts.Connect == 0 {
-			p.ConnectTimeout = sv.Inter
+	p.Check = health.Params{Inter: c.Inter, FastInter: c.FastInter, DownInter: c.DownInter, Rise: c.Rise, Fall: c.Fall}
+	p.ReadTimeout, p.ConnectTimeout = c.Inter, c.Inter
+	if c.TimeoutCheck > 0 {
+		p.ReadTimeout = c.TimeoutCheck
+		p.ConnectTimeout = min(c.Inter, c.TimeoutConnect)
+		if c.TimeoutConnect == 0 {
+			p.ConnectTimeout = c.Inter
 		}
 	}
-	p.ReplicaCheck = "pass"
-	for _, r := range be.CheckRules {
-		if r.Action == tcpcheck.ActSend {
-			p.CheckReplies++
-		}
-		if r.Action != tcpcheck.ActExpect || r.Negate {
-			continue
-		}
-		if strings.Contains(r.Pattern, "role:master") {
-			p.ReplicaCheck = "timeout"
-			if r.MinRecv != 0 {
-				p.ReplicaCheck = "fail"
-			}
-		}
-		if strings.Contains(r.Pattern, "repl_backlog_active:1") {
-			p.BacklogGuard = true
-		}
-	}
+	p.ReplicaCheck, p.CheckReplies, p.BacklogGuard = c.OnReplica, c.Sends, c.BacklogGuard
 	p.Balance = "roundrobin"
-	if be.Balance == config.BalanceFirst {
+	if c.Balance == config.BalanceFirst {
 		p.Balance = "first"
 	}
 
@@ -119,10 +96,10 @@ func faultOf(s *scenario.Scenario) (Fault, error) {
 		return f, fmt.Errorf("%w: the first fault acts on %s, not the master", ErrNotModelled, first.Target)
 	}
 	f.Action, f.At = first.Action, first.At.D
-	undo := map[string]string{"kill": "start", "stop": "start", "pause": "unpause", "disconnect": "reconnect"}
+	undo := fault.Of(f.Action).Undo
 	for i, x := range s.Faults[1:] {
 		same := x.Target == initial || (first.As != "" && x.Target == first.As)
-		if !same || x.Action != undo[f.Action] || f.Undo != 0 {
+		if !same || undo == "" || x.Action != undo || f.Undo != 0 {
 			return f, fmt.Errorf("%w: fault %d (%s %s)", ErrNotModelled, i+2, x.Action, x.Target)
 		}
 		f.Undo = x.At.D

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/health"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
 
 // reach is how a node answers a connection from one side.
@@ -175,25 +176,25 @@ func (w *world) old() *node { return w.nodes[0] }
 func (w *world) doFault() {
 	n := w.old()
 	switch w.p.Fault.Action {
-	case "kill":
+	case fault.Kill:
 		if w.p.KillDelay > 0 {
 			w.q.after(w.p.KillDelay, func() { w.exit(n) })
 		} else {
 			w.exit(n)
 		}
-	case "stop", "restart":
+	case fault.Stop, fault.Restart:
 		if w.p.StopGrace > 0 {
 			n.stopping = true
 			w.q.after(w.p.StopGrace, func() { w.exit(n) })
 		} else {
 			w.exit(n)
 		}
-		if w.p.Fault.Action == "restart" {
+		if w.p.Fault.Action == fault.Restart {
 			w.q.after(w.p.StopGrace+time.Second, w.undoFault)
 		}
-	case "pause":
+	case fault.Pause:
 		n.paused = true
-	case "disconnect":
+	case fault.Disconnect:
 		n.cut = true
 	}
 }

@@ -396,12 +396,19 @@ type fieldError struct {
 	msg  string
 	// onKey reports the key's position rather than the value's.
 	onKey bool
+	// backend reports an error that depends on the backend: when the
+	// backend was overridden (--backend, --set backend=...), the message
+	// says so, as the file names another.
+	backend bool
 }
 
 // locate places a validation error: at the --set that gave the value, or at
 // the field (its value, or its nearest written parent) in the file.
 func (l *loader) locate(fe fieldError) Error {
 	e := Error{File: l.file, Field: fe.path, Msg: fe.msg}
+	if set, ok := l.setBy["backend"]; ok && fe.backend {
+		e.Msg += " (the backend comes from --set " + set + " or --backend)"
+	}
 	// A value inside what a --set replaced came from it, even where the
 	// file had a value too.
 	for p := fe.path; ; p = parentPath(p) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/inputfile"
 )
 
@@ -181,8 +182,8 @@ type Clients struct {
 type Fault struct {
 	// At is the time from the start of the workload.
 	At Duration `yaml:"at"`
-	// Action is one of Actions.
-	Action string `yaml:"action"`
+	// Action is one of the actions of package fault.
+	Action fault.Action `yaml:"action"`
 	// Target is "master" or "replica" (resolved when the fault fires), a
 	// node name, "sentinel1".."sentinelN", "proxy", or a name given by an
 	// earlier fault's As.
@@ -195,6 +196,8 @@ type Fault struct {
 	// Other actions take neither.
 	Delay  Duration `yaml:"delay"`
 	Jitter Duration `yaml:"jitter"`
+	// Kind is the kind of instance Target names, filled in by validation.
+	Kind fault.Kind `yaml:"-"`
 }
 
 // Images are the container images of the docker backend.
@@ -209,9 +212,6 @@ type NetworkCfg struct {
 	// Subnet is the private network (default 172.28.<n>.0/24, picked free).
 	Subnet string `yaml:"subnet"`
 }
-
-// Actions are the fault actions.
-var Actions = []string{"stop", "kill", "start", "restart", "pause", "unpause", "disconnect", "reconnect", "delay", "undelay"}
 
 // Kinds of proxy under test.
 var ProxyKinds = []string{"redisha", "redisha-container", "haproxy"}

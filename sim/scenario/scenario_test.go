@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
 
 func TestBadScenariosGiveOneClearLineEach(t *testing.T) {
@@ -112,7 +114,7 @@ func TestDelayFaultsAreCheckedStrictly(t *testing.T) {
 		"delay-on-stop.yaml":        "testdata/delay-on-stop.yaml:3:51: faults[0].delay: only action delay takes a delay, not stop: remove it or use action delay",
 		"jitter-on-undelay.yaml":    "testdata/jitter-on-undelay.yaml:7:13: faults[1].jitter: only action delay takes a jitter, not undelay: remove it or use action delay",
 		"negative-jitter.yaml":      `testdata/negative-jitter.yaml:3:68: faults[0].jitter: invalid duration "-200ms": must not be negative`,
-		"delay-on-sentinel.yaml":    `testdata/delay-on-sentinel.yaml:4:37: faults[1].target: action delay acts on a Redis node, not "s1"; valid: master, replica, redis1, redis2, redis3 or a node named by as`,
+		"delay-on-sentinel.yaml":    `testdata/delay-on-sentinel.yaml:4:37: faults[1].target: the memory backend cannot delay "s1", a Sentinel: action delay acts on Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`,
 	}
 	expectFileErrors(t, cases, true)
 	expectSetErrors(t, "testdata/delay.yaml", map[string]string{
@@ -122,19 +124,47 @@ func TestDelayFaultsAreCheckedStrictly(t *testing.T) {
 	})
 }
 
+func TestFaultTheBackendCannotDoIsOneErrorNamingFileLineActionAndBackend(t *testing.T) {
+	expectFileErrors(t, map[string]string{
+		"disconnect-sentinel.yaml": `testdata/disconnect-sentinel.yaml:4:42: faults[1].target: the memory backend cannot disconnect "sentinel2", a Sentinel: it can disconnect Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`,
+	}, true)
+	if _, err := Load("testdata/disconnect-sentinel.yaml", []string{"backend=docker"}); err != nil {
+		t.Errorf("with --set backend=docker: got %v, want no error (the docker backend disconnects Sentinels)", err)
+	}
+	if _, err := Load("testdata/docker-disconnect-sentinel.yaml", nil); err != nil {
+		t.Errorf("got %v, want no error (the docker backend disconnects Sentinels)", err)
+	}
+	// --backend memory on a docker scenario: the error is at the fault in
+	// the file, and says where the backend came from.
+	_, err := Load("testdata/docker-disconnect-sentinel.yaml", []string{"backend=memory"})
+	var errs Errors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("got %v, want two errors (the disconnect, the reconnect of its target)", err)
+	}
+	want := []string{
+		`testdata/docker-disconnect-sentinel.yaml:4:42: faults[0].target: the memory backend cannot disconnect "sentinel2", a Sentinel: it can disconnect Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them (the backend comes from --set backend=memory or --backend)`,
+		`testdata/docker-disconnect-sentinel.yaml:5:41: faults[1].target: the memory backend cannot reconnect "cut", a Sentinel: it can reconnect Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them (the backend comes from --set backend=memory or --backend)`,
+	}
+	for i, e := range errs {
+		if got := e.Error(); got != want[i] {
+			t.Errorf("error %d:\ngot  %s\nwant %s", i, got, want[i])
+		}
+	}
+}
+
 func TestDelayFaultGetsItsDelayAndJitter(t *testing.T) {
 	s, err := Load("testdata/delay.yaml", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := s.Faults
-	if f[0].Action != "delay" || f[0].Delay.D != 300*time.Millisecond || f[0].Jitter.D != 200*time.Millisecond {
+	if f[0].Action != fault.Delay || f[0].Delay.D != 300*time.Millisecond || f[0].Jitter.D != 200*time.Millisecond {
 		t.Errorf("faults[0]: got %+v, want delay 300ms jitter 200ms", f[0])
 	}
 	if f[1].Delay.D != 0 || f[1].Jitter.D != time.Second {
 		t.Errorf("faults[1]: got %+v, want jitter only (1s)", f[1])
 	}
-	if f[2].Action != "undelay" || f[2].Target != "slow" || f[2].Delay.Set() || f[2].Jitter.Set() {
+	if f[2].Action != fault.Undelay || f[2].Target != "slow" || f[2].Delay.Set() || f[2].Jitter.Set() {
 		t.Errorf("faults[2]: got %+v, want a bare undelay of slow", f[2])
 	}
 }

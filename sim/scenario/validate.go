@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
 
 var namePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
@@ -258,38 +260,43 @@ func (s *Scenario) normalize() []fieldError {
 	// Faults.
 	names := append([]string{"master", "replica", "proxy"}, s.NodeNames()...)
 	names = append(names, s.SentinelNames()...)
-	// nodeTarget tells Redis nodes from Sentinels and the proxy, also
-	// through names given by as.
-	nodeTarget := map[string]bool{"master": true, "replica": true}
+	// kinds tells Redis nodes from Sentinels and the proxy, also through
+	// names given by as.
+	kinds := map[string]fault.Kind{"master": fault.KindNode, "replica": fault.KindNode, "proxy": fault.KindProxy}
 	for _, n := range s.NodeNames() {
-		nodeTarget[n] = true
+		kinds[n] = fault.KindNode
+	}
+	for _, n := range s.SentinelNames() {
+		kinds[n] = fault.KindSentinel
 	}
 	for i := range s.Faults {
 		f := &s.Faults[i]
 		path := fmt.Sprintf("faults[%d]", i)
+		fx, known := fault.Lookup(f.Action)
 		dur(path+".at", &f.At, 0, false)
 		before := len(errs)
 		dur(path+".delay", &f.Delay, 0, false)
 		dur(path+".jitter", &f.Jitter, 0, false)
 		switch {
-		case len(errs) > before:
-		case f.Action == "delay" && f.Delay.D == 0 && f.Jitter.D == 0:
+		case len(errs) > before || !known:
+		case fx.Takes("delay") && f.Delay.D == 0 && f.Jitter.D == 0:
 			field := ".delay" // or the zero jitter, when only that was given
 			if f.Jitter.Set() && !f.Delay.Set() {
 				field = ".jitter"
 			}
-			bad(path+field, "action delay needs delay or jitter greater than zero, e.g. delay: 300ms or jitter: 200ms")
-		case f.Action != "delay" && f.Delay.Set():
-			bad(path+".delay", "only action delay takes a delay, not %s: remove it or use action delay", f.Action)
-		case f.Action != "delay" && f.Jitter.Set():
-			bad(path+".jitter", "only action delay takes a jitter, not %s: remove it or use action delay", f.Action)
+			bad(path+field, "action %s needs delay or jitter greater than zero, e.g. delay: 300ms or jitter: 200ms", f.Action)
+		case !fx.Takes("delay") && f.Delay.Set():
+			bad(path+".delay", "only action %s takes a delay, not %s: remove it or use action %[1]s", fault.Delay, f.Action)
+		case !fx.Takes("jitter") && f.Jitter.Set():
+			bad(path+".jitter", "only action %s takes a jitter, not %s: remove it or use action %[1]s", fault.Delay, f.Action)
 		}
 		if f.At.D > s.Duration.D {
 			bad(path+".at", "at %v is after the end of the run (duration %v)", f.At, s.Duration)
 		}
-		if !slices.Contains(Actions, f.Action) {
-			bad(path+".action", "unknown action %q; valid: %s", f.Action, oneOf(Actions))
+		if !known {
+			bad(path+".action", "unknown action %q; valid: %s", f.Action, oneOf(fault.Actions()))
 		}
+		f.Kind = kinds[f.Target]
 		switch {
 		case f.Target == "":
 			bad(path+".target", "missing target; valid: %s", oneOf(names))
@@ -297,15 +304,15 @@ func (s *Scenario) normalize() []fieldError {
 			bad(path+".target", "unknown target %q; valid: %s", f.Target, oneOf(names))
 		case f.Target == "proxy" && p.Kind == "redisha":
 			bad(path+".target", "the in-process proxy cannot be faulted: use proxy kind redisha-container or haproxy")
-		case (f.Action == "delay" || f.Action == "undelay") && !nodeTarget[f.Target]:
-			bad(path+".target", "action %s acts on a Redis node, not %q; valid: master, replica, %s or a node named by as", f.Action, f.Target, oneOf(s.NodeNames()))
+		case known && f.Kind != "" && slices.Contains(fault.Backends, s.Backend) && !fx.Available(s.Backend, f.Kind):
+			errs = append(errs, unsupported(s, path, fx, f, kinds))
 		}
 		if f.As != "" {
 			if !namePattern.MatchString(f.As) || slices.Contains(names, f.As) {
 				bad(path+".as", "invalid or taken name %q: pick a new name such as old_master", f.As)
 			} else {
 				names = append(names, f.As)
-				nodeTarget[f.As] = nodeTarget[f.Target]
+				kinds[f.As] = kinds[f.Target]
 			}
 		}
 		if i > 0 && f.At.D < s.Faults[i-1].At.D {
@@ -323,6 +330,40 @@ func (s *Scenario) normalize() []fieldError {
 		s.Expectations = append(s.Expectations, e)
 	}
 	return errs
+}
+
+// unsupported is the one error of a fault whose action the scenario's
+// backend cannot perform on its target: it names the action, the target,
+// the backend and what would be valid.
+func unsupported(s *Scenario, path string, fx fault.Entry, f *Fault, kinds map[string]fault.Kind) fieldError {
+	kindName := map[fault.Kind]string{fault.KindNode: "a Redis node", fault.KindSentinel: "a Sentinel", fault.KindProxy: "the proxy"}
+	msg := fmt.Sprintf("the %s backend cannot %s %q, %s: ", s.Backend, f.Action, f.Target, kindName[f.Kind])
+	can := fx.Backends[s.Backend]
+	if !fx.Accepts(f.Kind) {
+		msg += fmt.Sprintf("action %s acts on %s only", f.Action, fault.KindsText(fx.Targets))
+	} else {
+		msg += fmt.Sprintf("it can %s %s only", f.Action, fault.KindsText(can))
+		var others []string
+		for _, b := range fault.Backends {
+			if b != s.Backend && fx.Available(b, f.Kind) {
+				others = append(others, b)
+			}
+		}
+		if len(others) > 0 {
+			msg += fmt.Sprintf(" (backend %s can)", oneOf(others))
+		}
+	}
+	var valid []string
+	for _, n := range append([]string{"master", "replica", "proxy"}, append(s.NodeNames(), s.SentinelNames()...)...) {
+		if slices.Contains(can, kinds[n]) {
+			valid = append(valid, n)
+		}
+	}
+	if len(valid) == 0 {
+		return fieldError{path: path + ".action", msg: msg, backend: true}
+	}
+	msg += "; valid: " + oneOf(valid) + " or a name given by as to one of them"
+	return fieldError{path: path + ".target", msg: msg, backend: true}
 }
 
 // Path resolves a path relative to the scenario's directory.

@@ -8,9 +8,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 // Candidate is one setting of the check parameters.
@@ -337,16 +338,11 @@ func baseLoad(s *scenario.Scenario) float64 {
 }
 
 // MasterBackendName is the name of the proxy's backend for the master in
-// the configuration a scenario gets. It is the one place in this package
-// that learns a setting of the proxy under test from the scenario, by
-// building a throwaway configuration with made-up addresses.
+// the configuration a scenario gets ("redis_master" when the configuration
+// cannot be built).
 func MasterBackendName(s *scenario.Scenario) string {
-	var nodes []sim.NodeAddr
-	for i, n := range s.NodeNames() {
-		nodes = append(nodes, sim.NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
-	}
-	if l, err := sim.BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, sim.InProcess); err == nil {
-		return l.MasterBackend
+	if c, err := undertest.CheckSettings(s); err == nil {
+		return c.Backend
 	}
 	return "redis_master"
 }
@@ -356,7 +352,7 @@ func MasterBackendName(s *scenario.Scenario) string {
 func worstDelay(s *scenario.Scenario) time.Duration {
 	var worst time.Duration
 	for _, f := range s.Faults {
-		if f.Action == "delay" {
+		if f.Action == fault.Delay {
 			worst = max(worst, f.Delay.D+f.Jitter.D)
 		}
 	}

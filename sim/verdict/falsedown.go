@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
@@ -62,20 +63,24 @@ const forever = time.Duration(math.MaxInt64)
 
 // faultWindows returns, per node, when a fault that takes it away was in
 // effect: from the action's start to the end of the action that undoes it
-// (start, unpause, reconnect). An action that failed is taken to have
-// acted, and a failed undo to have left the fault in place, so that a DOWN
-// mark is never counted false on a guess.
+// (the fault table's undo: start, unpause, reconnect). An action that
+// failed is taken to have acted, and a failed undo to have left the fault
+// in place, so that a DOWN mark is never counted false on a guess. Actions
+// on the link are slowWindows'.
 func faultWindows(tl *timeline.Timeline) map[string][]interval {
-	type key struct{ node, what string }
+	type key struct {
+		node string
+		undo fault.Action
+	}
 	open := map[key]time.Duration{}
 	out := map[string][]interval{}
-	begin := func(node, what string, at time.Duration) {
-		if _, ok := open[key{node, what}]; !ok {
-			open[key{node, what}] = at
+	begin := func(node string, undo fault.Action, at time.Duration) {
+		if _, ok := open[key{node, undo}]; !ok {
+			open[key{node, undo}] = at
 		}
 	}
-	end := func(node, what string, at time.Duration) {
-		k := key{node, what}
+	end := func(node string, undo fault.Action, at time.Duration) {
+		k := key{node, undo}
 		if from, ok := open[k]; ok {
 			out[node] = append(out[node], interval{from, at})
 			delete(open, k)
@@ -90,30 +95,20 @@ func faultWindows(tl *timeline.Timeline) map[string][]interval {
 			node = e.Node
 		}
 		done := e.T + e.Took
-		switch e.Name {
-		case "kill", "stop":
-			begin(node, "stopped", e.T)
-		case "restart":
-			begin(node, "stopped", e.T)
+		fx := fault.Of(fault.Action(e.Name))
+		switch {
+		case fx.Link:
+		case fx.Undo != "":
+			begin(node, fx.Undo, e.T)
+		case fx.Action == fault.Restart:
+			// Stop then start: the node is away while it acts.
+			begin(node, fault.Start, e.T)
 			if e.Err == "" {
-				end(node, "stopped", done)
+				end(node, fault.Start, done)
 			}
-		case "pause":
-			begin(node, "paused", e.T)
-		case "disconnect":
-			begin(node, "cut", e.T)
-		case "start":
-			if e.Err == "" {
-				end(node, "stopped", done)
-			}
-		case "unpause":
-			if e.Err == "" {
-				end(node, "paused", done)
-			}
-		case "reconnect":
-			if e.Err == "" {
-				end(node, "cut", done)
-			}
+		case e.Err == "":
+			// An undo ends what the actions it undoes began.
+			end(node, fx.Action, done)
 		}
 	}
 	for k, from := range open {
@@ -136,12 +131,12 @@ func slowWindows(tl *timeline.Timeline, tail time.Duration) map[string][]interva
 		if node == "" {
 			node = e.Node
 		}
-		switch e.Name {
-		case "delay", "jitter":
+		switch fault.Action(e.Name) {
+		case fault.Delay:
 			if _, ok := open[node]; !ok && e.Err == "" {
 				open[node] = e.T
 			}
-		case "undelay":
+		case fault.Undelay:
 			if from, ok := open[node]; ok {
 				out[node] = append(out[node], interval{from, e.T + e.Took + tail})
 				delete(open, node)

@@ -22,14 +22,14 @@ func base() *timeline.Timeline {
 	return &timeline.Timeline{End: ms(10000), InitialMaster: "redis1", Params: timeline.Params{Sentinels: 3}}
 }
 
-func fault(tl *timeline.Timeline, at int) {
+func killAt(tl *timeline.Timeline, at int) {
 	tl.Events = append(tl.Events, timeline.Event{T: ms(at), Kind: timeline.KindFault, Name: "kill", Target: "redis1"})
 }
 
 func TestNoFailureMeansNoInterruption(t *testing.T) {
 	tl := base()
 	writes(tl, 0, 10000, timeline.ResultOK, "redis1")
-	fault(tl, 5000)
+	killAt(tl, 5000)
 	tl.Sort()
 	r := Judge(tl, nil)
 	if r.WriteInterruption.Interrupted || r.WriteInterruption.Duration != 0 {
@@ -43,7 +43,7 @@ func TestNoFailureMeansNoInterruption(t *testing.T) {
 func TestInterruptionRunsFromLastOKToFirstOK(t *testing.T) {
 	tl := base()
 	writes(tl, 0, 5000, timeline.ResultOK, "redis1")
-	fault(tl, 5000)
+	killAt(tl, 5000)
 	writes(tl, 5000, 8000, timeline.ResultFail, "")
 	writes(tl, 8000, 10000, timeline.ResultOK, "redis2")
 	tl.Sort()
@@ -57,7 +57,7 @@ func TestInterruptionRunsFromLastOKToFirstOK(t *testing.T) {
 func TestInterruptionNeverRecovered(t *testing.T) {
 	tl := base()
 	writes(tl, 0, 5000, timeline.ResultOK, "redis1")
-	fault(tl, 5000)
+	killAt(tl, 5000)
 	writes(tl, 5000, 10000, timeline.ResultInfo, "")
 	tl.Sort()
 	it := Judge(tl, nil).WriteInterruption
@@ -69,7 +69,7 @@ func TestInterruptionNeverRecovered(t *testing.T) {
 func TestSingleIsolatedFailure(t *testing.T) {
 	tl := base()
 	writes(tl, 0, 5000, timeline.ResultOK, "redis1")
-	fault(tl, 5000)
+	killAt(tl, 5000)
 	writes(tl, 5000, 5010, timeline.ResultFail, "")
 	writes(tl, 5010, 10000, timeline.ResultOK, "redis1")
 	tl.Sort()
@@ -89,7 +89,7 @@ func sentinelEvent(tl *timeline.Timeline, at int, src, name, node, detail string
 func TestPhasesFollowTheFailover(t *testing.T) {
 	tl := base()
 	writes(tl, 0, 5000, timeline.ResultOK, "redis1")
-	fault(tl, 5000)
+	killAt(tl, 5000)
 	writes(tl, 5000, 12000, timeline.ResultFail, "")
 	writes(tl, 12000, 15000, timeline.ResultOK, "redis2")
 	tl.End = ms(15000)
@@ -150,7 +150,7 @@ func TestLostWritesClassification(t *testing.T) {
 func TestTwoMasterWindowFromWritesToADemotedNode(t *testing.T) {
 	tl := base()
 	writes(tl, 0, 5000, timeline.ResultOK, "redis1")
-	fault(tl, 5000)
+	killAt(tl, 5000)
 	for i := 1; i <= 3; i++ {
 		sentinelEvent(tl, 6000, fmt.Sprintf("sentinel%d", i), "+switch-master", "redis2", "mymaster a 1 b 2")
 	}
@@ -223,7 +223,7 @@ func TestStaleReads(t *testing.T) {
 func TestExpectationsDecide(t *testing.T) {
 	tl := base()
 	writes(tl, 0, 5000, timeline.ResultOK, "redis1")
-	fault(tl, 5000)
+	killAt(tl, 5000)
 	writes(tl, 5000, 6000, timeline.ResultFail, "")
 	writes(tl, 6000, 10000, timeline.ResultOK, "redis2")
 	tl.Sort()

@@ -1,18 +1,16 @@
-// Package sim is the scenario engine: it starts a cluster on a backend,
-// puts a proxy in front of it, drives a workload through the proxy, injects
-// faults, records one timeline and judges it.
-//
-// The engine sees backends and proxies only through the small interfaces
-// of this file; the backends live in their own packages (sim/memory,
-// sim/docker) and cmd/redisha-sim wires them in.
-package sim
+// Package rig holds the small interfaces between the scenario engine
+// (sim), the backends that start clusters (sim/memory, sim/docker) and the
+// proxy under test (sim/undertest). It imports no other part of the
+// simulator but the scenario format and the fault table, so that each of
+// them can depend on it without depending on the others.
+package rig
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
@@ -71,20 +69,19 @@ type Cluster interface {
 	// NodeByAddr names the node at an address as Redis and Sentinel report
 	// it (their "ip:port"), if there is one.
 	NodeByAddr(addr string) (string, bool)
-	// Supports reports whether the backend can inject action on an
-	// instance of the given kind.
-	Supports(action string, kind Kind) bool
 	// Close stops and removes everything the cluster started.
 	Close(ctx context.Context) error
 }
 
-// Kind is the kind of an instance.
-type Kind string
+// Kind is the kind of an instance, as the fault table names the kinds
+// an action acts on.
+type Kind = fault.Kind
 
+// The kinds of instance.
 const (
-	KindNode     Kind = "node"
-	KindSentinel Kind = "sentinel"
-	KindProxy    Kind = "proxy"
+	KindNode     = fault.KindNode
+	KindSentinel = fault.KindSentinel
+	KindProxy    = fault.KindProxy
 )
 
 // Instance is a node, a Sentinel or a proxy that faults can act on.
@@ -93,49 +90,22 @@ type Instance interface {
 	Kind() Kind
 	// Addr is where the harness (and an in-process proxy) reaches it.
 	Addr() string
-	// Do performs a fault action (see Faults) and returns once its effect
-	// has been verified: the container's state, the node unreachable...
-	Do(ctx context.Context, action string) error
-}
-
-// Fault actions, as do/undo pairs.
-var Faults = []struct {
-	Do, Undo string
-	// What the action does, for help texts.
-	Help string
-}{
-	{"stop", "start", "graceful stop (SIGTERM, Redis saves and exits); start brings it back on the same address"},
-	{"kill", "start", "SIGKILL: connections close at once, unreplicated writes are gone"},
-	{"restart", "", "stop then start"},
-	{"pause", "unpause", "freeze (docker pause): connections stay open, nothing answers"},
-	{"disconnect", "reconnect", "cut from the other nodes and the Sentinels; clients still reach it"},
-	{"delay", "undelay", "slow link (nodes only): every reply the node sends, to the proxy's checks, clients, Sentinels and replicas, leaves delay plus a random extra uniform in [0, jitter] late, in order per connection (fields delay, jitter)"},
+	// Do performs a fault action of the table in package fault, one the
+	// backend supports on this kind of instance (fault.Entry.Available),
+	// and returns once its effect has been verified: the container's
+	// state, the node unreachable...
+	Do(ctx context.Context, action fault.Action) error
 }
 
 // LinkShaper is an instance whose network link can be slowed: the engine
-// calls Shape, not Do, for actions delay and undelay. A backend whose
-// nodes implement it reports Supports("delay", KindNode).
+// calls Shape, not Do, for the actions on the link (fault.Entry.Link:
+// delay and undelay). The nodes of a backend that the fault table says can
+// delay implement it.
 type LinkShaper interface {
 	// Shape delays every reply the instance sends by delay plus a random
 	// extra uniform in [0, jitter], keeping the order on each connection;
 	// zeros remove the delay. It returns once the effect is in place.
 	Shape(ctx context.Context, delay, jitter time.Duration) error
-}
-
-// doFault performs a fault on its resolved target.
-func doFault(ctx context.Context, in Instance, f scenario.Fault) error {
-	switch f.Action {
-	case "delay", "undelay":
-		ls, ok := in.(LinkShaper)
-		if !ok {
-			return fmt.Errorf("%s %s: its link cannot be shaped", f.Action, in.Name())
-		}
-		if f.Action == "undelay" {
-			return ls.Shape(ctx, 0, 0)
-		}
-		return ls.Shape(ctx, f.Delay.D, f.Jitter.D)
-	}
-	return in.Do(ctx, f.Action)
 }
 
 // ProxyEvent is a change of a server's state in the proxy under test.

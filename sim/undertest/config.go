@@ -1,4 +1,9 @@
-package sim
+// Package undertest builds the proxy under test: the configuration of a
+// scenario's proxy (from its HAProxy file or its inline settings, pointed
+// at the cluster's nodes), this project's proxy run in-process, and the
+// check settings of a scenario (CheckSettings) that the engine, the model
+// and tune read.
+package undertest
 
 import (
 	"bytes"
@@ -11,6 +16,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
@@ -44,8 +50,8 @@ func (l *ProxyLayout) Ports() [][2]string {
 // ServerChecks maps check counters read per "backend/server" to the nodes
 // behind the master and replica ports; servers of other backends, or
 // pointing at no node, are left out.
-func (l *ProxyLayout) ServerChecks(byServer map[string]CheckCounts) []ServerChecks {
-	var out []ServerChecks
+func (l *ProxyLayout) ServerChecks(byServer map[string]rig.CheckCounts) []rig.ServerChecks {
+	var out []rig.ServerChecks
 	for _, bp := range l.Ports() {
 		prefix := bp[0] + "/"
 		for key, c := range byServer {
@@ -53,11 +59,11 @@ func (l *ProxyLayout) ServerChecks(byServer map[string]CheckCounts) []ServerChec
 				continue
 			}
 			if node, ok := l.ServerNode[key]; ok {
-				out = append(out, ServerChecks{Node: node, Port: bp[1], CheckCounts: c})
+				out = append(out, rig.ServerChecks{Node: node, Port: bp[1], CheckCounts: c})
 			}
 		}
 	}
-	slices.SortFunc(out, func(a, b ServerChecks) int {
+	slices.SortFunc(out, func(a, b rig.ServerChecks) int {
 		return cmp.Or(cmp.Compare(a.Port, b.Port), cmp.Compare(a.Node, b.Node))
 	})
 	return out

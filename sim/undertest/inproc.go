@@ -1,4 +1,4 @@
-package sim
+package undertest
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/redisha-sim/redisha-sim/proxy"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
@@ -13,7 +14,7 @@ import (
 // reaches them. A Sentinel-aware proxy must use the nodes' addresses as
 // Sentinel reports them: a cluster may say where they differ
 // (SentinelAddr).
-func ProxyTargets(s *scenario.Scenario, c Cluster) ([]NodeAddr, []string) {
+func ProxyTargets(s *scenario.Scenario, c rig.Cluster) ([]NodeAddr, []string) {
 	var nodes []NodeAddr
 	sa, hasSA := c.(interface{ SentinelAddr(node string) string })
 	for _, n := range c.Nodes() {
@@ -32,7 +33,7 @@ func ProxyTargets(s *scenario.Scenario, c Cluster) ([]NodeAddr, []string) {
 
 // StartInProcessProxy runs this project's proxy in the engine's process,
 // configured for the scenario and pointed at the cluster's nodes.
-func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c Cluster, log *slog.Logger) (ProxyUnderTest, error) {
+func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluster, log *slog.Logger) (rig.ProxyUnderTest, error) {
 	nodes, sentinels := ProxyTargets(s, c)
 	layout, err := BuildProxyConfig(s, nodes, sentinels, InProcess)
 	if err != nil {
@@ -71,12 +72,12 @@ func (ip *inProcessProxy) ReplicaAddr() string {
 	return ip.p.Frontend(ip.layout.ReplicaFrontend).Addr().String()
 }
 
-func (ip *inProcessProxy) Instance() Instance { return nil }
+func (ip *inProcessProxy) Instance() rig.Instance { return nil }
 
 // Proxy is the running proxy, for callers that want its stats.
 func (ip *inProcessProxy) Proxy() *proxy.Proxy { return ip.p }
 
-func (ip *inProcessProxy) Watch(ctx context.Context, f func(ProxyEvent)) error {
+func (ip *inProcessProxy) Watch(ctx context.Context, f func(rig.ProxyEvent)) error {
 	sub := ip.p.Events().Subscribe(4096, ip.p.Events().Last())
 	defer sub.Close()
 	for {
@@ -99,7 +100,7 @@ func (ip *inProcessProxy) Watch(ctx context.Context, f func(ProxyEvent)) error {
 			default:
 				continue
 			}
-			f(ProxyEvent{At: ip.p.Start().Add(e.T), Port: port, Node: ip.layout.ServerNode[e.Backend+"/"+e.Server],
+			f(rig.ProxyEvent{At: ip.p.Start().Add(e.T), Port: port, Node: ip.layout.ServerNode[e.Backend+"/"+e.Server],
 				Up: e.Type == proxy.EventServerUp, State: e.State, Detail: e.Message})
 		}
 	}
@@ -110,15 +111,15 @@ func (ip *inProcessProxy) Close(ctx context.Context) error {
 }
 
 // CheckCounts reads the proxy's own check counters.
-func (ip *inProcessProxy) CheckCounts(context.Context) ([]ServerChecks, error) {
-	byServer := map[string]CheckCounts{}
+func (ip *inProcessProxy) CheckCounts(context.Context) ([]rig.ServerChecks, error) {
+	byServer := map[string]rig.CheckCounts{}
 	for _, bp := range ip.layout.Ports() {
 		b := ip.p.Backend(bp[0])
 		if b == nil {
 			continue
 		}
 		for _, st := range b.Servers() {
-			byServer[bp[0]+"/"+st.Name] = CheckCounts{Checks: st.ChecksDone, BytesSent: st.CheckBytesSent, BytesReceived: st.CheckBytesReceived}
+			byServer[bp[0]+"/"+st.Name] = rig.CheckCounts{Checks: st.ChecksDone, BytesSent: st.CheckBytesSent, BytesReceived: st.CheckBytesReceived}
 		}
 	}
 	return ip.layout.ServerChecks(byServer), nil

@@ -1,8 +1,7 @@
-package sim
+package undertest
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
@@ -16,12 +15,7 @@ import (
 // placed at proxy.config in the scenario file (or at the --set that gave
 // it), each naming the configuration's own file and line.
 func Preflight(s *scenario.Scenario) error {
-	var nodes []NodeAddr
-	for i, n := range s.NodeNames() {
-		nodes = append(nodes, NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 10000+i)})
-	}
-	// A placeholder Sentinel: only its presence matters here.
-	_, err := BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, InProcess)
+	_, err := placeholderLayout(s)
 	if err == nil {
 		return nil
 	}

@@ -1,0 +1,85 @@
+package fault_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+)
+
+func TestEveryActionIsDeclaredOnceWithAnUndoFromTheTable(t *testing.T) {
+	seen := map[fault.Action]bool{}
+	for _, e := range fault.All() {
+		if seen[e.Action] {
+			t.Errorf("%s: declared twice", e.Action)
+		}
+		seen[e.Action] = true
+		if e.Help == "" {
+			t.Errorf("%s: no help text", e.Action)
+		}
+		if e.Undo != "" {
+			u, ok := fault.Lookup(e.Undo)
+			if !ok {
+				t.Errorf("%s: got undo %q, want an action of the table", e.Action, e.Undo)
+				continue
+			}
+			if u.Undo != "" || u.Link != e.Link || !slices.Equal(u.Targets, e.Targets) {
+				t.Errorf("%s: its undo %s must act on the same kinds and the same way, and have no undo itself", e.Action, e.Undo)
+			}
+		}
+	}
+	if got, want := len(fault.Actions()), len(fault.All()); got != want {
+		t.Errorf("got %d action names, want %d", got, want)
+	}
+}
+
+func TestBackendsPerformActionsOnlyOnKindsTheActionAccepts(t *testing.T) {
+	for _, e := range fault.All() {
+		for b, kinds := range e.Backends {
+			if !slices.Contains(fault.Backends, b) {
+				t.Errorf("%s: unknown backend %q", e.Action, b)
+			}
+			for _, k := range kinds {
+				if !e.Accepts(k) {
+					t.Errorf("%s: backend %s on %s, which the action does not accept (targets %v)", e.Action, b, k, e.Targets)
+				}
+			}
+		}
+	}
+}
+
+func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
+	cases := []struct {
+		action  fault.Action
+		backend string
+		kind    fault.Kind
+		want    bool
+	}{
+		{fault.Kill, fault.Memory, fault.KindNode, true},
+		{fault.Pause, fault.Memory, fault.KindSentinel, true},
+		{fault.Disconnect, fault.Memory, fault.KindSentinel, false},
+		{fault.Disconnect, fault.Docker, fault.KindSentinel, true},
+		{fault.Delay, fault.Docker, fault.KindNode, true},
+		{fault.Delay, fault.Docker, fault.KindSentinel, false},
+		{fault.Stop, fault.Memory, fault.KindProxy, false}, // in-process
+		{fault.Stop, fault.Docker, fault.KindProxy, true},
+		{"jitter", fault.Docker, fault.KindNode, false},
+	}
+	for _, c := range cases {
+		if got := fault.Of(c.action).Available(c.backend, c.kind); got != c.want {
+			t.Errorf("%s on a %s of the %s backend: got available %v, want %v", c.action, c.kind, c.backend, got, c.want)
+		}
+	}
+	var modelled []fault.Action
+	for _, e := range fault.All() {
+		if e.Model {
+			modelled = append(modelled, e.Action)
+		}
+	}
+	if want := []fault.Action{fault.Stop, fault.Kill, fault.Restart, fault.Pause, fault.Disconnect}; !slices.Equal(modelled, want) {
+		t.Errorf("modelled: got %v, want %v", modelled, want)
+	}
+	if !fault.Of(fault.Delay).Link || !fault.Of(fault.Delay).Takes("jitter") || fault.Of(fault.Kill).Takes("delay") {
+		t.Error("delay acts on the link and takes delay and jitter; kill takes neither")
+	}
+}

@@ -1,0 +1,37 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// checkFaults refuses, before anything starts, a fault the backend cannot
+// perform on its target. Scenario validation refuses them for the
+// scenario's backend; this catches a run on another backend.
+func checkFaults(s *scenario.Scenario, backend string) error {
+	for _, f := range s.Faults {
+		if !fault.Of(f.Action).Available(backend, f.Kind) {
+			return fmt.Errorf("%w: the %s backend cannot %s %s (a %s)", ErrSetup, backend, f.Action, f.Target, f.Kind)
+		}
+	}
+	return nil
+}
+
+// doFault performs a fault on its resolved target.
+func doFault(ctx context.Context, in rig.Instance, f scenario.Fault) error {
+	if !fault.Of(f.Action).Link {
+		return in.Do(ctx, f.Action)
+	}
+	ls, ok := in.(rig.LinkShaper)
+	if !ok {
+		return fmt.Errorf("%s %s: its link cannot be shaped", f.Action, in.Name())
+	}
+	if f.Action == fault.Undelay {
+		return ls.Shape(ctx, 0, 0)
+	}
+	return ls.Shape(ctx, f.Delay.D, f.Jitter.D)
+}
