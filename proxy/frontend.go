@@ -70,7 +70,7 @@ func (p *Proxy) release(f *Frontend) {
 	}
 }
 
-func (p *Proxy) acceptLoop(f *Frontend, ln net.Listener) {
+func (p *Proxy) acceptLoop(ctx context.Context, f *Frontend, ln net.Listener) {
 	defer p.loops.Done()
 	var backoff time.Duration
 	for {
@@ -100,7 +100,7 @@ func (p *Proxy) acceptLoop(f *Frontend, ln net.Listener) {
 			p.release(f)
 			return
 		}
-		go p.serve(s)
+		go p.serve(ctx, s)
 	}
 }
 
@@ -116,7 +116,7 @@ func acceptBackoff(prev time.Duration) time.Duration {
 }
 
 // serve routes a session to a server and copies data until it ends.
-func (p *Proxy) serve(s *session) {
+func (p *Proxy) serve(ctx context.Context, s *session) {
 	f, b := s.fe, s.be
 	defer p.untrack(s)
 	defer p.release(f)
@@ -133,7 +133,7 @@ func (p *Proxy) serve(s *session) {
 		setKeepAlive(s.client)
 	}
 
-	server, err := p.connect(s)
+	server, err := p.connect(ctx, s)
 	if err != nil {
 		f.denied.Add(1)
 		s.client.Close()
@@ -156,9 +156,9 @@ func (p *Proxy) serve(s *session) {
 // or at once when the algorithm is not a hash and several servers are
 // active; otherwise it retries the same server, waiting min(timeout connect,
 // 1s) after a refused connection.
-func (p *Proxy) connect(s *session) (net.Conn, error) {
+func (p *Proxy) connect(ctx context.Context, s *session) (net.Conn, error) {
 	b := s.be
-	srv, err := b.assign(p.ctx, s, nil)
+	srv, err := b.assign(ctx, s, nil)
 	if err != nil {
 		switch {
 		case errors.Is(err, ErrQueueTimeout):
@@ -173,7 +173,7 @@ func (p *Proxy) connect(s *session) (net.Conn, error) {
 	retries := b.cfg.EffectiveRetries()
 	to := b.cfg.Timeouts.Connect
 	for retry := 1; ; retry++ {
-		conn, timedOut, err := p.dial(srv.Addr, to)
+		conn, timedOut, err := p.dial(ctx, srv.Addr, to)
 		if err == nil {
 			if b.cfg.TCPKeepAlive {
 				setKeepAlive(conn)
@@ -188,7 +188,7 @@ func (p *Proxy) connect(s *session) (net.Conn, error) {
 		b.mu.Lock()
 		srv.connErrors++
 		b.mu.Unlock()
-		if p.ctx.Err() != nil || s.isKilled() {
+		if ctx.Err() != nil || s.isKilled() {
 			s.finish(termProxyStop)
 			b.detach(s)
 			return nil, errSessionKilled
@@ -205,9 +205,9 @@ func (p *Proxy) connect(s *session) (net.Conn, error) {
 		b.mu.Unlock()
 		if redispatch {
 			b.detach(s)
-			next, err := b.assign(p.ctx, s, srv)
+			next, err := b.assign(ctx, s, srv)
 			if errors.Is(err, ErrNoServer) {
-				next, err = b.assign(p.ctx, s, nil)
+				next, err = b.assign(ctx, s, nil)
 			}
 			if err != nil {
 				s.finish(termNoServer)
@@ -235,10 +235,10 @@ func (p *Proxy) connect(s *session) (net.Conn, error) {
 }
 
 // dial opens a server connection bounded by timeout connect (none if zero).
-func (p *Proxy) dial(addr string, to time.Duration) (conn net.Conn, timedOut bool, err error) {
-	ctx, cancel := p.ctx, context.CancelFunc(func() {})
+func (p *Proxy) dial(ctx context.Context, addr string, to time.Duration) (conn net.Conn, timedOut bool, err error) {
+	cancel := context.CancelFunc(func() {})
 	if to > 0 {
-		ctx, cancel = context.WithTimeout(p.ctx, to)
+		ctx, cancel = context.WithTimeout(ctx, to)
 	}
 	defer cancel()
 	conn, err = p.dialer.DialContext(ctx, "tcp", addr)

@@ -66,8 +66,9 @@ type Proxy struct {
 	nextID    atomic.Uint64
 	done      chan struct{}
 	closeOnce sync.Once
-	ctx       context.Context
-	cancel    context.CancelFunc
+	// cancel ends the context of the proxy's goroutines (accept loops,
+	// sessions, checks, Sentinel watchers), which New hands to each.
+	cancel context.CancelFunc
 	// loops counts accept loops and checkers; sessions counts sessions.
 	loops    sync.WaitGroup
 	sessions sync.WaitGroup
@@ -108,7 +109,8 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	}
 	p.events = NewBus(p.start)
 	p.ids = proxyIDs(cfg)
-	p.ctx, p.cancel = context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
 	for _, bc := range cfg.Backends {
 		b, err := newBackend(p, bc)
 		if err != nil {
@@ -125,20 +127,20 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	for _, b := range p.backs {
 		b.logStartHazard(p.log)
 	}
-	p.startChecks(rnd)
+	p.startChecks(ctx, rnd)
 	for _, b := range p.backs {
 		if b.cfg.Sentinel != nil {
 			p.loops.Add(1)
 			go func() {
 				defer p.loops.Done()
-				b.watchSentinel()
+				b.watchSentinel(ctx)
 			}()
 		}
 	}
 	for _, f := range p.fronts {
 		for _, ln := range f.listeners {
 			p.loops.Add(1)
-			go p.acceptLoop(f, ln)
+			go p.acceptLoop(ctx, f, ln)
 		}
 	}
 	for _, s := range p.stats {
@@ -192,7 +194,7 @@ func (p *Proxy) listen() error {
 // startChecks schedules every server's first check HAProxy's way: spread
 // evenly over the smallest interval of at least one second, in
 // configuration order across all backends.
-func (p *Proxy) startChecks(rnd func() float64) {
+func (p *Proxy) startChecks(ctx context.Context, rnd func() float64) {
 	type job struct {
 		b *Backend
 		s *Server
@@ -220,7 +222,7 @@ func (p *Proxy) startChecks(rnd func() float64) {
 		p.loops.Add(1)
 		go func() {
 			defer p.loops.Done()
-			j.b.runChecks(p.ctx, j.s, health.FirstCheckDelay(minInter, i, len(jobs)), p.dialer, locked)
+			j.b.runChecks(ctx, j.s, health.FirstCheckDelay(minInter, i, len(jobs)), p.dialer, locked)
 		}()
 	}
 }

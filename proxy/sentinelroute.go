@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -150,13 +151,13 @@ func (b *Backend) Sentinel() SentinelState {
 }
 
 // watchSentinel follows the backend's Sentinels until the proxy closes.
-func (b *Backend) watchSentinel() {
+func (b *Backend) watchSentinel(ctx context.Context) {
 	sc := b.cfg.Sentinel
-	err := sentinel.Watch(b.p.ctx, sentinel.Options{
+	err := sentinel.Watch(ctx, sentinel.Options{
 		MasterName: sc.MasterName, Addrs: sc.Addrs, Password: sc.Password, Quorum: sc.Quorum,
 		Logger: b.p.log.With("backend", b.Name),
 	}, b.applySentinel)
-	if err != nil && b.p.ctx.Err() == nil {
+	if err != nil && ctx.Err() == nil {
 		b.p.log.Error(fmt.Sprintf("backend '%s': cannot follow Sentinel: %v; routing by health checks only.", b.Name, err), "backend", b.Name)
 	}
 }
