@@ -99,7 +99,7 @@ func (Backend) Start(ctx context.Context, t sim.Topology, log *slog.Logger) (sim
 		for _, s := range c.sentinels {
 			ready := false
 			s.call(func() {
-				ready = len(s.master.slaves) == len(c.nodes)-1 && len(s.master.sentinels) == len(c.sentinels)-1
+				ready = len(s.master.Slaves) == len(c.nodes)-1 && len(s.master.Sentinels) == len(c.sentinels)-1
 			})
 			if !ready {
 				return false

@@ -26,19 +26,6 @@ import (
 	"github.com/redisha-sim/redisha-sim/proxy/health"
 )
 
-// Constants of sentinel.c (Redis 7.0).
-const (
-	sentinelPingPeriod    = time.Second      // SENTINEL_PING_PERIOD
-	sentinelInfoPeriod    = 10 * time.Second // SENTINEL_INFO_PERIOD
-	sentinelFastInfo      = time.Second      // INFO to replicas during a failover
-	sentinelPublishPeriod = 2 * time.Second  // SENTINEL_PUBLISH_PERIOD
-	sentinelAskPeriod     = time.Second      // SENTINEL_ASK_PERIOD
-	sentinelMaxDesync     = 1000             // SENTINEL_MAX_DESYNC, ms
-	sentinelElection      = 10 * time.Second // SENTINEL_ELECTION_TIMEOUT
-	sentinelHz            = 10               // CONFIG_DEFAULT_HZ: hz = 10 + rand()%10
-	sentinelReconfTimeout = 10 * time.Second // SENTINEL_SLAVE_RECONF_TIMEOUT
-)
-
 // Fault is the modelled fault on the initial master.
 type Fault struct {
 	// Action is kill, stop, pause, disconnect or restart.
