@@ -206,9 +206,10 @@ func Predict(p Params, n int, seed uint64) (*Prediction, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var sc scratch
 			for i := k; i < n; i += workers {
 				rng := rand.New(rand.NewPCG(seed, uint64(i)))
-				trials[i] = simulate(p, rng)
+				trials[i] = simulate(p, rng, &sc)
 			}
 		}()
 	}

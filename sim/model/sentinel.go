@@ -36,6 +36,8 @@ type sentinel struct {
 	masterNode int
 
 	switches []switchEvent
+	// tickF is tick as a func value, made once.
+	tickF func()
 }
 
 func newSentinel(w *world, id int) *sentinel {
@@ -76,12 +78,13 @@ func (s *sentinel) start() {
 			steady(s.core.AddSentinel(s.m, 0, sentinelIDs[o.id], sentinelIDs[o.id]))
 		}
 	}
-	w.q.at(w.uniform(100*time.Millisecond), s.tick)
+	s.tickF = s.tick
+	w.q.at(w.uniform(100*time.Millisecond), s.tickF)
 }
 
 func (s *sentinel) tick() {
 	s.core.Tick(s.w.q.now)
-	s.w.q.after(core.NextTick(s.w.rng), s.tick)
+	s.w.q.after(core.NextTick(s.w.rng), s.tickF)
 }
 
 // nodeOf is the node at addr, -1 for none.
@@ -125,16 +128,16 @@ func (s *sentinel) linkReset(n *node) {
 	}
 }
 
-// reply runs f after d if ri's command connection is still the one the
-// request went on.
-func (s *sentinel) reply(ri *core.Instance, d time.Duration, f func()) {
-	gen := ri.Link.Gen
-	s.w.q.after(d, func() {
-		if ri.Link.Gen == gen && ri.Link.CC {
-			f()
-		}
-	})
+// conn is a request's connection: a reply is read only if the
+// connection is still open (the core's link generation).
+type conn struct {
+	ri  *core.Instance
+	gen uint32
 }
+
+func connOf(ri *core.Instance) conn { return conn{ri, ri.Link.Gen} }
+
+func (c conn) open() bool { return c.ri.Link.Gen == c.gen && c.ri.Link.CC }
 
 // Connect: a dead node's refused connection fails at once; anything else
 // connects (a hanging node's connection just never answers).
@@ -151,24 +154,24 @@ func (s *sentinel) Close(*core.Instance, core.LinkKind) {}
 
 func (s *sentinel) Ping(ri *core.Instance) {
 	w := s.w
-	answered := func() { s.core.PingReply(ri, w.q.now, true) }
+	c := connOf(ri)
+	answered := func() {
+		if c.open() {
+			s.core.PingReply(ri, w.q.now, true)
+		}
+	}
 	if ri.Is(core.FlagSentinel) {
-		s.reply(ri, 2*w.p.RTT, answered)
+		w.q.after(2*w.p.RTT, answered)
 		return
 	}
 	n := w.nodes[nodeOf(ri.Addr)]
 	switch n.forSentinel(w) {
 	case reachOK:
-		s.reply(ri, 2*w.p.RTT, answered)
+		w.q.after(2*w.p.RTT, answered)
 	case reachHang:
 		if n.paused || n.cut {
 			// Answered when the node resumes, if the link is still up.
-			gen := ri.Link.Gen
-			n.onResume = append(n.onResume, func() {
-				if ri.Link.Gen == gen && ri.Link.CC {
-					answered()
-				}
-			})
+			n.onResume = append(n.onResume, answered)
 		}
 	}
 }
@@ -181,8 +184,9 @@ func (s *sentinel) Info(ri *core.Instance) {
 	if n.forSentinel(w) != reachOK {
 		return
 	}
-	s.reply(ri, 2*w.p.RTT, func() {
-		if n.forSentinel(w) != reachOK {
+	c := connOf(ri)
+	w.q.after(2*w.p.RTT, func() {
+		if !c.open() || n.forSentinel(w) != reachOK {
 			return
 		}
 		info := core.Info{Role: core.FlagSlave, SlavePriority: core.DefaultSlavePriority}
@@ -203,8 +207,11 @@ func (s *sentinel) Info(ri *core.Instance) {
 func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 	w := s.w
 	if ri.Is(core.FlagSentinel) {
-		o := s.peer(ri.RunID)
-		s.reply(ri, 2*w.p.RTT, func() {
+		o, c := s.peer(ri.RunID), connOf(ri)
+		w.q.after(2*w.p.RTT, func() {
+			if !c.open() {
+				return
+			}
 			o.core.Hello(w.q.now, h, nil)
 			s.core.HelloPublished(ri, w.q.now, true)
 		})
@@ -214,7 +221,11 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 	if n.forSentinel(w) != reachOK {
 		return
 	}
-	s.reply(ri, 3*w.p.RTT, func() {
+	c := connOf(ri)
+	w.q.after(3*w.p.RTT, func() {
+		if !c.open() {
+			return
+		}
 		s.core.HelloPublished(ri, w.q.now, true)
 		for _, o := range w.sentinels {
 			if o == s {
@@ -231,10 +242,17 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 // answer is back an RTT later.
 func (s *sentinel) AskMasterDown(si *core.Instance, m *core.Master, epoch uint64, runID string) {
 	w := s.w
-	o, addr := s.peer(si.RunID), m.Addr
-	s.reply(si, w.p.RTT, func() {
+	o, addr, c := s.peer(si.RunID), m.Addr, connOf(si)
+	w.q.after(w.p.RTT, func() {
+		if !c.open() {
+			return
+		}
 		r, _ := o.core.IsMasterDownByAddr(w.q.now, addr, epoch, runID)
-		s.reply(si, w.p.RTT, func() { s.core.MasterDownReply(si, w.q.now, r) })
+		w.q.after(w.p.RTT, func() {
+			if c.open() {
+				s.core.MasterDownReply(si, w.q.now, r)
+			}
+		})
 	})
 }
 
@@ -247,11 +265,19 @@ func (s *sentinel) SlaveOf(ri *core.Instance, addr string) {
 			w.promoted = n.id
 		}
 		w.t.Failovers++
-		s.reply(ri, w.p.RTT, func() { w.promote(n); s.core.Replied(ri) })
-		return
 	}
-	to := w.nodes[nodeOf(addr)]
-	s.reply(ri, w.p.RTT, func() { w.replicate(n, to); s.core.Replied(ri) })
+	c := connOf(ri)
+	w.q.after(w.p.RTT, func() {
+		if !c.open() {
+			return
+		}
+		if addr == "" {
+			w.promote(n)
+		} else {
+			w.replicate(n, w.nodes[nodeOf(addr)])
+		}
+		s.core.Replied(ri)
+	})
 }
 
 // Event records the phases the trial measures.

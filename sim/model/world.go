@@ -1,8 +1,9 @@
 package model
 
 import (
+	"cmp"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/health"
@@ -132,9 +133,16 @@ func (w *world) uniform(d time.Duration) time.Duration {
 	return time.Duration(w.rng.Int64N(int64(d)))
 }
 
+// scratch is what one worker's trials reuse: the write log and the event
+// queue's storage (a trial logs thousands of writes).
+type scratch struct {
+	writes []write
+	events []event
+}
+
 // simulate runs one trial. Time 0 is the workload's start; the steady
 // state's phases are drawn at random.
-func simulate(p Params, rng *rand.Rand) Trial {
+func simulate(p Params, rng *rand.Rand, sc *scratch) Trial {
 	if p.RTT == 0 {
 		p.RTT = 500 * time.Microsecond
 	}
@@ -144,7 +152,12 @@ func simulate(p Params, rng *rand.Rand) Trial {
 	w := &world{p: p, rng: rng, promoted: -1, gate: 0, fault: p.Fault.At}
 	// The round-robin position is whatever earlier sessions left.
 	w.rr = rng.IntN(1 << 20)
-	w.writes = make([]write, 0, int(p.Duration.Seconds()*p.WriteRate*float64(p.Writers))+16)
+	w.writes = slices.Grow(sc.writes[:0], int(p.Duration.Seconds()*p.WriteRate*float64(p.Writers))+16)
+	w.q.h = sc.events[:0]
+	defer func() {
+		clear(w.q.h[:cap(w.q.h)])
+		sc.writes, sc.events = w.writes, w.q.h[:0]
+	}()
 	for i := range p.Nodes {
 		w.nodes = append(w.nodes, &node{id: i, master: i == 0, backlog: true, replicaOf: min(i, 1) - 1})
 	}
@@ -159,7 +172,8 @@ func simulate(p Params, rng *rand.Rand) Trial {
 	}
 	for range p.Writers {
 		c := &client{w: w, due: w.uniform(time.Duration(float64(time.Second) / p.WriteRate))}
-		w.q.at(c.due, c.next)
+		c.nextF = c.next
+		w.q.at(c.due, c.nextF)
 	}
 	w.q.at(p.Fault.At, w.doFault)
 	if p.Fault.Undo > 0 {
@@ -262,7 +276,7 @@ func (w *world) replicate(n, to *node) {
 // from a timeline.
 func (w *world) judge() {
 	f := w.fault
-	sort.Slice(w.writes, func(i, j int) bool { return w.writes[i].end < w.writes[j].end })
+	slices.SortFunc(w.writes, func(a, b write) int { return cmp.Compare(a.end, b.end) })
 	// The interruption: from the last ok before the first failure at or
 	// after the fault to the first ok after it.
 	firstFail := -1
