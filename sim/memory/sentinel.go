@@ -43,6 +43,12 @@ type Sentinel struct {
 	rnd  *mrand.Rand
 	// base is the monotonic origin of the core's times.
 	base time.Time
+	// Test hooks, set before start: clock replaces the monotonic clock,
+	// manualTicks stops the timer (the test posts the ticks), onEvent sees
+	// every event in the loop.
+	clock       func() time.Duration
+	manualTicks bool
+	onEvent     func(sentinel.Event)
 
 	// The loop's mailbox and lifecycle.
 	mu      sync.Mutex
@@ -76,7 +82,12 @@ func newSentinel(name, addr string, cfg sentinelConfig, nw *network, seed uint64
 
 // now is the core's time: since the Sentinel was created, on the
 // monotonic clock.
-func (s *Sentinel) now() time.Duration { return time.Since(s.base) }
+func (s *Sentinel) now() time.Duration {
+	if s.clock != nil {
+		return s.clock()
+	}
+	return time.Since(s.base)
+}
 
 func (s *Sentinel) running() bool {
 	s.mu.Lock()
@@ -192,12 +203,16 @@ func (s *Sentinel) loop(quit, done chan struct{}) {
 	defer close(done)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	ticks := timer.C
+	if s.manualTicks {
+		ticks = nil
+	}
 	for {
 		select {
 		case <-quit:
 			return
 		case <-s.wake:
-		case <-timer.C:
+		case <-ticks:
 			s.waitResumed(quit)
 			s.runQueue()
 			s.core.Tick(s.now())

@@ -11,6 +11,9 @@ import (
 // sentinelEvent's payload: "<type> <name> <ip> <port>[ @ <master> <ip>
 // <port>]" followed by the rest, for an event about an instance.
 func (s *Sentinel) Event(e sentinel.Event) {
+	if s.onEvent != nil {
+		s.onEvent(e)
+	}
 	if e.Type == sentinel.EventFailoverDelayed {
 		s.log.Debug("next failover delay", "not_before", e.Delay)
 		return

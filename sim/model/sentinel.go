@@ -38,6 +38,13 @@ type sentinel struct {
 	switches []switchEvent
 	// tickF is tick as a func value, made once.
 	tickF func()
+	// tickEvery, when set, replaces sentinel.c's random 10-19 Hz.
+	tickEvery time.Duration
+	// listReplicas: a master's INFO lists its replicas (the steady state
+	// has every replica known already, so trials skip it).
+	listReplicas bool
+	// onEvent, when set, sees every event.
+	onEvent func(core.Event)
 }
 
 func newSentinel(w *world, id int) *sentinel {
@@ -51,9 +58,7 @@ func newSentinel(w *world, id int) *sentinel {
 // Sentinels exist.
 func (s *sentinel) start() {
 	w := s.w
-	p := w.p
-	s.m = s.core.Monitor(0, core.MasterConfig{Name: "mymaster", Addr: nodeAddrs[0], Quorum: p.Quorum, DownAfter: p.DownAfter,
-		FailoverTimeout: p.FailoverTimeout, ParallelSyncs: max(1, p.ParallelSyncs)})
+	s.monitor()
 	steady := func(ri *core.Instance) {
 		l := &ri.Link
 		l.CC, l.PC, l.Disconnected = true, !ri.Is(core.FlagSentinel), false
@@ -78,13 +83,24 @@ func (s *sentinel) start() {
 			steady(s.core.AddSentinel(s.m, 0, sentinelIDs[o.id], sentinelIDs[o.id]))
 		}
 	}
-	s.tickF = s.tick
 	w.q.at(w.uniform(100*time.Millisecond), s.tickF)
 }
 
 func (s *sentinel) tick() {
 	s.core.Tick(s.w.q.now)
-	s.w.q.after(core.NextTick(s.w.rng), s.tickF)
+	d := s.tickEvery
+	if d == 0 {
+		d = core.NextTick(s.w.rng)
+	}
+	s.w.q.after(d, s.tickF)
+}
+
+// monitor starts monitoring the master, node 0, knowing nothing else.
+func (s *sentinel) monitor() {
+	p := s.w.p
+	s.m = s.core.Monitor(s.w.q.now, core.MasterConfig{Name: "mymaster", Addr: nodeAddrs[0], Quorum: p.Quorum, DownAfter: p.DownAfter,
+		FailoverTimeout: p.FailoverTimeout, ParallelSyncs: max(1, p.ParallelSyncs)})
+	s.tickF = s.tick
 }
 
 // nodeOf is the node at addr, -1 for none.
@@ -189,14 +205,22 @@ func (s *sentinel) Info(ri *core.Instance) {
 		if !c.open() || n.forSentinel(w) != reachOK {
 			return
 		}
-		info := core.Info{Role: core.FlagSlave, SlavePriority: core.DefaultSlavePriority}
+		info := core.Info{RunID: n.runID, Role: core.FlagSlave, SlavePriority: core.DefaultSlavePriority}
 		if n.master {
 			info.Role = core.FlagMaster
+			if s.listReplicas {
+				for _, r := range w.nodes {
+					if !r.master && r.replicaOf == n.id && r.forSentinel(w) == reachOK {
+						info.Slaves = append(info.Slaves, nodeAddrs[r.id])
+					}
+				}
+			}
 		} else {
 			if n.replicaOf >= 0 {
 				info.MasterAddr = nodeAddrs[n.replicaOf]
 			}
 			info.MasterLinkUp = n.linkUp(w)
+			info.MasterLinkDownTime = n.masterLinkDownTime(w)
 		}
 		s.core.InfoReply(ri, w.q.now, &info)
 	})
@@ -284,6 +308,9 @@ func (s *sentinel) SlaveOf(ri *core.Instance, addr string) {
 func (s *sentinel) Event(e core.Event) {
 	w := s.w
 	now := w.q.now
+	if s.onEvent != nil {
+		s.onEvent(e)
+	}
 	switch e.Type {
 	case core.EventSDown:
 		if e.Inst == &s.m.Instance && s.masterNode == 0 && w.t.SDown == 0 && now >= w.fault {

@@ -38,6 +38,11 @@ type node struct {
 	onReset []func()
 	// onResume are called when a hanging node answers again.
 	onResume []func()
+	// runID is the run_id its INFO reports ("" unless a test sets it:
+	// the core then takes equally good replicas in address order).
+	runID string
+	// goneAt is when a dead node's process exited.
+	goneAt time.Duration
 }
 
 func (n *node) deadReach(w *world) reach {
@@ -76,6 +81,28 @@ func (n *node) linkUp(w *world) bool {
 	}
 	m := w.nodes[n.replicaOf]
 	return m.master && m.forSentinel(w) == reachOK
+}
+
+// masterLinkDownTime is a replica's master_link_down_since_seconds: -1
+// while it syncs with a master it never had a link to, whole seconds since
+// its master went away (a dead master at its exit, a frozen or cut one at
+// the fault), zero with the link up.
+func (n *node) masterLinkDownTime(w *world) time.Duration {
+	if n.master || n.replicaOf < 0 {
+		return 0
+	}
+	if w.q.now < n.syncedAt {
+		return -time.Second
+	}
+	m := w.nodes[n.replicaOf]
+	if m.master && m.forSentinel(w) == reachOK {
+		return 0
+	}
+	since := w.fault
+	if m.dead {
+		since = m.goneAt
+	}
+	return (w.q.now - since).Truncate(time.Second)
 }
 
 func (n *node) reset() {
@@ -213,7 +240,7 @@ func (w *world) doFault() {
 }
 
 func (w *world) exit(n *node) {
-	n.stopping, n.dead = false, true
+	n.stopping, n.dead, n.goneAt = false, true, w.q.now
 	n.hangsAt = w.q.now + w.p.RefuseWindow
 	w.reset(n)
 }
