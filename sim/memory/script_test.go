@@ -73,17 +73,7 @@ func scriptRun(t *testing.T, sc sentineltest.Script) *sentineltest.Log {
 	for _, n := range nodes[1:] {
 		n.becomeReplicaOf(nodes[0].addr)
 	}
-	if err := waitFor(ctx, 10*time.Second, func() bool {
-		for _, n := range nodes[1:] {
-			n.mu.Lock()
-			up := n.repl.linkUp
-			n.mu.Unlock()
-			if !up {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
+	if err := waitFor(ctx, 10*time.Second, func() bool { return linksUp(nodes[1:]) }); err != nil {
 		t.Fatalf("replicas did not sync: %v", err)
 	}
 	var sentinels []*Sentinel
