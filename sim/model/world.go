@@ -2,6 +2,7 @@ package model
 
 import (
 	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -341,11 +342,12 @@ func (w *world) judge() {
 	const join = time.Second
 	var total, from, to time.Duration
 	open := false
+	var named majorityCursor
 	for _, x := range w.writes {
 		if !x.ok {
 			continue
 		}
-		if m := w.majorityAt(x.end); m < 0 || m == x.node {
+		if m := named.at(w, x.end); m < 0 || m == x.node {
 			continue
 		}
 		if open && x.end-to <= join {
@@ -361,6 +363,29 @@ func (w *world) judge() {
 		total += to - from
 	}
 	w.t.TwoMaster = total
+}
+
+// majorityCursor answers majorityAt for times that do not go back,
+// computing it again only past the next +switch-master.
+type majorityCursor struct {
+	valid bool
+	node  int
+	until time.Duration
+}
+
+func (c *majorityCursor) at(w *world, t time.Duration) int {
+	if c.valid && t < c.until {
+		return c.node
+	}
+	c.valid, c.node, c.until = true, w.majorityAt(t), time.Duration(math.MaxInt64)
+	for _, s := range w.sentinels {
+		for _, sw := range s.switches {
+			if sw.at > t && sw.at < c.until {
+				c.until = sw.at
+			}
+		}
+	}
+	return c.node
 }
 
 // majorityAt is the node a majority of Sentinels named at time t, -1 when
