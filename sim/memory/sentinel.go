@@ -142,7 +142,7 @@ func (s *Sentinel) start() error {
 	s.quit, s.done = make(chan struct{}), make(chan struct{})
 	now := s.now()
 	if s.core == nil {
-		s.core = sentinel.New(s.myid, s.addr, s, s.rnd)
+		s.core = sentinel.New(s.myid, s.addr, (*coreDriver)(s), s.rnd)
 		s.master = s.core.Monitor(now, sentinel.MasterConfig{Name: s.cfg.masterName, Addr: s.cfg.masterAddr,
 			Quorum: s.cfg.quorum, DownAfter: s.cfg.downAfter, FailoverTimeout: s.cfg.failoverTimeout, ParallelSyncs: s.cfg.parallelSyncs})
 	} else {

@@ -8,7 +8,8 @@ import (
 )
 
 // AskMasterDown sends SENTINEL is-master-down-by-addr to another Sentinel.
-func (s *Sentinel) AskMasterDown(si *sentinel.Instance, m *sentinel.Master, epoch uint64, runID string) {
+func (d *coreDriver) AskMasterDown(si *sentinel.Instance, m *sentinel.Master, epoch uint64, runID string) {
+	s := (*Sentinel)(d)
 	host, port, _ := net.SplitHostPort(m.Addr)
 	req := request{cmd: "IS-MASTER-DOWN-BY-ADDR", args: []string{host, port, strconv.FormatUint(epoch, 10), runID}}
 	s.sendCmd(si, req, func(r reply) {
@@ -35,7 +36,7 @@ func (s *Sentinel) peerRequest(req request) reply {
 		return reply{val: "PONG"}
 	case "PUBLISH":
 		if h, ok := parseHello(req.args[1]); ok {
-			s.core.Hello(s.now(), h, nil)
+			s.core.HelloReceived(s.now(), h, nil)
 		}
 		return reply{val: int64(1)}
 	case "IS-MASTER-DOWN-BY-ADDR":

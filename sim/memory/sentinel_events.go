@@ -10,7 +10,8 @@ import (
 // Event publishes a Sentinel event on the channel of its name, with
 // sentinelEvent's payload: "<type> <name> <ip> <port>[ @ <master> <ip>
 // <port>]" followed by the rest, for an event about an instance.
-func (s *Sentinel) Event(e sentinel.Event) {
+func (d *coreDriver) Event(e sentinel.Event) {
+	s := (*Sentinel)(d)
 	if s.onEvent != nil {
 		s.onEvent(e)
 	}

@@ -10,7 +10,8 @@ import (
 )
 
 // Info sends INFO; the reply is parsed for the core.
-func (s *Sentinel) Info(ri *sentinel.Instance) {
+func (d *coreDriver) Info(ri *sentinel.Instance) {
+	s := (*Sentinel)(d)
 	s.sendCmd(ri, request{cmd: "INFO"}, func(r reply) {
 		text, ok := r.val.(string)
 		if !ok {

@@ -9,6 +9,11 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/sentinel"
 )
 
+// coreDriver is the Sentinel as the core's sentinel.Driver: the
+// connections, requests and events the core asks for (kept off the
+// Sentinel's exported methods).
+type coreDriver Sentinel
+
 // instanceLinks are the connections behind one instance's sentinel.Link.
 type instanceLinks struct{ cc, pc *link }
 
@@ -23,7 +28,8 @@ func (s *Sentinel) linksOf(ri *sentinel.Instance) *instanceLinks {
 
 // Connect opens a connection (the core's Driver): like a non-blocking
 // connect it always succeeds at first; a refusal comes back as linkClosed.
-func (s *Sentinel) Connect(ri *sentinel.Instance, kind sentinel.LinkKind) bool {
+func (d *coreDriver) Connect(ri *sentinel.Instance, kind sentinel.LinkKind) bool {
+	s := (*Sentinel)(d)
 	ls := s.linksOf(ri)
 	if kind == sentinel.CmdLink {
 		ls.cc = s.nw.connect(s, ri.Addr, "cmd")
@@ -35,7 +41,8 @@ func (s *Sentinel) Connect(ri *sentinel.Instance, kind sentinel.LinkKind) bool {
 }
 
 // Close closes a connection the core gave up on.
-func (s *Sentinel) Close(ri *sentinel.Instance, kind sentinel.LinkKind) {
+func (d *coreDriver) Close(ri *sentinel.Instance, kind sentinel.LinkKind) {
+	s := (*Sentinel)(d)
 	ls := s.links[ri]
 	if ls == nil {
 		return
@@ -95,7 +102,8 @@ func (s *Sentinel) sendCmd(ri *sentinel.Instance, req request, done func(reply))
 
 // Ping sends PING; a +PONG, -LOADING or -MASTERDOWN makes the instance
 // available.
-func (s *Sentinel) Ping(ri *sentinel.Instance) {
+func (d *coreDriver) Ping(ri *sentinel.Instance) {
+	s := (*Sentinel)(d)
 	s.sendCmd(ri, request{cmd: "PING"}, func(r reply) {
 		ok := r.err == "" || strings.HasPrefix(r.err, "LOADING") || strings.HasPrefix(r.err, "MASTERDOWN")
 		s.core.PingReply(ri, s.now(), ok)
@@ -103,7 +111,8 @@ func (s *Sentinel) Ping(ri *sentinel.Instance) {
 }
 
 // SlaveOf sends Sentinel's SLAVEOF transaction (NO ONE when addr is "").
-func (s *Sentinel) SlaveOf(ri *sentinel.Instance, addr string) {
+func (d *coreDriver) SlaveOf(ri *sentinel.Instance, addr string) {
+	s := (*Sentinel)(d)
 	var args []string
 	if addr != "" {
 		args = []string{addr}
@@ -113,7 +122,8 @@ func (s *Sentinel) SlaveOf(ri *sentinel.Instance, addr string) {
 
 // Hello publishes this Sentinel's hello on ri: "ip,port,runid,epoch,
 // master name,master ip,master port,config epoch".
-func (s *Sentinel) Hello(ri *sentinel.Instance, h sentinel.Hello) {
+func (d *coreDriver) Hello(ri *sentinel.Instance, h sentinel.Hello) {
+	s := (*Sentinel)(d)
 	host, port, _ := net.SplitHostPort(h.Addr)
 	mh, mp, _ := net.SplitHostPort(h.MasterAddr)
 	payload := fmt.Sprintf("%s,%s,%s,%d,%s,%s,%s,%d", host, port, h.RunID, h.CurrentEpoch, h.MasterName, mh, mp, h.ConfigEpoch)
@@ -146,6 +156,6 @@ func (s *Sentinel) onHello(msg string, from *link) {
 		}
 	}
 	if h, ok := parseHello(msg); ok {
-		s.core.Hello(s.now(), h, via)
+		s.core.HelloReceived(s.now(), h, via)
 	}
 }

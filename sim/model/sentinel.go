@@ -236,7 +236,7 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 			if !c.open() {
 				return
 			}
-			o.core.Hello(w.q.now, h, nil)
+			o.core.HelloReceived(w.q.now, h, nil)
 			s.core.HelloPublished(ri, w.q.now, true)
 		})
 		return
@@ -256,7 +256,7 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 				continue
 			}
 			if via := o.instOf(n.id); via != nil && via.Link.PC {
-				o.core.Hello(w.q.now, h, via)
+				o.core.HelloReceived(w.q.now, h, via)
 			}
 		}
 	})

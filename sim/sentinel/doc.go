@@ -10,7 +10,7 @@
 //   - Tick(now): the timer, 10-19 times a second (NextTick draws the
 //     period as sentinel.c's serverCron does);
 //   - PingReply, InfoReply (INFO already parsed into an Info),
-//     HelloPublished, Hello (a hello already parsed), MasterDownReply,
+//     HelloPublished, HelloReceived (a hello already parsed), MasterDownReply,
 //     Replied and LinkClosed: what came back on the links;
 //   - IsMasterDownByAddr: another Sentinel's request, with the vote.
 //

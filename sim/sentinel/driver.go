@@ -147,10 +147,10 @@ type Event struct {
 	Count, Quorum int
 	// Role: the reported role of a role change.
 	Role Flags
-	// From and To: +switch-master's old and new address; To is also the
-	// time a delayed failover may start (EventFailoverDelayed), in Delay.
+	// From and To: +switch-master's old and new address.
 	From, To string
-	Delay    time.Duration
+	// Delay: when a delayed failover may start (EventFailoverDelayed).
+	Delay time.Duration
 }
 
 // Detail is the part of the event's message after the instance: what

@@ -150,10 +150,10 @@ func (s *Sentinel) HelloPublished(ri *Instance, now time.Duration, ok bool) {
 	}
 }
 
-// Hello is sentinelProcessHelloMessage, for a hello received on via's
-// hello channel (nil when another Sentinel published it to this one
+// HelloReceived is sentinelProcessHelloMessage, for a hello received on
+// via's hello channel (nil when another Sentinel published it to this one
 // directly).
-func (s *Sentinel) Hello(now time.Duration, h Hello, via *Instance) {
+func (s *Sentinel) HelloReceived(now time.Duration, h Hello, via *Instance) {
 	if via != nil && via.Link.PC {
 		via.Link.PCLastActivity = now
 	}
