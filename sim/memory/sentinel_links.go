@@ -88,11 +88,11 @@ func (s *Sentinel) linkClosed(c *link) {
 // sendCmd sends req on ri's command connection; done runs with the reply
 // unless the connection was replaced or closed meanwhile.
 func (s *Sentinel) sendCmd(ri *sentinel.Instance, req request, done func(reply)) {
-	ls := s.linksOf(ri)
-	c := ls.cc
-	if c == nil {
+	ls := s.links[ri]
+	if ls == nil || ls.cc == nil {
 		return
 	}
+	c := ls.cc
 	c.send(req, func(r reply) {
 		if ls.cc == c {
 			done(r)

@@ -1,9 +1,9 @@
 // Package model predicts a failover's timing in virtual time: a
 // discrete-event simulation of the proxy's health checks (driven by the
 // proxy's own state machine, proxy/health) and of Sentinel's failure
-// detection, election, promotion and reconfiguration (sentinel.c's periods,
-// constants and random terms), with the workload's writes going through the
-// proxy. Thousands of trials, each with its own random phases, give the
+// detection, election, promotion and reconfiguration (the Sentinel core,
+// sim/sentinel, that the memory backend runs too, here in virtual time),
+// with the workload's writes going through the proxy. Thousands of trials, each with its own random phases, give the
 // distribution of what a run measures: the write interruption, the proxy's
 // share of it, the time the proxy takes to mark the dead master DOWN, and
 // the two-master window.

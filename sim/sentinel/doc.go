@@ -31,14 +31,17 @@
 //     closing in sentinelCheckSubjectivelyDown, instanceLinkCloseConnection;
 //   - hellos: sentinelSendHello, sentinelProcessHelloMessage;
 //   - INFO: sentinelRefreshInstanceInfo (role changes, +convert-to-slave,
-//     +fix-slave-config, the reconfiguration steps of the other replicas);
+//     +fix-slave-config, the reconfiguration steps of the other replicas),
+//     sentinelMasterLooksSane, sentinelRedisInstanceNoDownFor,
+//     sentinelForceHelloUpdateForMaster;
 //   - detection: sentinelCheckSubjectivelyDown, sentinelCheckObjectivelyDown,
 //     TILT (sentinelCheckTiltCondition);
 //   - election: sentinelAskMasterStateToOtherSentinels, the reply callback,
 //     sentinelCommand's is-master-down-by-addr, sentinelVoteLeader,
 //     sentinelGetLeader;
 //   - failover: sentinelStartFailoverIfNeeded, sentinelStartFailover,
-//     sentinelFailoverStateMachine and its steps, sentinelSelectSlave,
+//     sentinelFailoverStateMachine and its steps, sentinelSelectSlave with
+//     compareSlavesForPromotion,
 //     sentinelFailoverReconfNextSlave, sentinelFailoverDetectEnd,
 //     sentinelAbortFailover, sentinelFailoverSwitchToPromotedSlave,
 //     sentinelResetMasterAndChangeAddress, sentinelResetMaster (with
