@@ -20,12 +20,18 @@ func (o *outbox) empty() bool {
 }
 
 // quiet reports whether nothing is on its way to the Sentinel: no command
-// unanswered, no connection closed by its peer but not yet handled, no
-// message waiting in a connection.
+// unanswered (but by a frozen node: those wait for it to resume), no
+// connection closed by its peer but not yet handled, no message waiting in
+// a connection.
 func (s *Sentinel) quiet() bool {
 	q := true
 	ok := s.call(func() {
 		s.core.Instances(func(ri *sentinel.Instance) {
+			if n := s.nw.node(ri.Addr); n != nil {
+				if st, _ := n.stateOf(); st == nodePaused {
+					return
+				}
+			}
 			if ri.Link.Pending != 0 {
 				q = false
 			}
@@ -147,18 +153,27 @@ func scriptRun(t *testing.T, sc sentineltest.Script) *sentineltest.Log {
 			}
 		}
 	})
-	killed := false
+	undo := map[string]string{"kill": "start", "pause": "unpause"}
+	actions := []struct {
+		at     time.Duration
+		action string
+	}{{sc.FaultAt, sc.Fault}}
+	if sc.UndoAt > 0 {
+		actions = append(actions, struct {
+			at     time.Duration
+			action string
+		}{sc.UndoAt, undo[sc.Fault]})
+	}
 	for _, at := range instants {
-		clock.Store(int64(at))
-		if !killed && at >= sc.KillAt {
-			clock.Store(int64(sc.KillAt))
-			if err := nodes[0].do(ctx, "kill"); err != nil {
+		for len(actions) > 0 && at >= actions[0].at {
+			clock.Store(int64(actions[0].at))
+			if err := nodes[0].do(ctx, actions[0].action); err != nil {
 				t.Fatal(err)
 			}
-			killed = true
+			actions = actions[1:]
 			quiesce()
-			clock.Store(int64(at))
 		}
+		clock.Store(int64(at))
 		var wg sync.WaitGroup
 		for _, j := range due[at] {
 			s := sentinels[j]
@@ -174,18 +189,22 @@ func scriptRun(t *testing.T, sc sentineltest.Script) *sentineltest.Log {
 	return log
 }
 
-// The memory backend drives the Sentinel core as the model does: the same
-// scripted master kill gives the same decisions, instant by instant, as in
-// ../sentinel/testdata/master-kill.log, which sim/model's
+// The memory backend drives the Sentinel core as the model does: each
+// scripted fault gives the same decisions, instant by instant, as in
+// ../sentinel/testdata/<script>.log, which sim/model's
 // TestSentinelDriverMakesTheScriptedDecisions checks too (and rewrites with
 // -update).
 func TestSentinelDriverMakesTheScriptedDecisions(t *testing.T) {
-	log := scriptRun(t, sentineltest.MasterKill)
-	d, err := log.Compare("../sentinel/testdata/master-kill.log", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d != "" {
-		t.Errorf("decisions differ from the golden log:\n%s\nwhole log:\n%s", d, log)
+	for _, sc := range sentineltest.Scripts {
+		t.Run(sc.Name, func(t *testing.T) {
+			log := scriptRun(t, sc)
+			d, err := log.Compare("../sentinel/testdata", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d != "" {
+				t.Errorf("decisions differ from the golden log:\n%s\nwhole log:\n%s", d, log)
+			}
+		})
 	}
 }

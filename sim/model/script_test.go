@@ -21,7 +21,7 @@ func scriptRun(sc sentineltest.Script) *sentineltest.Log {
 	// next while its real round trips run.
 	p := Params{Nodes: sc.Nodes, Sentinels: sc.Sentinels, Quorum: sc.Quorum, DownAfter: sc.DownAfter,
 		FailoverTimeout: sc.FailoverTimeout, ParallelSyncs: sc.ParallelSyncs}
-	w := &world{p: p, rng: rand.New(rand.NewPCG(1, 2)), promoted: -1, fault: sc.KillAt}
+	w := &world{p: p, rng: rand.New(rand.NewPCG(1, 2)), promoted: -1, fault: sc.FaultAt}
 	for i := range sc.Nodes {
 		w.nodes = append(w.nodes, &node{id: i, master: i == 0, backlog: true, replicaOf: min(i, 1) - 1, runID: sc.NodeRunIDs[i]})
 	}
@@ -39,7 +39,15 @@ func scriptRun(sc sentineltest.Script) *sentineltest.Log {
 		s.onEvent = func(e core.Event) { log.Record(w.q.now, i, e) }
 		w.sentinels = append(w.sentinels, s)
 	}
-	w.q.at(sc.KillAt, func() { w.exit(w.nodes[0]) })
+	switch sc.Fault {
+	case "kill":
+		w.q.at(sc.FaultAt, func() { w.exit(w.nodes[0]) })
+	case "pause":
+		w.q.at(sc.FaultAt, func() { w.nodes[0].paused = true })
+	}
+	if sc.UndoAt > 0 {
+		w.q.at(sc.UndoAt, w.undoFault)
+	}
 	for i, s := range w.sentinels {
 		s.monitor()
 		w.q.at(time.Duration(i)*sc.Offset, s.tickF)
@@ -48,17 +56,21 @@ func scriptRun(sc sentineltest.Script) *sentineltest.Log {
 	return log
 }
 
-// The model drives the Sentinel core as the memory backend does: the same
-// scripted master kill gives the same decisions, tick by tick, as in
-// ../sentinel/testdata/master-kill.log, which sim/memory's
+// The model drives the Sentinel core as the memory backend does: each
+// scripted fault gives the same decisions, instant by instant, as in
+// ../sentinel/testdata/<script>.log, which sim/memory's
 // TestSentinelDriverMakesTheScriptedDecisions checks too.
 func TestSentinelDriverMakesTheScriptedDecisions(t *testing.T) {
-	log := scriptRun(sentineltest.MasterKill)
-	d, err := log.Compare("../sentinel/testdata/master-kill.log", *update)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d != "" {
-		t.Errorf("decisions differ from the golden log:\n%s\nwhole log:\n%s", d, log)
+	for _, sc := range sentineltest.Scripts {
+		t.Run(sc.Name, func(t *testing.T) {
+			log := scriptRun(sc)
+			d, err := log.Compare("../sentinel/testdata", *update)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d != "" {
+				t.Errorf("decisions differ from the golden log:\n%s\nwhole log:\n%s", d, log)
+			}
+		})
 	}
 }

@@ -180,50 +180,59 @@ func (s *sentinel) Ping(ri *core.Instance) {
 		w.q.after(2*w.p.RTT, answered)
 		return
 	}
-	n := w.nodes[nodeOf(ri.Addr)]
+	s.later(w.nodes[nodeOf(ri.Addr)], 2*w.p.RTT, answered)
+}
+
+// later runs f after the round trip d if the node answers, or when it
+// resumes if it hangs frozen or cut off (what was asked meanwhile is
+// answered then, in order); a refused or dead node never answers.
+func (s *sentinel) later(n *node, d time.Duration, f func()) {
+	w := s.w
 	switch n.forSentinel(w) {
 	case reachOK:
-		w.q.after(2*w.p.RTT, answered)
+		w.q.after(d, f)
 	case reachHang:
 		if n.paused || n.cut {
-			// Answered when the node resumes, if the link is still up.
-			n.onResume = append(n.onResume, answered)
+			n.onResume = append(n.onResume, f)
 		}
 	}
 }
 
-// Info answers INFO from the node's state after a round trip, if the node
-// answers then.
+// Info answers INFO from the node's state.
 func (s *sentinel) Info(ri *core.Instance) {
 	w := s.w
 	n := w.nodes[nodeOf(ri.Addr)]
-	if n.forSentinel(w) != reachOK {
-		return
-	}
 	c := connOf(ri)
-	w.q.after(2*w.p.RTT, func() {
+	s.later(n, 2*w.p.RTT, func() {
 		if !c.open() || n.forSentinel(w) != reachOK {
 			return
 		}
-		info := core.Info{RunID: n.runID, Role: core.FlagSlave, SlavePriority: core.DefaultSlavePriority}
-		if n.master {
-			info.Role = core.FlagMaster
-			if s.listReplicas {
-				for _, r := range w.nodes {
-					if !r.master && r.replicaOf == n.id && r.forSentinel(w) == reachOK {
-						info.Slaves = append(info.Slaves, nodeAddrs[r.id])
-					}
-				}
-			}
-		} else {
-			if n.replicaOf >= 0 {
-				info.MasterAddr = nodeAddrs[n.replicaOf]
-			}
-			info.MasterLinkUp = n.linkUp(w)
-			info.MasterLinkDownTime = n.masterLinkDownTime(w)
-		}
+		info := s.infoOf(n)
 		s.core.InfoReply(ri, w.q.now, &info)
 	})
+}
+
+// infoOf is what the node's INFO says.
+func (s *sentinel) infoOf(n *node) core.Info {
+	w := s.w
+	info := core.Info{RunID: n.runID, Role: core.FlagSlave, SlavePriority: core.DefaultSlavePriority}
+	if n.master {
+		info.Role = core.FlagMaster
+		if s.listReplicas {
+			for _, r := range w.nodes {
+				if !r.master && r.replicaOf == n.id && r.forSentinel(w) == reachOK {
+					info.Slaves = append(info.Slaves, nodeAddrs[r.id])
+				}
+			}
+		}
+		return info
+	}
+	if n.replicaOf >= 0 {
+		info.MasterAddr = nodeAddrs[n.replicaOf]
+	}
+	info.MasterLinkUp = n.linkUp(w)
+	info.MasterLinkDownTime = n.masterLinkDownTime(w)
+	return info
 }
 
 // Hello: on a node, the other Sentinels subscribed there read it; to a
@@ -242,11 +251,8 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 		return
 	}
 	n := w.nodes[nodeOf(ri.Addr)]
-	if n.forSentinel(w) != reachOK {
-		return
-	}
 	c := connOf(ri)
-	w.q.after(3*w.p.RTT, func() {
+	s.later(n, 3*w.p.RTT, func() {
 		if !c.open() {
 			return
 		}

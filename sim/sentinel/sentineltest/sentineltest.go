@@ -9,7 +9,7 @@
 // connection that was replaced) and each clock. Both drivers start the
 // script with Sentinels that know only the master and discover the
 // replicas (from INFO) and each other (from hellos) on their own, so every
-// phase the core sees comes from the driver; then the master is killed.
+// phase the core sees comes from the driver; then the master fails.
 // Each driver's test writes the decisions it saw, per tick, and compares
 // them with one golden file: the two agree when both match it.
 package sentineltest
@@ -17,6 +17,7 @@ package sentineltest
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +27,8 @@ import (
 
 // Script is the scripted run.
 type Script struct {
+	// Name names the golden log, testdata/<Name>.log in package sentinel.
+	Name string
 	// Nodes: node 0 is the master, the others replicate it. NodeRunIDs
 	// are the nodes' run ids (INFO's run_id), which break the tie between
 	// equally good replicas.
@@ -43,17 +46,27 @@ type Script struct {
 	// instants every request is answered: the drivers' round trips are
 	// far shorter than Resolution.
 	Tick, Offset time.Duration
-	// KillAt: node 0 is killed (its connections reset, new ones refused).
-	KillAt time.Duration
+	// Fault is what happens to node 0 at FaultAt: "kill" (its
+	// connections reset, new ones refused) or "pause" (connections
+	// accepted, nothing answered until it resumes at UndoAt, when what
+	// was asked meanwhile is answered).
+	Fault           string
+	FaultAt, UndoAt time.Duration
 	// End is the last tick.
 	End time.Duration
 }
 
-// MasterKill is the script the drivers' tests replay.
-var MasterKill = Script{
-	Nodes: 3, NodeRunIDs: []string{"c0ffee00", "c0ffee02", "c0ffee01"},
-	Sentinels: 3, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second, ParallelSyncs: 1,
-	Tick: 100 * time.Millisecond, Offset: 30 * time.Millisecond, KillAt: 12 * time.Second, End: 20 * time.Second,
+// Scripts are the scripts the drivers' tests replay: a master killed,
+// and a master frozen long enough to be replaced, then resumed (and
+// converted into a replica).
+var Scripts = []Script{
+	{Name: "master-kill", Nodes: 3, NodeRunIDs: []string{"c0ffee00", "c0ffee02", "c0ffee01"},
+		Sentinels: 3, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second, ParallelSyncs: 1,
+		Tick: 100 * time.Millisecond, Offset: 30 * time.Millisecond, Fault: "kill", FaultAt: 12 * time.Second, End: 20 * time.Second},
+	{Name: "master-pause", Nodes: 3, NodeRunIDs: []string{"c0ffee00", "c0ffee01", "c0ffee02"},
+		Sentinels: 3, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second, ParallelSyncs: 1,
+		Tick: 100 * time.Millisecond, Offset: 30 * time.Millisecond, Fault: "pause", FaultAt: 12 * time.Second,
+		UndoAt: 16 * time.Second, End: 30 * time.Second},
 }
 
 // Resolution is the log's time step: a decision is logged at the instant
@@ -156,9 +169,11 @@ func (l *Log) String() string {
 	return b.String()
 }
 
-// Compare compares the log with the golden file at path (rewriting it
-// when update is set) and returns what differs, "" when nothing does.
-func (l *Log) Compare(path string, update bool) (string, error) {
+// Compare compares the log with the script's golden file in dir
+// (rewriting it when update is set) and returns what differs, "" when
+// nothing does.
+func (l *Log) Compare(dir string, update bool) (string, error) {
+	path := filepath.Join(dir, l.s.Name+".log")
 	got := l.String()
 	if update {
 		return "", os.WriteFile(path, []byte(got), 0o644)
