@@ -64,17 +64,7 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 	for _, n := range c.nodes[1:] {
 		n.becomeReplicaOf(master.addr)
 	}
-	if err := waitFor(ctx, 10*time.Second, func() bool {
-		for _, n := range c.nodes[1:] {
-			n.mu.Lock()
-			up := n.repl.linkUp
-			n.mu.Unlock()
-			if !up {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
+	if err := waitFor(ctx, 10*time.Second, func() bool { return linksUp(c.nodes[1:]) }); err != nil {
 		c.Close(ctx)
 		return nil, fmt.Errorf("replicas did not sync: %w", err)
 	}
@@ -100,7 +90,7 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 		for _, s := range c.sentinels {
 			ready := false
 			s.call(func() {
-				ready = len(s.master.slaves) == len(c.nodes)-1 && len(s.master.sentinels) == len(c.sentinels)-1
+				ready = len(s.master.Slaves) == len(c.nodes)-1 && len(s.master.Sentinels) == len(c.sentinels)-1
 			})
 			if !ready {
 				return false
@@ -112,6 +102,19 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 		return nil, fmt.Errorf("sentinels did not discover the cluster: %w", err)
 	}
 	return c, nil
+}
+
+// linksUp reports whether every replica's link to its master is up.
+func linksUp(replicas []*Node) bool {
+	for _, n := range replicas {
+		n.mu.Lock()
+		up := n.repl.linkUp
+		n.mu.Unlock()
+		if !up {
+			return false
+		}
+	}
+	return true
 }
 
 func waitFor(ctx context.Context, limit time.Duration, cond func() bool) error {

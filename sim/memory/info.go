@@ -106,7 +106,7 @@ func (n *Node) replicationInfoLocked(b *strings.Builder) {
 		if !r.linkUp {
 			down := -1
 			if !r.downSince.IsZero() {
-				down = int(time.Since(r.downSince).Seconds())
+				down = int(n.net.now().Sub(r.downSince).Seconds())
 			}
 			kv("master_link_down_since_seconds", down)
 		}

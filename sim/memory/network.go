@@ -17,6 +17,18 @@ type network struct {
 	nodes     map[string]*Node
 	sentinels map[string]*Sentinel
 	rnd       *rand.Rand
+	// clock, when set (by a test, before anything runs), is the time the
+	// nodes report in INFO's seconds fields (a Sentinel with a test clock
+	// reads them).
+	clock func() time.Time
+}
+
+// now is the nodes' clock for what INFO reports.
+func (nw *network) now() time.Time {
+	if nw.clock != nil {
+		return nw.clock()
+	}
+	return time.Now()
 }
 
 func newNetwork(seed uint64) *network {

@@ -130,7 +130,7 @@ func (n *Node) dropReplicationLocked() {
 	}
 	if n.repl.role == roleReplica && n.repl.linkUp {
 		n.repl.linkUp = false
-		n.repl.downSince = time.Now()
+		n.repl.downSince = n.net.now()
 	}
 }
 
@@ -234,7 +234,7 @@ func (r *Node) linkDown(gen int) {
 	r.mu.Lock()
 	if r.repl.role == roleReplica && r.repl.gen == gen && r.repl.linkUp {
 		r.repl.linkUp = false
-		r.repl.downSince = time.Now()
+		r.repl.downSince = r.net.now()
 	}
 	r.mu.Unlock()
 	r.net.nodeChanged(r)

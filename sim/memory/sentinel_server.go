@@ -9,6 +9,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
+
+	"github.com/redisha-sim/redisha-sim/sim/sentinel"
 )
 
 // startServer opens the Sentinel's RESP port: SENTINEL, INFO, ROLE and,
@@ -113,17 +115,17 @@ func (s *Sentinel) infoText() string {
 		m := s.master
 		status := "ok"
 		switch {
-		case m.is(fODown):
+		case m.Is(sentinel.FlagODown):
 			status = "odown"
-		case m.is(fSDown):
+		case m.Is(sentinel.FlagSDown):
 			status = "sdown"
 		}
 		tilt := 0
-		if s.tilt {
+		if s.core.Tilt {
 			tilt = 1
 		}
 		fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:%d\r\nsentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\n", tilt)
-		fmt.Fprintf(&b, "master0:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d\r\n", m.name, status, m.addr, len(m.slaves), len(m.sentinels)+1)
+		fmt.Fprintf(&b, "master0:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d\r\n", m.Name, status, m.Addr, len(m.Slaves), len(m.Sentinels)+1)
 	})
 	return b.String()
 }
@@ -192,7 +194,7 @@ func (s *Sentinel) sentinelReply(sub string, args []string) resp {
 		if len(args) < 1 {
 			return false, resp{err: fmt.Sprintf("ERR wrong number of arguments for 'sentinel|%s' command", sub)}
 		}
-		if args[0] != m.name {
+		if args[0] != m.Name {
 			return false, resp{err: "ERR No such master with that name"}
 		}
 		return true, resp{}
@@ -202,24 +204,24 @@ func (s *Sentinel) sentinelReply(sub string, args []string) resp {
 		if len(args) != 1 {
 			return resp{err: "ERR wrong number of arguments for 'sentinel|get-master-addr-by-name' command"}
 		}
-		if args[0] != m.name {
+		if args[0] != m.Name {
 			return resp{nilArr: true}
 		}
-		host, port, _ := net.SplitHostPort(currentMasterAddr(m))
+		host, port, _ := net.SplitHostPort(m.CurrentAddr())
 		return resp{arr: []any{host, port}}
 	case "masters":
-		return resp{dicts: [][]string{s.instanceDict(m)}}
+		return resp{dicts: [][]string{s.instanceDict(&m.Instance)}}
 	case "master":
 		if ok, e := named(); !ok {
 			return e
 		}
-		return resp{arr: stringsToAny(s.instanceDict(m))}
+		return resp{arr: stringsToAny(s.instanceDict(&m.Instance))}
 	case "replicas", "slaves":
 		if ok, e := named(); !ok {
 			return e
 		}
 		d := [][]string{}
-		for _, sl := range m.slaves {
+		for _, sl := range m.Slaves {
 			d = append(d, s.instanceDict(sl))
 		}
 		return resp{dicts: d}
@@ -228,7 +230,7 @@ func (s *Sentinel) sentinelReply(sub string, args []string) resp {
 			return e
 		}
 		d := [][]string{}
-		for _, si := range m.sentinels {
+		for _, si := range m.Sentinels {
 			d = append(d, s.instanceDict(si))
 		}
 		return resp{dicts: d}
@@ -243,14 +245,14 @@ func (s *Sentinel) sentinelReply(sub string, args []string) resp {
 			return e
 		}
 		usable := 1
-		for _, si := range m.sentinels {
-			if !si.is(fSDown | fODown) {
+		for _, si := range m.Sentinels {
+			if !si.Is(sentinel.FlagSDown | sentinel.FlagODown) {
 				usable++
 			}
 		}
-		voters := len(m.sentinels) + 1
+		voters := len(m.Sentinels) + 1
 		var problems []string
-		if usable < m.quorum {
+		if usable < m.Quorum {
 			problems = append(problems, "Not enough available Sentinels to reach the specified quorum for this master")
 		}
 		if usable < voters/2+1 {
@@ -277,79 +279,58 @@ func stringsToAny(ss []string) []any {
 
 // instanceDict is addReplySentinelRedisInstance: field/value pairs, values
 // as strings.
-func (s *Sentinel) instanceDict(ri *instance) []string {
-	now := time.Now()
-	host, port, _ := net.SplitHostPort(ri.addr)
-	msSince := func(t time.Time) string {
-		if t.IsZero() {
+func (s *Sentinel) instanceDict(ri *sentinel.Instance) []string {
+	now := s.now()
+	host, port, _ := net.SplitHostPort(ri.Addr)
+	msSince := func(t time.Duration) string {
+		if t < 0 {
 			return "0"
 		}
-		return strconv.FormatInt(now.Sub(t).Milliseconds(), 10)
+		return strconv.FormatInt((now - t).Milliseconds(), 10)
 	}
-	d := []string{"name", ri.name, "ip", host, "port", port, "runid", ri.runid, "flags", flagString(ri),
-		"link-pending-commands", strconv.Itoa(ri.link.pending), "link-refcount", "1"}
-	if ri.is(fFailoverInProgress) {
-		d = append(d, "failover-state", failoverStateNames[ri.failoverState])
+	l := &ri.Link
+	d := []string{"name", ri.Name, "ip", host, "port", port, "runid", ri.RunID, "flags", ri.FlagString(),
+		"link-pending-commands", strconv.Itoa(l.Pending), "link-refcount", "1"}
+	m := s.master
+	if ri == &m.Instance && m.Is(sentinel.FlagFailoverInProgress) {
+		d = append(d, "failover-state", m.FailoverState.String())
 	}
-	d = append(d, "last-ping-sent", msSince(ri.link.actPingTime), "last-ok-ping-reply", msSince(ri.link.lastAvailTime),
-		"last-ping-reply", msSince(ri.link.lastPongTime))
-	if ri.is(fSDown) {
-		d = append(d, "s-down-time", msSince(ri.sDownSince))
+	d = append(d, "last-ping-sent", msSince(l.ActPingTime), "last-ok-ping-reply", msSince(l.LastAvailTime),
+		"last-ping-reply", msSince(l.LastPongTime))
+	if ri.Is(sentinel.FlagSDown) {
+		d = append(d, "s-down-time", msSince(ri.SDownSince))
 	}
-	if ri.is(fODown) {
-		d = append(d, "o-down-time", msSince(ri.oDownSince))
+	if ri.Is(sentinel.FlagODown) {
+		d = append(d, "o-down-time", msSince(ri.ODownSince))
 	}
-	d = append(d, "down-after-milliseconds", strconv.FormatInt(ri.downAfter.Milliseconds(), 10))
-	switch {
-	case ri.is(fSentinel):
-		leader := ri.leader
+	d = append(d, "down-after-milliseconds", strconv.FormatInt(ri.DownAfter.Milliseconds(), 10))
+	if ri.Is(sentinel.FlagSentinel) {
+		leader := ri.Leader
 		if leader == "" {
 			leader = "?"
 		}
-		return append(d, "last-hello-message", msSince(ri.lastHelloTime), "voted-leader", leader,
-			"voted-leader-epoch", strconv.FormatUint(ri.leaderEpoch, 10))
+		return append(d, "last-hello-message", msSince(ri.LastHelloTime), "voted-leader", leader,
+			"voted-leader-epoch", strconv.FormatUint(ri.LeaderEpoch, 10))
 	}
-	role := map[int]string{fMaster: "master", fSlave: "slave"}[ri.roleReported]
-	d = append(d, "info-refresh", msSince(ri.infoRefresh), "role-reported", role, "role-reported-time", msSince(ri.roleReportedTime))
-	if ri.is(fMaster) {
-		return append(d, "config-epoch", strconv.FormatUint(ri.configEpoch, 10), "num-slaves", strconv.Itoa(len(ri.slaves)),
-			"num-other-sentinels", strconv.Itoa(len(ri.sentinels)), "quorum", strconv.Itoa(ri.quorum),
-			"failover-timeout", strconv.FormatInt(ri.failoverTimeout.Milliseconds(), 10), "parallel-syncs", strconv.Itoa(ri.parallelSyncs))
+	role := "slave"
+	if ri.RoleReported == sentinel.FlagMaster {
+		role = "master"
 	}
-	status, mhost := "err", ri.slaveMasterHost
-	if ri.slaveMasterLinkUp {
+	d = append(d, "info-refresh", msSince(ri.InfoRefresh), "role-reported", role, "role-reported-time", msSince(ri.RoleReportedTime))
+	if ri == &m.Instance {
+		return append(d, "config-epoch", strconv.FormatUint(m.ConfigEpoch, 10), "num-slaves", strconv.Itoa(len(m.Slaves)),
+			"num-other-sentinels", strconv.Itoa(len(m.Sentinels)), "quorum", strconv.Itoa(m.Quorum),
+			"failover-timeout", strconv.FormatInt(m.FailoverTimeout.Milliseconds(), 10), "parallel-syncs", strconv.Itoa(m.ParallelSyncs))
+	}
+	status, mhost, mport := "err", "?", "0"
+	if ri.SlaveMasterLinkUp {
 		status = "ok"
 	}
-	if mhost == "" {
-		mhost = "?"
+	if ri.SlaveMasterAddr != "" {
+		mhost, mport, _ = net.SplitHostPort(ri.SlaveMasterAddr)
 	}
-	return append(d, "master-link-down-time", strconv.FormatInt(ri.masterLinkDownTime.Milliseconds(), 10),
-		"master-link-status", status, "master-host", mhost, "master-port", strconv.Itoa(ri.slaveMasterPort),
-		"slave-priority", strconv.Itoa(ri.slavePriority), "slave-repl-offset", strconv.FormatInt(ri.slaveReplOffset, 10),
+	return append(d, "master-link-down-time", strconv.FormatInt(ri.MasterLinkDownTime.Milliseconds(), 10),
+		"master-link-status", status, "master-host", mhost, "master-port", mport,
+		"slave-priority", strconv.Itoa(ri.SlavePriority), "slave-repl-offset", strconv.FormatInt(ri.SlaveReplOffset, 10),
 		"replica-announced", "1")
-}
-
-var flagNames = []struct {
-	f    int
-	name string
-}{
-	{fSDown, "s_down"}, {fODown, "o_down"}, {fMaster, "master"}, {fSlave, "slave"}, {fSentinel, "sentinel"},
-	{-1, "disconnected"}, {fMasterDown, "master_down"}, {fFailoverInProgress, "failover_in_progress"},
-	{fPromoted, "promoted"}, {fReconfSent, "reconf_sent"}, {fReconfInprog, "reconf_inprog"}, {fReconfDone, "reconf_done"},
-}
-
-func flagString(ri *instance) string {
-	var out []string
-	for _, f := range flagNames {
-		if f.f == -1 {
-			if ri.link.disconnected {
-				out = append(out, f.name)
-			}
-			continue
-		}
-		if ri.is(f.f) {
-			out = append(out, f.name)
-		}
-	}
-	return strings.Join(out, ",")
 }

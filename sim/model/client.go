@@ -16,6 +16,8 @@ const (
 type client struct {
 	w   *world
 	due time.Duration
+	// nextF is next as a func value, made once (a method value allocates).
+	nextF func()
 }
 
 func (c *client) next() {
@@ -30,7 +32,7 @@ func (c *client) next() {
 	// two round trips), so one event per write is enough.
 	end, ok, nodeID := c.write(start)
 	w.writes = append(w.writes, write{end: end, node: nodeID, ok: ok})
-	w.q.at(max(c.due, end), c.next)
+	w.q.at(max(c.due, end), c.nextF)
 }
 
 // write decides where the write goes and how it ends.

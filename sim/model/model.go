@@ -1,9 +1,9 @@
 // Package model predicts a failover's timing in virtual time: a
 // discrete-event simulation of the proxy's health checks (driven by the
 // proxy's own state machine, proxy/health) and of Sentinel's failure
-// detection, election, promotion and reconfiguration (sentinel.c's periods,
-// constants and random terms), with the workload's writes going through the
-// proxy. Thousands of trials, each with its own random phases, give the
+// detection, election, promotion and reconfiguration (the Sentinel core,
+// sim/sentinel, that the memory backend runs too, here in virtual time),
+// with the workload's writes going through the proxy. Thousands of trials, each with its own random phases, give the
 // distribution of what a run measures: the write interruption, the proxy's
 // share of it, the time the proxy takes to mark the dead master DOWN, and
 // the two-master window.
@@ -24,19 +24,6 @@ import (
 	"github.com/redisha-sim/redisha-sim/proxy/health"
 	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/stats"
-)
-
-// Constants of sentinel.c (Redis 7.0).
-const (
-	sentinelPingPeriod    = time.Second      // SENTINEL_PING_PERIOD
-	sentinelInfoPeriod    = 10 * time.Second // SENTINEL_INFO_PERIOD
-	sentinelFastInfo      = time.Second      // INFO to replicas during a failover
-	sentinelPublishPeriod = 2 * time.Second  // SENTINEL_PUBLISH_PERIOD
-	sentinelAskPeriod     = time.Second      // SENTINEL_ASK_PERIOD
-	sentinelMaxDesync     = 1000             // SENTINEL_MAX_DESYNC, ms
-	sentinelElection      = 10 * time.Second // SENTINEL_ELECTION_TIMEOUT
-	sentinelHz            = 10               // CONFIG_DEFAULT_HZ: hz = 10 + rand()%10
-	sentinelReconfTimeout = 10 * time.Second // SENTINEL_SLAVE_RECONF_TIMEOUT
 )
 
 // Fault is the modelled fault on the initial master.
@@ -225,9 +212,10 @@ func Predict(p Params, n int, seed uint64) (*Prediction, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var sc scratch
 			for i := k; i < n; i += workers {
 				rng := rand.New(rand.NewPCG(seed, uint64(i)))
-				trials[i] = simulate(p, rng)
+				trials[i] = simulate(p, rng, &sc)
 			}
 		}()
 	}

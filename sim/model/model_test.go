@@ -13,11 +13,15 @@ import (
 // load reads a project scenario with overrides.
 func load(t *testing.T, name string, sets ...string) *scenario.Scenario {
 	t.Helper()
-	s, err := scenario.Load("../../scenarios/"+name+".yaml", sets)
+	s, err := loadScenario(name, sets...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func loadScenario(name string, sets ...string) (*scenario.Scenario, error) {
+	return scenario.Load("../../scenarios/"+name+".yaml", sets)
 }
 
 func predictScenario(t *testing.T, name string, sets ...string) *Prediction {

@@ -1,8 +1,10 @@
 package model
 
 import (
+	"cmp"
+	"math"
 	"math/rand/v2"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/health"
@@ -38,6 +40,11 @@ type node struct {
 	onReset []func()
 	// onResume are called when a hanging node answers again.
 	onResume []func()
+	// runID is the run_id its INFO reports ("" unless a test sets it:
+	// the core then takes equally good replicas in address order).
+	runID string
+	// goneAt is when a dead node's process exited.
+	goneAt time.Duration
 }
 
 func (n *node) deadReach(w *world) reach {
@@ -76,6 +83,28 @@ func (n *node) linkUp(w *world) bool {
 	}
 	m := w.nodes[n.replicaOf]
 	return m.master && m.forSentinel(w) == reachOK
+}
+
+// masterLinkDownTime is a replica's master_link_down_since_seconds: -1
+// while it syncs with a master it never had a link to, whole seconds since
+// its master went away (a dead master at its exit, a frozen or cut one at
+// the fault), zero with the link up.
+func (n *node) masterLinkDownTime(w *world) time.Duration {
+	if n.master || n.replicaOf < 0 {
+		return 0
+	}
+	if w.q.now < n.syncedAt {
+		return -time.Second
+	}
+	m := w.nodes[n.replicaOf]
+	if m.master && m.forSentinel(w) == reachOK {
+		return 0
+	}
+	since := w.fault
+	if m.dead {
+		since = m.goneAt
+	}
+	return (w.q.now - since).Truncate(time.Second)
 }
 
 func (n *node) reset() {
@@ -133,9 +162,16 @@ func (w *world) uniform(d time.Duration) time.Duration {
 	return time.Duration(w.rng.Int64N(int64(d)))
 }
 
+// scratch is what one worker's trials reuse: the write log and the event
+// queue's storage (a trial logs thousands of writes).
+type scratch struct {
+	writes []write
+	events []event
+}
+
 // simulate runs one trial. Time 0 is the workload's start; the steady
 // state's phases are drawn at random.
-func simulate(p Params, rng *rand.Rand) Trial {
+func simulate(p Params, rng *rand.Rand, sc *scratch) Trial {
 	if p.RTT == 0 {
 		p.RTT = 500 * time.Microsecond
 	}
@@ -145,7 +181,12 @@ func simulate(p Params, rng *rand.Rand) Trial {
 	w := &world{p: p, rng: rng, promoted: -1, gate: 0, fault: p.Fault.At}
 	// The round-robin position is whatever earlier sessions left.
 	w.rr = rng.IntN(1 << 20)
-	w.writes = make([]write, 0, int(p.Duration.Seconds()*p.WriteRate*float64(p.Writers))+16)
+	w.writes = slices.Grow(sc.writes[:0], int(p.Duration.Seconds()*p.WriteRate*float64(p.Writers))+16)
+	w.q.h = sc.events[:0]
+	defer func() {
+		clear(w.q.h[:cap(w.q.h)])
+		sc.writes, sc.events = w.writes, w.q.h[:0]
+	}()
 	for i := range p.Nodes {
 		w.nodes = append(w.nodes, &node{id: i, master: i == 0, backlog: true, replicaOf: min(i, 1) - 1})
 	}
@@ -160,7 +201,8 @@ func simulate(p Params, rng *rand.Rand) Trial {
 	}
 	for range p.Writers {
 		c := &client{w: w, due: w.uniform(time.Duration(float64(time.Second) / p.WriteRate))}
-		w.q.at(c.due, c.next)
+		c.nextF = c.next
+		w.q.at(c.due, c.nextF)
 	}
 	w.q.at(p.Fault.At, w.doFault)
 	if p.Fault.Undo > 0 {
@@ -200,7 +242,7 @@ func (w *world) doFault() {
 }
 
 func (w *world) exit(n *node) {
-	n.stopping, n.dead = false, true
+	n.stopping, n.dead, n.goneAt = false, true, w.q.now
 	n.hangsAt = w.q.now + w.p.RefuseWindow
 	w.reset(n)
 }
@@ -263,7 +305,7 @@ func (w *world) replicate(n, to *node) {
 // from a timeline.
 func (w *world) judge() {
 	f := w.fault
-	sort.Slice(w.writes, func(i, j int) bool { return w.writes[i].end < w.writes[j].end })
+	slices.SortFunc(w.writes, func(a, b write) int { return cmp.Compare(a.end, b.end) })
 	// The interruption: from the last ok before the first failure at or
 	// after the fault to the first ok after it.
 	firstFail := -1
@@ -301,11 +343,12 @@ func (w *world) judge() {
 	const join = time.Second
 	var total, from, to time.Duration
 	open := false
+	var named majorityCursor
 	for _, x := range w.writes {
 		if !x.ok {
 			continue
 		}
-		if m := w.majorityAt(x.end); m < 0 || m == x.node {
+		if m := named.at(w, x.end); m < 0 || m == x.node {
 			continue
 		}
 		if open && x.end-to <= join {
@@ -321,6 +364,29 @@ func (w *world) judge() {
 		total += to - from
 	}
 	w.t.TwoMaster = total
+}
+
+// majorityCursor answers majorityAt for times that do not go back,
+// computing it again only past the next +switch-master.
+type majorityCursor struct {
+	valid bool
+	node  int
+	until time.Duration
+}
+
+func (c *majorityCursor) at(w *world, t time.Duration) int {
+	if c.valid && t < c.until {
+		return c.node
+	}
+	c.valid, c.node, c.until = true, w.majorityAt(t), time.Duration(math.MaxInt64)
+	for _, s := range w.sentinels {
+		for _, sw := range s.switches {
+			if sw.at > t && sw.at < c.until {
+				c.until = sw.at
+			}
+		}
+	}
+	return c.node
 }
 
 // majorityAt is the node a majority of Sentinels named at time t, -1 when
