@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/sentinel"
 	"github.com/redisha-sim/redisha-sim/sim/sentinel/sentineltest"
 )
@@ -153,16 +154,13 @@ func scriptRun(t *testing.T, sc sentineltest.Script) *sentineltest.Log {
 			}
 		}
 	})
-	undo := map[string]string{"kill": "start", "pause": "unpause"}
-	actions := []struct {
+	type action struct {
 		at     time.Duration
-		action string
-	}{{sc.FaultAt, sc.Fault}}
+		action fault.Action
+	}
+	actions := []action{{sc.FaultAt, sc.Fault}}
 	if sc.UndoAt > 0 {
-		actions = append(actions, struct {
-			at     time.Duration
-			action string
-		}{sc.UndoAt, undo[sc.Fault]})
+		actions = append(actions, action{sc.UndoAt, fault.Of(sc.Fault).Undo})
 	}
 	for _, at := range instants {
 		for len(actions) > 0 && at >= actions[0].at {

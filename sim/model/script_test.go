@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	core "github.com/redisha-sim/redisha-sim/sim/sentinel"
 	"github.com/redisha-sim/redisha-sim/sim/sentinel/sentineltest"
 )
@@ -40,9 +41,9 @@ func scriptRun(sc sentineltest.Script) *sentineltest.Log {
 		w.sentinels = append(w.sentinels, s)
 	}
 	switch sc.Fault {
-	case "kill":
+	case fault.Kill:
 		w.q.at(sc.FaultAt, func() { w.exit(w.nodes[0]) })
-	case "pause":
+	case fault.Pause:
 		w.q.at(sc.FaultAt, func() { w.nodes[0].paused = true })
 	}
 	if sc.UndoAt > 0 {

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/sentinel"
 )
 
@@ -50,7 +51,7 @@ type Script struct {
 	// connections reset, new ones refused) or "pause" (connections
 	// accepted, nothing answered until it resumes at UndoAt, when what
 	// was asked meanwhile is answered).
-	Fault           string
+	Fault           fault.Action
 	FaultAt, UndoAt time.Duration
 	// End is the last tick.
 	End time.Duration
@@ -62,10 +63,10 @@ type Script struct {
 var Scripts = []Script{
 	{Name: "master-kill", Nodes: 3, NodeRunIDs: []string{"c0ffee00", "c0ffee02", "c0ffee01"},
 		Sentinels: 3, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second, ParallelSyncs: 1,
-		Tick: 100 * time.Millisecond, Offset: 30 * time.Millisecond, Fault: "kill", FaultAt: 12 * time.Second, End: 20 * time.Second},
+		Tick: 100 * time.Millisecond, Offset: 30 * time.Millisecond, Fault: fault.Kill, FaultAt: 12 * time.Second, End: 20 * time.Second},
 	{Name: "master-pause", Nodes: 3, NodeRunIDs: []string{"c0ffee00", "c0ffee01", "c0ffee02"},
 		Sentinels: 3, Quorum: 2, DownAfter: time.Second, FailoverTimeout: 10 * time.Second, ParallelSyncs: 1,
-		Tick: 100 * time.Millisecond, Offset: 30 * time.Millisecond, Fault: "pause", FaultAt: 12 * time.Second,
+		Tick: 100 * time.Millisecond, Offset: 30 * time.Millisecond, Fault: fault.Pause, FaultAt: 12 * time.Second,
 		UndoAt: 16 * time.Second, End: 30 * time.Second},
 }
 
