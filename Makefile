@@ -51,9 +51,10 @@ lint: vet ## go vet, staticcheck and gofmt
 fmt: ## gofmt the tree
 	gofmt -w .
 
-bench: build ## benchmarks: redis-benchmark direct / our proxy / HAProxy, idle-session RSS, Go benchmarks
+bench: build ## benchmarks: redis-benchmark direct / our proxy / HAProxy, idle-session RSS, Go benchmarks (copy path; 10,000 model trials, goal at most 5 s)
 	$(GO) run ./cmd/redisha-bench -proxy ./bin/redisha-sim
 	$(GO) test ./proxy -run '^$$' -bench . -benchtime 2s -benchmem
+	$(GO) test ./sim/model -run '^$$' -bench PredictMasterKill10000 -benchtime 1x -count 3
 
 clean: ## remove build output and leftovers of crashed runs (containers, networks)
 	-./bin/redisha-sim clean

@@ -1,6 +1,6 @@
 // Package e2e runs the scenarios on real Redis and Sentinel containers
 // (the docker backend), through this project's proxy and through real
-// HAProxy, and checks what the reports say against timing.md.
+// HAProxy, and checks what the reports say against sim/model/TIMING.md.
 //
 // It needs a Docker engine and the local images (make images; the suite
 // builds missing ones itself from Debian's redis-server and haproxy

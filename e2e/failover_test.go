@@ -20,7 +20,7 @@ var _ = Describe("A master failure on containers", Ordered, Label("docker", "fai
 	results := map[string]*sim.Result{}
 
 	for _, px := range []struct{ kind, label string }{{"redisha", "redisha"}, {"haproxy", "haproxy"}} {
-		It("kill through "+px.kind+": the master port reaches the promoted replica in the time timing.md predicts",
+		It("kill through "+px.kind+": the master port reaches the promoted replica in the time sim/model/TIMING.md §6 predicts",
 			Label(px.label, "kill"), func(ctx SpecContext) {
 				res := runScenario(ctx, "docker", "master-kill.yaml", "proxy.kind="+px.kind)
 				results["master-kill via "+px.kind] = res

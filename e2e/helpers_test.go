@@ -92,7 +92,7 @@ func roleEventAfter(tl *timeline.Timeline, node string, t time.Duration, role st
 // failoverProblems lists what went wrong with a failover away from old, as
 // the issue defines a good one: one failover; the master port reaches the
 // master Sentinel names at the end; the write interruption recovered
-// inside the range timing.md §6 predicts. Empty means none.
+// inside the range sim/model/TIMING.md §6 predicts. Empty means none.
 func failoverProblems(res *sim.Result, old string) []string {
 	var p []string
 	tl, r := res.Timeline, res.Report
@@ -109,7 +109,7 @@ func failoverProblems(res *sim.Result, old string) []string {
 	} else {
 		lo, hi := verdict.PredictWriteInterruption(tl.Params)
 		if wi.Duration < lo || wi.Duration > hi {
-			p = append(p, fmt.Sprintf("write interruption %v outside timing.md §6's [%v, %v]", wi.Duration, lo, hi))
+			p = append(p, fmt.Sprintf("write interruption %v outside sim/model/TIMING.md §6's [%v, %v]", wi.Duration, lo, hi))
 		}
 		if first := firstOKWrite(tl, wi.LastOK); first == nil {
 			p = append(p, "no acknowledged write after the interruption")

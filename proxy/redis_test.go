@@ -119,7 +119,7 @@ func swapRoles(t *testing.T, nodes []*redistest.Server) (promoted, demoted time.
 
 // testMasterPortFollowsRoleSwap swaps roles and checks that the proxy
 // marks the old master DOWN and the new one UP within the windows HAProxy's
-// semantics give (timing.md §1), with T, a failing check's duration, equal to
+// semantics give (sim/model/TIMING.md §1), with T, a failing check's duration, equal to
 // inter (a replica answering role:slave never closes, so the check waits for
 // its whole timeout):
 //

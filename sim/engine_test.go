@@ -50,11 +50,11 @@ func TestMasterKillInterruptionIsWhatTheTimingPredicts(t *testing.T) {
 	// down-after 1.5 s, not 1 s: at 1 s a Sentinel's first reconnect to the
 	// new master can come a full ping period after the switch, after the
 	// down-after clock (started at the switch) ran out: a second,
-	// cascading failover, as real Sentinels do too (timing.md §3: 2 runs in
+	// cascading failover, as real Sentinels do too (sim/model/TIMING.md §3: 2 runs in
 	// 10). This test counts one failover.
 	D := 1500 * time.Millisecond
 	I, F := time.Second, time.Second // the seed: inter 1s, fastinter = downinter = inter, rise 2
-	// timing.md §1-§2: SDOWN D after the kill (plus a tick); promotion
+	// sim/model/TIMING.md §1-§2: SDOWN D after the kill (plus a tick); promotion
 	// within the quorum's round trip and a few ticks; the proxy marks the
 	// new master UP (rise-1)·fastinter after its first passing check, which
 	// starts at most a failing check (T = inter) plus downinter after the

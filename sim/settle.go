@@ -15,7 +15,7 @@ import (
 // settleAndReadBack waits (up to the scenario's settle time) until the
 // cluster has one master that every Sentinel names, with every other
 // reachable node replicating from it, then reads every written key from
-// that master and marks each write present or absent (timing.md §5).
+// that master and marks each write present or absent (sim/model/TIMING.md §5).
 func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster, poller *rolePoller, rec *timeline.Recorder, progress func()) *timeline.ReadBack {
 	rb := &timeline.ReadBack{}
 	deadline := time.Now().Add(s.Settle.D)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
 
 // The in-memory node is checked against a real redis-server: the same
@@ -261,14 +262,16 @@ func TestRestartedNodeComesBackAsMasterWithOrWithoutItsSnapshot(t *testing.T) {
 		}
 		m := nodes[0]
 		nodes[1].becomeReplicaOf(m.addr)
-		waitFor(t.Context(), 3*time.Second, func() bool { nodes[1].mu.Lock(); defer nodes[1].mu.Unlock(); return nodes[1].repl.linkUp })
+		if err := waitFor(t.Context(), 3*time.Second, func() bool { nodes[1].mu.Lock(); defer nodes[1].mu.Unlock(); return nodes[1].repl.linkUp }); err != nil {
+			t.Fatalf("replica link: %v", err)
+		}
 		c := dialRaw(t, m.addr)
 		c.do(t, "AUTH", "pw")
 		c.do(t, "SET", "kept", "1")
-		if err := m.do(t.Context(), "stop"); err != nil {
+		if err := m.do(t.Context(), fault.Stop); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.do(t.Context(), "start"); err != nil {
+		if err := m.do(t.Context(), fault.Start); err != nil {
 			t.Fatal(err)
 		}
 		c = dialRaw(t, m.addr)
@@ -300,16 +303,21 @@ func TestKilledMasterLosesWhatItHadNotReplicated(t *testing.T) {
 		nodes = append(nodes, n)
 	}
 	nodes[1].becomeReplicaOf(nodes[0].addr)
-	waitFor(t.Context(), 3*time.Second, func() bool { nodes[1].mu.Lock(); defer nodes[1].mu.Unlock(); return nodes[1].repl.linkUp })
+	if err := waitFor(t.Context(), 3*time.Second, func() bool { nodes[1].mu.Lock(); defer nodes[1].mu.Unlock(); return nodes[1].repl.linkUp }); err != nil {
+		t.Fatalf("replica link: %v", err)
+	}
 	c := dialRaw(t, nodes[0].addr)
+	r := dialRaw(t, nodes[1].addr)
 	c.do(t, "SET", "early", "1")
-	time.Sleep(700 * time.Millisecond) // replicated
-	c.do(t, "SET", "late", "1")        // acknowledged, still in the 500ms lag
-	if err := nodes[0].do(t.Context(), "kill"); err != nil {
+	if err := waitFor(t.Context(), 3*time.Second, func() bool { return r.do(t, "GET", "early") == "$1" }); err != nil {
+		t.Fatalf("the first write never reached the replica: %v", err)
+	}
+	c.do(t, "SET", "late", "1") // acknowledged, still in the 500ms lag
+	if err := nodes[0].do(t.Context(), fault.Kill); err != nil {
 		t.Fatal(err)
 	}
+	// An absence shows only once the lag is over: wait past it.
 	time.Sleep(700 * time.Millisecond)
-	r := dialRaw(t, nodes[1].addr)
 	if got := r.do(t, "GET", "early"); got != "$1" {
 		t.Errorf("replicated write: %s", got)
 	}

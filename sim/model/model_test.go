@@ -99,7 +99,7 @@ func TestFromScenarioRefusesMoreWritesThanItSimulates(t *testing.T) {
 	}
 }
 
-// The seed's configuration on real Redis and HAProxy (timing.md §3): a
+// The seed's configuration on real Redis and HAProxy (TIMING.md §3): a
 // killed master's writes came back after a median 7.37 s with down-after
 // 5 s and 3.37 s with down-after 1 s, on loopback (refused connections,
 // as on the memory backend).
@@ -119,7 +119,7 @@ func TestModelBandHoldsTheObservedSeedFigures(t *testing.T) {
 	}
 }
 
-// timing.md §1: UP to DOWN takes between (fall-1)·fastinter + fall·d and
+// TIMING.md §1: UP to DOWN takes between (fall-1)·fastinter + fall·d and
 // inter + fall·d + (fall-1)·fastinter, d being one failing check: a
 // refused connection (~0) on loopback, the connect timeout (inter) when a
 // container's address is gone. A check in flight when the master is killed
@@ -187,7 +187,7 @@ func TestSentinelAwareRoutingLeavesTheProxyAlmostNoShare(t *testing.T) {
 	}
 	within(t, "sentinel-aware proxy share", aware.ProxyShare, 0, 50*time.Millisecond)
 	// The restarted old master says role:master until Sentinel converts
-	// it (~10 s, timing.md §2): the seed's checks send it writes; the
+	// it (~10 s, TIMING.md §2): the seed's checks send it writes; the
 	// Sentinel gate does not.
 	within(t, "seed two-master window", seed.TwoMaster, 8*time.Second, 11*time.Second)
 	within(t, "sentinel-aware two-master window", aware.TwoMaster, 0, 0)
@@ -225,7 +225,7 @@ func TestCheckLoadFollowsTheIntervals(t *testing.T) {
 // sentinelResetMaster keeps last_reconn_time: the first PING to the new
 // master can come a ping period (plus a tick) after the switch, while the
 // down-after clock starts at the switch. With down-after 1 s some trials
-// fail over a second time (timing.md §3 saw 2 runs in 10 on real
+// fail over a second time (TIMING.md §3 saw 2 runs in 10 on real
 // Sentinels); with 1.5 s none can.
 func TestShortDownAfterCascadesIntoASecondFailover(t *testing.T) {
 	short := predictScenario(t, "master-kill", "sentinel.down_after=1s")

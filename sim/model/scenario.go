@@ -12,7 +12,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
-// Backend effects the model needs, by backend (timing.md §2, §4 and this
+// Backend effects the model needs, by backend (TIMING.md §2, §4 and this
 // project's measurements).
 var backendEffects = map[string]struct {
 	deadHangs                              bool

@@ -62,7 +62,7 @@ type Event struct {
 	Took time.Duration `json:"took,omitempty"`
 }
 
-// Operation results (timing.md §5).
+// Operation results (sim/model/TIMING.md §5).
 const (
 	ResultOK   = "ok"   // acknowledged
 	ResultFail = "fail" // definitely not applied (error reply, refused dial)

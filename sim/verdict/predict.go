@@ -6,7 +6,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
-// Bounds of the terms of timing.md §6 (observed on real Redis 7.0 and
+// Bounds of the terms of sim/model/TIMING.md §6 (observed on real Redis 7.0 and
 // HAProxy 2.6; see the README for this project's measurements).
 const (
 	// detectOffsetMax is a: Sentinel pings every second, so a master
@@ -23,7 +23,7 @@ const (
 )
 
 // PredictWriteInterruption is the range of the write interruption that
-// timing.md §6 predicts when the master fails and Sentinel promotes a
+// sim/model/TIMING.md §6 predicts when the master fails and Sentinel promotes a
 // replica: W ≈ D + a + b + e + U(0, downinter) + (rise-1)·fastinter +
 // client retry, with each term at its least and most. The client's share
 // is at most one operation timeout (a write in flight when the new master

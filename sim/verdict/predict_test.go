@@ -8,7 +8,7 @@ import (
 )
 
 func TestPredictWriteInterruptionCoversTheObservedFigures(t *testing.T) {
-	// timing.md §3 and §6: observed medians and ranges with real HAProxy
+	// sim/model/TIMING.md §3 and §6: observed medians and ranges with real HAProxy
 	// 2.6 and Redis 7.0, and the parameters they were observed with.
 	cases := []struct {
 		name     string

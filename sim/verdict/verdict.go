@@ -188,7 +188,7 @@ func phases(tl *timeline.Timeline, fault timeline.Event, it Interruption) []Phas
 	return ps
 }
 
-// LostWrites is the set-test verdict (timing.md §5).
+// LostWrites is the set-test verdict (sim/model/TIMING.md §5).
 type LostWrites struct {
 	// Checked is false when writes could not be read back; Reason says
 	// why.
