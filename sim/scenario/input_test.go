@@ -57,6 +57,12 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 			"s.yaml:9:11: the YAML aliases here expand to more than 10000 values; write the values out, or use fewer nested aliases"}},
 		{"alias bomb in a --set", "name: x\n", []string{"expect=[&a [&b [x, x, x, x, x, x, x, x, x, x], *b, *b, *b, *b, *b, *b, *b, *b, *b], *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]"}, []string{
 			"--set expect=[&a [&b [x, x, x, x, x, x, x, x, x, x], *b, *b, *b, *b, *b, *b, *b, *b, *b], *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]: expect: the YAML aliases here expand to more than 10000 values; write the values out, or use fewer nested aliases"}},
+		// Found by FuzzParse: the YAML library crashed on a custom tag on a
+		// sequence field.
+		{"custom tag on a list", "name: x\nfaults: !0000000 0000000000000\n", nil, []string{
+			`s.yaml:2:9: YAML tag "!0000000" is not supported: write the plain value`}},
+		{"custom tag on a list by --set", "name: x\n", []string{"faults=!0000000 0000000000000"}, []string{
+			`--set faults=!0000000 0000000000000: faults: YAML tag "!0000000" is not supported: write the plain value`}},
 		{"negative nodes", "topology: {nodes: -3}\n", nil, []string{"s.yaml:1:19: topology.nodes: must be from 2 to 64, got -3"}},
 		{"negative nodes by --set", "name: x\n", []string{"topology.nodes=-1"}, []string{"--set topology.nodes=-1: topology.nodes: must be from 2 to 64, got -1"}},
 		{"negative sentinels by --set", "name: x\n", []string{"sentinel.count=-2"}, []string{"--set sentinel.count=-2: sentinel.count: must be from 1 to 9, got -2"}},
