@@ -592,7 +592,9 @@ func (cl *Cluster) sweep(ctx context.Context) error {
 }
 
 // Leftovers lists the names of the containers and networks labelled by
-// redisha-sim, of any run.
+// redisha-sim that are left over: this process's, those of runs whose
+// process is gone, and those whose owner cannot be checked. Runs another
+// live process on this host is making are not listed.
 func Leftovers(ctx context.Context) (containers, networks []string, err error) {
 	cli, err := dockerClient(ctx)
 	if err != nil {
@@ -603,13 +605,27 @@ func Leftovers(ctx context.Context) (containers, networks []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	host, _ := os.Hostname()
 	for _, c := range cs {
+		if othersRunInProgress(c.Labels, host) {
+			continue
+		}
 		containers = append(containers, strings.TrimPrefix(strings.Join(c.Names, ","), "/")+" ("+string(c.State)+")")
 	}
 	for _, n := range ns {
+		if othersRunInProgress(n.Labels, host) {
+			continue
+		}
 		networks = append(networks, n.Name)
 	}
 	return containers, networks, nil
+}
+
+// othersRunInProgress reports whether labels are those of a run another
+// process on this host is still making: not a leftover, and not this
+// process's to judge (a concurrent run, a test in another package).
+func othersRunInProgress(labels map[string]string, host string) bool {
+	return labels[LabelOwnerPID] != strconv.Itoa(os.Getpid()) && ownerOf(labels, host) == OwnerRunning
 }
 
 func labelled(ctx context.Context, cli *client.Client, moreLabels ...string) ([]container.Summary, []network.Summary, error) {

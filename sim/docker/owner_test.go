@@ -119,3 +119,34 @@ func TestCleanRemovesOnlyRunsWhoseProcessIsGone(t *testing.T) {
 		t.Errorf("--all: removed %d container(s), want the 2 kept before", res.Containers)
 	}
 }
+
+// Leftovers leaves out the runs another live process is making (a
+// concurrent run, another test package's containers), and lists this
+// process's, gone processes' and unknown owners'.
+func TestLeftoversSkipOnlyRunsAnotherLiveProcessIsMaking(t *testing.T) {
+	host, _ := os.Hostname()
+	cmd := exec.Command("sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	start, err := processStart(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := map[string]string{LabelOwnerHost: host, LabelOwnerPID: strconv.Itoa(cmd.Process.Pid), LabelOwnerStart: start}
+	for name, c := range map[string]struct {
+		labels map[string]string
+		want   bool
+	}{
+		"another live process": {other, true},
+		"this process":         {ownerLabels(), false},
+		"a gone process":       {deadProcessLabels(t), false},
+		"another host":         {map[string]string{LabelOwnerHost: "elsewhere", LabelOwnerPID: "1", LabelOwnerStart: "x/1"}, false},
+		"no owner labels":      {map[string]string{LabelRun: "x"}, false},
+	} {
+		if got := othersRunInProgress(c.labels, host); got != c.want {
+			t.Errorf("%s: got in progress elsewhere %v, want %v", name, got, c.want)
+		}
+	}
+}
