@@ -60,12 +60,14 @@ func TestOneGroupPredictsExactlyWhatTheModelPredictedBeforeGroups(t *testing.T) 
 			}
 			p := paramsOf(t, sc, "backend="+backend)
 			variants := map[string]Params{"as the scenario gives it": p}
-			one := p
-			one.Groups = 1
-			variants["Groups 1"] = one
-			host := one
-			host.Fault.Host = DefaultHost(1, 0, false)
-			variants["a host holding the master"] = host
+			if sc == "master-kill" {
+				one := p
+				one.Groups = 1
+				variants["Groups 1"] = one
+				host := one
+				host.Fault.Host = DefaultHost(1, 0, false)
+				variants["a host holding the master"] = host
+			}
 			for what, q := range variants {
 				pred := mustPredict(t, q, 400, 7)
 				if got := figures(pred); got != want[name] {
@@ -192,30 +194,79 @@ func TestConcurrentFailoversUseDistinctEpochsPerLeader(t *testing.T) {
 
 // Quorum 2 of 3 Sentinels: with the Sentinel of the faulted host dead
 // too, the two left still elect a leader (a majority of the three) for
-// every group.
+// every group, unless both started a failover at once and each voted for
+// itself: then no leader, and neither may try again before 2 x
+// failover-timeout (sentinelStartFailoverIfNeeded), past the run's end.
 func TestAHostKillWithItsSentinelStillFailsOverWithQuorumTwoOfThree(t *testing.T) {
 	const n = 400
 	p := threeSets(t, true)
 	if p.Sentinels != 3 || p.Quorum != 2 {
 		t.Fatalf("master-kill has %d Sentinels, quorum %d; want 3 and 2", p.Sentinels, p.Quorum)
 	}
-	pred := mustPredict(t, p, n, 7)
 	single := mustPredict(t, paramsOf(t, "master-kill"), n, 7)
+	pred := mustPredict(t, p, n, 7)
 	for _, g := range pred.Groups {
-		if g.Unrecovered > 0 || g.Switch.N != n {
-			t.Errorf("%s: %d unrecovered, %d of %d trials switched; want all", g.Name, g.Unrecovered, g.Switch.N, n)
+		if g.Unrecovered > n/100 || g.Switch.N < n-n/100 {
+			t.Errorf("%s: %d unrecovered, %d of %d trials switched; want at most 1 %% without", g.Name, g.Unrecovered, g.Switch.N, n)
 		}
 		if g.Interruption.P50 < single.Interruption.P5 {
 			t.Errorf("%s: interruption median %v under the single kill's p5 %v", g.Name, g.Interruption.P50, single.Interruption.P5)
 		}
 	}
-	// With two Sentinels left, one more down makes the election
-	// impossible: the model must not fail over then.
+	// Trial by trial: a group that did not recover had no leader, and an
+	// election of the two Sentinels left was aborted.
+	for i, groups := range trialsOf(t, p, n, 7) {
+		for g, tr := range groups {
+			if tr.Recovered {
+				continue
+			}
+			if el := tr.Elections; len(el.Leaders) > 0 || el.NotElected == 0 {
+				t.Errorf("trial %d, group %d: not recovered, with elections %+v; want no leader and an aborted election", i, g+1, el)
+			}
+		}
+	}
+	// With two Sentinels dead, none can be elected: no failover at all.
 	p.Fault.Host.Sentinels = []int{0, 1}
 	pred = mustPredict(t, p, 50, 7)
 	for _, g := range pred.Groups {
 		if g.Switch.N != 0 || g.Unrecovered != 50 {
 			t.Errorf("two of three Sentinels dead, %s: %d trials switched, %d unrecovered; want none and all 50", g.Name, g.Switch.N, g.Unrecovered)
+		}
+	}
+}
+
+// Trial 996 of seed 7 is one in which the two Sentinels left each start
+// a failover of every master at once and vote for themselves: every
+// election is aborted, and a Sentinel may try again only 2 x
+// failover-timeout after its try began. With failover-timeout 60 s that
+// is past the run; with 5 s the retry comes 10 s after the first try and
+// wins. (A change to the model's random draws moves such trials: the
+// first check then fails, and another trial must be picked.)
+func TestASplitVoteOfTheTwoSentinelsLeftIsRetriedAfterTwiceTheFailoverTimeout(t *testing.T) {
+	const seed, trial = 7, 996
+	run := func(p Params) []Trial {
+		t.Helper()
+		out := make([]Trial, p.Groups)
+		var sc scratch
+		simulate(p, rand.New(rand.NewPCG(seed, trial)), &sc, out)
+		return out
+	}
+	p := threeSets(t, true)
+	for g, tr := range run(p) {
+		if el := tr.Elections; tr.Recovered || len(el.Leaders) > 0 || el.Tries != 2 || el.NotElected != 2 {
+			t.Fatalf("failover-timeout %v, group %d: recovered %v, elections %+v; want unrecovered, two tries both aborted, no leader",
+				p.FailoverTimeout, g+1, tr.Recovered, el)
+		}
+	}
+	p.FailoverTimeout = 5 * time.Second
+	for g, tr := range run(p) {
+		el := tr.Elections
+		if !tr.Recovered || !el.Retried || len(el.Leaders) == 0 {
+			t.Errorf("failover-timeout 5s, group %d: recovered %v, elections %+v; want a retry that recovers", g+1, tr.Recovered, el)
+			continue
+		}
+		if at, earliest := el.Leaders[0].At, el.FirstTry+2*p.FailoverTimeout; at < earliest {
+			t.Errorf("failover-timeout 5s, group %d: leader elected %v after the fault, before the first try + 2 x failover-timeout (%v)", g+1, at, earliest)
 		}
 	}
 }
