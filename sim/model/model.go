@@ -120,8 +120,9 @@ type Params struct {
 	// Duration is the workload's length.
 	Duration time.Duration
 
-	// Writers, each WriteRate operations per second, one at a time, a
-	// new connection each, bounded by OpTimeout.
+	// Writers (in each group, through its master port), each WriteRate
+	// operations per second, one at a time, a new connection each,
+	// bounded by OpTimeout.
 	Writers   int
 	WriteRate float64
 	OpTimeout time.Duration
@@ -296,12 +297,18 @@ type Elections struct {
 	// the Sentinels that voted for the failed leader do only 2 x
 	// failover-timeout after their vote.
 	Retried bool
-	// Leaders are every elected leader, in order (a cascading failover
-	// adds one).
-	Leaders []Election
+	// Leaders are the first elected leaders, in order (a cascading
+	// failover adds one); NLeaders counts them all. An array, not a
+	// slice: a Trial without pointers keeps the trials out of the
+	// garbage collector's scans.
+	Leaders  [4]Election
+	NLeaders int
 	// FirstTry is the first +try-failover, from the fault.
 	FirstTry time.Duration
 }
+
+// Elected is the leaders kept in Leaders.
+func (e *Elections) Elected() []Election { return e.Leaders[:min(e.NLeaders, len(e.Leaders))] }
 
 // Delayed reports whether an election failed or was blocked before the
 // group's first leader: a split vote, a vote refused for a lower epoch, a
@@ -463,7 +470,7 @@ func (pred *Prediction) groups(trials []Trial, n, groups int) {
 				switched = false
 			}
 			el := &t.Elections
-			if len(el.Leaders) > 0 {
+			if el.NLeaders > 0 {
 				a.el = append(a.el, el.Leaders[0].At)
 				we = max(we, el.Leaders[0].At)
 			} else {

@@ -361,7 +361,7 @@ func (s *sentinel) AskMasterDown(si *core.Instance, m *core.Master, epoch uint64
 // already above it, or answered with another leader in that epoch.
 func (g *group) noteVote(reqEpoch, voterEpoch uint64, runID string, r core.MasterDownReply) {
 	el := &g.t.Elections
-	if len(el.Leaders) > 0 {
+	if el.NLeaders > 0 {
 		return
 	}
 	granted := r.Leader == runID && r.LeaderEpoch == reqEpoch
@@ -378,7 +378,7 @@ func (g *group) noteVote(reqEpoch, voterEpoch uint64, runID string, r core.Maste
 // came back for an epoch the asker's current epoch had already left: it
 // does not count (sentinelGetLeader counts the votes of the current epoch).
 func (g *group) noteStale() {
-	if el := &g.t.Elections; len(el.Leaders) == 0 {
+	if el := &g.t.Elections; el.NLeaders == 0 {
 		el.Stale++
 	}
 }
@@ -434,7 +434,7 @@ func (s *sentinel) Event(e core.Event) {
 		wt.masterNode = w.nodeOf(e.To)
 		w.sentinelSwitched(s, g, wt.masterNode)
 	case core.EventTryFailover:
-		if len(el.Leaders) == 0 {
+		if el.NLeaders == 0 {
 			if el.Tries == 0 {
 				el.FirstTry = now - w.fault
 			}
@@ -444,11 +444,14 @@ func (s *sentinel) Event(e core.Event) {
 			}
 		}
 	case core.EventAbortNotElected:
-		if len(el.Leaders) == 0 {
+		if el.NLeaders == 0 {
 			el.NotElected++
 		}
 	case core.EventElectedLeader:
-		el.Leaders = append(el.Leaders, Election{Sentinel: s.id, Epoch: e.Master.FailoverEpoch, At: now - w.fault})
+		if el.NLeaders < len(el.Leaders) {
+			el.Leaders[el.NLeaders] = Election{Sentinel: s.id, Epoch: e.Master.FailoverEpoch, At: now - w.fault}
+		}
+		el.NLeaders++
 	}
 }
 
