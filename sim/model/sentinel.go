@@ -6,10 +6,10 @@ import (
 	core "github.com/redisha-sim/redisha-sim/sim/sentinel"
 )
 
-// Node and Sentinel addresses: names the core compares; the node ones
-// sort in node order within a group (10.0.<group>.1<node>), as the core
-// keeps replicas sorted by address. Node i of group g, with n nodes a
-// group, is nodeAddrs[g*n+i]: addrs lays them out for n.
+// Node and Sentinel addresses: names the core compares. Node i of group
+// g is 10.0.<g>.1<i>:6379 (nodeAddr), so a group's nodes sort in node
+// order, as the core keeps replicas sorted by address, and the first
+// group's addresses are those of the single group before groups existed.
 var (
 	nodeAddrsByGroup [MaxGroups][16]string
 	sentinelIDs      [16]string

@@ -23,8 +23,7 @@ const (
 
 // node is one Redis node.
 type node struct {
-	// id is the node's index in the world's nodes (and its address);
-	// g its group.
+	// id is the node's index in the world's nodes; g its group.
 	id       int
 	g        *group
 	master   bool
@@ -270,7 +269,6 @@ func simulate(p Params, rng *rand.Rand, sc *scratch, out []Trial) {
 			w.q.at(c.due, c.nextF)
 		}
 	}
-	w.targets, w.deadSentinels = w.targets[:0], w.deadSentinels[:0]
 	if h := p.Fault.Host; h != nil {
 		for g, ids := range h.Nodes {
 			for _, i := range ids {
