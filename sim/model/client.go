@@ -14,7 +14,9 @@ const (
 // schedule (no catch-up bursts), a new connection through the proxy's
 // master port for each, bounded by the operation timeout.
 type client struct {
-	w   *world
+	w *world
+	// g is the group whose master port it writes to.
+	g   *group
 	due time.Duration
 	// nextF is next as a func value, made once (a method value allocates).
 	nextF func()
@@ -31,31 +33,31 @@ func (c *client) next() {
 	// A write's fate is sealed when it starts (an acknowledged one takes
 	// two round trips), so one event per write is enough.
 	end, ok, nodeID := c.write(start)
-	w.writes = append(w.writes, write{end: end, node: nodeID, ok: ok})
+	c.g.writes = append(c.g.writes, write{end: end, node: nodeID, ok: ok})
 	w.q.at(max(c.due, end), c.nextF)
 }
 
 // write decides where the write goes and how it ends.
 func (c *client) write(start time.Duration) (end time.Duration, ok bool, nodeID int) {
-	w := c.w
+	w, g := c.w, c.g
 	p := w.p
 	up := 0
-	for _, s := range w.servers {
+	for _, s := range g.servers {
 		if s.routable() {
 			up++
 		}
 	}
 	if up == 0 {
 		// No server: the proxy closes the connection at once.
-		return start + p.RTT, false, 0
+		return start + p.RTT, false, g.initial().id
 	}
 	pick := 0
 	if p.Balance != "first" {
-		pick = w.rr % up
-		w.rr++
+		pick = g.rr % up
+		g.rr++
 	}
 	var s *server
-	for _, x := range w.servers {
+	for _, x := range g.servers {
 		if x.routable() {
 			if pick == 0 {
 				s = x

@@ -134,7 +134,12 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.2fs", d.Seconds()) }
 func WritePrediction(w io.Writer, name, backend string, pred *Prediction) {
 	p := pred.Params
 	fmt.Fprintf(w, "Timing model of %s on the %s backend: %d trials\n", name, backend, pred.Trials)
-	fmt.Fprintf(w, "  Fault: %s the master at %v", p.Fault.Action, p.Fault.At)
+	if h := p.Fault.Host; h != nil {
+		fmt.Fprintf(w, "  Groups: %d of %d nodes; fault: %s a host at %v (its nodes: %v by group, from 0; its Sentinels: %v)",
+			max(1, p.Groups), p.Nodes, p.Fault.Action, p.Fault.At, h.Nodes, h.Sentinels)
+	} else {
+		fmt.Fprintf(w, "  Fault: %s the master at %v", p.Fault.Action, p.Fault.At)
+	}
 	if p.Fault.Undo > 0 {
 		fmt.Fprintf(w, ", undone at %v", p.Fault.Undo)
 	}
@@ -170,6 +175,23 @@ func WritePrediction(w io.Writer, name, backend string, pred *Prediction) {
 	row("  proxy marks the new master UP", pred.ProxyUp, "")
 	if pred.CascadingFailovers > 0 {
 		fmt.Fprintf(w, "\n  %d of %d trials promoted more than once (a split vote or a cascading failover).\n", pred.CascadingFailovers, pred.Trials)
+	}
+	if len(pred.Groups) < 2 {
+		return
+	}
+	fmt.Fprintln(w, "\n  By group (the figures above are the first group's):")
+	for _, g := range append(pred.Groups, pred.Worst) {
+		note := ""
+		if g.Unrecovered > 0 {
+			note = fmt.Sprintf("(%d of %d trials never recovered)", g.Unrecovered, pred.Trials)
+		}
+		row(g.Name+" write interruption", g.Interruption, note)
+		row(g.Name+" first +switch-master", g.Switch, "")
+		row(g.Name+" first leader elected", g.Elected, "")
+		if g.ElectionDelayed > 0 {
+			fmt.Fprintf(w, "    %s: an election failed or was blocked in %d of %d trials (split vote %d, vote refused for a lower epoch %d, vote for a past epoch %d, aborted %d, retried %d)\n",
+				g.Name, g.ElectionDelayed, pred.Trials, g.Split, g.Refused, g.Stale, g.NotElected, g.Retried)
+		}
 	}
 }
 

@@ -22,11 +22,10 @@ func scriptRun(sc sentineltest.Script) *sentineltest.Log {
 	// next while its real round trips run.
 	p := Params{Nodes: sc.Nodes, Sentinels: sc.Sentinels, Quorum: sc.Quorum, DownAfter: sc.DownAfter,
 		FailoverTimeout: sc.FailoverTimeout, ParallelSyncs: sc.ParallelSyncs}
-	w := &world{p: p, rng: rand.New(rand.NewPCG(1, 2)), promoted: -1, fault: sc.FaultAt}
-	for i := range sc.Nodes {
-		w.nodes = append(w.nodes, &node{id: i, master: i == 0, backlog: true, replicaOf: min(i, 1) - 1, runID: sc.NodeRunIDs[i]})
-	}
-	log := sentineltest.NewLog(sc, nodeOf, func(runID string) int {
+	w := &world{p: p, rng: rand.New(rand.NewPCG(1, 2)), fault: sc.FaultAt}
+	w.addGroups(sc.NodeRunIDs)
+	w.targets = w.nodes[:1]
+	log := sentineltest.NewLog(sc, w.nodeOf, func(runID string) int {
 		for i, id := range sentinelIDs {
 			if id == runID {
 				return i

@@ -6,14 +6,23 @@ import (
 	core "github.com/redisha-sim/redisha-sim/sim/sentinel"
 )
 
-// Node and Sentinel addresses: names the core compares; the node ones
-// sort in node order, as the core keeps replicas sorted by address.
-var nodeAddrs, sentinelIDs [16]string
+// Node and Sentinel addresses: names the core compares. Node i of group
+// g is 10.0.<g>.1<i>:6379 (nodeAddr), so a group's nodes sort in node
+// order, as the core keeps replicas sorted by address, and the first
+// group's addresses are those of the single group before groups existed.
+var (
+	nodeAddrsByGroup [MaxGroups][16]string
+	sentinelIDs      [16]string
+)
 
 func init() {
 	const digits = "0123456789abcdef"
-	for i := range nodeAddrs {
-		nodeAddrs[i] = "10.0.0.1" + string(digits[i/10]) + string(digits[i%10]) + ":6379"
+	for g := range nodeAddrsByGroup {
+		for i := range nodeAddrsByGroup[g] {
+			nodeAddrsByGroup[g][i] = "10.0." + string(digits[g]) + ".1" + string(digits[i/10]) + string(digits[i%10]) + ":6379"
+		}
+	}
+	for i := range sentinelIDs {
 		sentinelIDs[i] = "sentinel-" + string(digits[i])
 	}
 }
@@ -23,19 +32,29 @@ type switchEvent struct {
 	node int
 }
 
-// sentinel is one Sentinel watching the master: the Sentinel core
-// (package sentinel) driven in virtual time, with the world's nodes and
-// the other Sentinels as what it talks to. Requests and replies take an
-// RTT each way; a node that hangs answers when it resumes.
+// watch is a Sentinel's view of one group's master.
+type watch struct {
+	g *group
+	m *core.Master
+	// masterNode is the node this Sentinel names master of the group.
+	masterNode int
+	switches   []switchEvent
+}
+
+// sentinel is one Sentinel watching every group's master: the Sentinel
+// core (package sentinel) driven in virtual time, with the world's nodes
+// and the other Sentinels as what it talks to. Requests and replies take
+// an RTT each way; a node that hangs answers when it resumes.
 type sentinel struct {
 	w    *world
 	id   int
 	core *core.Sentinel
-	m    *core.Master
-	// masterNode is the node this Sentinel names master.
-	masterNode int
-
-	switches []switchEvent
+	// watches are its masters, one per group, in group order.
+	watches []watch
+	// dead: the process is gone (a host fault); its address hangs from
+	// hangsAt (DeadHangs), refusing before.
+	dead    bool
+	hangsAt time.Duration
 	// tickF is tick as a func value, made once.
 	tickF func()
 	// tickEvery, when set, replaces sentinel.c's random 10-19 Hz.
@@ -72,21 +91,27 @@ func (s *sentinel) start() {
 		ri.LastPubTime = -w.uniform(core.PublishPeriod)
 		ri.RoleReportedTime = -time.Minute
 	}
-	steady(&s.m.Instance)
-	for _, n := range w.nodes[1:] {
-		sl := s.core.AddSlave(s.m, 0, nodeAddrs[n.id])
-		steady(sl)
-		sl.SlaveMasterAddr, sl.SlaveMasterLinkUp, sl.SlaveConfChangeTime = nodeAddrs[0], true, -time.Minute
-	}
-	for _, o := range w.sentinels {
-		if o != s {
-			steady(s.core.AddSentinel(s.m, 0, sentinelIDs[o.id], sentinelIDs[o.id]))
+	for _, wt := range s.watches {
+		steady(&wt.m.Instance)
+		master := nodeAddr(wt.g.initial())
+		for _, n := range wt.g.nodes[1:] {
+			sl := s.core.AddSlave(wt.m, 0, nodeAddr(n))
+			steady(sl)
+			sl.SlaveMasterAddr, sl.SlaveMasterLinkUp, sl.SlaveConfChangeTime = master, true, -time.Minute
+		}
+		for _, o := range w.sentinels {
+			if o != s {
+				steady(s.core.AddSentinel(wt.m, 0, sentinelIDs[o.id], sentinelIDs[o.id]))
+			}
 		}
 	}
 	w.q.at(w.uniform(100*time.Millisecond), s.tickF)
 }
 
 func (s *sentinel) tick() {
+	if s.dead {
+		return
+	}
 	s.core.Tick(s.w.q.now)
 	d := s.tickEvery
 	if d == 0 {
@@ -95,31 +120,58 @@ func (s *sentinel) tick() {
 	s.w.q.after(d, s.tickF)
 }
 
-// monitor starts monitoring the master, node 0, knowing nothing else.
+// monitor starts monitoring every group's master, its node 0, knowing
+// nothing else.
 func (s *sentinel) monitor() {
 	p := s.w.p
-	s.m = s.core.Monitor(s.w.q.now, core.MasterConfig{Name: "mymaster", Addr: nodeAddrs[0], Quorum: p.Quorum, DownAfter: p.DownAfter,
-		FailoverTimeout: p.FailoverTimeout, ParallelSyncs: max(1, p.ParallelSyncs)})
+	s.watches = make([]watch, len(s.w.groups))
+	for i, g := range s.w.groups {
+		m := s.core.Monitor(s.w.q.now, core.MasterConfig{Name: g.name, Addr: nodeAddr(g.initial()), Quorum: p.Quorum, DownAfter: p.DownAfter,
+			FailoverTimeout: p.FailoverTimeout, ParallelSyncs: max(1, p.ParallelSyncs)})
+		s.watches[i] = watch{g: g, m: m, masterNode: g.initial().id}
+	}
 	s.tickF = s.tick
 }
 
-// nodeOf is the node at addr, -1 for none.
-func nodeOf(addr string) int {
-	for i, a := range nodeAddrs {
-		if a == addr {
-			return i
+// watchOf is the watch of the core's master m.
+func (s *sentinel) watchOf(m *core.Master) *watch {
+	for i := range s.watches {
+		if s.watches[i].m == m {
+			return &s.watches[i]
+		}
+	}
+	return nil
+}
+
+// nodeAddr is the node's address.
+func nodeAddr(n *node) string {
+	return nodeAddrsByGroup[n.g.id][n.id-n.g.initial().id]
+}
+
+// nodeOf is the node at addr in the world, -1 for none.
+func (w *world) nodeOf(addr string) int {
+	for g, gr := range w.groups {
+		base := gr.initial().id
+		for i := range gr.nodes {
+			if nodeAddrsByGroup[g][i] == addr {
+				return base + i
+			}
 		}
 	}
 	return -1
 }
 
+// node is the node at addr.
+func (w *world) node(addr string) *node { return w.nodes[w.nodeOf(addr)] }
+
 // instOf is this Sentinel's instance for node n, nil when it has none.
-func (s *sentinel) instOf(n int) *core.Instance {
-	a := nodeAddrs[n]
-	if s.m.Addr == a {
-		return &s.m.Instance
+func (s *sentinel) instOf(n *node) *core.Instance {
+	a := nodeAddr(n)
+	m := s.watches[n.g.id].m
+	if m.Addr == a {
+		return &m.Instance
 	}
-	for _, sl := range s.m.Slaves {
+	for _, sl := range m.Slaves {
 		if sl.Addr == a {
 			return sl
 		}
@@ -136,9 +188,14 @@ func (s *sentinel) peer(runID string) *sentinel {
 	return nil
 }
 
+// peerDead reports whether ri is a Sentinel whose process is gone.
+func (s *sentinel) peerDead(ri *core.Instance) bool {
+	return ri.Is(core.FlagSentinel) && s.peer(ri.RunID).dead
+}
+
 // linkReset is the node closing the Sentinel's connections.
 func (s *sentinel) linkReset(n *node) {
-	if ri := s.instOf(n.id); ri != nil {
+	if ri := s.instOf(n); ri != nil {
 		s.core.LinkClosed(ri, core.CmdLink)
 		s.core.LinkClosed(ri, core.PubSubLink)
 	}
@@ -159,9 +216,10 @@ func (c conn) open() bool { return c.ri.Link.Gen == c.gen && c.ri.Link.CC }
 // connects (a hanging node's connection just never answers).
 func (s *sentinel) Connect(ri *core.Instance, kind core.LinkKind) bool {
 	if ri.Is(core.FlagSentinel) {
-		return true
+		o := s.peer(ri.RunID)
+		return !o.dead || s.w.p.DeadHangs && s.w.q.now >= o.hangsAt
 	}
-	return s.w.nodes[nodeOf(ri.Addr)].forSentinel(s.w) != reachRefused
+	return s.w.node(ri.Addr).forSentinel(s.w) != reachRefused
 }
 
 // Close: the model keeps no connection objects; the core's link
@@ -172,15 +230,17 @@ func (s *sentinel) Ping(ri *core.Instance) {
 	w := s.w
 	c := connOf(ri)
 	answered := func() {
-		if c.open() {
+		if c.open() && !s.peerDead(ri) {
 			s.core.PingReply(ri, w.q.now, true)
 		}
 	}
 	if ri.Is(core.FlagSentinel) {
-		w.q.after(2*w.p.RTT, answered)
+		if !s.peerDead(ri) {
+			w.q.after(2*w.p.RTT, answered)
+		}
 		return
 	}
-	s.later(w.nodes[nodeOf(ri.Addr)], 2*w.p.RTT, answered)
+	s.later(w.node(ri.Addr), 2*w.p.RTT, answered)
 }
 
 // later runs f after the round trip d if the node answers, or when it
@@ -201,7 +261,7 @@ func (s *sentinel) later(n *node, d time.Duration, f func()) {
 // Info answers INFO from the node's state.
 func (s *sentinel) Info(ri *core.Instance) {
 	w := s.w
-	n := w.nodes[nodeOf(ri.Addr)]
+	n := w.node(ri.Addr)
 	c := connOf(ri)
 	s.later(n, 2*w.p.RTT, func() {
 		if !c.open() || n.forSentinel(w) != reachOK {
@@ -219,16 +279,16 @@ func (s *sentinel) infoOf(n *node) core.Info {
 	if n.master {
 		info.Role = core.FlagMaster
 		if s.listReplicas {
-			for _, r := range w.nodes {
+			for _, r := range n.g.nodes {
 				if !r.master && r.replicaOf == n.id && r.forSentinel(w) == reachOK {
-					info.Slaves = append(info.Slaves, nodeAddrs[r.id])
+					info.Slaves = append(info.Slaves, nodeAddr(r))
 				}
 			}
 		}
 		return info
 	}
 	if n.replicaOf >= 0 {
-		info.MasterAddr = nodeAddrs[n.replicaOf]
+		info.MasterAddr = nodeAddr(w.nodes[n.replicaOf])
 	}
 	info.MasterLinkUp = n.linkUp(w)
 	info.MasterLinkDownTime = n.masterLinkDownTime(w)
@@ -242,7 +302,7 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 	if ri.Is(core.FlagSentinel) {
 		o, c := s.peer(ri.RunID), connOf(ri)
 		w.q.after(2*w.p.RTT, func() {
-			if !c.open() {
+			if !c.open() || o.dead {
 				return
 			}
 			o.core.HelloReceived(w.q.now, h, nil)
@@ -250,7 +310,7 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 		})
 		return
 	}
-	n := w.nodes[nodeOf(ri.Addr)]
+	n := w.node(ri.Addr)
 	c := connOf(ri)
 	s.later(n, 3*w.p.RTT, func() {
 		if !c.open() {
@@ -258,10 +318,10 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 		}
 		s.core.HelloPublished(ri, w.q.now, true)
 		for _, o := range w.sentinels {
-			if o == s {
+			if o == s || o.dead {
 				continue
 			}
-			if via := o.instOf(n.id); via != nil && via.Link.PC {
+			if via := o.instOf(n); via != nil && via.Link.PC {
 				o.core.HelloReceived(w.q.now, h, via)
 			}
 		}
@@ -269,32 +329,69 @@ func (s *sentinel) Hello(ri *core.Instance, h core.Hello) {
 }
 
 // AskMasterDown: the other Sentinel answers (and votes) after an RTT; the
-// answer is back an RTT later.
+// answer is back an RTT later. A dead Sentinel never answers.
 func (s *sentinel) AskMasterDown(si *core.Instance, m *core.Master, epoch uint64, runID string) {
 	w := s.w
 	o, addr, c := s.peer(si.RunID), m.Addr, connOf(si)
+	g := s.watchOf(m).g
 	w.q.after(w.p.RTT, func() {
-		if !c.open() {
+		if !c.open() || o.dead {
 			return
 		}
+		before := o.core.CurrentEpoch
 		r, _ := o.core.IsMasterDownByAddr(w.q.now, addr, epoch, runID)
+		if runID != "*" {
+			g.noteVote(epoch, before, runID, r)
+		}
 		w.q.after(w.p.RTT, func() {
-			if c.open() {
-				s.core.MasterDownReply(si, w.q.now, r)
+			if !c.open() {
+				return
 			}
+			if runID != "*" && r.Leader == runID && r.LeaderEpoch == epoch && epoch < s.core.CurrentEpoch &&
+				m.FailoverState == core.FailoverWaitStart {
+				g.noteStale()
+			}
+			s.core.MasterDownReply(si, w.q.now, r)
 		})
 	})
+}
+
+// noteVote records, while the group has no elected leader, a vote
+// request for reqEpoch refused because the voter's current epoch was
+// already above it, or answered with another leader in that epoch.
+func (g *group) noteVote(reqEpoch, voterEpoch uint64, runID string, r core.MasterDownReply) {
+	el := &g.t.Elections
+	if el.NLeaders > 0 {
+		return
+	}
+	granted := r.Leader == runID && r.LeaderEpoch == reqEpoch
+	switch {
+	case granted:
+	case reqEpoch < voterEpoch:
+		el.Refused++
+	case r.LeaderEpoch == reqEpoch:
+		el.Split++
+	}
+}
+
+// noteStale records, while the group has no elected leader, a vote that
+// came back for an epoch the asker's current epoch had already left: it
+// does not count (sentinelGetLeader counts the votes of the current epoch).
+func (g *group) noteStale() {
+	if el := &g.t.Elections; el.NLeaders == 0 {
+		el.Stale++
+	}
 }
 
 // SlaveOf promotes the node, or points it at another, after an RTT.
 func (s *sentinel) SlaveOf(ri *core.Instance, addr string) {
 	w := s.w
-	n := w.nodes[nodeOf(ri.Addr)]
+	n := w.node(ri.Addr)
 	if addr == "" {
-		if w.promoted < 0 {
-			w.promoted = n.id
+		if n.g.promoted < 0 {
+			n.g.promoted = n.id
 		}
-		w.t.Failovers++
+		n.g.t.Failovers++
 	}
 	c := connOf(ri)
 	w.q.after(w.p.RTT, func() {
@@ -304,30 +401,82 @@ func (s *sentinel) SlaveOf(ri *core.Instance, addr string) {
 		if addr == "" {
 			w.promote(n)
 		} else {
-			w.replicate(n, w.nodes[nodeOf(addr)])
+			w.replicate(n, w.node(addr))
 		}
 		s.core.Replied(ri)
 	})
 }
 
-// Event records the phases the trial measures.
+// Event records the phases and the elections the trial measures.
 func (s *sentinel) Event(e core.Event) {
 	w := s.w
 	now := w.q.now
 	if s.onEvent != nil {
 		s.onEvent(e)
 	}
+	if e.Master == nil {
+		return
+	}
+	wt := s.watchOf(e.Master)
+	g := wt.g
+	t := &g.t
+	el := &t.Elections
 	switch e.Type {
 	case core.EventSDown:
-		if e.Inst == &s.m.Instance && s.masterNode == 0 && w.t.SDown == 0 && now >= w.fault {
-			w.t.SDown = now - w.fault
+		if e.Inst == &wt.m.Instance && wt.masterNode == g.initial().id && t.SDown == 0 && now >= w.fault {
+			t.SDown = now - w.fault
 		}
 	case core.EventODown:
-		if s.masterNode == 0 && w.t.ODown == 0 && now >= w.fault {
-			w.t.ODown = now - w.fault
+		if wt.masterNode == g.initial().id && t.ODown == 0 && now >= w.fault {
+			t.ODown = now - w.fault
 		}
 	case core.EventSwitchMaster:
-		s.masterNode = nodeOf(e.To)
-		w.sentinelSwitched(s, s.masterNode)
+		wt.masterNode = w.nodeOf(e.To)
+		w.sentinelSwitched(s, g, wt.masterNode)
+	case core.EventTryFailover:
+		if el.NLeaders == 0 {
+			if el.Tries == 0 {
+				el.FirstTry = now - w.fault
+			}
+			el.Tries++
+			if el.NotElected > 0 {
+				el.Retried = true
+			}
+		}
+	case core.EventAbortNotElected:
+		if el.NLeaders == 0 {
+			el.NotElected++
+		}
+	case core.EventElectedLeader:
+		if el.NLeaders < len(el.Leaders) {
+			el.Leaders[el.NLeaders] = Election{Sentinel: s.id, Epoch: e.Master.FailoverEpoch, At: now - w.fault}
+		}
+		el.NLeaders++
+	}
+}
+
+// killSentinel is the Sentinel's process dying: its connections close,
+// and so do the other Sentinels' links to it.
+func (w *world) killSentinel(s *sentinel) {
+	if s.dead {
+		return
+	}
+	s.dead, s.hangsAt = true, w.q.now+w.p.RefuseWindow
+	s.core.Instances(func(ri *core.Instance) {
+		s.core.LinkClosed(ri, core.CmdLink)
+		s.core.LinkClosed(ri, core.PubSubLink)
+	})
+	id := sentinelIDs[s.id]
+	for _, o := range w.sentinels {
+		if o == s {
+			continue
+		}
+		for _, wt := range o.watches {
+			for _, si := range wt.m.Sentinels {
+				if si.RunID == id {
+					o.core.LinkClosed(si, core.CmdLink)
+				}
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/health"
@@ -22,7 +23,9 @@ const (
 
 // node is one Redis node.
 type node struct {
+	// id is the node's index in the world's nodes; g its group.
 	id       int
+	g        *group
 	master   bool
 	dead     bool // killed or stopped (process gone)
 	stopping bool // SIGTERM received: answers PING, writes hang
@@ -32,7 +35,8 @@ type node struct {
 	hangsAt time.Duration
 	cut     bool // disconnected from the other nodes and the Sentinels
 	backlog bool // repl_backlog_active:1
-	// replicaOf is the node a replica follows, its link up from syncedAt.
+	// replicaOf is the node a replica follows (a world index), its link
+	// up from syncedAt.
 	replicaOf int
 	syncedAt  time.Duration
 	// onReset are called when the node closes every connection (a kill,
@@ -129,12 +133,27 @@ type world struct {
 	q   queue
 	rng *rand.Rand
 
+	// nodes are every group's nodes, group by group.
 	nodes     []*node
-	servers   []*server
+	groups    []*group
 	sentinels []*sentinel
-	// fault time, and the trial's results.
+	// fault time.
 	fault time.Duration
-	t     Trial
+	// targets are the nodes the fault acts on; deadSentinels the
+	// Sentinels it kills.
+	targets       []*node
+	deadSentinels []*sentinel
+}
+
+// group is one replication group: its nodes, its master backend, its
+// writers' log and its results.
+type group struct {
+	id   int
+	name string
+	// nodes[0] is the initial master.
+	nodes   []*node
+	servers []*server
+	t       Trial
 	// promoted is the node the leader promoted, -1 before.
 	promoted int
 	// acked writes, per node, with their completion times.
@@ -149,6 +168,9 @@ type world struct {
 	rr int
 }
 
+// initial is the group's initial master.
+func (g *group) initial() *node { return g.nodes[0] }
+
 type write struct {
 	end  time.Duration
 	node int
@@ -162,36 +184,77 @@ func (w *world) uniform(d time.Duration) time.Duration {
 	return time.Duration(w.rng.Int64N(int64(d)))
 }
 
-// scratch is what one worker's trials reuse: the write log and the event
-// queue's storage (a trial logs thousands of writes).
+// scratch is what one worker's trials reuse: the write logs (one per
+// group) and the event queue's storage (a trial logs thousands of writes).
 type scratch struct {
-	writes []write
+	writes [][]write
 	events []event
 }
 
-// simulate runs one trial. Time 0 is the workload's start; the steady
-// state's phases are drawn at random.
-func simulate(p Params, rng *rand.Rand, sc *scratch) Trial {
+// groupName is the Sentinel master name of group g of n: "mymaster" for
+// a single group, as the scenarios name it, else group1..groupN.
+func groupName(g, n int) string {
+	if n == 1 {
+		return "mymaster"
+	}
+	return "group" + strconv.Itoa(g+1)
+}
+
+// addGroups creates the groups and their nodes: node 0 of each group is
+// its master, the others replicate it.
+func (w *world) addGroups(runIDs []string) {
+	p := w.p
+	groups := max(1, p.Groups)
+	for g := range groups {
+		gr := &group{id: g, name: groupName(g, groups), promoted: -1, gate: g * p.Nodes}
+		w.groups = append(w.groups, gr)
+		base := len(w.nodes)
+		for i := range p.Nodes {
+			n := &node{id: base + i, g: gr, master: i == 0, backlog: true, replicaOf: -1}
+			if i > 0 {
+				n.replicaOf = base
+			}
+			if i < len(runIDs) {
+				n.runID = runIDs[i]
+			}
+			gr.nodes = append(gr.nodes, n)
+			w.nodes = append(w.nodes, n)
+		}
+	}
+}
+
+// simulate runs one trial into out (one Trial per group). Time 0 is the
+// workload's start; the steady state's phases are drawn at random.
+func simulate(p Params, rng *rand.Rand, sc *scratch, out []Trial) {
 	if p.RTT == 0 {
 		p.RTT = 500 * time.Microsecond
 	}
 	if p.Balance == "" {
 		p.Balance = "roundrobin"
 	}
-	w := &world{p: p, rng: rng, promoted: -1, gate: 0, fault: p.Fault.At}
-	// The round-robin position is whatever earlier sessions left.
-	w.rr = rng.IntN(1 << 20)
-	w.writes = slices.Grow(sc.writes[:0], int(p.Duration.Seconds()*p.WriteRate*float64(p.Writers))+16)
+	w := &world{p: p, rng: rng, fault: p.Fault.At}
+	w.addGroups(nil)
+	for len(sc.writes) < len(w.groups) {
+		sc.writes = append(sc.writes, nil)
+	}
+	perGroup := int(p.Duration.Seconds()*p.WriteRate*float64(p.Writers)) + 16
+	for i, g := range w.groups {
+		// The round-robin position is whatever earlier sessions left.
+		g.rr = rng.IntN(1 << 20)
+		g.writes = slices.Grow(sc.writes[i][:0], perGroup)
+	}
 	w.q.h = sc.events[:0]
 	defer func() {
 		clear(w.q.h[:cap(w.q.h)])
-		sc.writes, sc.events = w.writes, w.q.h[:0]
+		sc.events = w.q.h[:0]
+		for i, g := range w.groups {
+			sc.writes[i] = g.writes
+		}
 	}()
-	for i := range p.Nodes {
-		w.nodes = append(w.nodes, &node{id: i, master: i == 0, backlog: true, replicaOf: min(i, 1) - 1})
-	}
-	for _, n := range w.nodes {
-		w.servers = append(w.servers, newServer(w, n))
+	for _, g := range w.groups {
+		for _, n := range g.nodes {
+			g.servers = append(g.servers, newServer(w, n))
+		}
 	}
 	for i := range p.Sentinels {
 		w.sentinels = append(w.sentinels, newSentinel(w, i))
@@ -199,45 +262,85 @@ func simulate(p Params, rng *rand.Rand, sc *scratch) Trial {
 	for _, s := range w.sentinels {
 		s.start()
 	}
-	for range p.Writers {
-		c := &client{w: w, due: w.uniform(time.Duration(float64(time.Second) / p.WriteRate))}
-		c.nextF = c.next
-		w.q.at(c.due, c.nextF)
+	for _, g := range w.groups {
+		for range p.Writers {
+			c := &client{w: w, g: g, due: w.uniform(time.Duration(float64(time.Second) / p.WriteRate))}
+			c.nextF = c.next
+			w.q.at(c.due, c.nextF)
+		}
+	}
+	if h := p.Fault.Host; h != nil {
+		for g, ids := range h.Nodes {
+			for _, i := range ids {
+				w.targets = append(w.targets, w.groups[g].nodes[i])
+			}
+		}
+		for _, i := range h.Sentinels {
+			w.deadSentinels = append(w.deadSentinels, w.sentinels[i])
+		}
+	} else {
+		w.targets = append(w.targets, w.groups[0].initial())
 	}
 	w.q.at(p.Fault.At, w.doFault)
 	if p.Fault.Undo > 0 {
 		w.q.at(p.Fault.Undo, w.undoFault)
 	}
 	w.q.run(p.Duration)
-	w.judge()
-	return w.t
+	for i, g := range w.groups {
+		w.judge(g)
+		out[i] = g.t
+	}
 }
 
-func (w *world) old() *node { return w.nodes[0] }
-
+// doFault acts on every target at the same instant (a host fault), and
+// kills the Sentinels placed with them when their process dies.
 func (w *world) doFault() {
-	n := w.old()
+	exit := func() {
+		for _, n := range w.targets {
+			w.exit(n)
+		}
+		for _, s := range w.deadSentinels {
+			w.killSentinel(s)
+		}
+	}
 	switch w.p.Fault.Action {
 	case fault.Kill:
 		if w.p.KillDelay > 0 {
-			w.q.after(w.p.KillDelay, func() { w.exit(n) })
+			w.q.after(w.p.KillDelay, exit)
 		} else {
-			w.exit(n)
+			exit()
 		}
 	case fault.Stop, fault.Restart:
+		// A Sentinel exits at once on SIGTERM; a node with replicas keeps
+		// answering PING for the grace.
+		for _, s := range w.deadSentinels {
+			w.killSentinel(s)
+		}
 		if w.p.StopGrace > 0 {
-			n.stopping = true
-			w.q.after(w.p.StopGrace, func() { w.exit(n) })
+			for _, n := range w.targets {
+				n.stopping = true
+			}
+			w.q.after(w.p.StopGrace, func() {
+				for _, n := range w.targets {
+					w.exit(n)
+				}
+			})
 		} else {
-			w.exit(n)
+			for _, n := range w.targets {
+				w.exit(n)
+			}
 		}
 		if w.p.Fault.Action == fault.Restart {
 			w.q.after(w.p.StopGrace+time.Second, w.undoFault)
 		}
 	case fault.Pause:
-		n.paused = true
+		for _, n := range w.targets {
+			n.paused = true
+		}
 	case fault.Disconnect:
-		n.cut = true
+		for _, n := range w.targets {
+			n.cut = true
+		}
 	}
 }
 
@@ -257,19 +360,20 @@ func (w *world) reset(n *node) {
 }
 
 func (w *world) undoFault() {
-	n := w.old()
-	switch {
-	case n.dead:
-		n.dead = false
-		n.backlog = w.p.Persistence
-		// A restarted node is what it was: a master, until Sentinel
-		// converts it.
-	case n.paused:
-		n.paused = false
-	case n.cut:
-		n.cut = false
+	for _, n := range w.targets {
+		switch {
+		case n.dead:
+			n.dead = false
+			n.backlog = w.p.Persistence
+			// A restarted node is what it was: a master, until Sentinel
+			// converts it.
+		case n.paused:
+			n.paused = false
+		case n.cut:
+			n.cut = false
+		}
+		n.resume()
 	}
-	n.resume()
 }
 
 // promote is SLAVEOF NO ONE on n: CLIENT KILL drops every connection, and
@@ -285,8 +389,8 @@ func (w *world) promote(n *node) {
 		}
 		n.master = true
 		n.backlog = true
-		if w.t.Promotion == 0 && w.q.now >= w.fault {
-			w.t.Promotion = w.q.now - w.fault
+		if t := &n.g.t; t.Promotion == 0 && w.q.now >= w.fault {
+			t.Promotion = w.q.now - w.fault
 		}
 	})
 }
@@ -303,52 +407,54 @@ func (w *world) replicate(n, to *node) {
 
 // judge computes the trial's measures from the writes, as the verdict does
 // from a timeline.
-func (w *world) judge() {
+func (w *world) judge(g *group) {
 	f := w.fault
-	slices.SortFunc(w.writes, func(a, b write) int { return cmp.Compare(a.end, b.end) })
+	t := &g.t
+	writes := g.writes
+	slices.SortFunc(writes, func(a, b write) int { return cmp.Compare(a.end, b.end) })
 	// The interruption: from the last ok before the first failure at or
 	// after the fault to the first ok after it.
 	firstFail := -1
-	for i, x := range w.writes {
+	for i, x := range writes {
 		if !x.ok && x.end >= f {
 			firstFail = i
 			break
 		}
 	}
 	if firstFail < 0 {
-		w.t.Recovered = true
+		t.Recovered = true
 	} else {
-		w.t.Interrupted = true
+		t.Interrupted = true
 		last := time.Duration(0)
 		for i := firstFail - 1; i >= 0; i-- {
-			if w.writes[i].ok {
-				last = w.writes[i].end
+			if writes[i].ok {
+				last = writes[i].end
 				break
 			}
 		}
-		for _, x := range w.writes[firstFail:] {
+		for _, x := range writes[firstFail:] {
 			if x.ok {
-				w.t.Recovered = true
-				w.t.Interruption = x.end - last
-				if w.switched {
-					w.t.ProxyShare = max(0, x.end-w.firstSwitch)
+				t.Recovered = true
+				t.Interruption = x.end - last
+				if g.switched {
+					t.ProxyShare = max(0, x.end-g.firstSwitch)
 				}
 				break
 			}
 		}
 	}
-	w.t.Switched = w.switched
+	t.Switched = g.switched
 	// Two-master window: acknowledged writes to a node a majority of
 	// Sentinels did not name, joined when less than a second apart.
 	const join = time.Second
 	var total, from, to time.Duration
 	open := false
 	var named majorityCursor
-	for _, x := range w.writes {
+	for _, x := range writes {
 		if !x.ok {
 			continue
 		}
-		if m := named.at(w, x.end); m < 0 || m == x.node {
+		if m := named.at(w, g, x.end); m < 0 || m == x.node {
 			continue
 		}
 		if open && x.end-to <= join {
@@ -363,7 +469,7 @@ func (w *world) judge() {
 	if open {
 		total += to - from
 	}
-	w.t.TwoMaster = total
+	t.TwoMaster = total
 }
 
 // majorityCursor answers majorityAt for times that do not go back,
@@ -374,13 +480,13 @@ type majorityCursor struct {
 	until time.Duration
 }
 
-func (c *majorityCursor) at(w *world, t time.Duration) int {
+func (c *majorityCursor) at(w *world, g *group, t time.Duration) int {
 	if c.valid && t < c.until {
 		return c.node
 	}
-	c.valid, c.node, c.until = true, w.majorityAt(t), time.Duration(math.MaxInt64)
+	c.valid, c.node, c.until = true, w.majorityAt(g, t), time.Duration(math.MaxInt64)
 	for _, s := range w.sentinels {
-		for _, sw := range s.switches {
+		for _, sw := range s.watches[g.id].switches {
 			if sw.at > t && sw.at < c.until {
 				c.until = sw.at
 			}
@@ -389,53 +495,56 @@ func (c *majorityCursor) at(w *world, t time.Duration) int {
 	return c.node
 }
 
-// majorityAt is the node a majority of Sentinels named at time t, -1 when
-// none has a majority.
-func (w *world) majorityAt(t time.Duration) int {
+// majorityAt is the node of group g a majority of Sentinels named at
+// time t, -1 when none has a majority.
+func (w *world) majorityAt(g *group, t time.Duration) int {
 	var votes [16]int
+	base := g.initial().id
 	named := func(s *sentinel) int {
-		m := 0
-		for _, sw := range s.switches {
+		m := base
+		for _, sw := range s.watches[g.id].switches {
 			if sw.at <= t {
 				m = sw.node
 			}
 		}
-		return m
+		return m - base
 	}
 	for _, s := range w.sentinels {
-		if m := named(s); m < len(votes) {
+		if m := named(s); m >= 0 && m < len(votes) {
 			votes[m]++
 		}
 	}
 	for m, v := range votes {
 		if 2*v > len(w.sentinels) {
-			return m
+			return base + m
 		}
 	}
 	return -1
 }
 
-// sentinelSwitched records a Sentinel's +switch-master and updates the
-// Sentinel-aware gate (the master a quorum names).
-func (w *world) sentinelSwitched(s *sentinel, to int) {
-	s.switches = append(s.switches, switchEvent{at: w.q.now, node: to})
-	if !w.switched {
-		w.switched, w.firstSwitch = true, w.q.now
+// sentinelSwitched records a Sentinel's +switch-master of group g and
+// updates the group's Sentinel-aware gate (the master a quorum names).
+func (w *world) sentinelSwitched(s *sentinel, g *group, to int) {
+	s.watches[g.id].switches = append(s.watches[g.id].switches, switchEvent{at: w.q.now, node: to})
+	if !g.switched {
+		g.switched, g.firstSwitch = true, w.q.now
 		if w.q.now >= w.fault {
-			w.t.Switch = w.q.now - w.fault
+			g.t.Switch = w.q.now - w.fault
 		}
 	}
 	votes := 0
 	for _, x := range w.sentinels {
-		if x.masterNode == to {
+		if x.watches[g.id].masterNode == to {
 			votes++
 		}
 	}
-	if votes >= w.p.Quorum && w.gate != to {
-		w.gate = to
+	if votes >= w.p.Quorum && g.gate != to {
+		g.gate = to
 		if w.p.SentinelAware {
 			// The fast path: check the new master now; one pass puts it UP.
-			w.servers[to].kick()
+			if n := w.nodes[to]; n.g == g {
+				g.servers[to-g.initial().id].kick()
+			}
 		}
 	}
 }
@@ -538,12 +647,12 @@ func (s *server) record(passed bool) {
 	s.fast = false
 	switch tr {
 	case health.WentDown:
-		if s.n.id == 0 && !w.t.Detected && w.q.now >= w.fault {
-			w.t.Detected, w.t.Detection = true, w.q.now-w.fault
+		if t := &s.n.g.t; s.n == s.n.g.initial() && !t.Detected && w.q.now >= w.fault {
+			t.Detected, t.Detection = true, w.q.now-w.fault
 		}
 	case health.WentUp:
-		if s.n.id == w.promoted && w.t.ProxyUp == 0 && w.q.now >= w.fault {
-			w.t.ProxyUp = w.q.now - w.fault
+		if t := &s.n.g.t; s.n.id == s.n.g.promoted && t.ProxyUp == 0 && w.q.now >= w.fault {
+			t.ProxyUp = w.q.now - w.fault
 		}
 	}
 	s.nextGen++
@@ -569,7 +678,7 @@ func (s *server) routable() bool {
 		return false
 	}
 	if s.w.p.SentinelAware {
-		return s.w.gate == s.n.id
+		return s.n.g.gate == s.n.id
 	}
 	return true
 }
