@@ -14,9 +14,10 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
-// ours counts our labelled containers.
+// ours counts our labelled containers, those of the command this spec
+// started included (Leftovers leaves out a live process's run).
 func ours(ctx context.Context) int {
-	cs, _, err := docker.Leftovers(ctx)
+	cs, _, err := docker.Labelled(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	return len(cs)
 }

@@ -596,6 +596,17 @@ func (cl *Cluster) sweep(ctx context.Context) error {
 // process is gone, and those whose owner cannot be checked. Runs another
 // live process on this host is making are not listed.
 func Leftovers(ctx context.Context) (containers, networks []string, err error) {
+	return listLabelled(ctx, false)
+}
+
+// Labelled lists the names of every container and network labelled by
+// redisha-sim, runs in progress of other processes included (a test that
+// starts the command watches its containers appear with it).
+func Labelled(ctx context.Context) (containers, networks []string, err error) {
+	return listLabelled(ctx, true)
+}
+
+func listLabelled(ctx context.Context, othersInProgress bool) (containers, networks []string, err error) {
 	cli, err := dockerClient(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -607,13 +618,13 @@ func Leftovers(ctx context.Context) (containers, networks []string, err error) {
 	}
 	host, _ := os.Hostname()
 	for _, c := range cs {
-		if othersRunInProgress(c.Labels, host) {
+		if !othersInProgress && othersRunInProgress(c.Labels, host) {
 			continue
 		}
 		containers = append(containers, strings.TrimPrefix(strings.Join(c.Names, ","), "/")+" ("+string(c.State)+")")
 	}
 	for _, n := range ns {
-		if othersRunInProgress(n.Labels, host) {
+		if !othersInProgress && othersRunInProgress(n.Labels, host) {
 			continue
 		}
 		networks = append(networks, n.Name)
