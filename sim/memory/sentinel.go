@@ -69,6 +69,7 @@ type Sentinel struct {
 	// Algorithm state, touched by the loop goroutine only.
 	core  *sentinel.Sentinel
 	links map[*sentinel.Instance]*instanceLinks
+	peers map[string]*sharedConn
 
 	// RESP front.
 	m     *miniredis.Miniredis
@@ -82,7 +83,7 @@ func newSentinel(name, addr string, cfg sentinelConfig, nw *network, seed uint64
 	return &Sentinel{
 		name: name, addr: addr, myid: hex.EncodeToString(id), cfg: cfg, nw: nw,
 		log: log.With("sentinel", name), rnd: mrand.New(mrand.NewPCG(seed, seed+1)), base: time.Now(),
-		wake: make(chan struct{}, 1), conns: map[net.Conn]struct{}{}, links: map[*sentinel.Instance]*instanceLinks{},
+		wake: make(chan struct{}, 1), conns: map[net.Conn]struct{}{}, links: map[*sentinel.Instance]*instanceLinks{}, peers: map[string]*sharedConn{},
 	}
 }
 

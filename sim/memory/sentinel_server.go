@@ -353,9 +353,8 @@ func (s *Sentinel) instanceDict(ri *sentinel.Instance) []string {
 // linkRefcount is link-refcount: sentinel.c shares one link to a Sentinel
 // among every master that Sentinel also monitors
 // (sentinelTryConnectionSharing), so its count is the number of masters
-// listing that Sentinel. This emulation keeps a link per master and
-// Sentinel (its timing is the same but for the PINGs sent once per
-// master); only the reported count follows sentinel.c.
+// listing that Sentinel. The connection is shared here too (sharedConn);
+// the link's state is kept per master (so PINGs go once per master).
 func (s *Sentinel) linkRefcount(ri *sentinel.Instance) int {
 	if !ri.Is(sentinel.FlagSentinel) {
 		return 1
