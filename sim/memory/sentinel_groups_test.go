@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -496,4 +497,121 @@ func TestFakeSentinelsFailOverThreeMastersAtOnceLikeRealOnes(t *testing.T) {
 			t.Errorf("switch %d of %d: fake %v, real %v: more than 1.5 s apart (fake %v, real %v)", i+1, len(rs), fs[i], rs[i], fs, rs)
 		}
 	}
+}
+
+// Sentinels monitoring three masters answer per master name: the same
+// replies, field by field, from the real and the in-memory ones.
+func TestFakeSentinelRepliesLikeRealOnesForThreeMasters(t *testing.T) {
+	replies := map[string]map[string]string{}
+	for _, setup := range []func(*testing.T) groupsSetup{realGroups, fakeGroups} {
+		s := setup(t)
+		waitGroupsDiscovered(t, s)
+		c := sentinelClient(s.sentinels[0])
+		defer c.Close()
+		ctx := t.Context()
+		r := map[string]string{}
+		dicts := func(v any) [][]string {
+			list, _ := v.([]any)
+			var out [][]string
+			for _, d := range list {
+				out = append(out, redistest.Strings(d))
+			}
+			return out
+		}
+		ms, err := c.Do(ctx, "SENTINEL", "masters").Result()
+		var names []string
+		for _, d := range dicts(ms) {
+			names = append(names, redistest.Field(d, "name"))
+			r["masters-keys "+redistest.Field(d, "name")] = strings.Join(dictKeys(d), ",")
+		}
+		slices.Sort(names)
+		r["masters"] = fmt.Sprint(names, err)
+		for g, name := range s.names {
+			addr, _ := c.Do(ctx, "SENTINEL", "get-master-addr-by-name", name).StringSlice()
+			r["addr "+name] = fmt.Sprint(len(addr) == 2 && net.JoinHostPort(addr[0], addr[1]) == s.groups[g][0])
+			m, err := c.Do(ctx, "SENTINEL", "master", name).StringSlice()
+			r["master "+name] = fmt.Sprint(strings.Join(dictKeys(m), ","), redistest.Field(m, "flags"), redistest.Field(m, "num-slaves"),
+				redistest.Field(m, "num-other-sentinels"), redistest.Field(m, "quorum"), redistest.Field(m, "config-epoch"), err)
+			reps, err := c.Do(ctx, "SENTINEL", "replicas", name).Result()
+			var repAddrs []string
+			for _, d := range dicts(reps) {
+				repAddrs = append(repAddrs, net.JoinHostPort(redistest.Field(d, "ip"), redistest.Field(d, "port")))
+				r["replica-keys "+name] = strings.Join(dictKeys(d), ",")
+				r["replica-master "+name] = fmt.Sprint(net.JoinHostPort(redistest.Field(d, "master-host"), redistest.Field(d, "master-port")) == s.groups[g][0])
+			}
+			slices.Sort(repAddrs)
+			want := slices.Sorted(slices.Values(s.groups[g][1:]))
+			r["replicas "+name] = fmt.Sprint(slices.Equal(repAddrs, want), err)
+			sens, err := c.Do(ctx, "SENTINEL", "sentinels", name).Result()
+			for _, d := range dicts(sens) {
+				r["sentinel-keys "+name] = strings.Join(dictKeys(d), ",")
+				// sentinel.c shares the link to a Sentinel among the
+				// masters both monitor.
+				r["sentinel-refcount "+name] = redistest.Field(d, "link-refcount")
+			}
+			r["sentinels "+name] = fmt.Sprint(len(dicts(sens)), err)
+			host, port, _ := net.SplitHostPort(s.groups[g][0])
+			down, err := c.Do(ctx, "SENTINEL", "is-master-down-by-addr", host, port, "0", "*").Slice()
+			r["is-master-down "+name] = fmt.Sprint(down, err)
+			r["ckquorum "+name] = fmt.Sprint(c.Do(ctx, "SENTINEL", "ckquorum", name).Val())
+		}
+		_, err = c.Do(ctx, "SENTINEL", "master", "nosuch").Result()
+		r["master-nosuch"] = fmt.Sprint(err)
+		// INFO's per-master lines, by name, with the address replaced by
+		// whether it is the group's master.
+		info, err := c.Info(ctx, "sentinel").Result()
+		var lines []string
+		for _, line := range strings.Split(info, "\r\n") {
+			k, v, ok := strings.Cut(line, ":")
+			switch {
+			case !ok:
+			case k == "sentinel_masters":
+				r["info masters"] = v
+			case strings.HasPrefix(k, "master"):
+				fields := strings.Split(v, ",")
+				for i, f := range fields {
+					if a, ok := strings.CutPrefix(f, "address="); ok {
+						g := slices.IndexFunc(s.groups, func(nodes []string) bool { return nodes[0] == a })
+						fields[i] = fmt.Sprintf("address=group%d", g+1)
+					}
+				}
+				lines = append(lines, strings.Join(fields, ","))
+			}
+		}
+		slices.Sort(lines)
+		r["info lines"] = fmt.Sprint(lines, err)
+		role, err := c.Do(ctx, "ROLE").Slice()
+		if len(role) == 2 {
+			var rn []string
+			for _, x := range role[1].([]any) {
+				rn = append(rn, fmt.Sprint(x))
+			}
+			slices.Sort(rn)
+			r["role"] = fmt.Sprint(role[0], rn, err)
+		} else {
+			r["role"] = fmt.Sprint(role, err)
+		}
+		replies[s.kind] = r
+	}
+	real, fake := replies["real"], replies["fake"]
+	keys := map[string]bool{}
+	for k := range real {
+		keys[k] = true
+	}
+	for k := range fake {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		rv, rok := real[k]
+		fv, fok := fake[k]
+		if rok != fok || rv != fv {
+			t.Errorf("%s:\n real %v (present %v)\n fake %v (present %v)", k, rv, rok, fv, fok)
+		}
+	}
+	for _, k := range []string{"info lines", "masters", "sentinel-refcount set3", "replicas set1", "ckquorum set2"} {
+		if real[k] == "" {
+			t.Errorf("%s: the real Sentinel did not answer it; the comparison saw nothing", k)
+		}
+	}
+	t.Logf("compared %d replies, e.g. INFO %s, link-refcount %s", len(keys), real["info lines"], real["sentinel-refcount set1"])
 }
