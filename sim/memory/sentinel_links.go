@@ -22,7 +22,10 @@ type instanceLinks struct{ cc, pc *link }
 // instanceLink among the instances with the same run id
 // (sentinelTryConnectionSharing): its requests about several masters, the
 // vote requests of concurrent failovers among them, travel in order on
-// one connection. Each instance keeps its own sentinel.Link state.
+// one connection. Each instance keeps its own sentinel.Link state, and
+// the core closing the connection for one instance (it gave up on that
+// instance's link) leaves it open for the others, where sentinel.c, whose
+// link state is shared too, would drop it for all.
 type sharedConn struct {
 	c    *link
 	refs int
