@@ -66,7 +66,10 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 				return nil, err
 			}
 			n := newNode(name, addr, opts, c.nw, log)
+			// Locked: the groups started before replicate already.
+			c.nw.mu.Lock()
 			c.nw.nodes[addr] = n
+			c.nw.mu.Unlock()
 			c.nodes = append(c.nodes, n)
 			group = append(group, n)
 			if err := n.start(); err != nil {
