@@ -147,6 +147,9 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
 	cli, err := dockerClient(ctx)
 	if err != nil {
 		return nil, err
@@ -168,9 +171,6 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 	}()
 	if err := cl.requireImage(ctx, cl.images.Redis); err != nil {
 		return nil, err
-	}
-	if len(t.Groups) == 0 {
-		return nil, errors.New("start the cluster: no replication group")
 	}
 	if err := cl.createNetworks(ctx, t.Subnet); err != nil {
 		return nil, err

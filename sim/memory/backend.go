@@ -41,8 +41,8 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if len(t.Groups) == 0 {
-		return nil, fmt.Errorf("start the cluster: no replication group")
+	if err := t.Check(); err != nil {
+		return nil, err
 	}
 	seed := uint64(t.Seed)
 	if seed == 0 {

@@ -82,6 +82,54 @@ func (t Topology) Nodes() []string {
 	return out
 }
 
+// Check reports what makes the topology unusable to a backend: no group,
+// a group without nodes or master name, a name (node, Sentinel, group,
+// master name, host) used twice, a host member that is no node or
+// Sentinel, an instance on two hosts.
+func (t Topology) Check() error {
+	if len(t.Groups) == 0 {
+		return errors.New("check the topology: no replication group")
+	}
+	var errs []error
+	instances := map[string]bool{}
+	seen := func(kind, name string, in map[string]bool) {
+		if in[name] {
+			errs = append(errs, fmt.Errorf("check the topology: %s %q named twice", kind, name))
+		}
+		in[name] = true
+	}
+	groups, masters, hosts, placed := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]string{}
+	for _, g := range t.Groups {
+		seen("group", g.Name, groups)
+		if g.MasterName == "" {
+			errs = append(errs, fmt.Errorf("check the topology: group %s has no master name", g.Name))
+		}
+		seen("master name", g.MasterName, masters)
+		if len(g.Nodes) == 0 {
+			errs = append(errs, fmt.Errorf("check the topology: group %s has no node", g.Name))
+		}
+		for _, n := range g.Nodes {
+			seen("instance", n, instances)
+		}
+	}
+	for _, s := range t.Sentinels {
+		seen("instance", s, instances)
+	}
+	for _, h := range t.Hosts {
+		seen("host", h.Name, hosts)
+		for _, m := range h.Members {
+			switch other, twice := placed[m]; {
+			case !instances[m]:
+				errs = append(errs, fmt.Errorf("check the topology: host %s holds %q, no node or Sentinel", h.Name, m))
+			case twice:
+				errs = append(errs, fmt.Errorf("check the topology: %s is on hosts %s and %s", m, other, h.Name))
+			}
+			placed[m] = h.Name
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // TopologyOf derives the topology of a scenario: one group, DefaultGroup,
 // named by the scenario's master name, and no hosts.
 func TopologyOf(s *scenario.Scenario) Topology {

@@ -145,3 +145,41 @@ func TestAScenarioIsOneGroupNamedByItsMasterName(t *testing.T) {
 		t.Errorf("got hosts %v, want none (every instance alone)", topo.Hosts)
 	}
 }
+
+func TestATopologyWithAMisplacedOrTwiceNamedInstanceIsRefused(t *testing.T) {
+	good := rig.Topology{
+		Groups: []rig.Group{
+			{Name: "group1", MasterName: "cache", Nodes: []string{"group1.redis1", "group1.redis2"}},
+			{Name: "group2", MasterName: "queue", Nodes: []string{"group2.redis1", "group2.redis2"}},
+		},
+		Sentinels: []string{"sentinel1"},
+		Hosts:     []rig.Host{{Name: "h1", Members: []string{"group1.redis1", "group2.redis1", "sentinel1"}}},
+	}
+	if err := good.Check(); err != nil {
+		t.Fatalf("got %v, want a valid topology", err)
+	}
+	cases := []struct {
+		name string
+		edit func(*rig.Topology)
+		want string
+	}{
+		{"no group", func(t *rig.Topology) { t.Groups = nil }, "no replication group"},
+		{"a group without nodes", func(t *rig.Topology) { t.Groups[1].Nodes = nil }, "group group2 has no node"},
+		{"a node in two groups", func(t *rig.Topology) { t.Groups[1].Nodes[0] = "group1.redis1" }, `instance "group1.redis1" named twice`},
+		{"one master name for two groups", func(t *rig.Topology) { t.Groups[1].MasterName = "cache" }, `master name "cache" named twice`},
+		{"a host holding an unknown instance", func(t *rig.Topology) { t.Hosts[0].Members[0] = "redis9" }, `host h1 holds "redis9"`},
+		{"an instance on two hosts", func(t *rig.Topology) {
+			t.Hosts = append(t.Hosts, rig.Host{Name: "h2", Members: []string{"sentinel1"}})
+		}, "sentinel1 is on hosts h1 and h2"},
+	}
+	for _, c := range cases {
+		topo := good
+		topo.Groups = []rig.Group{good.Groups[0], good.Groups[1]}
+		topo.Groups[1].Nodes = slices.Clone(good.Groups[1].Nodes)
+		topo.Hosts = []rig.Host{{Name: "h1", Members: slices.Clone(good.Hosts[0].Members)}}
+		c.edit(&topo)
+		if err := topo.Check(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+}
