@@ -80,8 +80,8 @@ var _ = Describe("Cleanup", Label("docker", "cleanup"), func() {
 			}
 			cancel()
 		}()
-		t := rig.Topology{Nodes: []string{"redis1", "redis2", "redis3"}, Sentinels: []string{"sentinel1"}, Quorum: 1,
-			DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1, MasterName: "mymaster"}
+		t := rig.Topology{Groups: []rig.Group{{Name: rig.DefaultGroup, MasterName: "mymaster", Nodes: []string{"redis1", "redis2", "redis3"}}}, Sentinels: []string{"sentinel1"}, Quorum: 1,
+			DownAfter: 5 * time.Second, FailoverTimeout: time.Minute, ParallelSyncs: 1}
 		c, err := docker.Backend{}.Start(sctx, t, nil)
 		if c != nil {
 			c.Close(ctx)

@@ -113,7 +113,9 @@ type Cluster struct {
 	topo      rig.Topology
 	log       *slog.Logger
 	nodes     []*Container
+	groups    [][]*Container // nodes by group, each group's initial master first
 	sentinels []*Container
+	hosts     []rig.Instance
 	extra     []*Container // proxies
 
 	mu      sync.Mutex
@@ -136,13 +138,17 @@ type Container struct {
 	delay, jitter time.Duration
 }
 
-// Start creates the networks and the containers: the first node as master,
-// the others as its replicas, then the Sentinels; it returns once the
-// replicas are in sync and every Sentinel knows every replica and every
+// Start creates the networks and the containers: every group's first node
+// as master, its others as its replicas, then the Sentinels, each
+// monitoring every group's master; it returns once the replicas are in
+// sync and every Sentinel knows, for every master, every replica and every
 // other Sentinel. On error everything created is removed.
 func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_ rig.Cluster, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if err := t.Check(); err != nil {
+		return nil, err
 	}
 	cli, err := dockerClient(ctx)
 	if err != nil {
@@ -169,47 +175,45 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 	if err := cl.createNetworks(ctx, t.Subnet); err != nil {
 		return nil, err
 	}
-	masterIP := cl.ip(cl.clusterP, 10)
-	for i, name := range t.Nodes {
-		args := []string{"redis-server", "--port", strconv.Itoa(RedisPort), "--bind", "0.0.0.0", "--protected-mode", "no",
-			"--dir", "/data", "--appendonly", "no", "--repl-diskless-sync-delay", "0"}
-		if t.Persistence {
-			args = append(args, "--save", "3600 1 300 100 60 10000")
-		} else {
-			args = append(args, "--save", "")
+	var masterIPs []netip.Addr
+	i := 0
+	for _, g := range t.Groups {
+		if len(g.Nodes) == 0 {
+			return nil, fmt.Errorf("start group %s: no node", g.Name)
 		}
-		if t.Password != "" {
-			args = append(args, "--requirepass", t.Password, "--masterauth", t.Password)
+		masterIP := cl.ip(cl.clusterP, nodeHostNumber(i))
+		masterIPs = append(masterIPs, masterIP)
+		var group []*Container
+		for j, name := range g.Nodes {
+			c, err := cl.runNode(ctx, t, name, i, j > 0, masterIP)
+			if err != nil {
+				return nil, err
+			}
+			group = append(group, c)
+			i++
 		}
-		if t.MinReplicasToWrite > 0 {
-			args = append(args, "--min-replicas-to-write", strconv.Itoa(t.MinReplicasToWrite),
-				"--min-replicas-max-lag", strconv.Itoa(int(t.MinReplicasMaxLag.Seconds())))
-		}
-		if i > 0 {
-			args = append(args, "--replicaof", masterIP.String(), strconv.Itoa(RedisPort))
-		}
-		c, err := cl.run(ctx, name, rig.KindNode, cl.images.Redis, 10+i, args, nil, nil)
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
-		}
-		c.port, c.password = RedisPort, t.Password
-		cl.nodes = append(cl.nodes, c)
+		cl.groups = append(cl.groups, group)
 	}
 	for _, n := range cl.nodes {
 		if err := waitPing(ctx, n.Addr(), n.password, 30*time.Second); err != nil {
 			return nil, fmt.Errorf("%s: %w", n.name, err)
 		}
 	}
-	if err := cl.waitReplicasSynced(ctx); err != nil {
-		return nil, err
+	for _, g := range cl.groups {
+		if err := cl.waitReplicasSynced(ctx, g); err != nil {
+			return nil, err
+		}
 	}
 	for i, name := range t.Sentinels {
-		conf := fmt.Sprintf("port %d\ndir /data\nsentinel resolve-hostnames no\nsentinel monitor %s %s %d %d\n"+
-			"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s %d\nsentinel parallel-syncs %s %d\n",
-			SentinelPort, t.MasterName, masterIP, RedisPort, t.Quorum,
-			t.MasterName, t.DownAfter.Milliseconds(), t.MasterName, t.FailoverTimeout.Milliseconds(), t.MasterName, t.ParallelSyncs)
-		if t.Password != "" {
-			conf += fmt.Sprintf("sentinel auth-pass %s %s\n", t.MasterName, t.Password)
+		conf := fmt.Sprintf("port %d\ndir /data\nsentinel resolve-hostnames no\n", SentinelPort)
+		for k, g := range t.Groups {
+			conf += fmt.Sprintf("sentinel monitor %s %s %d %d\n"+
+				"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s %d\nsentinel parallel-syncs %s %d\n",
+				g.MasterName, masterIPs[k], RedisPort, t.Quorum,
+				g.MasterName, t.DownAfter.Milliseconds(), g.MasterName, t.FailoverTimeout.Milliseconds(), g.MasterName, t.ParallelSyncs)
+			if t.Password != "" {
+				conf += fmt.Sprintf("sentinel auth-pass %s %s\n", g.MasterName, t.Password)
+			}
 		}
 		files := []testcontainers.ContainerFile{{Reader: strings.NewReader(conf), ContainerFilePath: "/data/sentinel.conf", FileMode: 0o666}}
 		c, err := cl.run(ctx, name, rig.KindSentinel, cl.images.Redis, 20+i, []string{"redis-server", "/data/sentinel.conf", "--sentinel"}, files, nil)
@@ -222,7 +226,75 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 	if err := cl.waitSentinelsDiscovered(ctx); err != nil {
 		return nil, err
 	}
+	if cl.hosts, err = cl.placeHosts(t.Hosts); err != nil {
+		return nil, err
+	}
 	return cl, nil
+}
+
+// nodeHostNumber is the host number, on both /24s, of the i-th node of
+// the topology: 10-19 for the first ten (as a single group always had),
+// then from 50, clear of the Sentinels (20-29) and the proxy (30).
+func nodeHostNumber(i int) int {
+	if i < 10 {
+		return 10 + i
+	}
+	return 40 + i
+}
+
+// runNode starts the i-th node of the topology, a replica of masterIP
+// when replica is set.
+func (cl *Cluster) runNode(ctx context.Context, t rig.Topology, name string, i int, replica bool, masterIP netip.Addr) (*Container, error) {
+	args := []string{"redis-server", "--port", strconv.Itoa(RedisPort), "--bind", "0.0.0.0", "--protected-mode", "no",
+		"--dir", "/data", "--appendonly", "no", "--repl-diskless-sync-delay", "0"}
+	if t.Persistence {
+		args = append(args, "--save", "3600 1 300 100 60 10000")
+	} else {
+		args = append(args, "--save", "")
+	}
+	if t.Password != "" {
+		args = append(args, "--requirepass", t.Password, "--masterauth", t.Password)
+	}
+	if t.MinReplicasToWrite > 0 {
+		args = append(args, "--min-replicas-to-write", strconv.Itoa(t.MinReplicasToWrite),
+			"--min-replicas-max-lag", strconv.Itoa(int(t.MinReplicasMaxLag.Seconds())))
+	}
+	if replica {
+		args = append(args, "--replicaof", masterIP.String(), strconv.Itoa(RedisPort))
+	}
+	c, err := cl.run(ctx, name, rig.KindNode, cl.images.Redis, nodeHostNumber(i), args, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	c.port, c.password = RedisPort, t.Password
+	cl.nodes = append(cl.nodes, c)
+	return c, nil
+}
+
+// placeHosts makes the topology's hosts of the cluster's containers.
+func (cl *Cluster) placeHosts(hosts []rig.Host) ([]rig.Instance, error) {
+	byName := map[string]rig.Stepper{}
+	for _, c := range append(append([]*Container(nil), cl.nodes...), cl.sentinels...) {
+		byName[c.name] = c
+	}
+	placed := map[string]string{}
+	var out []rig.Instance
+	for _, h := range hosts {
+		var members []rig.Stepper
+		for _, name := range h.Members {
+			m, ok := byName[name]
+			if !ok {
+				return nil, fmt.Errorf("place host %s: no node or Sentinel %q", h.Name, name)
+			}
+			if other, dup := placed[name]; dup {
+				return nil, fmt.Errorf("place host %s: %s is already on host %s", h.Name, name, other)
+			}
+			placed[name] = h.Name
+			members = append(members, m)
+		}
+		out = append(out, rig.NewHost(h.Name, fault.Docker, members))
+	}
+	return out, nil
 }
 
 func firstNonEmpty(a, b string) string {
@@ -410,22 +482,24 @@ func waitPing(ctx context.Context, addr, password string, limit time.Duration) e
 	return fmt.Errorf("%s does not answer PING after %v: %w", addr, limit, err)
 }
 
-func (cl *Cluster) waitReplicasSynced(ctx context.Context) error {
+// waitReplicasSynced waits until a group's replicas (group[1:]) are in
+// sync with its master (group[0]).
+func (cl *Cluster) waitReplicasSynced(ctx context.Context, group []*Container) error {
 	deadline := time.Now().Add(60 * time.Second)
 	// The master lists every replica as online.
-	mc := redis.NewClient(&redis.Options{Addr: cl.nodes[0].Addr(), Password: cl.nodes[0].password, Protocol: 2, DisableIdentity: true})
+	mc := redis.NewClient(&redis.Options{Addr: group[0].Addr(), Password: group[0].password, Protocol: 2, DisableIdentity: true})
 	defer mc.Close()
 	for {
 		info, err := mc.Info(ctx, "replication").Result()
-		if err == nil && strings.Count(info, "state=online") == len(cl.nodes)-1 {
+		if err == nil && strings.Count(info, "state=online") == len(group)-1 {
 			break
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("master %s does not list its replicas online: %v %q", cl.nodes[0].name, err, info)
+			return fmt.Errorf("master %s does not list its replicas online: %v %q", group[0].name, err, info)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for _, n := range cl.nodes[1:] {
+	for _, n := range group[1:] {
 		rc := redis.NewClient(&redis.Options{Addr: n.Addr(), Password: n.password, Protocol: 2, DisableIdentity: true})
 		for {
 			info, err := rc.Info(ctx, "replication").Result()
@@ -445,19 +519,21 @@ func (cl *Cluster) waitReplicasSynced(ctx context.Context) error {
 
 func (cl *Cluster) waitSentinelsDiscovered(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
-	want := []string{"num-slaves", strconv.Itoa(len(cl.nodes) - 1), "num-other-sentinels", strconv.Itoa(len(cl.sentinels) - 1)}
 	for _, s := range cl.sentinels {
 		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true})
-		for {
-			m, err := rc.Do(ctx, "SENTINEL", "master", cl.topo.MasterName).StringSlice()
-			if err == nil && dictHas(m, want) {
-				break
+		for k, g := range cl.topo.Groups {
+			want := []string{"num-slaves", strconv.Itoa(len(cl.groups[k]) - 1), "num-other-sentinels", strconv.Itoa(len(cl.sentinels) - 1)}
+			for {
+				m, err := rc.Do(ctx, "SENTINEL", "master", g.MasterName).StringSlice()
+				if err == nil && dictHas(m, want) {
+					break
+				}
+				if time.Now().After(deadline) || ctx.Err() != nil {
+					rc.Close()
+					return fmt.Errorf("sentinel %s did not discover group %s: %v %v", s.name, g.Name, err, m)
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				rc.Close()
-				return fmt.Errorf("sentinel %s did not discover the cluster: %v %v", s.name, err, m)
-			}
-			time.Sleep(100 * time.Millisecond)
 		}
 		rc.Close()
 	}
@@ -496,6 +572,9 @@ func (cl *Cluster) Sentinels() []rig.Instance {
 	}
 	return out
 }
+
+// Hosts returns the hosts: each acts on all its containers at once.
+func (cl *Cluster) Hosts() []rig.Instance { return cl.hosts }
 
 // NodeByAddr names the node at an address on either network.
 func (cl *Cluster) NodeByAddr(addr string) (string, bool) {

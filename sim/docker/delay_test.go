@@ -69,7 +69,7 @@ func ours(ctx context.Context, t *testing.T, runID string) []string {
 func startPair(ctx context.Context, t *testing.T) rig.Cluster {
 	t.Helper()
 	c, err := Backend{}.Start(ctx, rig.Topology{
-		Nodes: []string{"redis1", "redis2"}, Sentinels: []string{"sentinel1"}, Quorum: 1, MasterName: "mymaster",
+		Groups: []rig.Group{{Name: rig.DefaultGroup, MasterName: "mymaster", Nodes: []string{"redis1", "redis2"}}}, Sentinels: []string{"sentinel1"}, Quorum: 1,
 		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
 	}, nil)
 	if c != nil {

@@ -38,6 +38,18 @@ func (c *Container) ID() string { return c.c.GetContainerID() }
 // on the container: its state, its networks, and, for Redis and Sentinel,
 // whether it answers.
 func (c *Container) Do(ctx context.Context, action fault.Action) error {
+	if err := c.Act(ctx, action); err != nil {
+		return err
+	}
+	return c.Verify(ctx, action)
+}
+
+var _ rig.Stepper = (*Container)(nil)
+
+// Act performs a fault action with the docker API (rig.Stepper); a link
+// delay set earlier goes on the new interfaces a start, restart or
+// reconnect gives.
+func (c *Container) Act(ctx context.Context, action fault.Action) error {
 	if !fault.Of(action).Available(fault.Docker, c.kind) {
 		return fmt.Errorf("%s %s: the docker backend cannot %[1]s a %s", action, c.name, c.kind)
 	}
@@ -82,7 +94,7 @@ func (c *Container) Do(ctx context.Context, action fault.Action) error {
 			}
 		}
 	}
-	return c.verify(ctx, action)
+	return nil
 }
 
 // ErrNoNetem is the error of action delay on a Docker host whose kernel
@@ -218,8 +230,8 @@ func (c *Container) faultNetwork() (*testcontainers.DockerNetwork, netip.Addr) {
 	return c.cl.cluster, c.clusterIP
 }
 
-// verify checks that an action took effect.
-func (c *Container) verify(ctx context.Context, action fault.Action) error {
+// Verify checks that an action took effect (rig.Stepper).
+func (c *Container) Verify(ctx context.Context, action fault.Action) error {
 	res, err := c.cl.cli.ContainerInspect(ctx, c.ID(), client.ContainerInspectOptions{})
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", c.name, err)

@@ -38,6 +38,9 @@ const (
 	KindNode     Kind = "node"
 	KindSentinel Kind = "sentinel"
 	KindProxy    Kind = "proxy"
+	// KindHost is a named host (a failure domain): an action on it acts
+	// on every node and Sentinel placed there at the same instant.
+	KindHost Kind = "host"
 )
 
 // Backends, as scenarios name them.
@@ -75,32 +78,37 @@ type Entry struct {
 
 var (
 	allKinds       = []Kind{KindNode, KindSentinel, KindProxy}
+	withHosts      = []Kind{KindNode, KindSentinel, KindProxy, KindHost}
 	nodes          = []Kind{KindNode}
 	nodesSentinels = []Kind{KindNode, KindSentinel}
 	// everywhere is an action both backends perform on every kind they
 	// run: the in-memory backend's proxy runs in-process, where it cannot
 	// be faulted.
 	everywhere = map[string][]Kind{Memory: nodesSentinels, Docker: allKinds}
+	// everywhereAndHosts is everywhere, and on hosts: every member of a
+	// host at the same instant.
+	everywhereAndHosts = map[string][]Kind{Memory: {KindNode, KindSentinel, KindHost}, Docker: withHosts}
 )
 
 // all is the table, in the order help texts list it.
 var all = []Entry{
-	{Action: Stop, Undo: Start, Targets: allKinds, Backends: everywhere, Model: true,
+	{Action: Stop, Undo: Start, Targets: withHosts, Backends: everywhereAndHosts, Model: true,
 		Help: "graceful stop (SIGTERM, Redis saves and exits); start brings it back on the same address"},
-	{Action: Kill, Undo: Start, Targets: allKinds, Backends: everywhere, Model: true,
+	{Action: Kill, Undo: Start, Targets: withHosts, Backends: everywhereAndHosts, Model: true,
 		Help: "SIGKILL: connections close at once, unreplicated writes are gone"},
-	{Action: Start, Targets: allKinds, Backends: everywhere,
+	{Action: Start, Targets: withHosts, Backends: everywhereAndHosts,
 		Help: "start a stopped or killed instance on the same address"},
 	{Action: Restart, Targets: allKinds, Backends: everywhere, Model: true,
 		Help: "stop then start"},
-	{Action: Pause, Undo: Unpause, Targets: allKinds, Backends: everywhere, Model: true,
+	{Action: Pause, Undo: Unpause, Targets: withHosts, Backends: everywhereAndHosts, Model: true,
 		Help: "freeze (docker pause): connections stay open, nothing answers"},
-	{Action: Unpause, Targets: allKinds, Backends: everywhere,
+	{Action: Unpause, Targets: withHosts, Backends: everywhereAndHosts,
 		Help: "thaw a paused instance"},
-	// The memory backend implements disconnect for its nodes only.
-	{Action: Disconnect, Undo: Reconnect, Targets: allKinds, Backends: map[string][]Kind{Memory: nodes, Docker: allKinds}, Model: true,
+	// The memory backend implements disconnect for its nodes only, so
+	// not for hosts, which may hold Sentinels.
+	{Action: Disconnect, Undo: Reconnect, Targets: withHosts, Backends: map[string][]Kind{Memory: nodes, Docker: withHosts}, Model: true,
 		Help: "cut from the other nodes and the Sentinels; clients still reach it"},
-	{Action: Reconnect, Targets: allKinds, Backends: map[string][]Kind{Memory: nodes, Docker: allKinds},
+	{Action: Reconnect, Targets: withHosts, Backends: map[string][]Kind{Memory: nodes, Docker: withHosts},
 		Help: "join a disconnected instance to its network again"},
 	// Only Redis nodes are delayed: the docker backend's node containers
 	// have tc and CAP_NET_ADMIN; the memory backend delays a node's
@@ -155,7 +163,7 @@ func (e Entry) Takes(param string) bool { return slices.Contains(e.Params, param
 
 // KindsText lists kinds for messages: "Redis nodes and Sentinels".
 func KindsText(kinds []Kind) string {
-	names := map[Kind]string{KindNode: "Redis nodes", KindSentinel: "Sentinels", KindProxy: "the proxy"}
+	names := map[Kind]string{KindNode: "Redis nodes", KindSentinel: "Sentinels", KindProxy: "the proxy", KindHost: "hosts"}
 	var out []string
 	for _, k := range kinds {
 		out = append(out, names[k])

@@ -64,6 +64,12 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 		{fault.Stop, fault.Memory, fault.KindProxy, false}, // in-process
 		{fault.Stop, fault.Docker, fault.KindProxy, true},
 		{"jitter", fault.Docker, fault.KindNode, false},
+		{fault.Kill, fault.Memory, fault.KindHost, true},
+		{fault.Start, fault.Docker, fault.KindHost, true},
+		{fault.Disconnect, fault.Docker, fault.KindHost, true},
+		{fault.Disconnect, fault.Memory, fault.KindHost, false}, // a host may hold Sentinels
+		{fault.Restart, fault.Docker, fault.KindHost, false},
+		{fault.Delay, fault.Docker, fault.KindHost, false},
 	}
 	for _, c := range cases {
 		if got := fault.Of(c.action).Available(c.backend, c.kind); got != c.want {
@@ -81,5 +87,21 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 	}
 	if !fault.Of(fault.Delay).Link || !fault.Of(fault.Delay).Takes("jitter") || fault.Of(fault.Kill).Takes("delay") {
 		t.Error("delay acts on the link and takes delay and jitter; kill takes neither")
+	}
+}
+
+func TestHostsTakeKillStopPauseAndDisconnectWithTheirUndos(t *testing.T) {
+	var got []fault.Action
+	for _, e := range fault.All() {
+		if e.Accepts(fault.KindHost) {
+			got = append(got, e.Action)
+		}
+	}
+	want := []fault.Action{fault.Stop, fault.Kill, fault.Start, fault.Pause, fault.Unpause, fault.Disconnect, fault.Reconnect}
+	if !slices.Equal(got, want) {
+		t.Errorf("actions on hosts: got %v, want %v", got, want)
+	}
+	if got := fault.KindsText([]fault.Kind{fault.KindNode, fault.KindHost}); got != "Redis nodes and hosts" {
+		t.Errorf("got %q, want %q", got, "Redis nodes and hosts")
 	}
 }

@@ -29,15 +29,20 @@ type Cluster struct {
 	nw        *network
 	nodes     []*Node
 	sentinels []*Sentinel
+	hosts     []rig.Instance
 	log       *slog.Logger
 }
 
-// Start brings the nodes up (the first as master, the others replicating
-// from it), then the Sentinels, and waits until every Sentinel knows every
+// Start brings every group's nodes up (the first as master, the others
+// replicating from it), then the Sentinels, each monitoring every group's
+// master, and waits until every Sentinel knows, for every master, every
 // replica and every other Sentinel.
 func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig.Cluster, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if err := t.Check(); err != nil {
+		return nil, err
 	}
 	seed := uint64(t.Seed)
 	if seed == 0 {
@@ -46,30 +51,42 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 	c := &Cluster{nw: newNetwork(seed), log: log}
 	opts := nodeOptions{password: t.Password, persistence: t.Persistence, lag: t.ReplicationLag,
 		minReplicasToWrite: t.MinReplicasToWrite, minReplicasMaxLag: t.MinReplicasMaxLag}
-	for _, name := range t.Nodes {
-		addr, err := freeAddr()
-		if err != nil {
+	cfg := sentinelConfig{quorum: t.Quorum, downAfter: t.DownAfter, failoverTimeout: t.FailoverTimeout, parallelSyncs: t.ParallelSyncs}
+	var replicas []*Node
+	for _, g := range t.Groups {
+		if len(g.Nodes) == 0 {
 			c.Close(ctx)
-			return nil, err
+			return nil, fmt.Errorf("start group %s: no node", g.Name)
 		}
-		n := newNode(name, addr, opts, c.nw, log)
-		c.nw.nodes[addr] = n
-		c.nodes = append(c.nodes, n)
-		if err := n.start(); err != nil {
-			c.Close(ctx)
-			return nil, err
+		var group []*Node
+		for _, name := range g.Nodes {
+			addr, err := freeAddr()
+			if err != nil {
+				c.Close(ctx)
+				return nil, err
+			}
+			n := newNode(name, addr, opts, c.nw, log)
+			// Locked: the groups started before replicate already.
+			c.nw.mu.Lock()
+			c.nw.nodes[addr] = n
+			c.nw.mu.Unlock()
+			c.nodes = append(c.nodes, n)
+			group = append(group, n)
+			if err := n.start(); err != nil {
+				c.Close(ctx)
+				return nil, err
+			}
 		}
+		for _, n := range group[1:] {
+			n.becomeReplicaOf(group[0].addr)
+		}
+		replicas = append(replicas, group[1:]...)
+		cfg.masters = append(cfg.masters, monitored{name: g.MasterName, addr: group[0].addr, replicas: len(group) - 1})
 	}
-	master := c.nodes[0]
-	for _, n := range c.nodes[1:] {
-		n.becomeReplicaOf(master.addr)
-	}
-	if err := waitFor(ctx, 10*time.Second, func() bool { return linksUp(c.nodes[1:]) }); err != nil {
+	if err := waitFor(ctx, 10*time.Second, func() bool { return linksUp(replicas) }); err != nil {
 		c.Close(ctx)
 		return nil, fmt.Errorf("replicas did not sync: %w", err)
 	}
-	cfg := sentinelConfig{masterName: t.MasterName, masterAddr: master.addr, quorum: t.Quorum,
-		downAfter: t.DownAfter, failoverTimeout: t.FailoverTimeout, parallelSyncs: t.ParallelSyncs}
 	for i, name := range t.Sentinels {
 		addr, err := freeAddr()
 		if err != nil {
@@ -90,7 +107,10 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 		for _, s := range c.sentinels {
 			ready := false
 			s.call(func() {
-				ready = len(s.master.Slaves) == len(c.nodes)-1 && len(s.master.Sentinels) == len(c.sentinels)-1
+				ready = len(s.core.Masters) == len(cfg.masters)
+				for i, m := range s.core.Masters {
+					ready = ready && len(m.Slaves) == cfg.masters[i].replicas && len(m.Sentinels) == len(c.sentinels)-1
+				}
 			})
 			if !ready {
 				return false
@@ -101,7 +121,42 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 		c.Close(ctx)
 		return nil, fmt.Errorf("sentinels did not discover the cluster: %w", err)
 	}
+	hosts, err := c.placeHosts(t.Hosts)
+	if err != nil {
+		c.Close(ctx)
+		return nil, err
+	}
+	c.hosts = hosts
 	return c, nil
+}
+
+// placeHosts makes the topology's hosts of the cluster's instances.
+func (c *Cluster) placeHosts(hosts []rig.Host) ([]rig.Instance, error) {
+	byName := map[string]rig.Stepper{}
+	for _, n := range c.nodes {
+		byName[n.name] = nodeInstance{n}
+	}
+	for _, s := range c.sentinels {
+		byName[s.name] = sentinelInstance{s}
+	}
+	placed := map[string]string{}
+	var out []rig.Instance
+	for _, h := range hosts {
+		var members []rig.Stepper
+		for _, name := range h.Members {
+			m, ok := byName[name]
+			if !ok {
+				return nil, fmt.Errorf("place host %s: no node or Sentinel %q", h.Name, name)
+			}
+			if other, dup := placed[name]; dup {
+				return nil, fmt.Errorf("place host %s: %s is already on host %s", h.Name, name, other)
+			}
+			placed[name] = h.Name
+			members = append(members, m)
+		}
+		out = append(out, rig.NewHost(h.Name, fault.Memory, members))
+	}
+	return out, nil
 }
 
 // linksUp reports whether every replica's link to its master is up.
@@ -160,6 +215,9 @@ func (c *Cluster) Sentinels() []rig.Instance {
 	return out
 }
 
+// Hosts returns the hosts: each acts on all its members at once.
+func (c *Cluster) Hosts() []rig.Instance { return c.hosts }
+
 // NodeByAddr names the node at addr.
 func (c *Cluster) NodeByAddr(addr string) (string, bool) {
 	if n := c.nw.node(addr); n != nil {
@@ -188,12 +246,22 @@ func (i nodeInstance) Addr() string   { return i.n.addr }
 // Do performs a fault and verifies it from outside: a stopped node refuses
 // connections, a paused one does not answer, a started one answers.
 func (i nodeInstance) Do(ctx context.Context, action fault.Action) error {
+	if err := i.Act(ctx, action); err != nil {
+		return err
+	}
+	return i.Verify(ctx, action)
+}
+
+// Act performs the fault (rig.Stepper).
+func (i nodeInstance) Act(ctx context.Context, action fault.Action) error {
 	if !fault.Of(action).Available(fault.Memory, rig.KindNode) {
 		return fmt.Errorf("%s %s: the memory backend cannot %[1]s a Redis node", action, i.n.name)
 	}
-	if err := i.n.do(ctx, action); err != nil {
-		return err
-	}
+	return i.n.do(ctx, action)
+}
+
+// Verify checks the fault from outside (rig.Stepper).
+func (i nodeInstance) Verify(ctx context.Context, action fault.Action) error {
 	return verify(ctx, i.n.addr, i.n.opts.password, action)
 }
 
@@ -217,7 +285,11 @@ func (i nodeInstance) Shape(ctx context.Context, delay, jitter time.Duration) er
 	return nil
 }
 
-var _ rig.LinkShaper = nodeInstance{}
+var (
+	_ rig.LinkShaper = nodeInstance{}
+	_ rig.Stepper    = nodeInstance{}
+	_ rig.Stepper    = sentinelInstance{}
+)
 
 type sentinelInstance struct{ s *Sentinel }
 
@@ -225,7 +297,16 @@ func (i sentinelInstance) Name() string   { return i.s.name }
 func (i sentinelInstance) Kind() rig.Kind { return rig.KindSentinel }
 func (i sentinelInstance) Addr() string   { return i.s.addr }
 
+// Do performs a fault and verifies it from outside.
 func (i sentinelInstance) Do(ctx context.Context, action fault.Action) error {
+	if err := i.Act(ctx, action); err != nil {
+		return err
+	}
+	return i.Verify(ctx, action)
+}
+
+// Act performs the fault (rig.Stepper).
+func (i sentinelInstance) Act(_ context.Context, action fault.Action) error {
 	if !fault.Of(action).Available(fault.Memory, rig.KindSentinel) {
 		return fmt.Errorf("%s %s: the memory backend cannot %[1]s a Sentinel", action, i.s.name)
 	}
@@ -245,9 +326,11 @@ func (i sentinelInstance) Do(ctx context.Context, action fault.Action) error {
 	default:
 		err = fmt.Errorf("sentinel %s: %s is not supported", i.s.name, action)
 	}
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+// Verify checks the fault from outside (rig.Stepper).
+func (i sentinelInstance) Verify(ctx context.Context, action fault.Action) error {
 	return verify(ctx, i.s.addr, "", action)
 }
 

@@ -22,8 +22,8 @@ const shapeMargin = 200 * time.Millisecond
 func delayCluster(t *testing.T) (*Cluster, []rig.Instance) {
 	t.Helper()
 	c, err := Backend{}.Start(t.Context(), rig.Topology{
-		Nodes: []string{"r1", "r2", "r3"}, Password: "pw", Sentinels: []string{"s1", "s2", "s3"}, Quorum: 2,
-		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MasterName: "mymaster",
+		Groups: []rig.Group{{Name: rig.DefaultGroup, MasterName: "mymaster", Nodes: []string{"r1", "r2", "r3"}}}, Password: "pw", Sentinels: []string{"s1", "s2", "s3"}, Quorum: 2,
+		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1,
 		ReplicationLag: time.Millisecond, MinReplicasMaxLag: 10 * time.Second, Seed: 7,
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -98,8 +98,10 @@ type link struct {
 	mu         sync.Mutex
 	closed     bool
 	subscribed bool
-	// replies carries what comes back to the owner, in order.
-	replies outbox
+	// requests carries what the owner sends, in order; replies what comes
+	// back to it, in order.
+	requests inorder
+	replies  outbox
 }
 
 func (l *link) isClosed() bool {
@@ -183,23 +185,24 @@ func (l *link) send(req request, done func(reply)) {
 			}
 		})
 	}
+	// Requests arrive in the order sent, as on a TCP connection: a Sentinel
+	// asking for votes for several masters in a row (epochs 1, 2, 3) is
+	// answered in that order, and a paused node holds them all.
 	switch {
 	case l.node != nil:
 		n := l.node
-		time.AfterFunc(there, func() {
-			go func() {
-				if !n.waitIfPaused() || l.isClosed() {
-					return
-				}
-				if _, cut := n.stateOf(); cut {
-					return // lost in the partition
-				}
-				answer(n.sentinelRequest(l, req))
-			}()
+		l.requests.push(time.Now().Add(there), func() {
+			if !n.waitIfPaused() || l.isClosed() {
+				return
+			}
+			if _, cut := n.stateOf(); cut {
+				return // lost in the partition
+			}
+			answer(n.sentinelRequest(l, req))
 		})
 	case l.peer != nil:
 		p := l.peer
-		time.AfterFunc(there, func() {
+		l.requests.push(time.Now().Add(there), func() {
 			p.post(func() { answer(p.peerRequest(req)) })
 		})
 	}

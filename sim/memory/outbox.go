@@ -63,3 +63,45 @@ func (o *outbox) flush() {
 		}
 	}
 }
+
+// inorder runs one connection's requests in the order sent, each no
+// earlier than its due time, one after the other on a goroutine of the
+// connection's own: a request that blocks (on a paused node) holds back
+// the ones after it, and the sender never waits.
+type inorder struct {
+	mu      sync.Mutex
+	q       []outMsg
+	running bool
+}
+
+// push queues run for its due time, behind the requests already queued.
+func (o *inorder) push(due time.Time, run func()) {
+	o.mu.Lock()
+	o.q = append(o.q, outMsg{due, run})
+	if o.running {
+		o.mu.Unlock()
+		return
+	}
+	o.running = true
+	o.mu.Unlock()
+	go o.drain()
+}
+
+// drain runs the queued requests until none is left.
+func (o *inorder) drain() {
+	for {
+		o.mu.Lock()
+		if len(o.q) == 0 {
+			o.running = false
+			o.mu.Unlock()
+			return
+		}
+		m := o.q[0]
+		o.q = o.q[1:]
+		o.mu.Unlock()
+		if wait := time.Until(m.due); wait > 0 {
+			time.Sleep(wait)
+		}
+		m.send()
+	}
+}

@@ -90,7 +90,7 @@ func scriptRun(t *testing.T, sc sentineltest.Script) *sentineltest.Log {
 	}, func(runID string) int {
 		return slices.IndexFunc(sentinels, func(s *Sentinel) bool { return s.myid == runID })
 	})
-	cfg := sentinelConfig{masterName: "mymaster", masterAddr: nodes[0].addr, quorum: sc.Quorum, downAfter: sc.DownAfter,
+	cfg := sentinelConfig{masters: []monitored{{name: "mymaster", addr: nodes[0].addr}}, quorum: sc.Quorum, downAfter: sc.DownAfter,
 		failoverTimeout: sc.FailoverTimeout, parallelSyncs: sc.ParallelSyncs}
 	for j := range sc.Sentinels {
 		addr, err := freeAddr()

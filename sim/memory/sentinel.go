@@ -15,14 +15,21 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/sentinel"
 )
 
-// sentinelConfig is what "sentinel monitor" and its settings give.
+// sentinelConfig is what the "sentinel monitor" lines and their settings
+// give: every master with the same settings.
 type sentinelConfig struct {
-	masterName      string
-	masterAddr      string
+	masters         []monitored
 	quorum          int
 	downAfter       time.Duration
 	failoverTimeout time.Duration
 	parallelSyncs   int
+}
+
+// monitored is one "sentinel monitor" line: a master's name and address
+// (and, for the backend's readiness check, how many replicas it has).
+type monitored struct {
+	name, addr string
+	replicas   int
 }
 
 // Sentinel is an in-memory Redis Sentinel: a RESP server answering the
@@ -60,9 +67,9 @@ type Sentinel struct {
 	done    chan struct{}
 
 	// Algorithm state, touched by the loop goroutine only.
-	core   *sentinel.Sentinel
-	master *sentinel.Master
-	links  map[*sentinel.Instance]*instanceLinks
+	core  *sentinel.Sentinel
+	links map[*sentinel.Instance]*instanceLinks
+	peers map[string]*sharedConn
 
 	// RESP front.
 	m     *miniredis.Miniredis
@@ -76,7 +83,7 @@ func newSentinel(name, addr string, cfg sentinelConfig, nw *network, seed uint64
 	return &Sentinel{
 		name: name, addr: addr, myid: hex.EncodeToString(id), cfg: cfg, nw: nw,
 		log: log.With("sentinel", name), rnd: mrand.New(mrand.NewPCG(seed, seed+1)), base: time.Now(),
-		wake: make(chan struct{}, 1), conns: map[net.Conn]struct{}{}, links: map[*sentinel.Instance]*instanceLinks{},
+		wake: make(chan struct{}, 1), conns: map[net.Conn]struct{}{}, links: map[*sentinel.Instance]*instanceLinks{}, peers: map[string]*sharedConn{},
 	}
 }
 
@@ -143,8 +150,10 @@ func (s *Sentinel) start() error {
 	now := s.now()
 	if s.core == nil {
 		s.core = sentinel.New(s.myid, s.addr, (*coreDriver)(s), s.rnd)
-		s.master = s.core.Monitor(now, sentinel.MasterConfig{Name: s.cfg.masterName, Addr: s.cfg.masterAddr,
-			Quorum: s.cfg.quorum, DownAfter: s.cfg.downAfter, FailoverTimeout: s.cfg.failoverTimeout, ParallelSyncs: s.cfg.parallelSyncs})
+		for _, m := range s.cfg.masters {
+			s.core.Monitor(now, sentinel.MasterConfig{Name: m.name, Addr: m.addr,
+				Quorum: s.cfg.quorum, DownAfter: s.cfg.downAfter, FailoverTimeout: s.cfg.failoverTimeout, ParallelSyncs: s.cfg.parallelSyncs})
+		}
 	} else {
 		// A restarted Sentinel keeps what its config file kept: the
 		// master, its replicas and the other Sentinels, with fresh links.

@@ -80,8 +80,8 @@ func realSentinels(t *testing.T) sentinelSetup {
 func fakeSentinels(t *testing.T) sentinelSetup {
 	t.Helper()
 	c, err := Backend{}.Start(t.Context(), rig.Topology{
-		Nodes: []string{"r1", "r2", "r3"}, Password: "pw", Sentinels: []string{"s1", "s2", "s3"}, Quorum: 2,
-		DownAfter: downAfter, FailoverTimeout: 5 * time.Second, ParallelSyncs: 1, MasterName: "mymaster",
+		Groups: []rig.Group{{Name: rig.DefaultGroup, MasterName: "mymaster", Nodes: []string{"r1", "r2", "r3"}}}, Password: "pw", Sentinels: []string{"s1", "s2", "s3"}, Quorum: 2,
+		DownAfter: downAfter, FailoverTimeout: 5 * time.Second, ParallelSyncs: 1,
 		ReplicationLag: time.Millisecond, MinReplicasMaxLag: 10 * time.Second,
 	}, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -17,6 +17,23 @@ type coreDriver Sentinel
 // instanceLinks are the connections behind one instance's sentinel.Link.
 type instanceLinks struct{ cc, pc *link }
 
+// sharedConn is a command connection to another Sentinel, shared by that
+// Sentinel's instances under every master, as sentinel.c shares an
+// instanceLink among the instances with the same run id
+// (sentinelTryConnectionSharing): its requests about several masters, the
+// vote requests of concurrent failovers among them, travel in order on
+// one connection. Each instance keeps its own sentinel.Link state, and
+// the core closing the connection for one instance (it gave up on that
+// instance's link) leaves it open for the others, where sentinel.c, whose
+// link state is shared too, would drop it for all.
+type sharedConn struct {
+	c    *link
+	refs int
+}
+
+// peerKey identifies another Sentinel for connection sharing.
+func peerKey(ri *sentinel.Instance) string { return ri.Addr + "/" + ri.RunID }
+
 func (s *Sentinel) linksOf(ri *sentinel.Instance) *instanceLinks {
 	ls := s.links[ri]
 	if ls == nil {
@@ -31,6 +48,17 @@ func (s *Sentinel) linksOf(ri *sentinel.Instance) *instanceLinks {
 func (d *coreDriver) Connect(ri *sentinel.Instance, kind sentinel.LinkKind) bool {
 	s := (*Sentinel)(d)
 	ls := s.linksOf(ri)
+	if kind == sentinel.CmdLink && ri.Is(sentinel.FlagSentinel) {
+		key := peerKey(ri)
+		if sc := s.peers[key]; sc != nil && !sc.c.isClosed() {
+			sc.refs++
+			ls.cc = sc.c
+			return true
+		}
+		ls.cc = s.nw.connect(s, ri.Addr, "cmd")
+		s.peers[key] = &sharedConn{c: ls.cc, refs: 1}
+		return true
+	}
 	if kind == sentinel.CmdLink {
 		ls.cc = s.nw.connect(s, ri.Addr, "cmd")
 		return true
@@ -51,6 +79,17 @@ func (d *coreDriver) Close(ri *sentinel.Instance, kind sentinel.LinkKind) {
 	if kind == sentinel.PubSubLink {
 		c = &ls.pc
 	}
+	if *c != nil && kind == sentinel.CmdLink && ri.Is(sentinel.FlagSentinel) {
+		// A shared connection closes with its last user.
+		key := peerKey(ri)
+		if sc := s.peers[key]; sc != nil && sc.c == *c {
+			if sc.refs--; sc.refs > 0 {
+				*c = nil
+			} else {
+				delete(s.peers, key)
+			}
+		}
+	}
 	if *c != nil {
 		(*c).close()
 		*c = nil
@@ -69,10 +108,17 @@ func (s *Sentinel) closeAllLinks() {
 		}
 		delete(s.links, ri)
 	}
+	clear(s.peers)
 }
 
-// linkClosed is the disconnect callback of a connection.
+// linkClosed is the disconnect callback of a connection; a shared one
+// disconnects every instance using it.
 func (s *Sentinel) linkClosed(c *link) {
+	for key, sc := range s.peers {
+		if sc.c == c {
+			delete(s.peers, key)
+		}
+	}
 	for ri, ls := range s.links {
 		switch c {
 		case ls.cc:

@@ -32,8 +32,10 @@ func (s *Sentinel) startServer() error {
 	srv.Register("ROLE", func(c *server.Peer, _ string, _ []string) {
 		c.WriteLen(2)
 		c.WriteBulk("sentinel")
-		c.WriteLen(1)
-		c.WriteBulk(s.cfg.masterName)
+		c.WriteLen(len(s.cfg.masters))
+		for _, m := range s.cfg.masters {
+			c.WriteBulk(m.name)
+		}
 	})
 	srv.SetPreHook(func(c *server.Peer, cmd string, args ...string) bool {
 		if !s.waitRunning() {
@@ -112,20 +114,21 @@ func (s *Sentinel) stopServer() {
 func (s *Sentinel) infoText() string {
 	var b strings.Builder
 	s.call(func() {
-		m := s.master
-		status := "ok"
-		switch {
-		case m.Is(sentinel.FlagODown):
-			status = "odown"
-		case m.Is(sentinel.FlagSDown):
-			status = "sdown"
-		}
 		tilt := 0
 		if s.core.Tilt {
 			tilt = 1
 		}
-		fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:1\r\nsentinel_tilt:%d\r\nsentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\n", tilt)
-		fmt.Fprintf(&b, "master0:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d\r\n", m.Name, status, m.Addr, len(m.Slaves), len(m.Sentinels)+1)
+		fmt.Fprintf(&b, "# Sentinel\r\nsentinel_masters:%d\r\nsentinel_tilt:%d\r\nsentinel_tilt_since_seconds:-1\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:0\r\n", len(s.core.Masters), tilt)
+		for i, m := range s.core.Masters {
+			status := "ok"
+			switch {
+			case m.Is(sentinel.FlagODown):
+				status = "odown"
+			case m.Is(sentinel.FlagSDown):
+				status = "sdown"
+			}
+			fmt.Fprintf(&b, "master%d:name=%s,status=%s,address=%s,slaves=%d,sentinels=%d\r\n", i, m.Name, status, m.Addr, len(m.Slaves), len(m.Sentinels)+1)
+		}
 	})
 	return b.String()
 }
@@ -189,12 +192,13 @@ func (s *Sentinel) sentinelCommand(c *server.Peer, _ string, args []string) {
 }
 
 func (s *Sentinel) sentinelReply(sub string, args []string) resp {
-	m := s.master
+	// named finds the master args[0] names, as sentinelGetMasterByNameOrReplyError.
+	var m *sentinel.Master
 	named := func() (bool, resp) {
 		if len(args) < 1 {
 			return false, resp{err: fmt.Sprintf("ERR wrong number of arguments for 'sentinel|%s' command", sub)}
 		}
-		if args[0] != m.Name {
+		if m = s.core.MasterByName(args[0]); m == nil {
 			return false, resp{err: "ERR No such master with that name"}
 		}
 		return true, resp{}
@@ -204,13 +208,18 @@ func (s *Sentinel) sentinelReply(sub string, args []string) resp {
 		if len(args) != 1 {
 			return resp{err: "ERR wrong number of arguments for 'sentinel|get-master-addr-by-name' command"}
 		}
-		if args[0] != m.Name {
+		m := s.core.MasterByName(args[0])
+		if m == nil {
 			return resp{nilArr: true}
 		}
 		host, port, _ := net.SplitHostPort(m.CurrentAddr())
 		return resp{arr: []any{host, port}}
 	case "masters":
-		return resp{dicts: [][]string{s.instanceDict(&m.Instance)}}
+		d := [][]string{}
+		for _, m := range s.core.Masters {
+			d = append(d, s.instanceDict(&m.Instance))
+		}
+		return resp{dicts: d}
 	case "master":
 		if ok, e := named(); !ok {
 			return e
@@ -290,9 +299,15 @@ func (s *Sentinel) instanceDict(ri *sentinel.Instance) []string {
 	}
 	l := &ri.Link
 	d := []string{"name", ri.Name, "ip", host, "port", port, "runid", ri.RunID, "flags", ri.FlagString(),
-		"link-pending-commands", strconv.Itoa(l.Pending), "link-refcount", "1"}
-	m := s.master
-	if ri == &m.Instance && m.Is(sentinel.FlagFailoverInProgress) {
+		"link-pending-commands", strconv.Itoa(l.Pending), "link-refcount", strconv.Itoa(s.linkRefcount(ri))}
+	// m is the master ri is, nil for a replica or a Sentinel.
+	var m *sentinel.Master
+	for _, x := range s.core.Masters {
+		if ri == &x.Instance {
+			m = x
+		}
+	}
+	if m != nil && m.Is(sentinel.FlagFailoverInProgress) {
 		d = append(d, "failover-state", m.FailoverState.String())
 	}
 	d = append(d, "last-ping-sent", msSince(l.ActPingTime), "last-ok-ping-reply", msSince(l.LastAvailTime),
@@ -317,7 +332,7 @@ func (s *Sentinel) instanceDict(ri *sentinel.Instance) []string {
 		role = "master"
 	}
 	d = append(d, "info-refresh", msSince(ri.InfoRefresh), "role-reported", role, "role-reported-time", msSince(ri.RoleReportedTime))
-	if ri == &m.Instance {
+	if m != nil {
 		return append(d, "config-epoch", strconv.FormatUint(m.ConfigEpoch, 10), "num-slaves", strconv.Itoa(len(m.Slaves)),
 			"num-other-sentinels", strconv.Itoa(len(m.Sentinels)), "quorum", strconv.Itoa(m.Quorum),
 			"failover-timeout", strconv.FormatInt(m.FailoverTimeout.Milliseconds(), 10), "parallel-syncs", strconv.Itoa(m.ParallelSyncs))
@@ -333,4 +348,24 @@ func (s *Sentinel) instanceDict(ri *sentinel.Instance) []string {
 		"master-link-status", status, "master-host", mhost, "master-port", mport,
 		"slave-priority", strconv.Itoa(ri.SlavePriority), "slave-repl-offset", strconv.FormatInt(ri.SlaveReplOffset, 10),
 		"replica-announced", "1")
+}
+
+// linkRefcount is link-refcount: sentinel.c shares one link to a Sentinel
+// among every master that Sentinel also monitors
+// (sentinelTryConnectionSharing), so its count is the number of masters
+// listing that Sentinel. The connection is shared here too (sharedConn);
+// the link's state is kept per master (so PINGs go once per master).
+func (s *Sentinel) linkRefcount(ri *sentinel.Instance) int {
+	if !ri.Is(sentinel.FlagSentinel) {
+		return 1
+	}
+	n := 0
+	for _, m := range s.core.Masters {
+		for _, si := range m.Sentinels {
+			if si.RunID == ri.RunID {
+				n++
+			}
+		}
+	}
+	return max(n, 1)
 }

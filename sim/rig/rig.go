@@ -7,18 +7,27 @@ package rig
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
-// Topology is the cluster a backend starts.
+// Topology is the cluster a backend starts: replication groups, every
+// group's master monitored by every Sentinel, and the hosts the instances
+// are placed on.
 type Topology struct {
-	// Nodes are the Redis nodes' names; the first starts as master, the
-	// others as its replicas.
-	Nodes              []string
+	// Groups are the replication groups, at least one. Node names are
+	// unique across groups.
+	Groups []Group
+	// Hosts place instances on named hosts (failure domains), a host
+	// fault acting on all of a host's members at once. An instance on no
+	// host is alone; no hosts means every instance is alone.
+	Hosts              []Host
 	Password           string
 	MinReplicasToWrite int
 	MinReplicasMaxLag  time.Duration
@@ -33,7 +42,6 @@ type Topology struct {
 	DownAfter       time.Duration
 	FailoverTimeout time.Duration
 	ParallelSyncs   int
-	MasterName      string
 	// Seed makes random choices repeatable; zero picks one.
 	Seed int64
 	// Images and Subnet configure the docker backend.
@@ -41,15 +49,98 @@ type Topology struct {
 	Subnet string
 }
 
-// TopologyOf derives the topology of a scenario.
+// Group is one replication group: a master and its replicas, monitored by
+// every Sentinel under one master name.
+type Group struct {
+	// Name names the group in reports and targets ("group1").
+	Name string
+	// MasterName is the name the Sentinels monitor the group's master by.
+	MasterName string
+	// Nodes are the group's Redis nodes; the first starts as master, the
+	// others as its replicas.
+	Nodes []string
+}
+
+// Host is a named failure domain: the nodes and Sentinels placed on it.
+type Host struct {
+	Name string
+	// Members are node and Sentinel names.
+	Members []string
+}
+
+// DefaultGroup is the name of the single group of a scenario that
+// declares no groups.
+const DefaultGroup = "group1"
+
+// Nodes returns every group's nodes, group after group, each group's
+// initial master first.
+func (t Topology) Nodes() []string {
+	var out []string
+	for _, g := range t.Groups {
+		out = append(out, g.Nodes...)
+	}
+	return out
+}
+
+// Check reports what makes the topology unusable to a backend: no group,
+// a group without nodes or master name, a name (node, Sentinel, group,
+// master name, host) used twice, a host member that is no node or
+// Sentinel, an instance on two hosts.
+func (t Topology) Check() error {
+	if len(t.Groups) == 0 {
+		return errors.New("check the topology: no replication group")
+	}
+	var errs []error
+	instances := map[string]bool{}
+	seen := func(kind, name string, in map[string]bool) {
+		if in[name] {
+			errs = append(errs, fmt.Errorf("check the topology: %s %q named twice", kind, name))
+		}
+		in[name] = true
+	}
+	groups, masters, hosts, placed := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]string{}
+	for _, g := range t.Groups {
+		seen("group", g.Name, groups)
+		if g.MasterName == "" {
+			errs = append(errs, fmt.Errorf("check the topology: group %s has no master name", g.Name))
+		}
+		seen("master name", g.MasterName, masters)
+		if len(g.Nodes) == 0 {
+			errs = append(errs, fmt.Errorf("check the topology: group %s has no node", g.Name))
+		}
+		for _, n := range g.Nodes {
+			seen("instance", n, instances)
+		}
+	}
+	for _, s := range t.Sentinels {
+		seen("instance", s, instances)
+	}
+	for _, h := range t.Hosts {
+		seen("host", h.Name, hosts)
+		for _, m := range h.Members {
+			switch other, twice := placed[m]; {
+			case !instances[m]:
+				errs = append(errs, fmt.Errorf("check the topology: host %s holds %q, no node or Sentinel", h.Name, m))
+			case twice:
+				errs = append(errs, fmt.Errorf("check the topology: %s is on hosts %s and %s", m, other, h.Name))
+			}
+			placed[m] = h.Name
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// TopologyOf derives the topology of a scenario: one group, DefaultGroup,
+// named by the scenario's master name, and no hosts.
 func TopologyOf(s *scenario.Scenario) Topology {
 	return Topology{
-		Nodes: s.NodeNames(), Password: s.Topology.Password,
+		Groups:             []Group{{Name: DefaultGroup, MasterName: s.Sentinel.MasterName, Nodes: s.NodeNames()}},
+		Password:           s.Topology.Password,
 		MinReplicasToWrite: s.Topology.MinReplicasToWrite, MinReplicasMaxLag: s.Topology.MinReplicasMaxLag.D,
 		Persistence: s.Topology.Persistence, ReplicationLag: s.Topology.ReplicationLag.D,
 		Sentinels: s.SentinelNames(), Quorum: s.Sentinel.Quorum, DownAfter: s.Sentinel.DownAfter.D,
 		FailoverTimeout: s.Sentinel.FailoverTimeout.D, ParallelSyncs: s.Sentinel.ParallelSyncs,
-		MasterName: s.Sentinel.MasterName, Seed: s.Seed, Images: s.Images, Subnet: s.Network.Subnet,
+		Seed: s.Seed, Images: s.Images, Subnet: s.Network.Subnet,
 	}
 }
 
@@ -64,8 +155,12 @@ type Backend interface {
 
 // Cluster is a running set of Redis nodes and Sentinels.
 type Cluster interface {
+	// Nodes are every group's nodes, in the topology's order.
 	Nodes() []Instance
 	Sentinels() []Instance
+	// Hosts are the topology's hosts, in its order: instances of
+	// KindHost whose Do acts on every member at the same instant.
+	Hosts() []Instance
 	// NodeByAddr names the node at an address as Redis and Sentinel report
 	// it (their "ip:port"), if there is one.
 	NodeByAddr(addr string) (string, bool)
@@ -82,13 +177,16 @@ const (
 	KindNode     = fault.KindNode
 	KindSentinel = fault.KindSentinel
 	KindProxy    = fault.KindProxy
+	KindHost     = fault.KindHost
 )
 
-// Instance is a node, a Sentinel or a proxy that faults can act on.
+// Instance is a node, a Sentinel, a proxy or a host that faults can act
+// on.
 type Instance interface {
 	Name() string
 	Kind() Kind
-	// Addr is where the harness (and an in-process proxy) reaches it.
+	// Addr is where the harness (and an in-process proxy) reaches it; ""
+	// for a host.
 	Addr() string
 	// Do performs a fault action of the table in package fault, one the
 	// backend supports on this kind of instance (fault.Entry.Available),
@@ -164,3 +262,72 @@ type ServerChecks struct {
 
 // ProxyStarter starts the proxy a scenario asks for in front of a cluster.
 type ProxyStarter func(ctx context.Context, s *scenario.Scenario, c Cluster, log *slog.Logger) (ProxyUnderTest, error)
+
+// Stepper is an instance whose fault action splits into its effect and
+// the check of that effect, so that a host can start the effects of all
+// its members before checking any. Do is Act then Verify.
+type Stepper interface {
+	Instance
+	// Act starts the action's effect and returns once it is issued.
+	Act(ctx context.Context, action fault.Action) error
+	// Verify checks the effect from outside, as Do does after Act.
+	Verify(ctx context.Context, action fault.Action) error
+}
+
+// NewHost returns a host of a backend as an instance of KindHost: its Do
+// performs the action on every member at the same instant (all the
+// effects started concurrently, then all verified concurrently), after
+// checking that the backend can perform it on the host and on each
+// member's kind.
+func NewHost(name, backend string, members []Stepper) Instance {
+	return host{name: name, backend: backend, members: members}
+}
+
+type host struct {
+	name    string
+	backend string
+	members []Stepper
+}
+
+func (h host) Name() string { return h.name }
+func (h host) Kind() Kind   { return KindHost }
+func (h host) Addr() string { return "" }
+
+// Do acts on every member together.
+func (h host) Do(ctx context.Context, action fault.Action) error {
+	e := fault.Of(action)
+	if !e.Available(h.backend, KindHost) {
+		return fmt.Errorf("%s host %s: the %s backend cannot %[1]s a host", action, h.name, h.backend)
+	}
+	for _, m := range h.members {
+		if !e.Available(h.backend, m.Kind()) {
+			return fmt.Errorf("%s host %s: the %s backend cannot %[1]s its member %s, a %s", action, h.name, h.backend, m.Name(), m.Kind())
+		}
+	}
+	if err := together(h.members, func(m Stepper) error { return m.Act(ctx, action) }); err != nil {
+		return fmt.Errorf("%s host %s: %w", action, h.name, err)
+	}
+	if err := together(h.members, func(m Stepper) error { return m.Verify(ctx, action) }); err != nil {
+		return fmt.Errorf("%s host %s: %w", action, h.name, err)
+	}
+	return nil
+}
+
+// together runs f on every member concurrently, released at the same
+// instant, and joins the errors.
+func together(members []Stepper, f func(Stepper) error) error {
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for i, m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-release
+			errs[i] = f(m)
+		}()
+	}
+	close(release)
+	wg.Wait()
+	return errors.Join(errs...)
+}
