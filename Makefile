@@ -32,7 +32,7 @@ unit: ## unit and integration tests (real redis-server processes), race detector
 	REDISHA_REQUIRE_REDIS=1 REDISHA_REQUIRE_CHROMIUM=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS_NO_E2E)
 
 e2e: ## the Ginkgo suite against real containers
-	REDISHA_REQUIRE_REDIS=1 $(GO) test ./e2e -count=1 -timeout $(E2E_TIMEOUT) -ginkgo.v -ginkgo.junit-report=$(CURDIR)/e2e-junit.xml
+	REDISHA_REQUIRE_REDIS=1 $(GO) test -v ./e2e -count=1 -timeout $(E2E_TIMEOUT) -ginkgo.v -ginkgo.junit-report=$(CURDIR)/e2e-junit.xml
 
 fuzz: ## run each fuzz target briefly
 	$(GO) test ./proxy/config -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
