@@ -277,24 +277,7 @@ func (cl *Cluster) placeHosts(hosts []rig.Host) ([]rig.Instance, error) {
 	for _, c := range append(append([]*Container(nil), cl.nodes...), cl.sentinels...) {
 		byName[c.name] = c
 	}
-	placed := map[string]string{}
-	var out []rig.Instance
-	for _, h := range hosts {
-		var members []rig.Stepper
-		for _, name := range h.Members {
-			m, ok := byName[name]
-			if !ok {
-				return nil, fmt.Errorf("place host %s: no node or Sentinel %q", h.Name, name)
-			}
-			if other, dup := placed[name]; dup {
-				return nil, fmt.Errorf("place host %s: %s is already on host %s", h.Name, name, other)
-			}
-			placed[name] = h.Name
-			members = append(members, m)
-		}
-		out = append(out, rig.NewHost(h.Name, fault.Docker, members))
-	}
-	return out, nil
+	return rig.PlaceHosts(hosts, fault.Docker, byName)
 }
 
 func firstNonEmpty(a, b string) string {

@@ -139,24 +139,7 @@ func (c *Cluster) placeHosts(hosts []rig.Host) ([]rig.Instance, error) {
 	for _, s := range c.sentinels {
 		byName[s.name] = sentinelInstance{s}
 	}
-	placed := map[string]string{}
-	var out []rig.Instance
-	for _, h := range hosts {
-		var members []rig.Stepper
-		for _, name := range h.Members {
-			m, ok := byName[name]
-			if !ok {
-				return nil, fmt.Errorf("place host %s: no node or Sentinel %q", h.Name, name)
-			}
-			if other, dup := placed[name]; dup {
-				return nil, fmt.Errorf("place host %s: %s is already on host %s", h.Name, name, other)
-			}
-			placed[name] = h.Name
-			members = append(members, m)
-		}
-		out = append(out, rig.NewHost(h.Name, fault.Memory, members))
-	}
-	return out, nil
+	return rig.PlaceHosts(hosts, fault.Memory, byName)
 }
 
 // linksUp reports whether every replica's link to its master is up.

@@ -143,44 +143,17 @@ func failover(t *testing.T, s sentinelSetup) []timedEvent {
 	waitDiscovered(t, s)
 	// Let the links age past the reconnect rate limit, as in a long run.
 	time.Sleep(1500 * time.Millisecond)
-	var mu sync.Mutex
-	var events []timedEvent
-	var t0 time.Time
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var ready sync.WaitGroup
-	for i, addr := range s.sentinels {
-		c := sentinelClient(addr)
-		defer c.Close()
-		ps := c.PSubscribe(ctx, "*")
-		defer ps.Close()
-		if _, err := ps.Receive(ctx); err != nil {
-			t.Fatal(err)
-		}
-		ready.Add(1)
-		go func() {
-			ready.Done()
-			for m := range ps.Channel() {
-				mu.Lock()
-				if !t0.IsZero() {
-					events = append(events, timedEvent{time.Since(t0), i, m.Channel, m.Payload})
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	ready.Wait()
-	mu.Lock()
-	t0 = time.Now()
-	mu.Unlock()
+	rec := recordEvents(t, s.sentinels)
+	defer rec.stop()
+	rec.start()
 	if err := s.kill(); err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, s.kind, &mu, &events, 10*time.Second, "+failover-end", func(e timedEvent) bool { return e.name == "+failover-end" })
+	waitEvent(t, s.kind, &rec.mu, &rec.events, 10*time.Second, "+failover-end", func(e timedEvent) bool { return e.name == "+failover-end" })
 	// The old master comes back once every Sentinel has switched to the
 	// new one (the others learn it from the leader's hellos).
 	for i := range s.sentinels {
-		waitEvent(t, s.kind, &mu, &events, 5*time.Second, fmt.Sprintf("+switch-master on sentinel %d", i+1), func(e timedEvent) bool {
+		waitEvent(t, s.kind, &rec.mu, &rec.events, 5*time.Second, fmt.Sprintf("+switch-master on sentinel %d", i+1), func(e timedEvent) bool {
 			return e.name == "+switch-master" && e.src == i
 		})
 	}
@@ -188,12 +161,79 @@ func failover(t *testing.T, s sentinelSetup) []timedEvent {
 		t.Fatal(err)
 	}
 	_, oldPort, _ := net.SplitHostPort(s.nodes[0])
-	waitEvent(t, s.kind, &mu, &events, 16*time.Second, "+convert-to-slave of the old master", func(e timedEvent) bool {
+	waitEvent(t, s.kind, &rec.mu, &rec.events, 16*time.Second, "+convert-to-slave of the old master", func(e timedEvent) bool {
 		return e.name == "+convert-to-slave" && strings.Contains(e.payload, " "+oldPort+" @")
 	})
-	mu.Lock()
-	defer mu.Unlock()
-	return append([]timedEvent(nil), events...)
+	return rec.snapshot()
+}
+
+// eventRecorder records every event every Sentinel publishes, with the
+// time since start and the index of the Sentinel.
+type eventRecorder struct {
+	mu     sync.Mutex
+	t0     time.Time
+	events []timedEvent
+	stop   func()
+}
+
+// recordEvents subscribes to every channel of every Sentinel and returns
+// once the subscriptions are in place; events count from start on. stop
+// ends the subscriptions.
+func recordEvents(t *testing.T, sentinels []string) *eventRecorder {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	r := &eventRecorder{}
+	var closers []func() error
+	r.stop = func() {
+		cancel()
+		for _, c := range closers {
+			c()
+		}
+	}
+	var ready sync.WaitGroup
+	for i, addr := range sentinels {
+		c := sentinelClient(addr)
+		ps := c.PSubscribe(ctx, "*")
+		closers = append(closers, ps.Close, c.Close)
+		if _, err := ps.Receive(ctx); err != nil {
+			r.stop()
+			t.Fatal(err)
+		}
+		ready.Add(1)
+		go func() {
+			ready.Done()
+			for m := range ps.Channel() {
+				r.mu.Lock()
+				if !r.t0.IsZero() {
+					r.events = append(r.events, timedEvent{time.Since(r.t0), i, m.Channel, m.Payload})
+				}
+				r.mu.Unlock()
+			}
+		}()
+	}
+	ready.Wait()
+	return r
+}
+
+// start sets the instant events count from.
+func (r *eventRecorder) start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.t0 = time.Now()
+}
+
+// since is the time from start.
+func (r *eventRecorder) since() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return time.Since(r.t0)
+}
+
+// snapshot copies the events so far.
+func (r *eventRecorder) snapshot() []timedEvent {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]timedEvent(nil), r.events...)
 }
 
 func waitEvent(t *testing.T, kind string, mu *sync.Mutex, events *[]timedEvent, limit time.Duration, what string, pred func(timedEvent) bool) {

@@ -244,36 +244,9 @@ func concurrentFailovers(t *testing.T, s groupsSetup) groupsRun {
 	waitGroupsDiscovered(t, s)
 	// Let the links age past the reconnect rate limit, as in a long run.
 	time.Sleep(1500 * time.Millisecond)
-	var mu sync.Mutex
-	var events []timedEvent
-	var t0 time.Time
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var ready sync.WaitGroup
-	for i, addr := range s.sentinels {
-		c := sentinelClient(addr)
-		defer c.Close()
-		ps := c.PSubscribe(ctx, "*")
-		defer ps.Close()
-		if _, err := ps.Receive(ctx); err != nil {
-			t.Fatal(err)
-		}
-		ready.Add(1)
-		go func() {
-			ready.Done()
-			for m := range ps.Channel() {
-				mu.Lock()
-				if !t0.IsZero() {
-					events = append(events, timedEvent{time.Since(t0), i, m.Channel, m.Payload})
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	ready.Wait()
-	mu.Lock()
-	t0 = time.Now()
-	mu.Unlock()
+	rec := recordEvents(t, s.sentinels)
+	defer rec.stop()
+	rec.start()
 	if err := s.killMasters(); err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +255,7 @@ func concurrentFailovers(t *testing.T, s groupsSetup) groupsRun {
 	limit := groupsDownAfter + 4*groupsFailoverTimeout + 10*time.Second
 	for i := range s.sentinels {
 		for _, name := range s.names {
-			waitEvent(t, s.kind, &mu, &events, limit-time.Since(t0), fmt.Sprintf("+switch-master of %s on sentinel %d", name, i+1), func(e timedEvent) bool {
+			waitEvent(t, s.kind, &rec.mu, &rec.events, limit-rec.since(), fmt.Sprintf("+switch-master of %s on sentinel %d", name, i+1), func(e timedEvent) bool {
 				return e.name == "+switch-master" && e.src == i && strings.HasPrefix(e.payload, name+" ")
 			})
 		}
@@ -307,9 +280,7 @@ func concurrentFailovers(t *testing.T, s groupsSetup) groupsRun {
 		}
 		run.configEpochs = append(run.configEpochs, eps)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	run.events = append([]timedEvent(nil), events...)
+	run.events = rec.snapshot()
 	return run
 }
 

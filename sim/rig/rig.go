@@ -274,6 +274,31 @@ type Stepper interface {
 	Verify(ctx context.Context, action fault.Action) error
 }
 
+// PlaceHosts makes the hosts of a backend's cluster: each host's members
+// looked up by name among the cluster's instances (byName). A member that
+// is not there, or that another host already holds, is an error
+// (Topology.Check refuses both earlier; this keeps a backend honest).
+func PlaceHosts(hosts []Host, backend string, byName map[string]Stepper) ([]Instance, error) {
+	placed := map[string]string{}
+	var out []Instance
+	for _, h := range hosts {
+		var members []Stepper
+		for _, name := range h.Members {
+			m, ok := byName[name]
+			if !ok {
+				return nil, fmt.Errorf("place host %s: no node or Sentinel %q", h.Name, name)
+			}
+			if other, dup := placed[name]; dup {
+				return nil, fmt.Errorf("place host %s: %s is already on host %s", h.Name, name, other)
+			}
+			placed[name] = h.Name
+			members = append(members, m)
+		}
+		out = append(out, NewHost(h.Name, backend, members))
+	}
+	return out, nil
+}
+
 // NewHost returns a host of a backend as an instance of KindHost: its Do
 // performs the action on every member at the same instant (all the
 // effects started concurrently, then all verified concurrently), after
