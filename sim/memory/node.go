@@ -186,9 +186,13 @@ func (c *trackedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// shutdownTimeout is Redis 7's default shutdown-timeout.
+const shutdownTimeout = 10 * time.Second
+
 // shutdown takes the node down. A kill drops everything at once; a
-// graceful stop first holds writes while replicas catch up (up to 10s, as
-// Redis 7's shutdown-timeout), then saves a snapshot if persistence is on.
+// graceful stop first does what Redis 7 does on SIGTERM (shutdownWait:
+// writes held until the replicas' periodic ACKs catch up, up to
+// shutdownTimeout), then saves a snapshot if persistence is on.
 func (n *Node) shutdown(graceful bool) error {
 	n.mu.Lock()
 	if n.state == nodeStopped {
@@ -200,9 +204,8 @@ func (n *Node) shutdown(graceful bool) error {
 		n.state = nodeRunning
 	}
 	if graceful {
-		n.stopping = true
 		n.mu.Unlock()
-		n.waitReplicasCaughtUp(10 * time.Second)
+		n.shutdownWait(shutdownTimeout)
 		n.mu.Lock()
 		if n.opts.persistence {
 			n.snap = &snapshot{data: dump(n.m), replID: n.repl.replID, offset: n.repl.offset}
