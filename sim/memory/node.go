@@ -40,6 +40,10 @@ type Node struct {
 	resumed chan struct{} // closed when a pause ends
 	runID   string
 	started time.Time
+	// cronBase is where the node's serverCron ticks count from (every
+	// 100 ms, its replication cron every second): its start, shifted by a
+	// random phase, as the processes of a cluster do not start in step.
+	cronBase time.Time
 	// stopping blocks writes during a graceful stop, as Redis 7 does while
 	// its replicas catch up.
 	stopping bool
@@ -104,6 +108,8 @@ func (n *Node) Addr() string { return n.addr }
 // start brings the node up on its address: from its snapshot when it has
 // one, else empty, and always as a master, as a restarted Redis does.
 func (n *Node) start() error {
+	// Processes started one after another have unrelated cron phases.
+	phase := n.net.uniform(time.Second)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.state != nodeStopped {
@@ -123,6 +129,7 @@ func (n *Node) start() error {
 	m.Server().SetPreHook(n.preHook)
 	n.m, n.ln = m, ln
 	n.state, n.runID, n.started = nodeRunning, newRunID(), time.Now()
+	n.cronBase = n.started.Add(-phase)
 	n.stopping = false
 	n.authed = map[*server.Peer]bool{}
 	n.repl = replState{role: roleMaster, replID: newRunID(), secondOffset: -1}

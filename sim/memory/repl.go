@@ -366,22 +366,22 @@ func (n *Node) trySync(gen int, addr string) {
 		n.repl.linkUp, n.repl.syncing, n.repl.backlog = true, false, true
 		n.repl.lastIO = time.Now()
 	}
-	started := n.started
+	cronBase := n.cronBase
 	n.mu.Unlock()
 	go m.pump(rl)
-	go m.periodicAcks(rl, started)
+	go m.periodicAcks(rl, cronBase)
 	n.net.nodeChanged(n)
 }
 
 // replicaAckPeriod is how often a Redis replica sends REPLCONF ACK on its
-// own: replicationCron runs once a second, counted from the process start.
+// own: replicationCron runs once a second, on the replica's cron phase.
 const replicaAckPeriod = time.Second
 
 // periodicAcks records the replica's once-a-second REPLCONF ACK on link rl
-// of master m, at the phase of the replica's start.
-func (m *Node) periodicAcks(rl *replicaLink, replicaStarted time.Time) {
+// of master m, on the replica's cron phase (its cronBase).
+func (m *Node) periodicAcks(rl *replicaLink, replicaCron time.Time) {
 	for {
-		wait := replicaAckPeriod - time.Since(replicaStarted)%replicaAckPeriod
+		wait := replicaAckPeriod - time.Since(replicaCron)%replicaAckPeriod
 		select {
 		case <-time.After(wait):
 		case <-rl.closed:
@@ -464,13 +464,12 @@ func restore(m *miniredis.Miniredis, data []keyDump) {
 // checked, only on these ticks.
 const cronPeriod = 100 * time.Millisecond
 
-// untilTick is how long until the node's next serverCron tick, counted from
-// its start.
+// untilTick is how long until the node's next serverCron tick.
 func (n *Node) untilTick() time.Duration {
 	n.mu.Lock()
-	started := n.started
+	base := n.cronBase
 	n.mu.Unlock()
-	return cronPeriod - time.Since(started)%cronPeriod
+	return cronPeriod - time.Since(base)%cronPeriod
 }
 
 // shutdownWait does what Redis 7 does between SIGTERM and its final save

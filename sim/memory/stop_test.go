@@ -19,8 +19,9 @@ import (
 // when writes stop being answered, when PING stops, when the process exits
 // (TIMING.md §4).
 
-// stopSubject is a master with one replica whose periodic ACKs start at
-// replicaStarted (a replica sends one a second from its start).
+// stopSubject is a master with one replica whose periodic ACKs come at
+// replicaStarted plus whole seconds (a real replica's cron counts from its
+// process start, a fake's from its cronBase).
 type stopSubject struct {
 	name           string
 	master         string
@@ -77,7 +78,7 @@ func fakeStopSubject(t *testing.T) stopSubject {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
-	started := r.started
+	started := r.cronBase
 	r.mu.Unlock()
 	return stopSubject{name: "fake", master: m.addr, replicaStarted: started,
 		stop: func() { m.do(context.Background(), fault.Stop) }}
