@@ -40,6 +40,10 @@ type Node struct {
 	resumed chan struct{} // closed when a pause ends
 	runID   string
 	started time.Time
+	// cronBase is where the node's serverCron ticks count from (every
+	// 100 ms, its replication cron every second): its start, shifted by a
+	// random phase, as the processes of a cluster do not start in step.
+	cronBase time.Time
 	// stopping blocks writes during a graceful stop, as Redis 7 does while
 	// its replicas catch up.
 	stopping bool
@@ -104,6 +108,8 @@ func (n *Node) Addr() string { return n.addr }
 // start brings the node up on its address: from its snapshot when it has
 // one, else empty, and always as a master, as a restarted Redis does.
 func (n *Node) start() error {
+	// Processes started one after another have unrelated cron phases.
+	phase := n.net.uniform(time.Second)
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.state != nodeStopped {
@@ -123,6 +129,7 @@ func (n *Node) start() error {
 	m.Server().SetPreHook(n.preHook)
 	n.m, n.ln = m, ln
 	n.state, n.runID, n.started = nodeRunning, newRunID(), time.Now()
+	n.cronBase = n.started.Add(-phase)
 	n.stopping = false
 	n.authed = map[*server.Peer]bool{}
 	n.repl = replState{role: roleMaster, replID: newRunID(), secondOffset: -1}
@@ -186,9 +193,13 @@ func (c *trackedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// shutdownTimeout is Redis 7's default shutdown-timeout.
+const shutdownTimeout = 10 * time.Second
+
 // shutdown takes the node down. A kill drops everything at once; a
-// graceful stop first holds writes while replicas catch up (up to 10s, as
-// Redis 7's shutdown-timeout), then saves a snapshot if persistence is on.
+// graceful stop first does what Redis 7 does on SIGTERM (shutdownWait:
+// writes held until the replicas' periodic ACKs catch up, up to
+// shutdownTimeout), then saves a snapshot if persistence is on.
 func (n *Node) shutdown(graceful bool) error {
 	n.mu.Lock()
 	if n.state == nodeStopped {
@@ -200,9 +211,8 @@ func (n *Node) shutdown(graceful bool) error {
 		n.state = nodeRunning
 	}
 	if graceful {
-		n.stopping = true
 		n.mu.Unlock()
-		n.waitReplicasCaughtUp(10 * time.Second)
+		n.shutdownWait(shutdownTimeout)
 		n.mu.Lock()
 		if n.opts.persistence {
 			n.snap = &snapshot{data: dump(n.m), replID: n.repl.replID, offset: n.repl.offset}

@@ -64,6 +64,12 @@ type replicaLink struct {
 	// acks carries the replica's acknowledgements back, in order, late by
 	// the replica's link delay.
 	acks outbox
+	// cronAcked is the offset the replica's last periodic REPLCONF ACK
+	// reported and cronAckAt when it came: a Redis replica sends one from
+	// its replication cron, once a second on its own clock (TIMING.md §4).
+	// A graceful stop waits for these, not for the per-write acks above.
+	cronAcked int64
+	cronAckAt time.Time
 }
 
 func (rl *replicaLink) close() { rl.once.Do(func() { close(rl.closed) }) }
@@ -330,7 +336,9 @@ func (n *Node) trySync(gen int, addr string) {
 	}
 	data := dump(m.m)
 	replID, offset := m.repl.replID, m.repl.offset
-	rl := &replicaLink{node: n, gen: gen, acked: offset, lastAck: time.Now(), wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	// The replica acknowledges as soon as it has loaded the payload.
+	rl := &replicaLink{node: n, gen: gen, acked: offset, lastAck: time.Now(), cronAcked: offset, cronAckAt: time.Now(),
+		wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	if m.repl.replicas == nil {
 		m.repl.replicas = map[*Node]*replicaLink{}
 	}
@@ -358,9 +366,31 @@ func (n *Node) trySync(gen int, addr string) {
 		n.repl.linkUp, n.repl.syncing, n.repl.backlog = true, false, true
 		n.repl.lastIO = time.Now()
 	}
+	cronBase := n.cronBase
 	n.mu.Unlock()
 	go m.pump(rl)
+	go m.periodicAcks(rl, cronBase)
 	n.net.nodeChanged(n)
+}
+
+// replicaAckPeriod is how often a Redis replica sends REPLCONF ACK on its
+// own: replicationCron runs once a second, on the replica's cron phase.
+const replicaAckPeriod = time.Second
+
+// periodicAcks records the replica's once-a-second REPLCONF ACK on link rl
+// of master m, on the replica's cron phase (its cronBase).
+func (m *Node) periodicAcks(rl *replicaLink, replicaCron time.Time) {
+	for {
+		wait := replicaAckPeriod - time.Since(replicaCron)%replicaAckPeriod
+		select {
+		case <-time.After(wait):
+		case <-rl.closed:
+			return
+		}
+		m.mu.Lock()
+		rl.cronAcked, rl.cronAckAt = rl.acked, time.Now()
+		m.mu.Unlock()
+	}
 }
 
 // keyDump is one key of a snapshot.
@@ -429,22 +459,56 @@ func restore(m *miniredis.Miniredis, data []keyDump) {
 	}
 }
 
-// waitReplicasCaughtUp waits until every replica has acknowledged the
-// master's offset, or timeout.
-func (n *Node) waitReplicasCaughtUp(timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
+// cronPeriod is the period of Redis's serverCron at the default hz 10: a
+// shutdown requested by SIGTERM starts, and its wait for the replicas is
+// checked, only on these ticks.
+const cronPeriod = 100 * time.Millisecond
+
+// untilTick is how long until the node's next serverCron tick.
+func (n *Node) untilTick() time.Duration {
+	n.mu.Lock()
+	base := n.cronBase
+	n.mu.Unlock()
+	return cronPeriod - time.Since(base)%cronPeriod
+}
+
+// shutdownWait does what Redis 7 does between SIGTERM and its final save
+// (TIMING.md §4): at the next cron tick, if every replica's periodic ACK
+// already reports the master's offset, nothing; otherwise it pauses writes
+// (they wait, PING and reads are answered) and, on each later tick, checks
+// whether every replica has sent a periodic ACK since the pause reporting
+// the paused offset, giving up after timeout (shutdown-timeout). The ACK a
+// replica sends in answer to the master's REPLCONF GETACK never counts: it
+// reports the offset before the GETACK itself.
+func (n *Node) shutdownWait(timeout time.Duration) {
+	time.Sleep(n.untilTick())
+	n.mu.Lock()
+	if n.replicasAckedLocked(time.Time{}) {
+		n.mu.Unlock()
+		return
+	}
+	n.stopping = true
+	paused := time.Now()
+	n.mu.Unlock()
+	deadline := paused.Add(timeout)
 	for time.Now().Before(deadline) {
+		time.Sleep(n.untilTick())
 		n.mu.Lock()
-		done := true
-		for _, rl := range n.repl.replicas {
-			if rl.acked < n.repl.offset {
-				done = false
-			}
-		}
+		done := n.replicasAckedLocked(paused)
 		n.mu.Unlock()
 		if done {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// replicasAckedLocked reports whether every replica's last periodic ACK,
+// sent after since, reports the master's offset.
+func (n *Node) replicasAckedLocked(since time.Time) bool {
+	for _, rl := range n.repl.replicas {
+		if rl.cronAcked < n.repl.offset || !rl.cronAckAt.After(since) {
+			return false
+		}
+	}
+	return true
 }

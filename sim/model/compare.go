@@ -119,8 +119,8 @@ func describeBackend(p Params) string {
 	if p.KillDelay > 0 {
 		s += fmt.Sprintf("; a kill takes effect %v after it is issued", p.KillDelay)
 	}
-	if p.StopGrace > 0 {
-		s += fmt.Sprintf("; a stopped node answers PING for %v", p.StopGrace)
+	if p.GracefulStop {
+		s += "; a stopped master under writes holds them and answers PING until its replicas' next periodic ACK (0-1.1 s)"
 	}
 	if p.PromoteDelay > 0 {
 		s += fmt.Sprintf("; role:master %v after SLAVEOF NO ONE", p.PromoteDelay)

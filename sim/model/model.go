@@ -135,9 +135,11 @@ type Params struct {
 	RefuseWindow time.Duration
 	// KillDelay is from the kill being issued to the process dying.
 	KillDelay time.Duration
-	// StopGrace is how long a node keeps answering PING (not writes)
-	// after SIGTERM.
-	StopGrace time.Duration
+	// GracefulStop: a stopped node does what Redis 7 does on SIGTERM
+	// (TIMING.md §4): under writes it holds them and answers PING until
+	// its replicas' next periodic ACK, 0-1.1 s; without, it exits at its
+	// next cron tick. Off, it exits at once.
+	GracefulStop bool
 	// PromoteDelay is from SLAVEOF NO ONE to role:master; SyncDelay from
 	// SLAVEOF to a replica's link being up.
 	PromoteDelay time.Duration

@@ -2,6 +2,7 @@ package model
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +239,38 @@ func TestShortDownAfterCascadesIntoASecondFailover(t *testing.T) {
 	safe := predictScenario(t, "master-kill", "sentinel.down_after=1500ms")
 	if safe.CascadingFailovers != 0 {
 		t.Errorf("down-after 1.5s: %d trials cascaded, want none", safe.CascadingFailovers)
+	}
+}
+
+func TestAStoppedMasterUnderWritesWaitsForItsReplicasPeriodicAcks(t *testing.T) {
+	p, err := FromScenario(load(t, "master-stop-start"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes, err := Predict(p, 400, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Held until each replica's next once-a-second ACK, seen at a cron
+	// tick: the process exits 0-1.2 s after SIGTERM, then down-after and
+	// the Sentinel's ping phase (TIMING.md §4).
+	within(t, "stop under writes +sdown", writes.SDown, 5*time.Second, 6*time.Second+450*time.Millisecond)
+	if writes.SDown.P95-writes.SDown.P5 < 600*time.Millisecond {
+		t.Errorf("stop under writes +sdown spread %v..%v: want the replicas' ACK phase (about a second) in it", writes.SDown.P5, writes.SDown.P95)
+	}
+	// Without writes (simulated directly: Predict wants a workload).
+	p.WriteRate = 0
+	var sc scratch
+	var sdowns []time.Duration
+	for i := range 400 {
+		out := make([]Trial, 1)
+		simulate(p, rand.New(rand.NewPCG(7, uint64(i))), &sc, out)
+		sdowns = append(sdowns, out[0].SDown)
+	}
+	idle := distOf(sdowns)
+	// Nothing to wait for: the exit comes at the next cron tick.
+	within(t, "stop without writes +sdown", idle, 5*time.Second, 5*time.Second+350*time.Millisecond)
+	if d := writes.SDown.P50 - idle.P50; d < 300*time.Millisecond || d > 900*time.Millisecond {
+		t.Errorf("median +sdown under writes %v, without %v: got %v later, want 0.3-0.9 s (the wait for the ACKs, ~0.6 s)", writes.SDown.P50, idle.P50, d)
 	}
 }

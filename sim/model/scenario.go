@@ -15,23 +15,24 @@ import (
 // Backend effects the model needs, by backend (TIMING.md §2, §4 and this
 // project's measurements).
 var backendEffects = map[string]struct {
-	deadHangs                              bool
-	refuse, kill, stopGrace, promote, sync time.Duration
+	deadHangs, gracefulStop     bool
+	refuse, kill, promote, sync time.Duration
 }{
 	// The in-memory nodes refuse connections once stopped and switch
-	// roles at once.
-	"memory": {deadHangs: false, stopGrace: 0, promote: 0, sync: 5 * time.Millisecond},
+	// roles at once; their graceful stop is Redis 7's (sim/memory's
+	// TestGracefulStopHoldsWritesUntilTheReplicasNextPeriodicAck).
+	"memory": {deadHangs: false, gracefulStop: true, promote: 0, sync: 5 * time.Millisecond},
 	// A killed container's process is gone ~35 ms after the kill is
 	// issued through the Docker API; its address then refuses
 	// connections for ~120 ms and hangs afterwards (the IP goes away).
 	// Measured by dialling a node every 5 ms through five kills of the
 	// docker backend's containers (sim/docker's
 	// TestKilledContainerAcceptsThenRefusesThenHangs): accepts until
-	// 31-45 ms, then refuses for 91-145 ms (mean 121). Real Redis answers PING ~0.5 s
-	// into a docker stop under the scenario's workload, and answers
-	// role:master ~30 ms after SLAVEOF NO ONE.
-	"docker": {deadHangs: true, refuse: 120 * time.Millisecond, kill: 35 * time.Millisecond,
-		stopGrace: 500 * time.Millisecond, promote: 30 * time.Millisecond, sync: 50 * time.Millisecond},
+	// 31-45 ms, then refuses for 91-145 ms (mean 121). Real Redis stops
+	// gracefully as TIMING.md §4 says, and answers role:master ~30 ms
+	// after SLAVEOF NO ONE.
+	"docker": {deadHangs: true, gracefulStop: true, refuse: 120 * time.Millisecond, kill: 35 * time.Millisecond,
+		promote: 30 * time.Millisecond, sync: 50 * time.Millisecond},
 }
 
 // FromScenario derives the model's parameters from a scenario, with the
@@ -52,7 +53,7 @@ func FromScenario(s *scenario.Scenario) (Params, error) {
 		return p, fmt.Errorf("%w: backend %q", ErrNotModelled, s.Backend)
 	}
 	p.DeadHangs, p.RefuseWindow, p.KillDelay = fx.deadHangs, fx.refuse, fx.kill
-	p.StopGrace, p.PromoteDelay, p.SyncDelay = fx.stopGrace, fx.promote, fx.sync
+	p.GracefulStop, p.PromoteDelay, p.SyncDelay = fx.gracefulStop, fx.promote, fx.sync
 
 	c, err := undertest.CheckSettings(s)
 	if errors.Is(err, undertest.ErrNoServers) {

@@ -311,27 +311,18 @@ func (w *world) doFault() {
 			exit()
 		}
 	case fault.Stop, fault.Restart:
-		// A Sentinel exits at once on SIGTERM; a node with replicas keeps
-		// answering PING for the grace.
+		// A Sentinel exits at once on SIGTERM; a node holds writes and
+		// keeps answering PING until its replicas have acknowledged
+		// (gracefulStop).
 		for _, s := range w.deadSentinels {
 			w.killSentinel(s)
 		}
-		if w.p.StopGrace > 0 {
-			for _, n := range w.targets {
-				n.stopping = true
-			}
-			w.q.after(w.p.StopGrace, func() {
-				for _, n := range w.targets {
-					w.exit(n)
-				}
-			})
-		} else {
-			for _, n := range w.targets {
-				w.exit(n)
-			}
+		var last time.Duration
+		for _, n := range w.targets {
+			last = max(last, w.gracefulStop(n))
 		}
 		if w.p.Fault.Action == fault.Restart {
-			w.q.after(w.p.StopGrace+time.Second, w.undoFault)
+			w.q.after(last+time.Second, w.undoFault)
 		}
 	case fault.Pause:
 		for _, n := range w.targets {
@@ -342,6 +333,57 @@ func (w *world) doFault() {
 			n.cut = true
 		}
 	}
+}
+
+// Redis 7's shutdown timing (TIMING.md §4): SIGTERM is acted on at the
+// next serverCron tick (hz 10); a replica sends REPLCONF ACK once a second
+// on its own clock; the wait is capped by shutdown-timeout.
+const (
+	cronPeriod       = 100 * time.Millisecond
+	replicaAckPeriod = time.Second
+	shutdownTimeout  = 10 * time.Second
+)
+
+// gracefulStop schedules what Redis 7 does on SIGTERM and returns when the
+// node exits, from now. At its next cron tick (a random phase) a node whose
+// replicas have acknowledged everything exits; under writes they have not,
+// so it holds writes (PING still answered) until each replica's next
+// periodic ACK (each a random phase; the ACK answering the master's GETACK
+// never counts), seen at the tick after the last one, or until the
+// timeout. Without GracefulStop the node exits at once.
+func (w *world) gracefulStop(n *node) time.Duration {
+	if !w.p.GracefulStop {
+		w.exit(n)
+		return 0
+	}
+	tick := w.uniform(cronPeriod)
+	var wait time.Duration
+	if w.p.Writers > 0 && w.p.WriteRate > 0 {
+		for _, r := range w.nodes {
+			if r.dead || r.master || r.replicaOf != n.id || w.q.now < r.syncedAt {
+				continue
+			}
+			ack := w.uniform(replicaAckPeriod)
+			if r.cut || r.paused || n.cut {
+				ack = shutdownTimeout
+			}
+			wait = max(wait, ack)
+		}
+	}
+	if wait > 0 {
+		wait = min(shutdownTimeout, (wait/cronPeriod+1)*cronPeriod)
+		w.q.after(tick, func() {
+			if !n.dead {
+				n.stopping = true
+			}
+		})
+	}
+	w.q.after(tick+wait, func() {
+		if !n.dead {
+			w.exit(n)
+		}
+	})
+	return tick + wait
 }
 
 func (w *world) exit(n *node) {
