@@ -275,7 +275,8 @@ type TwoMaster struct {
 
 // sentinelMaster returns, for time t, the master named by a majority of
 // Sentinels ("" when they disagree): each starts with the initial master and
-// follows its own +switch-master events.
+// follows its own +switch-master events (and, as the leader of a failover,
+// names the promoted replica from the reconf-slaves step on).
 type masterView struct {
 	initial  string
 	switches map[string][]timeline.Event // per Sentinel
@@ -284,8 +285,26 @@ type masterView struct {
 
 func newMasterView(tl *timeline.Timeline) *masterView {
 	mv := &masterView{initial: tl.InitialMaster, switches: map[string][]timeline.Event{}, n: tl.Params.Sentinels}
+	promoted := map[string]string{} // per Sentinel, the replica it promoted
 	for _, e := range tl.Events {
-		if e.Kind == timeline.KindSentinel && e.Name == "+switch-master" {
+		if e.Kind != timeline.KindSentinel {
+			continue
+		}
+		switch e.Name {
+		case "+promoted-slave":
+			promoted[e.Source] = e.Node
+		case "+failover-state-reconf-slaves":
+			// The failover's leader already names the promoted replica
+			// from this step on: sentinelGetCurrentMasterAddress answers
+			// it once the state reaches reconf-slaves, before the leader's
+			// own +switch-master (TIMING.md §2), and a Sentinel-aware proxy
+			// counts that answer.
+			if p := promoted[e.Source]; p != "" {
+				sw := e
+				sw.Node = p
+				mv.switches[e.Source] = append(mv.switches[e.Source], sw)
+			}
+		case "+switch-master":
 			mv.switches[e.Source] = append(mv.switches[e.Source], e)
 		}
 	}
