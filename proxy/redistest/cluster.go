@@ -34,27 +34,35 @@ type Cluster struct {
 // empty). It skips or fails t as Require does when Redis is missing.
 func StartCluster(t ClusterTB, replicas int, password string) *Cluster {
 	t.Helper()
+	nodes := StartGroup(t, 1+replicas, password)
+	c := &Cluster{Master: nodes[0], Replicas: nodes[1:]}
+	for range 3 {
+		c.Sentinels = append(c.Sentinels, StartSentinel(t, c.Master))
+	}
+	return c
+}
+
+// StartGroup starts size nodes requiring password (none when empty), the
+// first the master and the others its replicas in sync, closed when the
+// test ends. It skips or fails t as Require does when Redis is missing.
+func StartGroup(t ClusterTB, size int, password string) []*Server {
+	t.Helper()
 	Require(t)
-	node := func() *Server {
+	var nodes []*Server
+	for range size {
 		n, err := Start(t.Context(), Options{Password: password})
 		if err != nil {
 			t.Fatalf("start redis: %v", err)
 		}
 		t.Cleanup(n.Close)
-		return n
+		nodes = append(nodes, n)
 	}
-	c := &Cluster{Master: node()}
-	for range replicas {
-		r := node()
-		if err := r.ReplicaOf(t.Context(), c.Master); err != nil {
+	for _, r := range nodes[1:] {
+		if err := r.ReplicaOf(t.Context(), nodes[0]); err != nil {
 			t.Fatalf("%v", err)
 		}
-		c.Replicas = append(c.Replicas, r)
 	}
-	for range 3 {
-		c.Sentinels = append(c.Sentinels, StartSentinel(t, c.Master))
-	}
-	return c
+	return nodes
 }
 
 // StartSentinel starts a Sentinel monitoring m as MasterName (quorum 2,

@@ -40,21 +40,7 @@ type sentinelSetup struct {
 
 func realSentinels(t *testing.T) sentinelSetup {
 	t.Helper()
-	redistest.Require(t)
-	var nodes []*redistest.Server
-	for i := 0; i < 3; i++ {
-		n, err := redistest.Start(t.Context(), redistest.Options{Password: "pw"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(n.Close)
-		nodes = append(nodes, n)
-	}
-	for _, r := range nodes[1:] {
-		if err := r.ReplicaOf(t.Context(), nodes[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nodes := redistest.StartGroup(t, 3, "pw")
 	s := sentinelSetup{kind: "real"}
 	for _, n := range nodes {
 		s.nodes = append(s.nodes, n.Addr)

@@ -93,20 +93,7 @@ func realGroups(t *testing.T) groupsSetup {
 	var masters []*redistest.Server
 	var conf []string
 	for g, size := range groupSizes {
-		var nodes []*redistest.Server
-		for i := 0; i < size; i++ {
-			n, err := redistest.Start(t.Context(), redistest.Options{Password: "pw"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(n.Close)
-			nodes = append(nodes, n)
-		}
-		for _, r := range nodes[1:] {
-			if err := r.ReplicaOf(t.Context(), nodes[0]); err != nil {
-				t.Fatal(err)
-			}
-		}
+		nodes := redistest.StartGroup(t, size, "pw")
 		var addrs []string
 		for _, n := range nodes {
 			addrs = append(addrs, n.Addr)
