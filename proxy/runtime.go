@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
+	"github.com/redisha-sim/redisha-sim/proxy/internal/lineio"
 	"github.com/redisha-sim/redisha-sim/proxy/tcpcheck"
 )
 
@@ -132,7 +133,7 @@ func (s *runtimeSocket) close() {
 const maxRuntimeLine = 16384
 
 // errLineTooLong is readLine's answer to a line longer than its limit.
-var errLineTooLong = errors.New("command line too long")
+var errLineTooLong = lineio.ErrTooLong
 
 // readLine reads one line ending with '\n' of at most limit bytes (the
 // newline included). A line cut short by the end of the stream or an error
@@ -140,21 +141,7 @@ var errLineTooLong = errors.New("command line too long")
 // what ends with a newline, so a command followed by a reset instead of
 // its newline does nothing.
 func readLine(rd *bufio.Reader, limit int) (string, error) {
-	var line []byte
-	for {
-		frag, err := rd.ReadSlice('\n')
-		if len(line)+len(frag) > limit {
-			return "", errLineTooLong
-		}
-		line = append(line, frag...)
-		switch {
-		case err == nil:
-			return string(line), nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		}
-		return string(line), err
-	}
+	return lineio.Read(rd, limit)
 }
 
 // lingerClose ends a connection whose client may still be sending: it

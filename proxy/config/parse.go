@@ -10,6 +10,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/redisha-sim/redisha-sim/proxy/internal/lineio"
 )
 
 // ParseOptions tunes Parse.
@@ -79,7 +81,7 @@ func Parse(name string, r io.Reader, opts ParseOptions) (*Config, []Diagnostic, 
 		}
 		line++
 		p.pos = Pos{File: name, Line: line}
-		if errors.Is(err, errLineTooLong) {
+		if errors.Is(err, lineio.ErrTooLong) {
 			// The rest of the line cannot be told from the next lines
 			// without reading it all: stop here.
 			p.errorf("", "line too long: more than %d bytes; the rest of the file is not read", MaxLineSize)
@@ -105,24 +107,12 @@ func Parse(name string, r io.Reader, opts ParseOptions) (*Config, []Diagnostic, 
 	return p.cfg, p.warns, nil
 }
 
-var errLineTooLong = errors.New("line too long")
-
 // readLine returns the next line without its "\n" or "\r\n", reading at
 // most limit bytes of it; the last line of a stream may lack its newline
 // (it comes with io.EOF).
 func readLine(rd *bufio.Reader, limit int) (string, error) {
-	var line []byte
-	for {
-		frag, err := rd.ReadSlice('\n')
-		if len(line)+len(frag) > limit {
-			return "", errLineTooLong
-		}
-		line = append(line, frag...)
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		return strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r"), err
-	}
+	line, err := lineio.Read(rd, limit)
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), err
 }
 
 // Normalize applies defaults to a configuration built by a Go caller and
