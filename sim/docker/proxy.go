@@ -168,8 +168,9 @@ func (p *containerProxy) addr(frontend string) string {
 	return net.JoinHostPort(p.c.clientsIP.String(), port)
 }
 
-func (p *containerProxy) MasterAddr() string  { return p.addr(p.layout.MasterFrontend) }
-func (p *containerProxy) ReplicaAddr() string { return p.addr(p.layout.ReplicaFrontend) }
+func (p *containerProxy) Frontends() []rig.Frontend {
+	return []rig.Frontend{{Group: rig.DefaultGroup, MasterAddr: p.addr(p.layout.MasterFrontend), ReplicaAddr: p.addr(p.layout.ReplicaFrontend)}}
+}
 
 func (p *containerProxy) Instance() rig.Instance { return p.c }
 

@@ -59,6 +59,10 @@ type Group struct {
 	// Nodes are the group's Redis nodes; the first starts as master, the
 	// others as its replicas.
 	Nodes []string
+	// MasterBackend and ReplicaBackend name the proxy configuration's
+	// backends that serve the group; empty means the configuration's
+	// master/replica backend pairs are given to the groups in order.
+	MasterBackend, ReplicaBackend string
 }
 
 // Host is a named failure domain: the nodes and Sentinels placed on it.
@@ -130,11 +134,20 @@ func (t Topology) Check() error {
 	return errors.Join(errs...)
 }
 
-// TopologyOf derives the topology of a scenario: one group, DefaultGroup,
-// named by the scenario's master name, and no hosts.
+// TopologyOf derives the topology of a scenario: its groups and hosts as
+// the scenario resolves them.
 func TopologyOf(s *scenario.Scenario) Topology {
+	var groups []Group
+	for _, g := range s.ResolvedGroups() {
+		groups = append(groups, Group{Name: g.Name, MasterName: g.MasterName, Nodes: g.Nodes,
+			MasterBackend: g.MasterBackend, ReplicaBackend: g.ReplicaBackend})
+	}
+	var hosts []Host
+	for _, h := range s.ResolvedHosts() {
+		hosts = append(hosts, Host{Name: h.Name, Members: h.Members})
+	}
 	return Topology{
-		Groups:             []Group{{Name: DefaultGroup, MasterName: s.Sentinel.MasterName, Nodes: s.NodeNames()}},
+		Groups: groups, Hosts: hosts,
 		Password:           s.Topology.Password,
 		MinReplicasToWrite: s.Topology.MinReplicasToWrite, MinReplicasMaxLag: s.Topology.MinReplicasMaxLag.D,
 		Persistence: s.Topology.Persistence, ReplicationLag: s.Topology.ReplicationLag.D,
@@ -219,12 +232,22 @@ type ProxyEvent struct {
 	Detail string
 }
 
+// Frontend is where the workload of one group enters the proxy under
+// test: its master port and its replica port.
+type Frontend struct {
+	// Group is the topology's group the ports serve.
+	Group string
+	// MasterAddr and ReplicaAddr are host:port as the harness dials them;
+	// ReplicaAddr is "" when the proxy has no replica port for the group.
+	MasterAddr, ReplicaAddr string
+}
+
 // ProxyUnderTest is the proxy the workload goes through.
 type ProxyUnderTest interface {
 	// Describe says what it is, for reports.
 	Describe() string
-	MasterAddr() string
-	ReplicaAddr() string
+	// Frontends are the ports of every group, in the topology's order.
+	Frontends() []Frontend
 	// Watch calls f for every server state change until ctx is done.
 	Watch(ctx context.Context, f func(ProxyEvent)) error
 	// Instance is the proxy as a fault target, nil when it cannot be

@@ -86,6 +86,11 @@ type Topology struct {
 	// ReplicationLag delays replication to replicas on the memory backend
 	// (default 1ms).
 	ReplicationLag Duration `yaml:"replication_lag"`
+	// Groups are the replication groups (default one); Nodes and Names
+	// then apply to each group.
+	Groups Groups `yaml:"-"`
+	// Hosts place nodes and Sentinels on failure domains (default none).
+	Hosts []HostSpec `yaml:"-"`
 }
 
 // Sentinel is the Sentinel side of the cluster.
@@ -266,8 +271,17 @@ func (d Duration) String() string {
 	return d.D.String()
 }
 
-// NodeNames returns the names of the topology's nodes.
+// NodeNames returns the names of every group's nodes, group after group.
 func (s *Scenario) NodeNames() []string {
+	var out []string
+	for _, g := range s.ResolvedGroups() {
+		out = append(out, g.Nodes...)
+	}
+	return out
+}
+
+// plainNodeNames are the node names of a scenario with one group.
+func (s *Scenario) plainNodeNames() []string {
 	if len(s.Topology.Names) > 0 {
 		return s.Topology.Names
 	}

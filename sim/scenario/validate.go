@@ -36,6 +36,9 @@ const (
 const (
 	// MaxNodes bounds topology.nodes.
 	MaxNodes = 64
+	// MaxGroups bounds topology.groups; MaxGroups times MaxNodes bounds
+	// the nodes of a run.
+	MaxGroups = 16
 	// MaxSentinels bounds sentinel.count.
 	MaxSentinels = 9
 	// MaxClients bounds each of workload.writers.count and readers.count.

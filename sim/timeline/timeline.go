@@ -45,6 +45,10 @@ type Event struct {
 	Name string `json:"name"`
 	// Node is the node concerned, resolved from addresses, if any.
 	Node string `json:"node,omitempty"`
+	// Group is the replication group the event concerns (by its node or
+	// its Sentinel master name); "" for the whole cluster (a host fault, a
+	// Sentinel's own events) and in runs with one group.
+	Group string `json:"group,omitempty"`
 	// Target is what a fault acted on (node, sentinel or proxy).
 	Target string `json:"target,omitempty"`
 	// Port is the proxy port a proxy event is about.
@@ -81,6 +85,9 @@ type Op struct {
 	Err    string        `json:"err,omitempty"`
 	// Node is the node that served it, when known.
 	Node string `json:"node,omitempty"`
+	// Group is the group whose ports the client used; "" in runs with one
+	// group.
+	Group string `json:"group,omitempty"`
 	// Found tells, for a read that succeeded, whether the key existed.
 	Found bool `json:"found,omitempty"`
 	// Final is a write's presence when read back: "present" or "absent".
@@ -131,6 +138,12 @@ type Timeline struct {
 	Params        Params        `json:"params"`
 	Nodes         []string      `json:"nodes"`
 	InitialMaster string        `json:"initial_master"`
+	// Groups are the replication groups of a run with several; runs with
+	// one group (and runs saved before groups existed) have none, Nodes
+	// and InitialMaster describing their only group.
+	Groups []Group `json:"groups,omitempty"`
+	// Hosts are the failure domains of a run that declares them.
+	Hosts []Host `json:"hosts,omitempty"`
 	Events        []Event       `json:"events"`
 	Ops           []Op          `json:"ops"`
 	ReadBack      *ReadBack     `json:"read_back,omitempty"`
@@ -145,6 +158,26 @@ type Timeline struct {
 	// "1"), so that runs of one file with different settings are told
 	// apart. Runs saved before it have none.
 	Settings map[string]string `json:"settings,omitempty"`
+}
+
+// Group is one replication group of a run.
+type Group struct {
+	Name       string   `json:"name"`
+	MasterName string   `json:"master_name"`
+	Nodes      []string `json:"nodes"`
+	// InitialMaster is the group's master when the workload started.
+	InitialMaster string `json:"initial_master"`
+	// MasterAddr and ReplicaAddr are the proxy ports its clients used.
+	MasterAddr  string `json:"master_addr,omitempty"`
+	ReplicaAddr string `json:"replica_addr,omitempty"`
+	// ReadBack is the final read of the group's writes.
+	ReadBack *ReadBack `json:"read_back,omitempty"`
+}
+
+// Host is a failure domain of a run and what was placed on it.
+type Host struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"`
 }
 
 // CheckLoad is what the health checks of one proxy backend did to one node

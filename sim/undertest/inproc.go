@@ -61,15 +61,12 @@ type inProcessProxy struct {
 
 func (ip *inProcessProxy) Describe() string { return ip.desc }
 
-func (ip *inProcessProxy) MasterAddr() string {
-	return ip.p.Frontend(ip.layout.MasterFrontend).Addr().String()
-}
-
-func (ip *inProcessProxy) ReplicaAddr() string {
-	if ip.layout.ReplicaFrontend == "" {
-		return ""
+func (ip *inProcessProxy) Frontends() []rig.Frontend {
+	f := rig.Frontend{Group: rig.DefaultGroup, MasterAddr: ip.p.Frontend(ip.layout.MasterFrontend).Addr().String()}
+	if ip.layout.ReplicaFrontend != "" {
+		f.ReplicaAddr = ip.p.Frontend(ip.layout.ReplicaFrontend).Addr().String()
 	}
-	return ip.p.Frontend(ip.layout.ReplicaFrontend).Addr().String()
+	return []rig.Frontend{f}
 }
 
 func (ip *inProcessProxy) Instance() rig.Instance { return nil }

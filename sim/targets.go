@@ -1,0 +1,129 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha-sim/redisha-sim/sim/rig"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+)
+
+// runFaults fires the scenario's faults at their times, resolving targets
+// when each fires.
+func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, rec *timeline.Recorder, log *slog.Logger) error {
+	named := map[string]rig.Instance{}
+	for _, f := range s.Faults {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Until(rec.Base().Add(f.At.D))):
+		}
+		target, err := resolveTarget(ctx, f.Target, s.Sentinel.MasterName, c, px, poller, named)
+		if err != nil {
+			rec.Event(timeline.Event{Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: f.Target, Err: err.Error()})
+			return fmt.Errorf("fault %s %s at %v: %w", f.Action, f.Target, f.At, err)
+		}
+		if f.As != "" {
+			named[f.As] = target
+		}
+		t0 := rec.Now()
+		err = doFault(ctx, target, f)
+		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: target.Name(), Took: rec.Now() - t0}
+		if target.Kind() == rig.KindNode {
+			e.Node = target.Name()
+		}
+		if err != nil {
+			e.Err = err.Error()
+			rec.Event(e)
+			return fmt.Errorf("fault %s %s at %v: %w", f.Action, target.Name(), f.At, err)
+		}
+		rec.Event(e)
+		log.Info("fault", "action", f.Action, "target", target.Name(), "at", f.At.D, "took", e.Took)
+	}
+	return nil
+}
+
+// resolveTarget finds a fault's instance: "master" is the node the
+// Sentinels name now, "replica" the first node replicating from it.
+func resolveTarget(ctx context.Context, t, masterName string, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, named map[string]rig.Instance) (rig.Instance, error) {
+	if in, ok := named[t]; ok {
+		return in, nil
+	}
+	byName := map[string]rig.Instance{}
+	for _, n := range c.Nodes() {
+		byName[n.Name()] = n
+	}
+	for _, sn := range c.Sentinels() {
+		byName[sn.Name()] = sn
+	}
+	switch t {
+	case "proxy":
+		if in := px.Instance(); in != nil {
+			return in, nil
+		}
+		return nil, errors.New("the proxy under test cannot be faulted")
+	case "master":
+		m, err := sentinelMaster(ctx, c, masterName)
+		if err != nil {
+			return nil, err
+		}
+		return byName[m], nil
+	case "replica":
+		m, err := sentinelMaster(ctx, c, masterName)
+		if err != nil {
+			return nil, err
+		}
+		roles := poller.snapshot()
+		var names []string
+		for name, r := range roles {
+			if name != m && r.role == timeline.RoleReplica {
+				names = append(names, name)
+			}
+		}
+		if len(names) == 0 {
+			return nil, errors.New("no replica is running")
+		}
+		sort.Strings(names)
+		return byName[names[0]], nil
+	}
+	if in, ok := byName[t]; ok {
+		return in, nil
+	}
+	return nil, fmt.Errorf("unknown target %q", t)
+}
+
+// sentinelMaster asks every reachable Sentinel for the master and returns
+// the node a majority of the answers name.
+func sentinelMaster(ctx context.Context, c rig.Cluster, masterName string) (string, error) {
+	votes := map[string]int{}
+	answered := 0
+	for _, s := range c.Sentinels() {
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1,
+			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
+		qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		hp, err := rc.Do(qctx, "SENTINEL", "get-master-addr-by-name", masterName).StringSlice()
+		cancel()
+		rc.Close()
+		if err != nil || len(hp) != 2 {
+			continue
+		}
+		answered++
+		if name, ok := c.NodeByAddr(net.JoinHostPort(hp[0], hp[1])); ok {
+			votes[name]++
+		}
+	}
+	for name, v := range votes {
+		if 2*v > answered {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("the Sentinels do not agree on a master (%d answered: %v)", answered, votes)
+}
