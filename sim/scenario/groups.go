@@ -1,15 +1,52 @@
 package scenario
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
 
 // Groups are a scenario's replication groups. In YAML, either a number
 // (that many groups of Topology.Nodes nodes each) or a list of GroupSpec.
 // Neither (the default) is one group named group1, monitored as
 // Sentinel.MasterName, whose nodes keep their plain names (redis1...).
 type Groups struct {
+	// Count is the number of groups given as a number (0: not given).
 	Count int
-	List  []GroupSpec
+	// List is the groups given as a list.
+	List []GroupSpec
+
+	// raw is a count as written, parsed by normalize so that a bad one is
+	// reported at its line; bad is a value that is neither.
+	raw, bad string
 }
+
+// UnmarshalYAML reads a number or a list of groups.
+func (g *Groups) UnmarshalYAML(unmarshal func(any) error) error {
+	var v any
+	if err := unmarshal(&v); err != nil {
+		return err
+	}
+	*g = Groups{}
+	switch v := v.(type) {
+	case nil:
+	case []any:
+		return unmarshal(&g.List)
+	case map[string]any:
+		g.bad = "a mapping"
+	case float64:
+		g.raw = strconv.FormatFloat(v, 'g', -1, 64)
+		if math.IsNaN(v) {
+			g.raw = "NaN"
+		}
+	default:
+		g.raw = fmt.Sprint(v)
+	}
+	return nil
+}
+
+// given reports whether the groups were given at all.
+func (g Groups) given() bool { return g.Count != 0 || g.List != nil || g.raw != "" || g.bad != "" }
 
 // GroupSpec declares one group.
 type GroupSpec struct {
@@ -25,6 +62,10 @@ type GroupSpec struct {
 	// order).
 	MasterBackend  string `yaml:"master_backend"`
 	ReplicaBackend string `yaml:"replica_backend"`
+	// Hosts places the group's nodes: the host of each node, in order,
+	// or one host for all of them (default: node i on host i, modulo the
+	// number of Topology.Hosts).
+	Hosts []string `yaml:"hosts"`
 }
 
 // Group is a group as the scenario resolves it: names given, defaults
@@ -43,20 +84,22 @@ type Host struct {
 	Members []string
 }
 
-// HostSpec declares one host. In YAML, a name (members placed by the
-// default rule) or {name, members}.
-type HostSpec struct {
-	Name    string   `yaml:"name"`
-	Members []string `yaml:"members"`
+// HostTarget prefixes a host's name in a fault's target: "host:h1".
+const HostTarget = "host:"
+
+// specs are the groups as declared, one zero spec per group given by
+// number, at least one.
+func (s *Scenario) specs() []GroupSpec {
+	specs := s.Topology.Groups.List
+	if len(specs) == 0 {
+		specs = make([]GroupSpec, max(1, min(s.Topology.Groups.Count, MaxGroups)))
+	}
+	return specs[:min(len(specs), MaxGroups)]
 }
 
 // ResolvedGroups returns the scenario's groups, in order, at least one.
 func (s *Scenario) ResolvedGroups() []Group {
-	specs := s.Topology.Groups.List
-	if len(specs) == 0 {
-		n := max(1, min(s.Topology.Groups.Count, MaxGroups))
-		specs = make([]GroupSpec, n)
-	}
+	specs := s.specs()
 	if len(specs) == 1 && specs[0].Name == "" && specs[0].Nodes == 0 {
 		return []Group{{Name: "group1", MasterName: cmpOr(specs[0].MasterName, s.Sentinel.MasterName), Nodes: s.plainNodeNames(),
 			MasterBackend: specs[0].MasterBackend, ReplicaBackend: specs[0].ReplicaBackend}}
@@ -68,24 +111,85 @@ func (s *Scenario) ResolvedGroups() []Group {
 		if n == 0 {
 			n = s.Topology.Nodes
 		}
+		names := s.Topology.Names
 		nodes := make([]string, max(0, min(n, MaxNodes)))
 		for j := range nodes {
-			nodes[j] = fmt.Sprintf("%s.redis%d", name, j+1)
+			if len(names) == len(nodes) {
+				nodes[j] = name + "." + names[j]
+			} else {
+				nodes[j] = fmt.Sprintf("%s.redis%d", name, j+1)
+			}
 		}
-		out = append(out, Group{Name: name, MasterName: cmpOr(g.MasterName, name), Nodes: nodes,
+		master := g.MasterName
+		if master == "" && len(specs) == 1 {
+			master = s.Sentinel.MasterName
+		}
+		out = append(out, Group{Name: name, MasterName: cmpOr(master, name), Nodes: nodes,
 			MasterBackend: g.MasterBackend, ReplicaBackend: g.ReplicaBackend})
 	}
 	return out
 }
 
-// ResolvedHosts returns the scenario's hosts with their members; none when
-// the scenario declares no hosts.
+// placeOn is the host of member i of a list placed by explicit (one
+// entry per member, one for all, or none: the default rule over hosts);
+// "" when explicit has no entry for it.
+func placeOn(hosts, explicit []string, i int) string {
+	switch {
+	case len(explicit) == 1:
+		return explicit[0]
+	case len(explicit) > 1 && i < len(explicit):
+		return explicit[i]
+	case len(explicit) == 0 && len(hosts) > 0:
+		return hosts[i%len(hosts)]
+	}
+	return ""
+}
+
+// ResolvedHosts returns the scenario's hosts with their members (every
+// group's nodes placed there, in order, then the Sentinels); none when
+// the scenario declares no hosts. By default node i of every group and
+// Sentinel i go on host i, modulo the number of hosts; GroupSpec.Hosts and
+// Sentinel.Hosts place them explicitly.
 func (s *Scenario) ResolvedHosts() []Host {
-	out := make([]Host, 0, len(s.Topology.Hosts))
-	for _, h := range s.Topology.Hosts {
-		out = append(out, Host{Name: h.Name, Members: h.Members})
+	hosts := s.Topology.Hosts
+	if len(hosts) == 0 {
+		return nil
+	}
+	out := make([]Host, len(hosts))
+	at := map[string]int{}
+	for i, h := range hosts {
+		out[i].Name = h
+		if _, dup := at[h]; !dup {
+			at[h] = i
+		}
+	}
+	put := func(member, host string) {
+		if i, ok := at[host]; ok {
+			out[i].Members = append(out[i].Members, member)
+		}
+	}
+	specs := s.specs()
+	for gi, g := range s.ResolvedGroups() {
+		for j, n := range g.Nodes {
+			put(n, placeOn(hosts, specs[gi].Hosts, j))
+		}
+	}
+	for j, n := range s.SentinelNames() {
+		put(n, placeOn(hosts, s.Sentinel.Hosts, j))
 	}
 	return out
+}
+
+// HostOf names the host a node or Sentinel is placed on; "" when none.
+func (s *Scenario) HostOf(member string) string {
+	for _, h := range s.ResolvedHosts() {
+		for _, m := range h.Members {
+			if m == member {
+				return h.Name
+			}
+		}
+	}
+	return ""
 }
 
 func cmpOr(a, b string) string {

@@ -85,8 +85,8 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 			"s.yaml:2:16: proxy.inter: 100000h is too long: at most 24h0m0s"}},
 		{"every unknown field", "nam: x\ntopology: {nodez: 3, names: [a, b]}\nsentinel: {cnt: 1}\nfoo: {bar: 1}\n", nil, []string{
 			"s.yaml:1:1: nam: unknown field; valid here: " + tagsOf(typeOfScenario()),
-			"s.yaml:2:12: topology.nodez: unknown field; valid here: nodes, names, password, min_replicas_to_write, min_replicas_max_lag, persistence, replication_lag",
-			"s.yaml:3:12: sentinel.cnt: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name",
+			"s.yaml:2:12: topology.nodez: unknown field; valid here: nodes, names, password, min_replicas_to_write, min_replicas_max_lag, persistence, replication_lag, groups, hosts",
+			"s.yaml:3:12: sentinel.cnt: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name, hosts",
 			"s.yaml:4:1: foo: unknown field; valid here: " + tagsOf(typeOfScenario())}},
 		{"second document", "name: x\n---\nname: y\n", nil, []string{
 			"s.yaml:3:5: a second YAML document: a scenario is one document; remove the '---' and what follows, or put it in a file of its own"}},
@@ -107,6 +107,34 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 			`--set expect=[failovers =< 1]: expect[0]: invalid expectation "failovers =< 1": write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of <= >= == != < >; got operator "=<"`}},
 		{"--set of a list the file has too", "expect: [lost_writes == 0]\n", []string{"expect=[failovers =< 1]"}, []string{
 			`--set expect=[failovers =< 1]: expect[0]: invalid expectation "failovers =< 1": write '<metric> <op> <value>', e.g. 'write_interruption <= 8s', with op one of <= >= == != < >; got operator "=<"`}},
+		{"groups out of range", "topology: {groups: 17}\n", nil, []string{"s.yaml:1:20: topology.groups: must be from 1 to 16, got 17"}},
+		{"negative groups", "topology: {groups: -1}\n", nil, []string{"s.yaml:1:20: topology.groups: must be from 1 to 16, got -1"}},
+		{"groups as text", "topology: {groups: .nan}\n", nil, []string{`s.yaml:1:20: topology.groups: want a number of groups from 1 to 16 (or a list of groups), got "NaN"`}},
+		{"zero groups by --set", "name: x\n", []string{"topology.groups=0"}, []string{"--set topology.groups=0: topology.groups: must be from 1 to 16, got 0"}},
+		{"groups as a word by --set", "name: x\n", []string{"topology.groups=three"}, []string{`--set topology.groups=three: topology.groups: want a number of groups from 1 to 16 (or a list of groups), got "three"`}},
+		{"too many nodes in all", "topology: {groups: 16, nodes: 20}\n", nil, []string{"s.yaml:1:20: topology.groups: 16 groups of nodes make 320 nodes: at most 256 in a run"}},
+		{"duplicate group and master names", "topology:\n  groups:\n    - {name: a, master_name: m}\n    - {name: a, master_name: m}\n", nil, []string{
+			`s.yaml:4:14: topology.groups[1].name: group name "a" used twice`,
+			`s.yaml:4:30: topology.groups[1].master_name: master name "m" used twice: each group's master needs its own`}},
+		{"a group of one node", "topology:\n  groups: [{nodes: 1}, {}]\n", nil, []string{"s.yaml:2:20: topology.groups[0].nodes: must be from 2 to 64, got 1"}},
+		{"sentinel.master_name with several groups", "topology: {groups: 2}\nsentinel: {master_name: m}\n", nil, []string{
+			"s.yaml:2:25: sentinel.master_name: 2 groups: set master_name per group instead (topology.groups[i].master_name; default the group's name)"}},
+		{"duplicate hosts", "topology: {hosts: [h1, h2, h1]}\n", nil, []string{`s.yaml:1:28: topology.hosts[2]: host "h1" declared twice`}},
+		{"nodes on an undeclared host", "topology:\n  hosts: [h1, h2]\n  groups: [{hosts: [h1, h3, h1]}]\n", nil, []string{
+			`s.yaml:3:25: topology.groups[0].hosts[1]: host "h3" is not declared; declared in topology.hosts: h1, h2`}},
+		{"nodes on hosts none declared", "topology:\n  groups: [{hosts: [s1]}, {}]\n", nil, []string{
+			"s.yaml:2:20: topology.groups[0].hosts: places nodes on hosts, but topology.hosts declares none: declare them, e.g. hosts: [s1]"}},
+		{"a Sentinel on an undeclared host", "topology: {hosts: [h1]}\nsentinel: {hosts: [h1, h1, s3]}\n", nil, []string{
+			`s.yaml:2:28: sentinel.hosts[2]: host "s3" is not declared; declared in topology.hosts: h1`}},
+		{"hosts for the wrong number of nodes", "topology:\n  hosts: [h1, h2]\n  groups: [{hosts: [h1, h2]}, {}]\nsentinel: {hosts: [h1, h2]}\n", nil, []string{
+			"s.yaml:3:20: topology.groups[0].hosts: 2 hosts for 3 nodes: give the host of each, in order, or one host for all",
+			"s.yaml:4:19: sentinel.hosts: 2 hosts for 3 Sentinels: give the host of each, in order, or one host for all"}},
+		{"a target in a group that does not exist", "topology: {groups: 2}\nfaults: [{at: 1s, action: kill, target: group3.master}]\n", nil, []string{
+			`s.yaml:2:41: faults[0].target: unknown group "group3" in "group3.master"; groups: group1, group2`}},
+		{"a target on a host that does not exist", "topology: {hosts: [h1]}\nfaults: [{at: 1s, action: kill, target: \"host:h2\"}]\n", nil, []string{
+			`s.yaml:2:41: faults[0].target: unknown host "h2"; declared in topology.hosts: h1`}},
+		{"a host target without hosts by --set", "name: x\n", []string{"faults=[{at: 1s, action: kill, target: host:h1}]"}, []string{
+			`--set faults=[{at: 1s, action: kill, target: host:h1}]: faults[0].target: unknown host "h1": the scenario declares no hosts (topology.hosts)`}},
 		{"proxy.config /dev/zero", "name: x\nproxy: {config: /dev/zero}\n", nil, []string{"s.yaml:2:17: proxy.config: cannot read /dev/zero: not a regular file (a character device)"}},
 	}
 	for _, c := range cases {

@@ -476,6 +476,9 @@ func (l *loader) set(s *Scenario, kv string) *Error {
 	path := ""
 	for _, seg := range segs {
 		if seg.index >= 0 {
+			if v.Type() == groupsType { // a list of groups, by index
+				v = v.FieldByName("List")
+			}
 			if v.Kind() != reflect.Slice {
 				return &Error{Set: kv, Field: path, Msg: "not a list"}
 			}
@@ -492,7 +495,7 @@ func (l *loader) set(s *Scenario, kv string) *Error {
 			}
 			v = v.Elem()
 		}
-		if v.Kind() != reflect.Struct || v.Type() == reflect.TypeOf(Duration{}) {
+		if v.Kind() != reflect.Struct || v.Type() == reflect.TypeOf(Duration{}) || v.Type() == groupsType {
 			return &Error{Set: kv, Field: join(path, seg.name), Msg: fmt.Sprintf("%s has no fields: it is %s", path, kindOf(v.Type()))}
 		}
 		f, found := fieldByTag(v, seg.name)
@@ -611,6 +614,9 @@ func typeAt(path string) (reflect.Type, bool) {
 		return nil, false
 	}
 	for _, seg := range segs {
+		if seg.index >= 0 && t == groupsType {
+			t = reflect.TypeOf([]GroupSpec(nil))
+		}
 		for t.Kind() == reflect.Pointer || (seg.index >= 0 && t.Kind() == reflect.Slice) {
 			t = t.Elem()
 			if seg.index >= 0 {
@@ -659,9 +665,15 @@ func fieldKind(path string) string {
 	return kindOf(t)
 }
 
+// groupsType is topology.groups: a number or a list of groups.
+var groupsType = reflect.TypeOf(Groups{})
+
 func kindOf(t reflect.Type) string {
 	if t == reflect.TypeOf(Duration{}) {
 		return "a duration such as 1s or 250ms"
+	}
+	if t == groupsType {
+		return fmt.Sprintf("a number of groups from 1 to %d or a list of groups with fields %s", MaxGroups, tagsOf(reflect.TypeOf(GroupSpec{})))
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

@@ -86,11 +86,16 @@ type Topology struct {
 	// ReplicationLag delays replication to replicas on the memory backend
 	// (default 1ms).
 	ReplicationLag Duration `yaml:"replication_lag"`
-	// Groups are the replication groups (default one); Nodes and Names
-	// then apply to each group.
-	Groups Groups `yaml:"-"`
-	// Hosts place nodes and Sentinels on failure domains (default none).
-	Hosts []HostSpec `yaml:"-"`
+	// Groups are the replication groups: a number (that many groups of
+	// Nodes nodes) or a list of groups (GroupSpec); default one. Nodes
+	// and Names then apply to each group, whose node names are qualified
+	// by its name ("group2.redis1").
+	Groups Groups `yaml:"groups"`
+	// Hosts declares the hosts (failure domains) by name (default none).
+	// Node i of every group and Sentinel i go on host i, modulo the
+	// number of hosts, unless a group's or sentinel.hosts place them; a
+	// fault's target "host:<name>" acts on all of a host's members.
+	Hosts []string `yaml:"hosts"`
 }
 
 // Sentinel is the Sentinel side of the cluster.
@@ -105,8 +110,13 @@ type Sentinel struct {
 	FailoverTimeout Duration `yaml:"failover_timeout"`
 	// ParallelSyncs is parallel-syncs (default 1).
 	ParallelSyncs int `yaml:"parallel_syncs"`
-	// MasterName is the monitored master's name (default mymaster).
+	// MasterName is the monitored master's name (default mymaster); with
+	// several groups, each group's master_name names its master instead.
 	MasterName string `yaml:"master_name"`
+	// Hosts places the Sentinels: the host of each, in order, or one host
+	// for all (default: Sentinel i on host i, modulo the number of
+	// topology.hosts).
+	Hosts []string `yaml:"hosts"`
 }
 
 // Proxy is the proxy under test.
@@ -189,9 +199,11 @@ type Fault struct {
 	At Duration `yaml:"at"`
 	// Action is one of the actions of package fault.
 	Action fault.Action `yaml:"action"`
-	// Target is "master" or "replica" (resolved when the fault fires), a
-	// node name, "sentinel1".."sentinelN", "proxy", or a name given by an
-	// earlier fault's As.
+	// Target is "master" or "replica" (the first group's, resolved when
+	// the fault fires), "<group>.master" or "<group>.replica" with several
+	// groups, a node name, "sentinel1".."sentinelN", "proxy",
+	// "host:<name>" (every node and Sentinel placed on the host), or a
+	// name given by an earlier fault's As.
 	Target string `yaml:"target"`
 	// As names the resolved target for later faults (e.g. old_master).
 	As string `yaml:"as"`

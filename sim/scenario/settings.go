@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -25,6 +26,14 @@ func (s *Scenario) Settings() map[string]string {
 func flatten(v reflect.Value, path string, out map[string]string) {
 	if v.Type() == reflect.TypeOf(Duration{}) {
 		out[path] = v.Interface().(Duration).D.String()
+		return
+	}
+	if g, ok := v.Interface().(Groups); ok { // the list, or the number given
+		if len(g.List) > 0 {
+			flatten(reflect.ValueOf(g.List), path, out)
+		} else if g.Count > 0 {
+			out[path] = strconv.Itoa(g.Count)
+		}
 		return
 	}
 	switch v.Kind() {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,9 +37,10 @@ const (
 const (
 	// MaxNodes bounds topology.nodes.
 	MaxNodes = 64
-	// MaxGroups bounds topology.groups; MaxGroups times MaxNodes bounds
-	// the nodes of a run.
+	// MaxGroups bounds topology.groups.
 	MaxGroups = 16
+	// MaxRunNodes bounds the nodes of a run, every group's together.
+	MaxRunNodes = 256
 	// MaxSentinels bounds sentinel.count.
 	MaxSentinels = 9
 	// MaxClients bounds each of workload.writers.count and readers.count.
@@ -140,6 +142,7 @@ func (s *Scenario) normalize() []fieldError {
 
 	// Sentinel.
 	se := &s.Sentinel
+	masterNameGiven := se.MasterName != ""
 	if se.Count == 0 {
 		se.Count = DefaultSentinels
 	}
@@ -166,6 +169,8 @@ func (s *Scenario) normalize() []fieldError {
 	} else if !namePattern.MatchString(se.MasterName) {
 		bad("sentinel.master_name", "invalid name %q: letters, digits, '-' and '_'", se.MasterName)
 	}
+
+	errs = append(errs, s.normalizeGroups(masterNameGiven, countOK)...)
 
 	// Proxy.
 	p := &s.Proxy
@@ -261,17 +266,7 @@ func (s *Scenario) normalize() []fieldError {
 	}
 
 	// Faults.
-	names := append([]string{"master", "replica", "proxy"}, s.NodeNames()...)
-	names = append(names, s.SentinelNames()...)
-	// kinds tells Redis nodes from Sentinels and the proxy, also through
-	// names given by as.
-	kinds := map[string]fault.Kind{"master": fault.KindNode, "replica": fault.KindNode, "proxy": fault.KindProxy}
-	for _, n := range s.NodeNames() {
-		kinds[n] = fault.KindNode
-	}
-	for _, n := range s.SentinelNames() {
-		kinds[n] = fault.KindSentinel
-	}
+	names, kinds := s.targets()
 	for i := range s.Faults {
 		f := &s.Faults[i]
 		path := fmt.Sprintf("faults[%d]", i)
@@ -304,7 +299,7 @@ func (s *Scenario) normalize() []fieldError {
 		case f.Target == "":
 			bad(path+".target", "missing target; valid: %s", oneOf(names))
 		case !slices.Contains(names, f.Target):
-			bad(path+".target", "unknown target %q; valid: %s", f.Target, oneOf(names))
+			bad(path+".target", "%s", s.unknownTarget(f.Target, names))
 		case f.Target == "proxy" && p.Kind == "redisha":
 			bad(path+".target", "the in-process proxy cannot be faulted: use proxy kind redisha-container or haproxy")
 		case known && f.Kind != "" && slices.Contains(fault.Backends, s.Backend) && !fx.Available(s.Backend, f.Kind):
@@ -339,7 +334,7 @@ func (s *Scenario) normalize() []fieldError {
 // backend cannot perform on its target: it names the action, the target,
 // the backend and what would be valid.
 func unsupported(s *Scenario, path string, fx fault.Entry, f *Fault, kinds map[string]fault.Kind) fieldError {
-	kindName := map[fault.Kind]string{fault.KindNode: "a Redis node", fault.KindSentinel: "a Sentinel", fault.KindProxy: "the proxy"}
+	kindName := map[fault.Kind]string{fault.KindNode: "a Redis node", fault.KindSentinel: "a Sentinel", fault.KindProxy: "the proxy", fault.KindHost: "a host"}
 	msg := fmt.Sprintf("the %s backend cannot %s %q, %s: ", s.Backend, f.Action, f.Target, kindName[f.Kind])
 	can := fx.Backends[s.Backend]
 	if !fx.Accepts(f.Kind) {
@@ -357,7 +352,8 @@ func unsupported(s *Scenario, path string, fx fault.Entry, f *Fault, kinds map[s
 		}
 	}
 	var valid []string
-	for _, n := range append([]string{"master", "replica", "proxy"}, append(s.NodeNames(), s.SentinelNames()...)...) {
+	all, _ := s.targets()
+	for _, n := range all {
 		if slices.Contains(can, kinds[n]) {
 			valid = append(valid, n)
 		}
@@ -387,4 +383,181 @@ func errorsUnwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// targets are the names a fault may target, before any given by as, and
+// the kind of instance each names: Redis nodes, Sentinels, the proxy and
+// hosts.
+func (s *Scenario) targets() ([]string, map[string]fault.Kind) {
+	names := []string{"master", "replica", "proxy"}
+	kinds := map[string]fault.Kind{"master": fault.KindNode, "replica": fault.KindNode, "proxy": fault.KindProxy}
+	add := func(n string, k fault.Kind) {
+		if _, dup := kinds[n]; !dup {
+			names = append(names, n)
+			kinds[n] = k
+		}
+	}
+	if groups := s.ResolvedGroups(); len(groups) > 1 {
+		for _, g := range groups {
+			add(g.Name+".master", fault.KindNode)
+			add(g.Name+".replica", fault.KindNode)
+		}
+	}
+	for _, n := range s.NodeNames() {
+		add(n, fault.KindNode)
+	}
+	for _, n := range s.SentinelNames() {
+		add(n, fault.KindSentinel)
+	}
+	for _, h := range s.Topology.Hosts {
+		add(HostTarget+h, fault.KindHost)
+	}
+	return names, kinds
+}
+
+// unknownTarget says what is wrong with a target that names nothing:
+// a host not declared, a group that does not exist, or any name.
+func (s *Scenario) unknownTarget(t string, valid []string) string {
+	if h, ok := strings.CutPrefix(t, HostTarget); ok {
+		if len(s.Topology.Hosts) == 0 {
+			return fmt.Sprintf("unknown host %q: the scenario declares no hosts (topology.hosts)", h)
+		}
+		return fmt.Sprintf("unknown host %q; declared in topology.hosts: %s", h, oneOf(s.Topology.Hosts))
+	}
+	if g, role, ok := strings.Cut(t, "."); ok && (role == "master" || role == "replica") {
+		var groups []string
+		for _, x := range s.ResolvedGroups() {
+			groups = append(groups, x.Name)
+		}
+		if len(groups) == 1 {
+			return fmt.Sprintf("unknown target %q: the scenario has one group, whose %s is %q", t, role, role)
+		}
+		return fmt.Sprintf("unknown group %q in %q; groups: %s", g, t, oneOf(groups))
+	}
+	return fmt.Sprintf("unknown target %q; valid: %s", t, oneOf(valid))
+}
+
+// normalizeGroups checks topology.groups, topology.hosts and the
+// placements, after the topology's and the Sentinels' own fields.
+func (s *Scenario) normalizeGroups(masterNameGiven, sentinelCountOK bool) []fieldError {
+	var errs []fieldError
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
+	}
+	t := &s.Topology
+	g := &t.Groups
+	switch {
+	case g.bad != "":
+		bad("topology.groups", "want %s, got %s", kindOf(groupsType), g.bad)
+	case g.raw != "":
+		n, err := strconv.Atoi(g.raw)
+		switch {
+		case err != nil:
+			bad("topology.groups", "want a number of groups from 1 to %d (or a list of groups), got %q", MaxGroups, g.raw)
+		case n < 1 || n > MaxGroups:
+			bad("topology.groups", "must be from 1 to %d, got %d", MaxGroups, n)
+		default:
+			g.Count = n
+		}
+		g.raw = ""
+	case g.List != nil && len(g.List) == 0:
+		bad("topology.groups", "an empty list: give at least one group, or leave groups out for one")
+	case len(g.List) > MaxGroups:
+		bad("topology.groups", "%d groups: at most %d", len(g.List), MaxGroups)
+	}
+
+	// Hosts.
+	if len(t.Hosts) > MaxListLen {
+		bad("topology.hosts", "%d entries: at most %d", len(t.Hosts), MaxListLen)
+	}
+	declared := map[string]bool{}
+	for i, h := range t.Hosts {
+		path := fmt.Sprintf("topology.hosts[%d]", i)
+		switch {
+		case !namePattern.MatchString(h):
+			bad(path, "invalid name %q: start with a letter, then letters, digits, '-' or '_'", h)
+		case declared[h]:
+			bad(path, "host %q declared twice", h)
+		}
+		declared[h] = true
+	}
+	placement := func(path string, hosts []string, n int, what string) {
+		if len(hosts) == 0 {
+			return
+		}
+		if len(t.Hosts) == 0 {
+			bad(path, "places %s on hosts, but topology.hosts declares none: declare them, e.g. hosts: [%s]", what, oneOf(uniq(hosts)))
+			return
+		}
+		if len(hosts) != 1 && len(hosts) != n {
+			bad(path, "%d hosts for %d %s: give the host of each, in order, or one host for all", len(hosts), n, what)
+		}
+		for i, h := range hosts {
+			if !declared[h] {
+				bad(fmt.Sprintf("%s[%d]", path, i), "host %q is not declared; declared in topology.hosts: %s", h, oneOf(t.Hosts))
+			}
+		}
+	}
+
+	// Groups.
+	groups := s.ResolvedGroups()
+	specs := s.specs()
+	if masterNameGiven && len(groups) > 1 {
+		bad("sentinel.master_name", "%d groups: set master_name per group instead (topology.groups[i].master_name; default the group's name)", len(groups))
+	}
+	if len(g.List) == 1 && g.List[0].MasterName != "" {
+		if masterNameGiven && s.Sentinel.MasterName != g.List[0].MasterName {
+			bad("topology.groups[0].master_name", "%q, but sentinel.master_name is %q: give one", g.List[0].MasterName, s.Sentinel.MasterName)
+		}
+		s.Sentinel.MasterName = g.List[0].MasterName
+	}
+	groupNames, masterNames := map[string]bool{}, map[string]bool{}
+	total := 0
+	for i, spec := range specs {
+		path := fmt.Sprintf("topology.groups[%d]", i)
+		if spec.Name != "" && !namePattern.MatchString(spec.Name) {
+			bad(path+".name", "invalid name %q: start with a letter, then letters, digits, '-' or '_'", spec.Name)
+		}
+		if spec.MasterName != "" && !namePattern.MatchString(spec.MasterName) {
+			bad(path+".master_name", "invalid name %q: letters, digits, '-' and '_'", spec.MasterName)
+		}
+		switch {
+		case spec.Nodes < 0 || spec.Nodes == 1 || spec.Nodes > MaxNodes:
+			bad(path+".nodes", "must be from 2 to %d, got %d", MaxNodes, spec.Nodes)
+		case spec.Nodes > 0 && len(t.Names) > 0 && spec.Nodes != len(t.Names):
+			bad(path+".nodes", "%d nodes but topology.names gives %d names for each group: make them agree, or leave names out", spec.Nodes, len(t.Names))
+		}
+		gr := groups[i]
+		if groupNames[gr.Name] {
+			bad(path+".name", "group name %q used twice", gr.Name)
+		}
+		groupNames[gr.Name] = true
+		if masterNames[gr.MasterName] {
+			bad(path+".master_name", "master name %q used twice: each group's master needs its own", gr.MasterName)
+		}
+		masterNames[gr.MasterName] = true
+		total += len(gr.Nodes)
+		if t.MinReplicasToWrite > 0 && t.MinReplicasToWrite >= len(gr.Nodes) && len(gr.Nodes) != t.Nodes {
+			bad("topology.min_replicas_to_write", "must be from 0 to %d (the replicas of group %s), got %d", len(gr.Nodes)-1, gr.Name, t.MinReplicasToWrite)
+		}
+		placement(path+".hosts", spec.Hosts, len(gr.Nodes), "nodes")
+	}
+	if total > MaxRunNodes {
+		bad("topology.groups", "%d groups of nodes make %d nodes: at most %d in a run", len(groups), total, MaxRunNodes)
+	}
+	if sentinelCountOK {
+		placement("sentinel.hosts", s.Sentinel.Hosts, s.Sentinel.Count, "Sentinels")
+	}
+	return errs
+}
+
+// uniq is vals without repeats, in order.
+func uniq(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
