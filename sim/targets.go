@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,13 +21,22 @@ import (
 // when each fires.
 func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, rec *timeline.Recorder, log *slog.Logger) error {
 	named := map[string]rig.Instance{}
+	groups := s.ResolvedGroups()
+	groupOf := map[string]string{} // node → group, with several groups
+	if len(groups) > 1 {
+		for _, g := range groups {
+			for _, n := range g.Nodes {
+				groupOf[n] = g.Name
+			}
+		}
+	}
 	for _, f := range s.Faults {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(time.Until(rec.Base().Add(f.At.D))):
 		}
-		target, err := resolveTarget(ctx, f.Target, s.Sentinel.MasterName, c, px, poller, named)
+		target, err := resolveTarget(ctx, f.Target, groups, c, px, poller, named)
 		if err != nil {
 			rec.Event(timeline.Event{Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: f.Target, Err: err.Error()})
 			return fmt.Errorf("fault %s %s at %v: %w", f.Action, f.Target, f.At, err)
@@ -38,7 +48,7 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.
 		err = doFault(ctx, target, f)
 		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: target.Name(), Took: rec.Now() - t0}
 		if target.Kind() == rig.KindNode {
-			e.Node = target.Name()
+			e.Node, e.Group = target.Name(), groupOf[target.Name()]
 		}
 		if err != nil {
 			e.Err = err.Error()
@@ -52,10 +62,22 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.
 }
 
 // resolveTarget finds a fault's instance: "master" is the node the
-// Sentinels name now, "replica" the first node replicating from it.
-func resolveTarget(ctx context.Context, t, masterName string, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, named map[string]rig.Instance) (rig.Instance, error) {
+// Sentinels name now for the first group's master name, "replica" the
+// first (by name) of the group's other nodes that replicates; a group's
+// "<group>.master" and "<group>.replica" the same in that group;
+// "host:<name>" the host; "proxy" the proxy under test; else a node or
+// Sentinel by name, or a name an earlier fault gave by as.
+func resolveTarget(ctx context.Context, t string, groups []scenario.Group, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, named map[string]rig.Instance) (rig.Instance, error) {
 	if in, ok := named[t]; ok {
 		return in, nil
+	}
+	if h, ok := strings.CutPrefix(t, scenario.HostTarget); ok {
+		for _, in := range c.Hosts() {
+			if in.Name() == h {
+				return in, nil
+			}
+		}
+		return nil, fmt.Errorf("unknown host %q", h)
 	}
 	byName := map[string]rig.Instance{}
 	for _, n := range c.Nodes() {
@@ -64,40 +86,54 @@ func resolveTarget(ctx context.Context, t, masterName string, c rig.Cluster, px 
 	for _, sn := range c.Sentinels() {
 		byName[sn.Name()] = sn
 	}
-	switch t {
-	case "proxy":
+	if t == "proxy" {
 		if in := px.Instance(); in != nil {
 			return in, nil
 		}
 		return nil, errors.New("the proxy under test cannot be faulted")
-	case "master":
-		m, err := sentinelMaster(ctx, c, masterName)
-		if err != nil {
-			return nil, err
-		}
-		return byName[m], nil
-	case "replica":
-		m, err := sentinelMaster(ctx, c, masterName)
-		if err != nil {
-			return nil, err
-		}
-		roles := poller.snapshot()
-		var names []string
-		for name, r := range roles {
-			if name != m && r.role == timeline.RoleReplica {
-				names = append(names, name)
-			}
-		}
-		if len(names) == 0 {
-			return nil, errors.New("no replica is running")
-		}
-		sort.Strings(names)
-		return byName[names[0]], nil
 	}
-	if in, ok := byName[t]; ok {
-		return in, nil
+	group, role := "", t
+	if g, r, ok := strings.Cut(t, "."); ok && (r == "master" || r == "replica") {
+		group, role = g, r
 	}
-	return nil, fmt.Errorf("unknown target %q", t)
+	if role != "master" && role != "replica" {
+		if in, ok := byName[t]; ok {
+			return in, nil
+		}
+		return nil, fmt.Errorf("unknown target %q", t)
+	}
+	var g *scenario.Group
+	for i := range groups {
+		if groups[i].Name == group || (group == "" && i == 0) {
+			g = &groups[i]
+			break
+		}
+	}
+	if g == nil {
+		return nil, fmt.Errorf("unknown group %q", group)
+	}
+	m, err := sentinelMaster(ctx, c, g.MasterName)
+	if err != nil {
+		return nil, err
+	}
+	if role == "master" {
+		if in, ok := byName[m]; ok {
+			return in, nil
+		}
+		return nil, fmt.Errorf("the Sentinels name %s the master of %s, not a node of the cluster", m, g.MasterName)
+	}
+	roles := poller.snapshot()
+	var names []string
+	for _, name := range g.Nodes {
+		if r, ok := roles[name]; ok && name != m && r.role == timeline.RoleReplica {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("no replica of %s is running", g.MasterName)
+	}
+	sort.Strings(names)
+	return byName[names[0]], nil
 }
 
 // sentinelMaster asks every reachable Sentinel for the master and returns
