@@ -2,8 +2,11 @@ package scenarios
 
 import (
 	"io/fs"
+	"slices"
 	"testing"
 
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
@@ -26,5 +29,35 @@ func TestEveryScenarioLoads(t *testing.T) {
 	}
 	if _, err := scenario.LoadFS(FS, Default, nil); err != nil {
 		t.Fatalf("the default scenario %s: %v", Default, err)
+	}
+}
+
+// The seed's three sets: host h1 holds the three groups' initial masters,
+// with sentinel1 in one scenario and no Sentinel in the other, and the
+// model predicts both.
+func TestThreeSetsHostKillPlacesTheMastersOnTheKilledHost(t *testing.T) {
+	for file, wantH1 := range map[string][]string{
+		"three-sets-host-kill.yaml":                 {"group1.redis1", "group2.redis1", "group3.redis1", "sentinel1"},
+		"three-sets-host-kill-sentinels-apart.yaml": {"group1.redis1", "group2.redis1", "group3.redis1"},
+	} {
+		s, err := scenario.LoadFS(FS, file, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		hosts := s.ResolvedHosts()
+		if len(s.ResolvedGroups()) != 3 || len(hosts) == 0 || hosts[0].Name != "h1" || !slices.Equal(hosts[0].Members, wantH1) {
+			t.Errorf("%s: got groups %+v hosts %+v, want h1 holding %v", file, s.ResolvedGroups(), hosts, wantH1)
+		}
+		if len(s.Faults) != 1 || s.Faults[0].Target != "host:h1" || s.Faults[0].Kind != fault.KindHost {
+			t.Errorf("%s: got faults %+v, want host:h1 killed", file, s.Faults)
+		}
+		p, err := model.FromScenario(s)
+		if err != nil {
+			t.Errorf("%s: model: %v", file, err)
+			continue
+		}
+		if p.Groups != 3 || p.Fault.Host == nil || len(p.Fault.Host.Sentinels) != len(wantH1)-3 {
+			t.Errorf("%s: got model groups %d host %+v", file, p.Groups, p.Fault.Host)
+		}
 	}
 }

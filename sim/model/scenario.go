@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
@@ -38,12 +39,22 @@ var backendEffects = map[string]struct {
 // FromScenario derives the model's parameters from a scenario, with the
 // proxy's check settings read from the configuration it runs with.
 func FromScenario(s *scenario.Scenario) (Params, error) {
+	groups := s.ResolvedGroups()
 	p := Params{
-		Nodes: len(s.NodeNames()), Sentinels: s.Sentinel.Count, Quorum: s.Sentinel.Quorum,
+		Nodes: len(groups[0].Nodes), Sentinels: s.Sentinel.Count, Quorum: s.Sentinel.Quorum,
 		DownAfter: s.Sentinel.DownAfter.D, FailoverTimeout: s.Sentinel.FailoverTimeout.D,
 		ParallelSyncs: s.Sentinel.ParallelSyncs, Persistence: s.Topology.Persistence,
 		Duration: s.Duration.D, Writers: s.Workload.Writers.Count, WriteRate: s.Workload.Writers.Rate,
 		OpTimeout: s.Workload.Writers.Timeout.D, SentinelAware: s.Proxy.SentinelAware,
+	}
+	if len(groups) > 1 {
+		p.Groups = len(groups)
+	}
+	for _, g := range groups[1:] {
+		if len(g.Nodes) != p.Nodes {
+			return p, fmt.Errorf("%w: groups of different sizes (%s has %d nodes, %s %d): the model gives every group the same", ErrNotModelled,
+				groups[0].Name, p.Nodes, g.Name, len(g.Nodes))
+		}
 	}
 	if s.Workload.Writers.Connection == "pooled" {
 		return p, fmt.Errorf("%w: pooled writers (the model opens a connection per write)", ErrNotModelled)
@@ -85,25 +96,71 @@ func FromScenario(s *scenario.Scenario) (Params, error) {
 	return p, p.validate()
 }
 
-// faultOf finds the one fault on the initial master and its undo.
+// faultOf finds the one fault on the first group's initial master, or
+// on a host, and its undo on the same node or host.
 func faultOf(s *scenario.Scenario) (Fault, error) {
 	var f Fault
 	if len(s.Faults) == 0 {
 		return f, fmt.Errorf("%w: no fault", ErrNotModelled)
 	}
 	first := s.Faults[0]
-	initial := s.NodeNames()[0]
-	if first.Target != "master" && first.Target != initial {
-		return f, fmt.Errorf("%w: the first fault acts on %s, not the master", ErrNotModelled, first.Target)
+	groups := s.ResolvedGroups()
+	initial := groups[0].Nodes[0]
+	host, onHost := strings.CutPrefix(first.Target, scenario.HostTarget)
+	switch {
+	case onHost:
+		h, err := hostOf(s, host)
+		if err != nil {
+			return f, err
+		}
+		f.Host = h
+	case first.Target == "master" || first.Target == initial || (len(groups) > 1 && first.Target == groups[0].Name+".master"):
+	default:
+		return f, fmt.Errorf("%w: the first fault acts on %s, not the first group's master or a host", ErrNotModelled, first.Target)
 	}
 	f.Action, f.At = first.Action, first.At.D
 	undo := fault.Of(f.Action).Undo
 	for i, x := range s.Faults[1:] {
 		same := x.Target == initial || (first.As != "" && x.Target == first.As)
+		if onHost {
+			same = x.Target == first.Target || (first.As != "" && x.Target == first.As)
+		}
 		if !same || undo == "" || x.Action != undo || f.Undo != 0 {
 			return f, fmt.Errorf("%w: fault %d (%s %s)", ErrNotModelled, i+2, x.Action, x.Target)
 		}
 		f.Undo = x.At.D
 	}
 	return f, nil
+}
+
+// hostOf is the model's view of a scenario's host: its nodes by group and
+// index, and its Sentinels by index.
+func hostOf(s *scenario.Scenario, name string) (*Host, error) {
+	groups := s.ResolvedGroups()
+	type at struct{ group, node int }
+	nodes := map[string]at{}
+	for gi, g := range groups {
+		for j, n := range g.Nodes {
+			nodes[n] = at{gi, j}
+		}
+	}
+	sentinels := map[string]int{}
+	for i, n := range s.SentinelNames() {
+		sentinels[n] = i
+	}
+	for _, h := range s.ResolvedHosts() {
+		if h.Name != name {
+			continue
+		}
+		out := &Host{Nodes: make([][]int, len(groups))}
+		for _, m := range h.Members {
+			if a, ok := nodes[m]; ok {
+				out.Nodes[a.group] = append(out.Nodes[a.group], a.node)
+			} else if i, ok := sentinels[m]; ok {
+				out.Sentinels = append(out.Sentinels, i)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unknown host %q", name)
 }
