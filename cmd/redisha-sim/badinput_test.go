@@ -130,6 +130,8 @@ func TestBadInputGetsOneLineAndExitTwo(t *testing.T) {
 		"ok.yaml":          "name: ok\nduration: 1s\n",
 		"nolistener.cfg":   "global\n  maxconn 100\n",
 		"notrun.json":      `{"a": 1}`,
+		"groups.yaml":      "topology:\n  groups: many\n",
+		"hosts.yaml":       "topology:\n  hosts: [h1]\nfaults:\n  - {at: 1s, action: kill, target: \"host:h2\"}\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -173,6 +175,10 @@ func TestBadInputGetsOneLineAndExitTwo(t *testing.T) {
 		{[]string{"run", "bad-config.yaml"}, "bad-config.yaml:3:11: proxy.config: bad.cfg:3: "},
 		{[]string{"run", "small.yaml"}, "small.yaml:4:11: proxy.config: backend back_redis_master1 has 3 servers but the topology has 2 nodes"},
 		{[]string{"model", "small.yaml"}, "small.yaml:4:11: proxy.config: backend back_redis_master1 has 3 servers but the topology has 2 nodes"},
+		{[]string{"run", "groups.yaml"}, `groups.yaml:2:11: topology.groups: want a number of groups from 1 to 16 (or a list of groups), got "many"`},
+		{[]string{"model", "--set", "topology.groups=17"}, "--set topology.groups=17: topology.groups: must be from 1 to 16, got 17"},
+		{[]string{"run", "hosts.yaml"}, `hosts.yaml:4:36: faults[0].target: unknown host "h2"; declared in topology.hosts: h1`},
+		{[]string{"run", "--set", "topology.groups=2", "--set", "sentinel.master_name=m"}, "--set sentinel.master_name=m: sentinel.master_name: 2 groups: set master_name per group instead"},
 		{[]string{"run", "--set", "sentinel.down_after="}, `--set sentinel.down_after=: sentinel.down_after: invalid value "": empty: want a duration such as 1s or 250ms`},
 		{[]string{"run", "--set", "proxy.shutdown_sessions=maybe"}, `--set proxy.shutdown_sessions=maybe: proxy.shutdown_sessions: invalid value "maybe": want true or false`},
 		{[]string{"run", "--set", "faults[-1].at=1s"}, `--set faults[-1].at=1s: invalid index "-1" in "faults[-1].at"`},
