@@ -27,6 +27,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("name: x\n"), "expect=[&a [x, x], *a]")
 	f.Add([]byte("proxy: {config: seed.cfg}\n"), "topology.nodes=2")
 	f.Add([]byte("\xef\xbb\xbf{}"), "proxy.shutdown_sessions=maybe")
+	f.Add([]byte("topology: {groups: 3, hosts: [h1, h2, h3]}\nfaults: [{at: 1s, action: kill, target: \"host:h1\"}]\n"), "topology.groups=2")
+	f.Add([]byte("topology:\n  hosts: [a, b]\n  groups: [{name: x, hosts: [a]}, {nodes: 2, master_name: m}]\nsentinel: {hosts: [b]}\n"), "topology.groups[1].nodes=4")
 	fsys := fstest.MapFS{"seed.cfg": {Data: []byte("frontend f\n  mode tcp\n  bind :0\n  default_backend b\nbackend b\n  mode tcp\n  server r1 127.0.0.1:1 check\n")}}
 	f.Fuzz(func(t *testing.T, data []byte, sets string) {
 		var setList []string
@@ -49,8 +51,25 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if n := s.Topology.Nodes; n < 2 || n > MaxNodes || len(s.NodeNames()) != n {
+		groups := s.ResolvedGroups()
+		oneByDefault := len(s.Topology.Groups.List) == 0 && s.Topology.Groups.Count <= 1
+		if n := s.Topology.Nodes; n < 2 || n > MaxNodes || (oneByDefault && len(s.NodeNames()) != n) {
 			t.Errorf("accepted %d nodes (%d names)", n, len(s.NodeNames()))
+		}
+		if len(groups) < 1 || len(groups) > MaxGroups || len(s.NodeNames()) > MaxRunNodes {
+			t.Errorf("accepted %d groups of %d nodes in all", len(groups), len(s.NodeNames()))
+		}
+		for _, g := range groups {
+			if len(g.Nodes) < 2 || len(g.Nodes) > MaxNodes {
+				t.Errorf("accepted group %s of %d nodes", g.Name, len(g.Nodes))
+			}
+		}
+		placed := 0
+		for _, h := range s.ResolvedHosts() {
+			placed += len(h.Members)
+		}
+		if len(s.Topology.Hosts) > 0 && placed != len(s.NodeNames())+len(s.SentinelNames()) {
+			t.Errorf("accepted hosts placing %d of %d nodes and Sentinels", placed, len(s.NodeNames())+len(s.SentinelNames()))
 		}
 		if c := s.Sentinel.Count; c < 1 || c > MaxSentinels {
 			t.Errorf("accepted %d sentinels", c)

@@ -98,3 +98,14 @@ faults:
 		}
 	}
 }
+
+func TestOneGroupOnHostsKeepsItsPlainNames(t *testing.T) {
+	s := mustParse(t, "topology: {hosts: [h1, h2]}\nfaults: [{at: 1s, action: kill, target: \"host:h1\"}]\n")
+	want := []Host{{Name: "h1", Members: []string{"redis1", "redis3", "sentinel1", "sentinel3"}}, {Name: "h2", Members: []string{"redis2", "sentinel2"}}}
+	if got := s.ResolvedHosts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if got := s.NodeNames(); !reflect.DeepEqual(got, []string{"redis1", "redis2", "redis3"}) {
+		t.Errorf("got nodes %v, want redis1..3", got)
+	}
+}
