@@ -80,7 +80,11 @@ func (d ElectionDelay) String() string {
 		s := fmt.Sprintf("epoch %d by %s", a.Epoch, a.Sentinel)
 		var why []string
 		for _, v := range a.Votes {
-			if v.For != a.Sentinel {
+			switch {
+			case v.For == a.Sentinel:
+			case v.Voter == v.For:
+				why = append(why, v.Voter+" voted for itself")
+			default:
 				why = append(why, v.Voter+" voted "+v.For)
 			}
 		}
@@ -244,8 +248,16 @@ func electionDelays(tl *timeline.Timeline, group string, runids map[string]strin
 			}
 			break
 		}
-		// Rivals begun before the winner delayed the failover.
-		if w > 0 {
+		// The failover was delayed when an attempt had failed before the
+		// winner began: a rival tried at about the same time delayed
+		// nothing. (The election timeout, at most the failover timeout,
+		// ends a failed attempt before any retry, 2 × failover-timeout
+		// later.)
+		delayed := false
+		for _, a := range attempts[:w] {
+			delayed = delayed || a.Aborted && a.decided <= attempts[w].At
+		}
+		if delayed {
 			seg := append([]Election(nil), attempts[:w]...)
 			seg = append(seg, attempts[w])
 			out = append(out, ElectionDelay{Group: group, Attempts: seg, Won: true, Lost: attempts[w].At - attempts[0].At})
