@@ -1,0 +1,77 @@
+package report
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/verdict"
+)
+
+// update rewrites the golden reports:
+//
+//	go test ./sim/report -update
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current report")
+
+// loadGz reads a gzipped JSON file into v.
+func loadGz(t *testing.T, path string, v any) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b, err := io.ReadAll(io.LimitReader(zr, 64<<20))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := "testdata/" + name + ".golden"
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./sim/report -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		for i := range min(len(gl), len(wl)) {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s: line %d:\n got  %q\n want %q", path, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s: got %d lines, want %d", path, len(gl), len(wl))
+	}
+}
+
+// The report of a recorded one-group run is the one written before runs
+// had groups.
+func TestOneGroupReportIsUnchanged(t *testing.T) {
+	var run struct {
+		Timeline *timeline.Timeline `json:"timeline"`
+	}
+	loadGz(t, "../verdict/testdata/runs/master-kill.json.gz", &run)
+	var b bytes.Buffer
+	Text(&b, run.Timeline, verdict.Judge(run.Timeline, nil))
+	golden(t, "master-kill", b.Bytes())
+}
