@@ -75,3 +75,36 @@ func TestOneGroupReportIsUnchanged(t *testing.T) {
 	Text(&b, run.Timeline, verdict.Judge(run.Timeline, nil))
 	golden(t, "master-kill", b.Bytes())
 }
+
+// A run with three groups (the synthetic one of the verdict tests, made of
+// three recorded runs) reports the total, then each group as its own run.
+func TestThreeGroupReportHasTheTotalAndASectionPerGroup(t *testing.T) {
+	var tl timeline.Timeline
+	loadGz(t, "../verdict/testdata/three-groups.json.gz", &tl)
+	tl.Sort()
+	r := verdict.Judge(&tl, nil)
+	var b bytes.Buffer
+	Text(&b, &tl, r)
+	out := b.String()
+	for _, want := range []string{
+		"\nAll 3 groups:\n",
+		"Worst group: " + r.Worst + ", write interruption ",
+		"Two-master window: longest " + secs(r.TwoMaster.Total) + ", in group3",
+		"\nGroup group1 (master name group1; nodes group1.redis1 group1.redis2 group1.redis3; initial master group1.redis1):\n",
+		"\nGroup group2 (",
+		"\nGroup group3 (",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// Each group's section is what the group's run alone reports.
+	for i, g := range r.Groups {
+		var one bytes.Buffer
+		body(&one, verdict.GroupTimeline(&tl, tl.Groups[i]), g.Report)
+		if !strings.Contains(out, one.String()) {
+			t.Errorf("%s: the report lacks the group's own verdict:\n%s", g.Name, one.String())
+		}
+	}
+	golden(t, "three-groups", b.Bytes())
+}
