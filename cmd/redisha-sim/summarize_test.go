@@ -158,7 +158,9 @@ func TestSummarizeShowsARowPerGroupAndTheTotal(t *testing.T) {
 		t.Fatalf("want a header with a group column, a rule, the total and 3 groups, got:\n%s", out.String())
 	}
 	r := verdict.Judge(tl, nil)
-	cell := func(d time.Duration) string { return fmt.Sprintf("%.2fs [%.2f-%.2f]", d.Seconds(), d.Seconds(), d.Seconds()) }
+	cell := func(d time.Duration) string {
+		return fmt.Sprintf("%.2fs [%.2f-%.2f]", d.Seconds(), d.Seconds(), d.Seconds())
+	}
 	for i, want := range []struct{ group, interruption, lost string }{
 		{summaryTotal, cell(r.WriteInterruption.Duration), fmt.Sprintf("| %d [%d-%d]", r.Lost.Lost, r.Lost.Lost, r.Lost.Lost)},
 		{"group1", cell(r.Groups[0].Report.WriteInterruption.Duration), "| 1 [1-1]"},
