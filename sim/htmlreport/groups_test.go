@@ -79,6 +79,15 @@ func TestRunChartDrawsALabelledLaneBlockPerGroup(t *testing.T) {
 				t.Errorf("%s: no lane of %s between y=%v and %v", g.Name, n, top, bottom)
 			}
 		}
+		// A group's fault is marked across its block alone.
+		for _, f := range root.all(func(e *elem) bool { return e.name == "line" && e.hasClass("fault") }) {
+			if !strings.Contains(f.textContent(), " "+g.Name+".") {
+				continue
+			}
+			if y1, y2 := attrFloat(t, f, "y1"), attrFloat(t, f, "y2"); y1 < top || y2 > bottom {
+				t.Errorf("%s: fault line %q from y=%v to %v, want it within %v-%v", g.Name, f.textContent(), y1, y2, top, bottom)
+			}
+		}
 		for _, l := range labels {
 			y := attrFloat(t, l, "y")
 			for _, other := range tl.Groups {

@@ -806,14 +806,6 @@ func renderRun(d RunData, rep *verdict.Report, standalone bool) string {
 		x := c.x(time.Duration(v * float64(time.Second)))
 		fmt.Fprintf(&c.grid, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s"/>`+"\n", num(x), num(axisTop), num(x), num(axisBottom), gridColor)
 	}
-	for _, e := range tl.Events {
-		if e.Kind == timeline.KindFault && c.in(e.T) {
-			x := c.x(e.T)
-			c.use("fault")
-			fmt.Fprintf(&c.over, `<line class="fault" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="6 3"><title>%s</title></line>`+"\n",
-				num(x), num(axisTop), num(x), num(axisBottom), faultColor, esc(fmt.Sprintf("%s fault %s %s", secs(e.T), e.Name, e.Target)))
-		}
-	}
 	c.axis(axisTop, true, step)
 	c.axis(axisBottom, false, step)
 	fmt.Fprintf(&c.over, `<text x="%s" y="%s" text-anchor="middle">time since the start of the run (s)</text>`+"\n", num((c.x0+c.x1)/2), num(axisBottom+32))
@@ -855,8 +847,8 @@ func renderRun(d RunData, rep *verdict.Report, standalone bool) string {
 }
 
 // block draws the lanes of one group from y (c.tl and c.r being the
-// group's), with its interruption shaded and its phases marked from top to
-// the block's bottom, and returns the y below it.
+// group's), with its interruption shaded and its phases and faults marked
+// from top to the block's bottom, and returns the y below it.
 func (c *runChart) block(y, top float64, end time.Duration) float64 {
 	y = c.header(y, "Faults and failover phases", "phase labels: time since the previous phase")
 	y = c.faultLane(y) + 4
@@ -917,6 +909,14 @@ func (c *runChart) block(y, top float64, end time.Duration) float64 {
 			x := c.x(p.At)
 			c.use("phase")
 			fmt.Fprintf(&c.over, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2 3"/>`+"\n", num(x), num(top), num(x), num(y), phaseColor)
+		}
+	}
+	for _, e := range c.tl.Events {
+		if e.Kind == timeline.KindFault && c.in(e.T) {
+			x := c.x(e.T)
+			c.use("fault")
+			fmt.Fprintf(&c.over, `<line class="fault" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="6 3"><title>%s</title></line>`+"\n",
+				num(x), num(top), num(x), num(y), faultColor, esc(fmt.Sprintf("%s fault %s %s", secs(e.T), e.Name, e.Target)))
 		}
 	}
 	return y
