@@ -11,7 +11,8 @@ import (
 // several, as a run with that group alone would have recorded it: the
 // group's operations, its events and the cluster-wide ones (Group ""), its
 // nodes, initial master and read-back. A cluster-wide event that names a
-// node of another group (an untagged +switch-master, say) is left out; a
+// node of another group (an untagged +switch-master, say) is left out, one
+// naming a Sentinel or nothing kept; a
 // host fault is kept and acts on the group's members of the host. Hosts are
 // kept (a host fault's target is resolved through them); Groups are not, so
 // the result judges as a one-group run.
@@ -21,9 +22,14 @@ func GroupTimeline(tl *timeline.Timeline, g timeline.Group) *timeline.Timeline {
 	out.Nodes = slices.Clone(g.Nodes)
 	out.InitialMaster = g.InitialMaster
 	out.ReadBack = g.ReadBack
-	mine := map[string]bool{}
+	mine, others := map[string]bool{}, map[string]bool{}
 	for _, n := range g.Nodes {
 		mine[n] = true
+	}
+	for _, og := range tl.Groups {
+		for _, n := range og.Nodes {
+			others[n] = !mine[n]
+		}
 	}
 	out.Ops = nil
 	for _, op := range tl.Ops {
@@ -40,7 +46,7 @@ func GroupTimeline(tl *timeline.Timeline, g timeline.Group) *timeline.Timeline {
 		case e.Group == g.Name:
 		case e.Group != "":
 			continue
-		case e.Node != "" && !mine[e.Node]:
+		case others[e.Node]:
 			continue
 		}
 		out.Events = append(out.Events, e)

@@ -267,6 +267,7 @@ func TestGroupTimelineDropsOtherGroupsUntaggedEventsAndKeepsClusterWideOnes(t *t
 			{T: 3, Kind: timeline.KindSentinel, Name: "+switch-master", Node: "group2.redis1"},
 			{T: 4, Kind: timeline.KindRole, Node: "group2.redis1", Group: "group2"},
 			{T: 5, Kind: timeline.KindRole, Node: "group1.redis1", Group: "group1"},
+			{T: 6, Kind: timeline.KindFault, Name: "kill", Target: "sentinel1", Node: "sentinel1"},
 		},
 		Ops: []timeline.Op{{Kind: timeline.OpWrite, Group: "group2"}, {Kind: timeline.OpWrite, Group: "group1"}},
 	}
@@ -275,8 +276,8 @@ func TestGroupTimelineDropsOtherGroupsUntaggedEventsAndKeepsClusterWideOnes(t *t
 	for _, e := range g1.Events {
 		got = append(got, e.T)
 	}
-	if fmt.Sprint(got) != "[1ns 2ns 5ns]" || len(g1.Ops) != 1 || g1.Ops[0].Group != "group1" || len(g1.Groups) != 0 {
-		t.Errorf("group1's timeline: got events at %v, ops %+v, groups %v; want events at [1ns 2ns 5ns], group1's op, no groups", got, g1.Ops, g1.Groups)
+	if fmt.Sprint(got) != "[1ns 2ns 5ns 6ns]" || len(g1.Ops) != 1 || g1.Ops[0].Group != "group1" || len(g1.Groups) != 0 {
+		t.Errorf("group1's timeline: got events at %v, ops %+v, groups %v; want events at [1ns 2ns 5ns 6ns], group1's op, no groups", got, g1.Ops, g1.Groups)
 	}
 }
 
