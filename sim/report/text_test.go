@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
@@ -107,4 +108,31 @@ func TestThreeGroupReportHasTheTotalAndASectionPerGroup(t *testing.T) {
 		}
 	}
 	golden(t, "three-groups", b.Bytes())
+}
+
+// A failover that needed a second election says so, with the epochs.
+func TestReportSaysWhenAFailoverWaitedForASecondElection(t *testing.T) {
+	ev := func(ms int, src, name, detail string) timeline.Event {
+		return timeline.Event{T: time.Duration(ms) * time.Millisecond, Kind: timeline.KindSentinel, Source: src, Name: name, Detail: detail}
+	}
+	m := "master mymaster 10.0.0.1 6379"
+	tl := &timeline.Timeline{End: 30 * time.Second, InitialMaster: "redis1", Params: timeline.Params{Sentinels: 3}, Events: []timeline.Event{
+		ev(10000, "sentinel1", "+new-epoch", "1"),
+		ev(10000, "sentinel1", "+try-failover", m),
+		ev(10000, "sentinel1", "+vote-for-leader", "1111 1"),
+		ev(10001, "sentinel2", "+new-epoch", "1"),
+		ev(10001, "sentinel2", "+vote-for-leader", "2222 1"),
+		ev(13000, "sentinel1", "-failover-abort-not-elected", m),
+		ev(16000, "sentinel2", "+new-epoch", "2"),
+		ev(16000, "sentinel2", "+try-failover", m),
+		ev(16000, "sentinel2", "+vote-for-leader", "2222 2"),
+		ev(16002, "sentinel3", "+vote-for-leader", "2222 2"),
+		ev(16100, "sentinel2", "+elected-leader", m),
+	}}
+	var b bytes.Buffer
+	Text(&b, tl, verdict.Judge(tl, nil))
+	want := "Election: failover delayed 6.000s: election in epoch 1 by sentinel1 (aborted) not won, won in epoch 2 by sentinel2\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
 }
