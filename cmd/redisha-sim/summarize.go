@@ -27,8 +27,11 @@ func newSummarizeCmd() *cobra.Command {
 proxy and setting that differs between the runs (a --set; shown in a
 settings column), the number of runs and the median and range of the write
 interruption, of each phase's time from the fault, of the lost writes and
-of the two-master window, as a Markdown table. Each run's timeline is
-judged again by this version's checkers.
+of the two-master window, as a Markdown table. Runs with several
+replication groups get a row per group and one for all of them (the worst
+group's interruption and phases, the lost writes summed, the longest
+two-master window). Each run's timeline is judged again by this version's
+checkers.
 
   for i in 1 2 3 4 5; do redisha-sim run -q --json kill-$i.json scenarios/master-kill.yaml; done
   redisha-sim summarize kill-*.json`,
@@ -68,6 +71,9 @@ func readRun(path string) (savedRun, error) {
 	return r, nil
 }
 
+// summaryTotal names the rows of the total of runs with several groups.
+const summaryTotal = "all (worst)"
+
 // summaryPhases are the steps shown, as times from the fault.
 var summaryPhases = []string{"+sdown", "+switch-master", "proxy UP"}
 
@@ -81,9 +87,13 @@ func summarize(w io.Writer, runs []savedRun) {
 		settings[i] = settingsOf(r.Timeline)
 	}
 	differ := differingKeys(settings)
-	type key struct{ scenario, backend, proxy, settings string }
-	groups := map[key][]savedRun{}
+	// Runs with several replication groups get a row per group and one
+	// for the total (the worst group's interruption and phases, the lost
+	// writes summed, the longest two-master window), in a group column.
+	type key struct{ scenario, backend, proxy, settings, group string }
+	groups := map[key][]*verdict.Report{}
 	var order []key
+	withGroups := false
 	for i, r := range runs {
 		var kv []string
 		for _, k := range differ {
@@ -91,16 +101,33 @@ func summarize(w io.Writer, runs []savedRun) {
 				kv = append(kv, k+"="+v)
 			}
 		}
-		k := key{r.Timeline.Scenario, r.Timeline.Backend, r.Timeline.Proxy, strings.Join(kv, " ")}
-		if _, ok := groups[k]; !ok {
-			order = append(order, k)
+		// Judged again from the timeline, so that runs saved by older
+		// versions are measured by today's checkers.
+		rep := verdict.Judge(r.Timeline, nil)
+		add := func(group string, rep *verdict.Report) {
+			k := key{r.Timeline.Scenario, r.Timeline.Backend, r.Timeline.Proxy, strings.Join(kv, " "), group}
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], rep)
 		}
-		groups[k] = append(groups[k], r)
+		if len(rep.Groups) == 0 {
+			add("", rep)
+			continue
+		}
+		withGroups = true
+		add(summaryTotal, rep)
+		for _, g := range rep.Groups {
+			add(g.Name, g.Report)
+		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	head := []string{"scenario", "backend", "proxy"}
 	if len(differ) > 0 {
 		head = append(head, "settings")
+	}
+	if withGroups {
+		head = append(head, "group")
 	}
 	head = append(head, "runs", "write interruption, median [range]")
 	for _, p := range summaryPhases {
@@ -114,10 +141,7 @@ func summarize(w io.Writer, runs []savedRun) {
 		var wi, tm []time.Duration
 		var lost []int
 		phase := map[string][]time.Duration{}
-		for _, r := range rs {
-			// Judged again from the timeline, so that runs saved by older
-			// versions are measured by today's checkers.
-			rep := verdict.Judge(r.Timeline, nil)
+		for _, rep := range rs {
 			if rep.WriteInterruption.Recovered {
 				wi = append(wi, rep.WriteInterruption.Duration)
 			}
@@ -136,6 +160,9 @@ func summarize(w io.Writer, runs []savedRun) {
 		row := []string{k.scenario, k.backend, k.proxy}
 		if len(differ) > 0 {
 			row = append(row, cmp.Or(k.settings, "-"))
+		}
+		if withGroups {
+			row = append(row, cmp.Or(k.group, "-"))
 		}
 		row = append(row, fmt.Sprint(len(rs)), durStats(wi, len(rs)))
 		for _, p := range summaryPhases {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -124,5 +126,52 @@ func TestSummarizeTellsOldRunsApartByTheirParameters(t *testing.T) {
 	summarize(&out, []savedRun{a, b})
 	if got := strings.Count(out.String(), "params.inter="); got != 2 {
 		t.Errorf("got %d rows naming params.inter, want 2:\n%s", got, out.String())
+	}
+}
+
+// loadThreeGroups reads the verdict tests' synthetic three-group run.
+func loadThreeGroups(t *testing.T) *timeline.Timeline {
+	t.Helper()
+	f, err := os.Open("../../sim/verdict/testdata/three-groups.json.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tl timeline.Timeline
+	if err := json.NewDecoder(zr).Decode(&tl); err != nil {
+		t.Fatal(err)
+	}
+	tl.Sort()
+	return &tl
+}
+
+func TestSummarizeShowsARowPerGroupAndTheTotal(t *testing.T) {
+	tl := loadThreeGroups(t)
+	var out bytes.Buffer
+	summarize(&out, []savedRun{{Timeline: tl, Report: &verdict.Report{}}, {Timeline: tl, Report: &verdict.Report{}}})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 6 || !strings.Contains(lines[0], "| group ") {
+		t.Fatalf("want a header with a group column, a rule, the total and 3 groups, got:\n%s", out.String())
+	}
+	r := verdict.Judge(tl, nil)
+	cell := func(d time.Duration) string {
+		return fmt.Sprintf("%.2fs [%.2f-%.2f]", d.Seconds(), d.Seconds(), d.Seconds())
+	}
+	for i, want := range []struct{ group, interruption, lost string }{
+		{summaryTotal, cell(r.WriteInterruption.Duration), fmt.Sprintf("| %d [%d-%d]", r.Lost.Lost, r.Lost.Lost, r.Lost.Lost)},
+		{"group1", cell(r.Groups[0].Report.WriteInterruption.Duration), "| 1 [1-1]"},
+		{"group2", cell(r.Groups[1].Report.WriteInterruption.Duration), ""},
+		{"group3", cell(r.Groups[2].Report.WriteInterruption.Duration), ""},
+	} {
+		row := lines[2+i]
+		for _, s := range []string{"| " + want.group + " ", "| 2 ", want.interruption, want.lost} {
+			if !strings.Contains(row, s) {
+				t.Errorf("row %q lacks %q", row, s)
+			}
+		}
 	}
 }

@@ -68,13 +68,22 @@ func WriteRun(w io.Writer, d RunData) error {
 	pageStart(&b, title)
 	runHeader(&b, title, d.Timeline)
 	runSummary(&b, d.Timeline, rep)
+	groupTable(&b, rep)
 	if len(d.Predicted) > 0 {
 		predicted(&b, d.Predicted)
 	}
 	b.WriteString("<h2>Timeline</h2>\n<div class=\"chart\">\n")
 	b.WriteString(renderRun(d, rep, false))
 	b.WriteString("</div>\n<p class=\"note\">Hover a bar or a marker for its details.</p>\n")
-	phaseTable(&b, rep)
+	if len(rep.Groups) == 0 {
+		phaseTable(&b, rep, "")
+		for _, d := range rep.ElectionDelays {
+			fmt.Fprintf(&b, "<p class=\"note\">%s</p>\n", esc(d.String()))
+		}
+	}
+	for _, g := range rep.Groups {
+		phaseTable(&b, g.Report, g.Name)
+	}
 	expectations(&b, rep)
 	pageEnd(&b)
 	if _, err := io.WriteString(w, b.String()); err != nil {
@@ -287,15 +296,20 @@ func card(b *strings.Builder, class, key, value, detail string) {
 func runSummary(b *strings.Builder, tl *timeline.Timeline, r *verdict.Report) {
 	b.WriteString("<h2>Summary</h2>\n<div class=\"cards\">\n")
 	it := r.WriteInterruption
+	wi, tmKey := "write interruption", "two-master window"
+	if r.Worst != "" {
+		wi += ", worst group " + r.Worst
+		tmKey += ", longest in " + r.TwoMasterGroup
+	}
 	switch {
 	case r.Fault == nil:
-		card(b, "", "write interruption", "–", "no fault in this run")
+		card(b, "", wi, "–", "no fault in this run")
 	case !it.Interrupted:
-		card(b, "good", "write interruption", "none", "no write failed after the fault at "+secs(r.Fault.T))
+		card(b, "good", wi, "none", "no write failed after the fault at "+secs(r.Fault.T))
 	case !it.Recovered:
-		card(b, "bad", "write interruption", secs(it.Duration)+"+", fmt.Sprintf("NOT RECOVERED: no write succeeded after %s", secs(it.LastOK)))
+		card(b, "bad", wi, secs(it.Duration)+"+", fmt.Sprintf("NOT RECOVERED: no write succeeded after %s", secs(it.LastOK)))
 	default:
-		card(b, "", "write interruption", secs(it.Duration), fmt.Sprintf("last ok %s, first ok %s, %d failed between", secs(it.LastOK), secs(it.FirstOK), it.Failed))
+		card(b, "", wi, secs(it.Duration), fmt.Sprintf("last ok %s, first ok %s, %d failed between", secs(it.LastOK), secs(it.FirstOK), it.Failed))
 	}
 	if ri := r.ReadInterruption; r.Fault != nil && ri.Interrupted {
 		d := fmt.Sprintf("last ok %s, first ok %s", secs(ri.LastOK), secs(ri.FirstOK))
@@ -330,7 +344,7 @@ func runSummary(b *strings.Builder, tl *timeline.Timeline, r *verdict.Report) {
 	if tm.Total > 0 {
 		class = "bad"
 	}
-	card(b, class, "two-master window", secs(tm.Total), d)
+	card(b, class, tmKey, secs(tm.Total), d)
 	card(b, "", "writes", fmt.Sprint(r.Writes.Total), fmt.Sprintf("ok %d, failed %d, indeterminate %d", r.Writes.OK, r.Writes.Failed, r.Writes.Indeterminate))
 	if r.Reads.Total > 0 {
 		card(b, "", "reads", fmt.Sprint(r.Reads.Total), fmt.Sprintf("ok %d, failed %d, indeterminate %d; stale %d", r.Reads.OK, r.Reads.Failed, r.Reads.Indeterminate, r.Stale.Count))
@@ -402,12 +416,51 @@ func bandBar(m Metric) string {
 	return s.String()
 }
 
-func phaseTable(b *strings.Builder, r *verdict.Report) {
+// groupTable writes a row per group of a run with several: the figures
+// whose worst (or sum) the summary shows, and the failovers delayed by
+// their election.
+func groupTable(b *strings.Builder, r *verdict.Report) {
+	if len(r.Groups) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "<h2>Groups</h2>\n<p class=\"note\">The summary shows the worst group's interruption (%s), the lost writes, failovers and stale reads of all groups, and the longest two-master window (%s).</p>\n", esc(r.Worst), esc(r.TwoMasterGroup))
+	b.WriteString("<table class=\"data\">\n<thead><tr><th>group</th><th>write interruption</th><th>lost writes</th><th>two-master window</th><th>failovers</th><th>stale reads</th></tr></thead>\n<tbody>\n")
+	for _, g := range r.Groups {
+		gr := g.Report
+		it := "–"
+		switch w := gr.WriteInterruption; {
+		case gr.Fault != nil && !w.Interrupted:
+			it = "none"
+		case gr.Fault != nil && !w.Recovered:
+			it = secs(w.Duration) + "+ (not recovered)"
+		case gr.Fault != nil:
+			it = secs(w.Duration)
+		}
+		lost := "not checked"
+		if gr.Lost.Checked {
+			lost = fmt.Sprintf("%d of %d", gr.Lost.Lost, gr.Lost.Acked)
+		}
+		fmt.Fprintf(b, "<tr><td>%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">%s</td><td class=\"num\">%d</td><td class=\"num\">%d</td></tr>\n",
+			esc(g.Name), it, lost, secs(gr.TwoMaster.Total), gr.Failovers, gr.Stale.Count)
+	}
+	b.WriteString("</tbody></table>\n")
+	for _, d := range r.ElectionDelays {
+		fmt.Fprintf(b, "<p class=\"note\">%s</p>\n", esc(d.String()))
+	}
+}
+
+// phaseTable writes the phases of a failover; group names the group in a
+// run with several.
+func phaseTable(b *strings.Builder, r *verdict.Report, group string) {
 	if len(r.Phases) == 0 {
 		return
 	}
 	total := r.WriteInterruption.Duration
-	b.WriteString("<h2>Phases of the failover</h2>\n<table class=\"data\">\n<thead><tr><th>phase</th><th>at</th><th>since previous</th><th>share</th><th>what</th></tr></thead>\n<tbody>\n")
+	heading := "Phases of the failover"
+	if group != "" {
+		heading += ": " + group
+	}
+	b.WriteString("<h2>" + esc(heading) + "</h2>\n<table class=\"data\">\n<thead><tr><th>phase</th><th>at</th><th>since previous</th><th>share</th><th>what</th></tr></thead>\n<tbody>\n")
 	for _, p := range r.Phases {
 		if !p.Found {
 			fmt.Fprintf(b, "<tr class=\"missing\"><td>%s</td><td class=\"num\">–</td><td class=\"num\">–</td><td class=\"num\"></td><td>did not happen (%s)</td></tr>\n", esc(p.Name), esc(p.What))

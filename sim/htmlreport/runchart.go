@@ -757,6 +757,9 @@ func renderRun(d RunData, rep *verdict.Report, standalone bool) string {
 		if !it.Recovered {
 			text += " (not recovered)"
 		}
+		if rep.Worst != "" {
+			text += ", worst group " + rep.Worst
+		}
 		if x, w, ok := c.clip(it.LastOK, it.FirstOK); ok {
 			by := y + 14
 			fmt.Fprintf(&c.over, `<path d="M%s %sv-5h%sv5" fill="none" stroke="%s" stroke-width="1.5"/>`+"\n", num(x), num(by), num(w), shadeColor)
@@ -776,80 +779,32 @@ func renderRun(d RunData, rep *verdict.Report, standalone bool) string {
 	step := niceStep((c.t1 - c.t0).Seconds(), 16)
 	y += 6
 
-	y = c.header(y, "Faults and failover phases", "phase labels: time since the previous phase")
-	y = c.faultLane(y) + 4
-	if slices.ContainsFunc(tl.Events, func(e timeline.Event) bool { return e.Kind == timeline.KindSentinel }) {
-		y = c.header(y, "Sentinel", "events per Sentinel; the first of each labelled")
-		y = c.sentinelLane(y) + 6
-	}
-	if pr := proxyRows(tl, end); len(pr) > 0 {
-		y = c.header(y, "Proxy", "each server's state per port (port · node)")
-		y = c.stateLane(y, pr, "lane-proxy") + 6
-	}
-	roles := roleRows(tl, end)
-	if len(roles) > 0 {
-		rolesY := c.header(y, "Roles", "each node's role as polled")
-		y = c.stateLane(rolesY, roles, "lane-roles")
-		for _, w := range rep.TwoMaster.Windows {
-			if x, wd, ok := c.clip(w.From, w.To); ok && w.Why == "roles" {
-				c.use("twomaster")
-				fmt.Fprintf(&c.over, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.25" stroke="%s" stroke-width="1.5" stroke-dasharray="4 2"><title>two nodes said role:master, %s to %s</title></rect>`+"\n",
-					num(x), num(rolesY), num(max(wd, 2)), num(y-rolesY), twoMasterColor, twoMasterColor, secs(w.From), secs(w.To))
-			}
-		}
-		y += 6
-	}
-	hasOps := func(kind string) bool {
-		return slices.ContainsFunc(tl.Ops, func(op timeline.Op) bool { return op.Kind == kind })
-	}
-	if hasOps(timeline.OpWrite) || hasOps(timeline.OpRead) {
-		y = c.header(y, "Operations", "latency (log scale) at completion; acknowledged ones merged per pixel")
-		i := 0
-		if hasOps(timeline.OpWrite) {
-			wy := y
-			y = c.opsLane(y, timeline.OpWrite, "writes", i)
-			i++
-			for _, w := range rep.TwoMaster.Windows {
-				if x, wd, ok := c.clip(w.From, w.To); ok && w.Why == "writes" {
-					c.use("twomaster")
-					fmt.Fprintf(&c.shade, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.3"><title>writes acknowledged by %s, not Sentinel's master: %s to %s</title></rect>`+"\n",
-						num(x), num(wy), num(max(wd, 2)), num(opsH), twoMasterColor, esc(w.Node), secs(w.From), secs(w.To))
+	if len(tl.Groups) == 0 {
+		y = c.block(y, axisTop, end)
+	} else {
+		// A block of lanes per group, each as its own run would have it
+		// (verdict.GroupTimeline), under a labelled header.
+		for _, g := range tl.Groups {
+			gr := rep
+			for _, x := range rep.Groups {
+				if x.Name == g.Name {
+					gr = x.Report
 				}
 			}
+			c.tl, c.r = verdict.GroupTimeline(tl, g), gr
+			top := y
+			fmt.Fprintf(&c.rows, `<rect class="group" x="0" y="%s" width="%s" height="22" fill="%s"/>`+"\n", num(y), num(runWidth), groupBg)
+			fmt.Fprintf(&c.rows, `<text class="title" x="8" y="%s">%s</text>`+"\n", num(y+16), esc(groupTitle(g, gr)))
+			y = c.block(y+26, top, end) + 10
 		}
-		if hasOps(timeline.OpRead) {
-			y = c.opsLane(y+10, timeline.OpRead, "reads", i)
-		}
+		c.tl, c.r = tl, rep
 	}
-	y += 6
 	axisBottom := y
 
-	// Shading, grid and the lines across the whole chart.
-	if rep.Fault != nil && it.Interrupted {
-		if x, w, ok := c.clip(it.LastOK, it.FirstOK); ok {
-			c.use("interruption")
-			fmt.Fprintf(&c.shade, `<rect class="interruption" x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.1"/>`+"\n",
-				num(x), num(axisTop), num(w), num(axisBottom-axisTop), shadeColor)
-		}
-	}
+	// The grid and the lines across the whole chart.
 	for _, v := range ticks(c.t0.Seconds(), c.t1.Seconds(), step) {
 		x := c.x(time.Duration(v * float64(time.Second)))
 		fmt.Fprintf(&c.grid, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s"/>`+"\n", num(x), num(axisTop), num(x), num(axisBottom), gridColor)
-	}
-	for _, p := range rep.Phases {
-		if p.Found && p.Name != "fault" && c.in(p.At) {
-			x := c.x(p.At)
-			c.use("phase")
-			fmt.Fprintf(&c.over, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2 3"/>`+"\n", num(x), num(axisTop), num(x), num(axisBottom), phaseColor)
-		}
-	}
-	for _, e := range tl.Events {
-		if e.Kind == timeline.KindFault && c.in(e.T) {
-			x := c.x(e.T)
-			c.use("fault")
-			fmt.Fprintf(&c.over, `<line class="fault" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="6 3"><title>%s</title></line>`+"\n",
-				num(x), num(axisTop), num(x), num(axisBottom), faultColor, esc(fmt.Sprintf("%s fault %s %s", secs(e.T), e.Name, e.Target)))
-		}
 	}
 	c.axis(axisTop, true, step)
 	c.axis(axisBottom, false, step)
@@ -889,6 +844,104 @@ func renderRun(d RunData, rep *verdict.Report, standalone bool) string {
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+// block draws the lanes of one group from y (c.tl and c.r being the
+// group's), with its interruption shaded and its phases and faults marked
+// from top to the block's bottom, and returns the y below it.
+func (c *runChart) block(y, top float64, end time.Duration) float64 {
+	y = c.header(y, "Faults and failover phases", "phase labels: time since the previous phase")
+	y = c.faultLane(y) + 4
+	if slices.ContainsFunc(c.tl.Events, func(e timeline.Event) bool { return e.Kind == timeline.KindSentinel }) {
+		y = c.header(y, "Sentinel", "events per Sentinel; the first of each labelled")
+		y = c.sentinelLane(y) + 6
+	}
+	if pr := proxyRows(c.tl, end); len(pr) > 0 {
+		y = c.header(y, "Proxy", "each server's state per port (port · node)")
+		y = c.stateLane(y, pr, "lane-proxy") + 6
+	}
+	roles := roleRows(c.tl, end)
+	if len(roles) > 0 {
+		rolesY := c.header(y, "Roles", "each node's role as polled")
+		y = c.stateLane(rolesY, roles, "lane-roles")
+		for _, w := range c.r.TwoMaster.Windows {
+			if x, wd, ok := c.clip(w.From, w.To); ok && w.Why == "roles" {
+				c.use("twomaster")
+				fmt.Fprintf(&c.over, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.25" stroke="%s" stroke-width="1.5" stroke-dasharray="4 2"><title>two nodes said role:master, %s to %s</title></rect>`+"\n",
+					num(x), num(rolesY), num(max(wd, 2)), num(y-rolesY), twoMasterColor, twoMasterColor, secs(w.From), secs(w.To))
+			}
+		}
+		y += 6
+	}
+	hasOps := func(kind string) bool {
+		return slices.ContainsFunc(c.tl.Ops, func(op timeline.Op) bool { return op.Kind == kind })
+	}
+	if hasOps(timeline.OpWrite) || hasOps(timeline.OpRead) {
+		y = c.header(y, "Operations", "latency (log scale) at completion; acknowledged ones merged per pixel")
+		i := 0
+		if hasOps(timeline.OpWrite) {
+			wy := y
+			y = c.opsLane(y, timeline.OpWrite, "writes", i)
+			i++
+			for _, w := range c.r.TwoMaster.Windows {
+				if x, wd, ok := c.clip(w.From, w.To); ok && w.Why == "writes" {
+					c.use("twomaster")
+					fmt.Fprintf(&c.shade, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.3"><title>writes acknowledged by %s, not Sentinel's master: %s to %s</title></rect>`+"\n",
+						num(x), num(wy), num(max(wd, 2)), num(opsH), twoMasterColor, esc(w.Node), secs(w.From), secs(w.To))
+				}
+			}
+		}
+		if hasOps(timeline.OpRead) {
+			y = c.opsLane(y+10, timeline.OpRead, "reads", i)
+		}
+	}
+	y += 6
+	rep, it := c.r, c.r.WriteInterruption
+	if rep.Fault != nil && it.Interrupted {
+		if x, w, ok := c.clip(it.LastOK, it.FirstOK); ok {
+			c.use("interruption")
+			fmt.Fprintf(&c.shade, `<rect class="interruption" x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.1"/>`+"\n",
+				num(x), num(top), num(w), num(y-top), shadeColor)
+		}
+	}
+	for _, p := range rep.Phases {
+		if p.Found && p.Name != "fault" && c.in(p.At) {
+			x := c.x(p.At)
+			c.use("phase")
+			fmt.Fprintf(&c.over, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-dasharray="2 3"/>`+"\n", num(x), num(top), num(x), num(y), phaseColor)
+		}
+	}
+	for _, e := range c.tl.Events {
+		if e.Kind == timeline.KindFault && c.in(e.T) {
+			x := c.x(e.T)
+			c.use("fault")
+			fmt.Fprintf(&c.over, `<line class="fault" x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="1.5" stroke-dasharray="6 3"><title>%s</title></line>`+"\n",
+				num(x), num(top), num(x), num(y), faultColor, esc(fmt.Sprintf("%s fault %s %s", secs(e.T), e.Name, e.Target)))
+		}
+	}
+	return y
+}
+
+// groupBg is the band behind a group's title.
+const groupBg = "#e8ecf3"
+
+// groupTitle heads a group's block: its name, master name and write
+// interruption.
+func groupTitle(g timeline.Group, r *verdict.Report) string {
+	t := g.Name
+	if g.MasterName != "" && g.MasterName != g.Name {
+		t += " (master name " + g.MasterName + ")"
+	}
+	it := r.WriteInterruption
+	switch {
+	case r.Fault == nil || !it.Interrupted:
+		t += ": no write interruption"
+	case !it.Recovered:
+		t += ": write interruption " + secs(it.Duration) + " (not recovered)"
+	default:
+		t += ": write interruption " + secs(it.Duration)
+	}
+	return t
 }
 
 // sortedKeys returns the keys of m in order.

@@ -17,7 +17,10 @@ import (
 // secs formats a timeline time or duration in seconds with milliseconds.
 func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
 
-// Text writes the report of a run.
+// Text writes the report of a run. A run with several groups gets the
+// total first (the worst group's interruption and phases, the counts
+// summed, the longest two-master window), then a section per group as a
+// run of that group alone would have it.
 func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 	p := tl.Params
 	fmt.Fprintf(w, "Scenario %s on the %s backend, through %s\n", tl.Scenario, tl.Backend, tl.Proxy)
@@ -26,21 +29,109 @@ func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 	if p.TimeoutCheck > 0 {
 		fmt.Fprintf(w, ", timeout check %v", p.TimeoutCheck)
 	}
-	fmt.Fprintf(w, "\n  Workload: %s of writes (%.0f/s), %s of reads\n\n", secs(tl.End), p.WriteRate, secs(tl.End))
+	fmt.Fprintf(w, "\n  Workload: %s of writes (%.0f/s), %s of reads\n", secs(tl.End), p.WriteRate, secs(tl.End))
+	if len(r.Groups) == 0 {
+		fmt.Fprintln(w)
+		body(w, tl, r)
+	} else {
+		total(w, tl, r)
+	}
+	expectations(w, r)
+	fmt.Fprintln(w, "\nTimeline:")
+	Timeline(w, tl)
+}
+
+// total writes the total of a run with several groups, then each group.
+func total(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
+	if len(tl.Hosts) > 0 {
+		var hs []string
+		for _, h := range tl.Hosts {
+			hs = append(hs, h.Name+" ("+strings.Join(h.Members, " ")+")")
+		}
+		fmt.Fprintf(w, "  Hosts: %s\n", strings.Join(hs, ", "))
+	}
+	fmt.Fprintf(w, "\nAll %d groups:\n", len(r.Groups))
+	fmt.Fprintf(w, "Writes: %d (ok %d, failed %d, indeterminate %d)   Reads: %d (ok %d, failed %d, indeterminate %d)\n",
+		r.Writes.Total, r.Writes.OK, r.Writes.Failed, r.Writes.Indeterminate, r.Reads.Total, r.Reads.OK, r.Reads.Failed, r.Reads.Indeterminate)
+	if r.Fault != nil {
+		fmt.Fprintf(w, "Worst group: %s, write interruption ", r.Worst)
+		writeInterruption(w, tl, r)
+		if ri := r.ReadInterruption; ri.Interrupted {
+			fmt.Fprintf(w, "Longest read interruption: %s", secs(ri.Duration))
+			if !ri.Recovered {
+				fmt.Fprint(w, " (not recovered)")
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if g := r.LongestWriteGap; g.Duration() > 0 {
+		fmt.Fprintf(w, "Longest time without an acknowledged write in a group: %s (%s to %s)\n", secs(g.Duration()), secs(g.From), secs(g.To))
+	}
+	var per []string
+	for _, g := range r.Groups {
+		if g.Report.Lost.Checked {
+			per = append(per, fmt.Sprintf("%s %d", g.Name, g.Report.Lost.Lost))
+		} else {
+			per = append(per, g.Name+" not checked")
+		}
+	}
+	if lw := r.Lost; lw.Checked {
+		fmt.Fprintf(w, "Lost acknowledged writes: %d of %d (%s)\n", lw.Lost, lw.Acked, strings.Join(per, ", "))
+	} else {
+		fmt.Fprintf(w, "Lost writes: not checked in every group (%s)\n", strings.Join(per, ", "))
+	}
+	fmt.Fprintf(w, "Two-master window: longest %s, in %s", secs(r.TwoMaster.Total), r.TwoMasterGroup)
+	if r.TwoMaster.Total == 0 {
+		fmt.Fprintf(w, " (none in any group)")
+	}
+	fmt.Fprintln(w)
+	per = per[:0]
+	for _, g := range r.Groups {
+		per = append(per, fmt.Sprintf("%s %d", g.Name, g.Report.Failovers))
+	}
+	fmt.Fprintf(w, "Failovers: %d (%s)   Stale reads: %d\n", r.Failovers, strings.Join(per, ", "), r.Stale.Count)
+	electionDelays(w, r)
+	for _, g := range r.Groups {
+		gtl := tl
+		for _, tg := range tl.Groups {
+			if tg.Name == g.Name {
+				gtl = verdict.GroupTimeline(tl, tg)
+			}
+		}
+		fmt.Fprintf(w, "\nGroup %s (master name %s; nodes %s; initial master %s):\n",
+			g.Name, g.MasterName, strings.Join(gtl.Nodes, " "), gtl.InitialMaster)
+		body(w, gtl, g.Report)
+	}
+}
+
+// electionDelays writes a line per failover that needed several elections.
+func electionDelays(w io.Writer, r *verdict.Report) {
+	for _, d := range r.ElectionDelays {
+		fmt.Fprintf(w, "Election: %s\n", d)
+	}
+}
+
+// writeInterruption ends the write interruption's line.
+func writeInterruption(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
+	it := r.WriteInterruption
+	switch {
+	case !it.Interrupted:
+		fmt.Fprintf(w, "none (no write failed after the fault at %s)\n", secs(r.Fault.T))
+	case !it.Recovered:
+		fmt.Fprintf(w, "%s and NOT RECOVERED: no write succeeded after %s until the end (%s)\n", secs(it.Duration), secs(it.LastOK), secs(tl.End))
+	default:
+		fmt.Fprintf(w, "%s (last ok write %s, first ok write %s, %d failed in between)\n", secs(it.Duration), secs(it.LastOK), secs(it.FirstOK), it.Failed)
+	}
+}
+
+// body writes the verdict on one group.
+func body(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 	fmt.Fprintf(w, "Writes: %d (ok %d, failed %d, indeterminate %d)   Reads: %d (ok %d, failed %d, indeterminate %d)\n",
 		r.Writes.Total, r.Writes.OK, r.Writes.Failed, r.Writes.Indeterminate, r.Reads.Total, r.Reads.OK, r.Reads.Failed, r.Reads.Indeterminate)
 
 	if r.Fault != nil {
-		it := r.WriteInterruption
 		fmt.Fprintf(w, "\nWrite interruption: ")
-		switch {
-		case !it.Interrupted:
-			fmt.Fprintf(w, "none (no write failed after the fault at %s)\n", secs(r.Fault.T))
-		case !it.Recovered:
-			fmt.Fprintf(w, "%s and NOT RECOVERED: no write succeeded after %s until the end (%s)\n", secs(it.Duration), secs(it.LastOK), secs(tl.End))
-		default:
-			fmt.Fprintf(w, "%s (last ok write %s, first ok write %s, %d failed in between)\n", secs(it.Duration), secs(it.LastOK), secs(it.FirstOK), it.Failed)
-		}
+		writeInterruption(w, tl, r)
 		if ri := r.ReadInterruption; ri.Interrupted {
 			fmt.Fprintf(w, "Read interruption:  %s", secs(ri.Duration))
 			if !ri.Recovered {
@@ -96,26 +187,31 @@ func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 		fmt.Fprintf(w, " (worst %s behind)", secs(r.Stale.Worst))
 	}
 	fmt.Fprintln(w)
-
-	if len(r.Expectations) > 0 {
-		fmt.Fprintln(w, "\nExpectations:")
-		for _, e := range r.Expectations {
-			mark := "ok  "
-			if !e.Held {
-				mark = "FAIL"
-			}
-			val := fmt.Sprintf("%g", e.Measured)
-			if e.IsDuration() {
-				val = secs(time.Duration(e.Measured * float64(time.Second)))
-			}
-			if e.Unknown != "" {
-				val = "unknown: " + e.Unknown
-			}
-			fmt.Fprintf(w, "  %s %-32s (measured %s)\n", mark, e.Raw, val)
-		}
+	if len(r.Groups) == 0 {
+		electionDelays(w, r)
 	}
-	fmt.Fprintln(w, "\nTimeline:")
-	Timeline(w, tl)
+}
+
+// expectations writes the expectations and whether they held.
+func expectations(w io.Writer, r *verdict.Report) {
+	if len(r.Expectations) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nExpectations:")
+	for _, e := range r.Expectations {
+		mark := "ok  "
+		if !e.Held {
+			mark = "FAIL"
+		}
+		val := fmt.Sprintf("%g", e.Measured)
+		if e.IsDuration() {
+			val = secs(time.Duration(e.Measured * float64(time.Second)))
+		}
+		if e.Unknown != "" {
+			val = "unknown: " + e.Unknown
+		}
+		fmt.Fprintf(w, "  %s %-32s (measured %s)\n", mark, e.Raw, val)
+	}
 }
 
 func phases(w io.Writer, r *verdict.Report) {

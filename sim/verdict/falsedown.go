@@ -90,25 +90,23 @@ func faultWindows(tl *timeline.Timeline) map[string][]interval {
 		if e.Kind != timeline.KindFault {
 			continue
 		}
-		node := e.Target
-		if node == "" {
-			node = e.Node
-		}
 		done := e.T + e.Took
 		fx := fault.Of(fault.Action(e.Name))
-		switch {
-		case fx.Link:
-		case fx.Undo != "":
-			begin(node, fx.Undo, e.T)
-		case fx.Action == fault.Restart:
-			// Stop then start: the node is away while it acts.
-			begin(node, fault.Start, e.T)
-			if e.Err == "" {
-				end(node, fault.Start, done)
+		for _, node := range faultNodes(tl, e) {
+			switch {
+			case fx.Link:
+			case fx.Undo != "":
+				begin(node, fx.Undo, e.T)
+			case fx.Action == fault.Restart:
+				// Stop then start: the node is away while it acts.
+				begin(node, fault.Start, e.T)
+				if e.Err == "" {
+					end(node, fault.Start, done)
+				}
+			case e.Err == "":
+				// An undo ends what the actions it undoes began.
+				end(node, fx.Action, done)
 			}
-		case e.Err == "":
-			// An undo ends what the actions it undoes began.
-			end(node, fx.Action, done)
 		}
 	}
 	for k, from := range open {
@@ -127,19 +125,17 @@ func slowWindows(tl *timeline.Timeline, tail time.Duration) map[string][]interva
 		if e.Kind != timeline.KindFault {
 			continue
 		}
-		node := e.Target
-		if node == "" {
-			node = e.Node
-		}
-		switch fault.Action(e.Name) {
-		case fault.Delay:
-			if _, ok := open[node]; !ok && e.Err == "" {
-				open[node] = e.T
-			}
-		case fault.Undelay:
-			if from, ok := open[node]; ok {
-				out[node] = append(out[node], interval{from, e.T + e.Took + tail})
-				delete(open, node)
+		for _, node := range faultNodes(tl, e) {
+			switch fault.Action(e.Name) {
+			case fault.Delay:
+				if _, ok := open[node]; !ok && e.Err == "" {
+					open[node] = e.T
+				}
+			case fault.Undelay:
+				if from, ok := open[node]; ok {
+					out[node] = append(out[node], interval{from, e.T + e.Took + tail})
+					delete(open, node)
+				}
 			}
 		}
 	}

@@ -494,6 +494,25 @@ type Report struct {
 	CheckLoad CheckLoad
 	// FalseDown lists the proxy's DOWN marks of healthy nodes.
 	FalseDown FalseDown
+
+	// ElectionDelays are the failovers that needed more than one
+	// election (in a run with several groups, every group's).
+	ElectionDelays []ElectionDelay `json:",omitempty"`
+
+	// Groups are the verdicts of each group of a run with several, in
+	// topology order; a run with one group has none, its report being
+	// the group's. With several, the report above is the total: counts
+	// (operations, lost writes, failovers, stale reads, false DOWN marks)
+	// are summed over the groups, durations (the interruptions, the
+	// longest gap, the phases and the proxy's share) are the worst
+	// group's, and the two-master window is the longest group's.
+	Groups []GroupReport `json:",omitempty"`
+	// Worst is the group with the longest write interruption (one that
+	// did not recover first), whose phases the total shows.
+	Worst string `json:",omitempty"`
+	// TwoMasterGroup is the group whose two-master window the total
+	// shows.
+	TwoMasterGroup string `json:",omitempty"`
 }
 
 // ExpectResult is an expectation with the measured value.
@@ -508,8 +527,29 @@ type ExpectResult struct {
 	Unknown string
 }
 
-// Judge computes the verdict of a timeline and tests the expectations.
+// Judge computes the verdict of a timeline and tests the expectations. A
+// timeline with several groups is judged group by group (GroupTimeline),
+// and the report is the total (Report.Groups).
 func Judge(tl *timeline.Timeline, exps []scenario.Expectation) *Report {
+	var r *Report
+	if len(tl.Groups) == 0 {
+		r = judge(tl)
+		r.ElectionDelays = electionDelays(tl, "", sentinelRunIDs(tl))
+	} else {
+		r = &Report{CheckLoad: checkLoad(tl)}
+		if f, ok := tl.FirstFault(); ok {
+			r.Fault = &f
+		}
+		r.judgeGroups(tl)
+	}
+	for _, e := range exps {
+		r.Expectations = append(r.Expectations, r.check(e))
+	}
+	return r
+}
+
+// judge computes the verdict of a timeline as one group.
+func judge(tl *timeline.Timeline) *Report {
 	r := &Report{Writes: countOps(tl, timeline.OpWrite), Reads: countOps(tl, timeline.OpRead)}
 	if f, ok := tl.FirstFault(); ok {
 		r.Fault = &f
@@ -529,9 +569,6 @@ func Judge(tl *timeline.Timeline, exps []scenario.Expectation) *Report {
 	r.Failovers = failovers(tl)
 	r.CheckLoad = checkLoad(tl)
 	r.FalseDown = falseDowns(tl)
-	for _, e := range exps {
-		r.Expectations = append(r.Expectations, r.check(e))
-	}
 	return r
 }
 
@@ -547,7 +584,18 @@ func (r *Report) Passed() bool {
 
 // Metric returns the measured value of a metric (seconds for durations)
 // and, when it cannot be measured, why.
+//
+// In a run with several groups a metric is the total's (the worst group's
+// durations, the counts summed: see Report.Groups), and
+// "<group>.<metric>" (group2.write_interruption) is one group's.
 func (r *Report) Metric(name string) (float64, string) {
+	if g, m, ok := strings.Cut(name, "."); ok {
+		gr, found := r.group(g)
+		if !found {
+			return 0, fmt.Sprintf("no group %q in the run", g)
+		}
+		return gr.Metric(m)
+	}
 	sec := func(d time.Duration) float64 { return d.Seconds() }
 	switch name {
 	case "write_interruption":
