@@ -46,10 +46,15 @@ func metricByName(n string) (Metric, bool) {
 	return Metric{}, false
 }
 
-// Expectation is "metric op value", e.g. "write_interruption <= 8s".
+// Expectation is "metric op value", e.g. "write_interruption <= 8s". In a
+// run with several groups the metric means the worst group's value (times)
+// or the groups' sum (counts); "group2.write_interruption" tests one group.
 type Expectation struct {
+	// Metric is the name as written, with its group prefix if any.
 	Metric string
-	Op     string
+	// Group is the group prefix ("" for the run as a whole).
+	Group string
+	Op    string
 	// Value is in seconds for duration metrics.
 	Value float64
 	Raw   string
@@ -77,13 +82,17 @@ func ParseExpectation(raw string) (Expectation, error) {
 	if !slices.Contains(ops, e.Op) {
 		return e, fmt.Errorf("invalid expectation %q: %s; got operator %q", raw, usage, e.Op)
 	}
-	m, ok := metricByName(e.Metric)
+	base := e.Metric
+	if g, b, ok := strings.Cut(e.Metric, "."); ok {
+		e.Group, base = g, b
+	}
+	m, ok := metricByName(base)
 	if !ok {
 		var names []string
 		for _, m := range Metrics {
 			names = append(names, m.Name)
 		}
-		return e, fmt.Errorf("unknown metric %q; valid: %s", e.Metric, strings.Join(names, ", "))
+		return e, fmt.Errorf("unknown metric %q; valid: %s (with several groups also <group>.<metric>)", base, strings.Join(names, ", "))
 	}
 	if m.Duration {
 		d, err := time.ParseDuration(rest)
@@ -132,6 +141,10 @@ func (e Expectation) Holds(v float64) bool {
 
 // IsDuration reports whether the metric is a duration.
 func (e Expectation) IsDuration() bool {
-	m, _ := metricByName(e.Metric)
+	base := e.Metric
+	if e.Group != "" {
+		base = strings.TrimPrefix(base, e.Group+".")
+	}
+	m, _ := metricByName(base)
 	return m.Duration
 }

@@ -135,6 +135,12 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 			`s.yaml:2:41: faults[0].target: unknown host "h2"; declared in topology.hosts: h1`}},
 		{"a host target without hosts by --set", "name: x\n", []string{"faults=[{at: 1s, action: kill, target: host:h1}]"}, []string{
 			`--set faults=[{at: 1s, action: kill, target: host:h1}]: faults[0].target: unknown host "h1": the scenario declares no hosts (topology.hosts)`}},
+		{"an expectation on a group that does not exist", "topology: {groups: 2}\nexpect: [\"group3.lost_writes == 0\"]\n", nil, []string{
+			`s.yaml:2:10: expect[0]: "group3.lost_writes == 0": no group "group3"; groups: group1, group2`}},
+		{"an expectation on a group of a one-group run", "expect: [\"group1.lost_writes == 0\"]\n", nil, []string{
+			`s.yaml:1:10: expect[0]: "group1.lost_writes == 0": a group prefix needs several groups (topology.groups)`}},
+		{"an expectation on a group's unknown metric", "topology: {groups: 2}\nexpect: [\"group2.lost == 0\"]\n", nil, []string{
+			`s.yaml:2:10: expect[0]: unknown metric "lost"; valid: write_interruption, read_interruption, longest_write_gap, proxy_share, two_master_window, role_overlap, lost_writes, unexpected_writes, indeterminate_writes, ok_writes, failovers, stale_reads, false_down_marks, check_rate, check_bytes_rate (with several groups also <group>.<metric>)`}},
 		{"proxy.config /dev/zero", "name: x\nproxy: {config: /dev/zero}\n", nil, []string{"s.yaml:2:17: proxy.config: cannot read /dev/zero: not a regular file (a character device)"}},
 	}
 	for _, c := range cases {

@@ -168,3 +168,17 @@ func TestDelayFaultGetsItsDelayAndJitter(t *testing.T) {
 		t.Errorf("faults[2]: got %+v, want a bare undelay of slow", f[2])
 	}
 }
+
+func TestAnExpectationCanTestOneGroup(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("topology: {groups: 3}\nexpect: [\"group2.write_interruption <= 9s\", \"lost_writes == 0\"]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.Expectations[0]
+	if e.Group != "group2" || e.Metric != "group2.write_interruption" || !e.IsDuration() || e.Value != 9 {
+		t.Errorf("got %+v, want group2's write_interruption, a duration of 9 s", e)
+	}
+	if e := s.Expectations[1]; e.Group != "" || e.IsDuration() {
+		t.Errorf("got %+v, want the run's lost_writes, a count", e)
+	}
+}

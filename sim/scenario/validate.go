@@ -319,10 +319,23 @@ func (s *Scenario) normalize() []fieldError {
 	}
 	// Expectations.
 	s.Expectations = nil
+	groups := s.ResolvedGroups()
 	for i, raw := range s.Expect {
 		e, err := ParseExpectation(raw)
 		if err != nil {
 			bad(fmt.Sprintf("expect[%d]", i), "%v", err)
+			continue
+		}
+		if e.Group != "" && (len(groups) < 2 || !slices.ContainsFunc(groups, func(g Group) bool { return g.Name == e.Group })) {
+			var names []string
+			for _, g := range groups {
+				names = append(names, g.Name)
+			}
+			if len(groups) < 2 {
+				bad(fmt.Sprintf("expect[%d]", i), "%q: a group prefix needs several groups (topology.groups)", raw)
+			} else {
+				bad(fmt.Sprintf("expect[%d]", i), "%q: no group %q; groups: %s", raw, e.Group, oneOf(names))
+			}
 			continue
 		}
 		s.Expectations = append(s.Expectations, e)

@@ -143,10 +143,10 @@ type Timeline struct {
 	// and InitialMaster describing their only group.
 	Groups []Group `json:"groups,omitempty"`
 	// Hosts are the failure domains of a run that declares them.
-	Hosts []Host `json:"hosts,omitempty"`
-	Events        []Event       `json:"events"`
-	Ops           []Op          `json:"ops"`
-	ReadBack      *ReadBack     `json:"read_back,omitempty"`
+	Hosts    []Host    `json:"hosts,omitempty"`
+	Events   []Event   `json:"events"`
+	Ops      []Op      `json:"ops"`
+	ReadBack *ReadBack `json:"read_back,omitempty"`
 	// CheckLoad is the health-check load the proxy put on each node, per
 	// backend, over the workload. It is empty when the proxy under test
 	// does not count its checks (HAProxy): not measured,
