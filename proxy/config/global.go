@@ -57,7 +57,7 @@ func (p *parser) globalKeyword(w []string) {
 			}
 			return
 		}
-		valid := slices.Clone(globalSupported)
+		valid := append(slices.Clone(noEffect), globalSupported...)
 		p.errorf(kw, "unknown keyword in the global section%s (valid: log, maxconn, spread-checks, stats socket, stats timeout, tune.*; accepted and ignored: %s)", didYouMean(kw, append(valid, sortedKeys(globalIgnored)...)), strings.Join(sortedKeys(globalIgnored), ", "))
 	}
 }

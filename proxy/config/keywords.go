@@ -39,7 +39,10 @@ type Keyword struct {
 // The parser's lists that are not already tables of their own (see
 // Keywords for the others). Each is used by the parser itself.
 var (
-	globalSupported      = []string{"log", "maxconn", "spread-checks", "stats"}
+	globalSupported = []string{"maxconn", "spread-checks", "stats"}
+	// noEffect are keywords the parser reads and checks but that change
+	// nothing: "log" (this proxy logs to standard error).
+	noEffect             = []string{"log"}
 	globalPrefixIgnored  = []string{"tune.", "ssl-"}
 	globalStatsSupported = []string{"socket", "timeout", "maxconn"}
 	globalStatsIgnored   = []string{"bind-process"}
@@ -93,6 +96,7 @@ func Keywords() []Keyword {
 	add("section", Supported, sortedKeys(sectionNames)...)
 	add("section", Ignored, ignoredSections...)
 	add("global", Supported, globalSupported...)
+	add("global", Ignored, noEffect...)
 	add("global", Ignored, sortedKeys(globalIgnored)...)
 	for _, p := range globalPrefixIgnored {
 		add("global", Ignored, p+"*")
@@ -101,7 +105,13 @@ func Keywords() []Keyword {
 	add("global stats", Ignored, globalStatsIgnored...)
 	add("stats socket", Supported, socketSupported...)
 	add("stats socket", Ignored, socketIgnored...)
-	add("proxy", Supported, sortedKeys(proxyKeywords)...)
+	for _, n := range sortedKeys(proxyKeywords) {
+		if slices.Contains(noEffect, n) {
+			add("proxy", Ignored, n)
+		} else {
+			add("proxy", Supported, n)
+		}
+	}
 	add("proxy", Ignored, sortedKeys(proxyIgnored)...)
 	add("proxy", Refused, sortedKeys(removedKeywords)...)
 	add("mode", Supported, modeSupported...)
