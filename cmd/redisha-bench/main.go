@@ -3,6 +3,14 @@
 // and repeated, then the memory each proxy needs per idle session.
 //
 //	go run ./cmd/redisha-bench -proxy bin/redisha-sim
+//	go run ./cmd/redisha-bench -proxy bin/redisha-sim -reps 1 -rows c50 -n 10000 -no-idle   # a quick look
+//
+// Each process runs on CPUs of its own (taskset): redis-server,
+// redis-benchmark, and the proxy under test, both proxies on the same CPUs
+// with the same number of threads. With too few CPUs to separate them the
+// output says what is shared. Every row gives medians with their ranges
+// over the repetitions and a verdict, which says when the ranges overlap
+// and nothing can be concluded.
 //
 // It needs redis-server, redis-benchmark (Debian's redis-tools) and
 // haproxy. `make bench` runs it.
@@ -20,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,23 +36,44 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
-	"github.com/redisha-sim/redisha-sim/sim/stats"
 )
 
 func main() {
 	var (
 		proxyBin = flag.String("proxy", "bin/redisha-sim", "redisha-sim binary (the proxy runs as its own process, as HAProxy does)")
 		haproxy  = flag.String("haproxy", "haproxy", "HAProxy binary")
-		reps     = flag.Int("reps", 3, "repetitions of every measurement")
-		requests = flag.Int("n", 100000, "requests per redis-benchmark test (-c 1 uses a fifth)")
+		reps     = flag.Int("reps", minReps, fmt.Sprintf("repetitions of every measurement (a verdict needs %d or more)", minReps))
+		requests = flag.Int("n", 100000, "requests per redis-benchmark test (-c 1 and 16 KiB values use fewer)")
+		rows     = flag.String("rows", "all", "comma-separated rows to run: "+strings.Join(testKeys(), ", ")+"; a prefix such as c2000 selects its sizes; all for every row; none for no throughput rows")
+		threads  = flag.Int("threads", 0, "threads of each proxy (HAProxy nbthread, our GOMAXPROCS); 0 picks from the CPUs")
+		cpus     = flag.String("cpus", "", "CPUs to use, as a Linux CPU list (0-3,6); default: those this process may run on")
+		pin      = flag.Bool("pin", true, "pin each process to its own CPUs with taskset")
 		sessions = flag.Int("sessions", 10000, "idle client sessions to hold (lowered to what the descriptor limit allows)")
 		idleOnly = flag.Bool("idle-only", false, "measure only the idle sessions' memory")
+		noIdle   = flag.Bool("no-idle", false, "skip the idle sessions' memory")
 	)
 	flag.Parse()
-	if err := run(*proxyBin, *haproxy, *reps, *requests, *sessions, *idleOnly, os.Stdout); err != nil {
+	sel, err := selectTests(*rows)
+	if err == nil {
+		err = run(config{proxyBin: *proxyBin, haproxyBin: *haproxy, reps: *reps, n: *requests, tests: sel,
+			threads: *threads, cpus: *cpus, pin: *pin, sessions: *sessions, idleOnly: *idleOnly, noIdle: *noIdle}, os.Stdout)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "redisha-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// config is what the flags chose.
+type config struct {
+	proxyBin, haproxyBin string
+	reps, n              int
+	tests                []test
+	threads              int
+	cpus                 string
+	pin                  bool
+	sessions             int
+	idleOnly, noIdle     bool
 }
 
 // target is what redis-benchmark talks to.
@@ -54,18 +84,76 @@ type target struct {
 	pid int
 }
 
-// test is one redis-benchmark configuration.
+// test is one redis-benchmark configuration: a row of the table.
 type test struct {
+	key     string // what -rows selects it by
 	name    string
 	clients int
 	pipe    int
-	div     int // fewer requests: -c 1 is slow
+	size    int // value size in bytes (-d)
+	div     int // fewer requests: -c 1 and large values are slow
 }
 
+// tests are the rows: the first three with redis-benchmark's default
+// 3-byte values; then many connections with values from 16 B to 16 KiB,
+// since Redis traffic is not all tiny values.
 var tests = []test{
-	{"-c 50", 50, 1, 1},
-	{"-c 50 -P 16", 50, 16, 1},
-	{"-c 1", 1, 1, 5},
+	{"c50", "-c 50", 50, 1, 3, 1},
+	{"c50-P16", "-c 50 -P 16", 50, 16, 3, 1},
+	{"c1", "-c 1", 1, 1, 3, 5},
+	{"c500-d16", "-c 500 -d 16", 500, 1, 16, 1},
+	{"c500-d1k", "-c 500 -d 1024", 500, 1, 1024, 1},
+	{"c500-d16k", "-c 500 -d 16384", 500, 1, 16384, 2},
+	{"c2000-d16", "-c 2000 -d 16", 2000, 1, 16, 1},
+	{"c2000-d1k", "-c 2000 -d 1024", 2000, 1, 1024, 1},
+	{"c2000-d16k", "-c 2000 -d 16384", 2000, 1, 16384, 2},
+}
+
+func testKeys() []string {
+	keys := make([]string, len(tests))
+	for i, t := range tests {
+		keys[i] = t.key
+	}
+	return keys
+}
+
+// selectTests reads -rows: "all", "none", or keys and key prefixes
+// ("c50" is that row; "c2000", no row's key, is every c2000-* row), in
+// the table's order.
+func selectTests(spec string) ([]test, error) {
+	spec = strings.TrimSpace(spec)
+	switch spec {
+	case "all", "":
+		return tests, nil
+	case "none":
+		return nil, nil
+	}
+	want := map[string]bool{}
+	for _, w := range strings.Split(spec, ",") {
+		w = strings.TrimSpace(w)
+		// A key names its row; a word that is no key names the rows it
+		// prefixes.
+		if slices.Contains(testKeys(), w) {
+			want[w] = true
+			continue
+		}
+		found := false
+		for _, t := range tests {
+			if strings.HasPrefix(t.key, w+"-") {
+				want[t.key], found = true, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("-rows: no row %q (rows: %s)", w, strings.Join(testKeys(), ", "))
+		}
+	}
+	var out []test
+	for _, t := range tests {
+		if want[t.key] {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // sample is one redis-benchmark result line.
@@ -73,49 +161,79 @@ type sample struct {
 	rps, p50, p99 float64
 }
 
-func run(proxyBin, haproxyBin string, reps, n, sessions int, idleOnly bool, out io.Writer) error {
+func run(c config, out io.Writer) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	for _, bin := range []string{"redis-benchmark", haproxyBin, proxyBin} {
+	for _, bin := range []string{"redis-benchmark", c.haproxyBin, c.proxyBin} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s: %w (make deps; make build)", bin, err)
 		}
 	}
+	if c.reps < 1 {
+		return fmt.Errorf("-reps %d: want at least 1 (%d for a verdict)", c.reps, minReps)
+	}
 	// Every idle session costs the proxy two descriptors (client and
 	// server side) under one limit; HAProxy wants 2 × maxconn and a few
-	// more, and maxconn is sessions + 50 here.
+	// more, and maxconn is sessions + 50 here. redis-benchmark -c 2000
+	// needs 2000 of its own: raise the soft limit to the hard one, which
+	// the children inherit.
+	sessions := c.sessions
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
+		if lim.Cur < lim.Max {
+			lim.Cur = lim.Max
+			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+		}
 		if most := int(lim.Max/2) - 100; sessions > most {
 			fmt.Fprintf(out, "note: the descriptor limit (%d) allows %d idle sessions per proxy, not %d\n", lim.Max, most, sessions)
 			sessions = most
 		}
 	}
-	rs, err := redistest.Start(ctx, redistest.Options{Args: []string{"--maxclients", strconv.Itoa(sessions + 1000)}})
+	cpus, err := allowedCPUs()
+	if c.cpus != "" {
+		cpus, err = parseCPUList(c.cpus)
+	}
+	if err != nil {
+		return err
+	}
+	_, terr := exec.LookPath("taskset")
+	l := planLayout(cpus, c.threads, c.pin && terr == nil)
+	if !c.pin {
+		l.note = "-pin=false: processes are not pinned, so the proxy, Redis and redis-benchmark compete for the CPUs"
+	}
+	rs, err := redistest.Start(ctx, redistest.Options{Args: []string{"--maxclients", strconv.Itoa(sessions + 3000)}})
 	if err != nil {
 		return err
 	}
 	defer rs.Close()
+	if l.pinned {
+		if err := pinRedis(ctx, rs, l.redis); err != nil {
+			return err
+		}
+	}
 	dir, err := os.MkdirTemp("", "redisha-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 
-	ours, err := startProxy(ctx, dir, "redisha", rs.Port, sessions, proxyBin, "proxy", "--log-level", "warn", "-f")
+	ours, err := startProxy(ctx, dir, "redisha", rs.Port, sessions, l, []string{"GOMAXPROCS=" + strconv.Itoa(l.threads)}, c.proxyBin, "proxy", "--log-level", "warn", "-f")
 	if err != nil {
 		return err
 	}
 	defer ours.stop()
-	hap, err := startProxy(ctx, dir, "haproxy", rs.Port, sessions, haproxyBin, "-db", "-f")
+	hap, err := startProxy(ctx, dir, "haproxy", rs.Port, sessions, l, nil, c.haproxyBin, "-db", "-f")
 	if err != nil {
 		return err
 	}
 	defer hap.stop()
-	if !idleOnly {
-		if err := throughput(ctx, rs, ours, hap, reps, n, out); err != nil {
+	if !c.idleOnly && len(c.tests) > 0 {
+		if err := throughput(ctx, rs, ours, hap, c, l, out); err != nil {
 			return err
 		}
+	}
+	if c.noIdle {
+		return nil
 	}
 	fmt.Fprintf(out, "\nIdle sessions: RSS while holding %d idle client sessions (each with its server connection)\n", sessions)
 	for _, p := range []*proxyProc{ours, hap} {
@@ -125,7 +243,7 @@ func run(proxyBin, haproxyBin string, reps, n, sessions int, idleOnly bool, out 
 		// Against the RSS before the first round: memory a process keeps
 		// for later sessions still counts.
 		var base uint64
-		for r := 0; r < reps; r++ {
+		for r := 0; r < c.reps; r++ {
 			before, after, n, err := idleSessions(ctx, p, rs, sessions)
 			if err != nil {
 				return fmt.Errorf("%s idle sessions: %w", p.name, err)
@@ -136,28 +254,57 @@ func run(proxyBin, haproxyBin string, reps, n, sessions int, idleOnly bool, out 
 			total, fds = after, n
 			per = append(per, float64(after-base)/float64(sessions)/1024)
 		}
-		fmt.Fprintf(out, "  %-8s RSS %6.1f MiB with the sessions, %.1f KiB per session (median of %d), %d descriptors open (%.1f per session)\n",
-			p.name, float64(total)/(1<<20), stats.Median(per), reps, fds, float64(fds)/float64(sessions))
+		ps := summarize(per)
+		fmt.Fprintf(out, "  %-8s RSS %6.1f MiB with the sessions, %.1f KiB per session (median of %d, range %.1f-%.1f), %d descriptors open (%.1f per session)\n",
+			p.name, float64(total)/(1<<20), ps.med, c.reps, ps.min, ps.max, fds, float64(fds)/float64(sessions))
 	}
 	return nil
 }
 
-// throughput runs redis-benchmark through each target and prints the
-// comparison.
-func throughput(ctx context.Context, rs *redistest.Server, ours, hap *proxyProc, reps, n int, out io.Writer) error {
+// pinRedis moves every thread of the running redis-server to cpus.
+func pinRedis(ctx context.Context, rs *redistest.Server, cpus []int) error {
+	v, err := rs.Do(ctx, "INFO", "server")
+	if err != nil {
+		return err
+	}
+	pid := ""
+	for _, line := range strings.Split(fmt.Sprint(v), "\n") {
+		if s, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			pid = s
+		}
+	}
+	if pid == "" {
+		return errors.New("pin redis-server: no process_id in INFO server")
+	}
+	if outb, err := exec.CommandContext(ctx, "taskset", "-a", "-p", "-c", cpuList(cpus), pid).CombinedOutput(); err != nil {
+		return fmt.Errorf("pin redis-server: taskset: %w: %s", err, outb)
+	}
+	return nil
+}
+
+// throughput runs redis-benchmark through each target, interleaved and
+// repeated, and prints the comparison with medians, ranges and verdicts.
+func throughput(ctx context.Context, rs *redistest.Server, ours, hap *proxyProc, c config, l layout, out io.Writer) error {
 	targets := []target{{"direct", rs.Port, 0}, {"redisha", ours.port, ours.cmd.Process.Pid}, {"haproxy", hap.port, hap.cmd.Process.Pid}}
 
-	fmt.Fprintf(out, "redis-benchmark -t set,get -n %d, %d repetitions, targets interleaved; %d CPUs\n\n", n, reps, numCPU())
+	fmt.Fprintf(out, "redis-benchmark -t set,get -n %d, %d repetition(s), targets interleaved; %d CPUs: %s\n", c.n, c.reps, numCPU(), l.describe())
+	if l.note != "" {
+		fmt.Fprintf(out, "note: %s\n", l.note)
+	}
+	if c.reps < minReps {
+		fmt.Fprintf(out, "note: %d repetition(s): verdicts need %d or more, so none is given\n", c.reps, minReps)
+	}
+	fmt.Fprintln(out)
 	results := map[string][]sample{} // target/test/op
 	cpu := map[string][]float64{}    // target: CPU seconds per million requests
-	for r := 0; r < reps; r++ {
-		for ti, t := range tests {
+	for r := 0; r < c.reps; r++ {
+		for ti, t := range c.tests {
 			// Rotate the order so that no target always goes first.
 			for k := range targets {
 				tg := targets[(k+r+ti)%len(targets)]
 				cpu0 := cpuSeconds(tg.pid)
-				nreq := n / t.div
-				lines, err := benchmark(ctx, tg.port, t, nreq)
+				nreq := max(c.n/t.div, 1)
+				lines, err := benchmark(ctx, tg.port, t, nreq, l)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", tg.name, t.name, err)
 				}
@@ -165,37 +312,44 @@ func throughput(ctx context.Context, rs *redistest.Server, ours, hap *proxyProc,
 					cpu[tg.name] = append(cpu[tg.name], (cpuSeconds(tg.pid)-cpu0)/(float64(2*nreq)/1e6))
 				}
 				for op, s := range lines {
-					key := tg.name + "/" + t.name + "/" + op
+					key := tg.name + "/" + t.key + "/" + op
 					results[key] = append(results[key], s)
 				}
 			}
 		}
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 1, ' ', 0)
-	fmt.Fprintln(tw, "| test\t| op\t| direct req/s\t| redisha req/s\t| haproxy req/s\t| redisha/haproxy\t| redisha/direct\t| p50 ms direct / redisha / haproxy\t| p99 ms direct / redisha / haproxy\t|")
-	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
-	for _, t := range tests {
+	fmt.Fprintln(tw, "| test\t| op\t| direct req/s\t| redisha req/s\t| haproxy req/s\t| redisha/haproxy\t| redisha/direct\t| p50 ms direct / redisha / haproxy\t| p99 ms redisha\t| p99 ms haproxy\t| verdict\t|")
+	fmt.Fprintln(tw, "|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|---\t|")
+	var verdicts []verdict
+	for _, t := range c.tests {
 		for _, op := range []string{"SET", "GET"} {
-			med := func(tg string, f func(sample) float64) float64 {
+			sum := func(tg string, f func(sample) float64) summary {
 				var xs []float64
-				for _, s := range results[tg+"/"+t.name+"/"+op] {
+				for _, s := range results[tg+"/"+t.key+"/"+op] {
 					xs = append(xs, f(s))
 				}
-				return stats.Median(xs)
+				return summarize(xs)
 			}
 			rps := func(s sample) float64 { return s.rps }
 			p50 := func(s sample) float64 { return s.p50 }
 			p99 := func(s sample) float64 { return s.p99 }
-			d, o, h := med("direct", rps), med("redisha", rps), med("haproxy", rps)
-			fmt.Fprintf(tw, "| %s\t| %s\t| %.0f\t| %.0f\t| %.0f\t| %.2f\t| %.2f\t| %.3f / %.3f / %.3f\t| %.3f / %.3f / %.3f\t|\n",
-				t.name, op, d, o, h, o/h, o/d,
-				med("direct", p50), med("redisha", p50), med("haproxy", p50),
-				med("direct", p99), med("redisha", p99), med("haproxy", p99))
+			d, o, h := sum("direct", rps), sum("redisha", rps), sum("haproxy", rps)
+			ratio, lo, hi := ratioRange(o, h)
+			v := compare(o, h)
+			verdicts = append(verdicts, v)
+			fmt.Fprintf(tw, "| %s\t| %s\t| %s\t| %s\t| %s\t| %.2f (%.2f-%.2f)\t| %.2f\t| %.3f / %.3f / %.3f\t| %s\t| %s\t| %s\t|\n",
+				t.name, op, d, o, h, ratio, lo, hi, o.med/d.med,
+				sum("direct", p50).med, sum("redisha", p50).med, sum("haproxy", p50).med,
+				sum("redisha", p99).ms(), sum("haproxy", p99).ms(), v)
 		}
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\nProxy CPU per million requests (median over all tests): redisha %.2f s, haproxy %.2f s\n",
-		stats.Median(cpu["redisha"]), stats.Median(cpu["haproxy"]))
+	fmt.Fprintln(out, "\nreq/s and p99: median [min-max] over the repetitions; redisha/haproxy: ratio of the medians (lowest-highest ratio the ranges allow).")
+	fmt.Fprintln(out, overall(verdicts))
+	oc, hc := summarize(cpu["redisha"]), summarize(cpu["haproxy"])
+	fmt.Fprintf(out, "\nProxy CPU seconds per million requests (median [min-max] over all tests): redisha %.2f [%.2f-%.2f], haproxy %.2f [%.2f-%.2f]\n",
+		oc.med, oc.min, oc.max, hc.med, hc.min, hc.max)
 	return nil
 }
 
@@ -223,13 +377,14 @@ func (p *proxyProc) stop() {
 // one: a frontend and a backend with the Redis server, no health check
 // (so that checks do not take CPU from the measurement), timeouts long
 // enough for the idle sessions.
-func startProxy(ctx context.Context, dir, name string, redisPort, sessions int, bin string, args ...string) (*proxyProc, error) {
+func startProxy(ctx context.Context, dir, name string, redisPort, sessions int, l layout, env []string, bin string, args ...string) (*proxyProc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	cfg := fmt.Sprintf(`global
     maxconn %d
+    nbthread %d
 
 defaults
     mode tcp
@@ -244,12 +399,18 @@ frontend fe
 
 backend be
     server redis 127.0.0.1:%d
-`, sessions+50, port, sessions+50, redisPort)
+`, sessions+50, l.threads, port, sessions+50, redisPort)
 	path := filepath.Join(dir, name+".cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, bin, append(args, path)...)
+	argv := append(append([]string{bin}, args...), path)
+	if l.pinned {
+		// taskset execs the proxy: the process keeps its pid.
+		argv = append([]string{"taskset", "-c", cpuList(l.proxy)}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
 	log := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -281,14 +442,20 @@ func freePort() (int, error) {
 }
 
 // benchmark runs redis-benchmark and returns its SET and GET lines.
-func benchmark(ctx context.Context, port int, t test, n int) (map[string]sample, error) {
-	args := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "set,get", "-n", strconv.Itoa(n),
-		"-c", strconv.Itoa(t.clients), "-P", strconv.Itoa(t.pipe), "--csv"}
+func benchmark(ctx context.Context, port int, t test, n int, l layout) (map[string]sample, error) {
+	args := []string{"redis-benchmark", "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "set,get", "-n", strconv.Itoa(n),
+		"-c", strconv.Itoa(t.clients), "-P", strconv.Itoa(t.pipe), "-d", strconv.Itoa(max(t.size, 1)), "--csv"}
+	if l.benchThreads > 1 {
+		args = append(args, "--threads", strconv.Itoa(l.benchThreads))
+	}
+	if l.pinned {
+		args = append([]string{"taskset", "-c", cpuList(l.bench)}, args...)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
-	outb, err := exec.CommandContext(ctx, "redis-benchmark", args...).Output()
+	outb, err := exec.CommandContext(ctx, args[0], args[1:]...).Output()
 	if err != nil {
-		return nil, fmt.Errorf("redis-benchmark %s: %w", strings.Join(args, " "), err)
+		return nil, fmt.Errorf("%s: %w", strings.Join(args, " "), err)
 	}
 	return parseBenchmarkCSV(strings.NewReader(string(outb)))
 }

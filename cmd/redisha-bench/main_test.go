@@ -14,7 +14,7 @@ func TestBenchmarkReadsRedisBenchmarkCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rs.Close()
-	got, err := benchmark(t.Context(), rs.Port, test{"-c 2", 2, 1, 1}, 500)
+	got, err := benchmark(t.Context(), rs.Port, test{"c2", "-c 2", 2, 1, 16, 1}, 500, layout{threads: 1, benchThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -35,11 +36,13 @@ func (p *parser) kwTCPCheck(s *section, w []string) error {
 		r, err = parseSendRule(w[1], w[2:])
 	case "expect":
 		r, err = parseExpectRule(w[2:])
-	case "send-lf", "send-binary-lf":
-		return usage("'tcp-check %s' (log-format data) is not supported; use 'send' or 'send-binary'", w[1])
-	case "set-var", "unset-var", "set-var-fmt":
-		return warn("'tcp-check %s' ignored: variables are not supported", w[1])
 	default:
+		if slices.Contains(tcpCheckRefused, w[1]) {
+			return usage("'tcp-check %s' (log-format data) is not supported; use 'send' or 'send-binary'", w[1])
+		}
+		if slices.Contains(tcpCheckIgnored, w[1]) {
+			return warn("'tcp-check %s' ignored: variables are not supported", w[1])
+		}
 		return usage("unknown action '%s'%s (valid: %s)", w[1], didYouMean(w[1], tcpCheckActions), oneOf(tcpCheckActions...))
 	}
 	if err != nil {
@@ -78,9 +81,10 @@ func parseConnectRule(w []string) (tcpcheck.Rule, error) {
 		case "default", "linger":
 			// default: use the server's settings (what we do anyway);
 			// linger: close with RST, which only affects the server's logs.
-		case "send-proxy", "via-socks4", "ssl", "sni", "alpn", "proto":
-			return r, usage("connect option '%s' is not supported; valid: port, addr, comment, default, linger", w[i])
 		default:
+			if slices.Contains(connectRefused, w[i]) {
+				return r, usage("connect option '%s' is not supported; valid: port, addr, comment, default, linger", w[i])
+			}
 			return r, usage("unknown connect option '%s'; valid: port, addr, comment, default, linger", w[i])
 		}
 	}
@@ -162,9 +166,10 @@ func parseExpectRule(w []string) (tcpcheck.Rule, error) {
 			i++
 		case "on-success", "on-error", "status-code":
 			return tcpcheck.Rule{}, usage("'%s' (log-format expressions) is not supported", w[i])
-		case "string-lf", "binary-lf", "custom":
-			return tcpcheck.Rule{}, usage("match '%s' is not supported; valid: string, rstring, binary, rbinary", w[i])
 		default:
+			if slices.Contains(expectRefused, w[i]) {
+				return tcpcheck.Rule{}, usage("match '%s' is not supported; valid: string, rstring, binary, rbinary", w[i])
+			}
 			kind, ok := matchKinds[w[i]]
 			if !ok {
 				if strings.HasPrefix(w[i], "!") && len(w[i]) > 1 {

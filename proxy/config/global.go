@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -45,7 +46,7 @@ func (p *parser) globalKeyword(w []string) {
 		p.report(kw, intArg(w, 1, 0, 50, &p.cfg.Global.SpreadChecks))
 	case kw == "stats":
 		p.globalStats(w)
-	case strings.HasPrefix(kw, "tune.") || strings.HasPrefix(kw, "ssl-"):
+	case hasPrefixIn(kw, globalPrefixIgnored):
 		p.warnf(kw, "tuning keyword not used by this proxy: ignored")
 	default:
 		if why, ok := globalIgnored[kw]; ok {
@@ -56,7 +57,7 @@ func (p *parser) globalKeyword(w []string) {
 			}
 			return
 		}
-		valid := []string{"log", "maxconn", "spread-checks", "stats"}
+		valid := append(slices.Clone(noEffect), globalSupported...)
 		p.errorf(kw, "unknown keyword in the global section%s (valid: log, maxconn, spread-checks, stats socket, stats timeout, tune.*; accepted and ignored: %s)", didYouMean(kw, append(valid, sortedKeys(globalIgnored)...)), strings.Join(sortedKeys(globalIgnored), ", "))
 	}
 }
@@ -112,14 +113,15 @@ func (p *parser) globalStats(w []string) {
 				}
 				s.Mode = uint32(m)
 				i++
-			case "expose-fd", "user", "group", "uid", "gid", "process", "thread":
+			default:
+				if !slices.Contains(socketIgnored, w[i]) {
+					p.errorf(kw, "unknown option '%s'; valid: level, mode", w[i])
+					return
+				}
 				p.warnf(kw, "option '%s' ignored", w[i])
 				if w[i] != "expose-fd" || i+1 < len(w) {
 					i++
 				}
-			default:
-				p.errorf(kw, "unknown option '%s'; valid: level, mode", w[i])
-				return
 			}
 		}
 		p.cfg.Global.StatsSockets = append(p.cfg.Global.StatsSockets, s)
@@ -136,9 +138,11 @@ func (p *parser) globalStats(w []string) {
 			return
 		}
 		p.cfg.Global.StatsMaxConn = n
-	case "bind-process":
-		p.warnf(kw, "ignored")
 	default:
+		if slices.Contains(globalStatsIgnored, w[1]) {
+			p.warnf(kw, "ignored")
+			return
+		}
 		p.errorf(kw, "unknown stats keyword in global section; valid: socket, timeout, maxconn")
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,18 +236,18 @@ func (p *parser) kwBind(s *section, w []string) error {
 	var name string
 	var ignored []string
 	for i := 2; i < len(w); i++ {
-		switch w[i] {
-		case "name":
+		switch {
+		case w[i] == "name":
 			if i+1 >= len(w) {
 				return usage("'name' needs a value")
 			}
 			name = w[i+1]
 			i++
-		case "ssl", "crt", "accept-proxy", "accept-netscaler-cip", "ca-file", "alpn", "npn", "quic-cc-algo":
+		case slices.Contains(bindRefused, w[i]):
 			return usage("bind option '%s' is not supported: this proxy serves plain TCP and would mis-handle such clients", w[i])
-		case "transparent", "v4v6", "v6only", "tfo", "defer-accept", "nice", "interface", "namespace", "process", "thread", "backlog", "maxconn", "mss", "id", "level", "severity-output", "mode", "user", "group", "uid", "gid":
+		case slices.Contains(bindIgnored, w[i]):
 			ignored = append(ignored, w[i])
-			if !(w[i] == "transparent" || w[i] == "v4v6" || w[i] == "v6only" || w[i] == "tfo" || w[i] == "defer-accept") && i+1 < len(w) {
+			if !slices.Contains(bindFlags, w[i]) && i+1 < len(w) {
 				i++
 			}
 		default:
@@ -294,8 +295,7 @@ func (p *parser) kwBalance(s *section, w []string) error {
 	}
 	b, err := ParseBalance(w[1])
 	if err != nil {
-		switch w[1] {
-		case "static-rr", "random", "uri", "url_param", "hdr", "rdp-cookie", "hash":
+		if slices.Contains(balanceIgnored, w[1]) {
 			s.be.Balance = BalanceRoundRobin
 			return warn("algorithm '%s' is not supported: using roundrobin; supported: first, roundrobin, leastconn, source", w[1])
 		}
@@ -399,7 +399,7 @@ func (p *parser) option(s *section, w []string, on bool) error {
 		}
 		return warn("option '%s' ignored: %s", name, why)
 	}
-	supported := []string{"tcp-check", "redis-check", "redispatch", "allbackups", "log-health-checks", "tcpka", "clitcpka", "srvtcpka"}
+	supported := optionsSupported
 	return usage("unknown option '%s'%s (supported: %s)", name, didYouMean(name, append(supported, sortedKeys(optionsIgnored)...)), strings.Join(supported, ", "))
 }
 
@@ -453,9 +453,10 @@ func (p *parser) kwTimeout(s *section, w []string) error {
 			return warn("'timeout %s' ignored: backend '%s' has no frontend capability", w[1], s.name)
 		}
 		dst = &fe.HTTPRequest
-	case "http-keep-alive", "tarpit":
-		return warn("'timeout %s' ignored: HTTP timeouts do not apply here", w[1])
 	default:
+		if slices.Contains(timeoutIgnored, w[1]) {
+			return warn("'timeout %s' ignored: HTTP timeouts do not apply here", w[1])
+		}
 		return usage("unknown timeout '%s'%s (valid: %s)", w[1], didYouMean(w[1], timeoutKinds), oneOf(timeoutKinds...))
 	}
 	return timeArg(w, 2, dst)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -185,9 +186,10 @@ func (p *parser) serverParams(srv *Server, w []string, isDefault bool) error {
 			}
 			srv.ShutdownBackupSessions = true
 			i++
-		case "send-proxy", "send-proxy-v2", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "ssl", "check-ssl", "check-send-proxy", "proxy-v2-options", "crt", "ca-file", "sni", "alpn", "verify":
-			return usage("server option '%s' is not supported: this proxy speaks plain TCP to servers", kw)
 		default:
+			if slices.Contains(serverRefused, kw) {
+				return usage("server option '%s' is not supported: this proxy speaks plain TCP to servers", kw)
+			}
 			takesValue, ok := serverIgnored[kw]
 			if !ok {
 				return usage("unknown server option '%s'%s (valid: %s)", kw, didYouMean(kw, serverParamNames), strings.Join(serverParamNames, ", "))
@@ -212,7 +214,8 @@ func (p *parser) stats(s *section) *Stats {
 	return s.fe.Stats
 }
 
-var statsKeywords = []string{"enable", "uri", "realm", "auth", "admin", "refresh", "hide-version", "show-legends", "show-node", "show-desc", "scope"}
+// statsKeywords are the stats keywords a message lists as valid.
+var statsKeywords = append(slices.Clone(statsSupported), "show-legends", "show-node", "show-desc", "scope")
 
 func (p *parser) kwStats(s *section, w []string) error {
 	if len(w) < 2 {
@@ -221,7 +224,7 @@ func (p *parser) kwStats(s *section, w []string) error {
 	if s.fe == nil {
 		return usage("the stats page is served by a frontend or listen section in 'mode http'")
 	}
-	if w[1] == "socket" || w[1] == "timeout" {
+	if slices.Contains(statsGlobalOnly, w[1]) {
 		return usage("'stats %s' belongs in the global section", w[1])
 	}
 	st := p.stats(s)
@@ -282,9 +285,10 @@ func (p *parser) kwStats(s *section, w []string) error {
 	case "hide-version":
 		st.HideVersion = true
 		return extraArgs(w, 2)
-	case "show-legends", "show-node", "show-desc", "scope", "show-modules", "http-request", "bind-process":
-		return warn("'stats %s' ignored", w[1])
 	default:
+		if slices.Contains(statsIgnored, w[1]) {
+			return warn("'stats %s' ignored", w[1])
+		}
 		return usage("unknown stats keyword '%s'; valid: %s", w[1], oneOf(statsKeywords...))
 	}
 	return nil
