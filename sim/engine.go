@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,18 @@ var ErrSetup = errors.New("setup failed")
 // written key back from the master Sentinel names, and judges the
 // timeline. Everything it started is stopped before it returns, also when
 // ctx is cancelled.
+//
+// A scenario with several replication groups runs all of that per group:
+// each group has its frontend in the proxy under test (by group name; a
+// group without one is a setup error), warms up through it, runs the
+// scenario's whole workload through it (tagging its operations and keys
+// with the group), and settles and reads back on its own, from the master
+// the Sentinels name by the group's master name. The timeline then lists
+// the groups (Timeline.Groups, each with its read-back), tags the events
+// by group (Event.Group: a Sentinel event by the master name in its
+// payload, the others by their node), and its ReadBack sums the groups'
+// up (totalReadBack). A run with one group records exactly what it did
+// before groups existed: no Groups, no Group tags.
 func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) (res *Result, err error) {
 	log := opt.Log
 	if log == nil {
@@ -90,8 +103,9 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 		return nil, err
 	}
 	progress(Progress{Stage: "starting"})
+	topo := rig.TopologyOf(s)
 	sctx, cancelStart := context.WithTimeout(ctx, s.Warmup.D+time.Minute)
-	cluster, err := b.Start(sctx, rig.TopologyOf(s), log)
+	cluster, err := b.Start(sctx, topo, log)
 	cancelStart()
 	if err != nil {
 		return nil, fmt.Errorf("%w: start the %s cluster: %w", ErrSetup, b.Name(), err)
@@ -106,6 +120,11 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 	cleanups = append(cleanups, func(c context.Context) { px.Close(c) })
+	groups, err := pairGroups(topo, px.Frontends())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	index := newGroupIndex(groups)
 
 	// Observers start before the warm-up so that they see the steady
 	// state; they record from T=0.
@@ -118,8 +137,7 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 	go func() { defer obsWG.Done(); poller.run(obsCtx) }()
 
 	progress(Progress{Stage: "warming up"})
-	initial := cluster.Nodes()[0].Name()
-	if err := warmUp(ctx, s, px, poller, initial); err != nil {
+	if err := warmUpGroups(ctx, s, groups, poller); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 
@@ -135,9 +153,18 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 	rec.Update(func(tl *timeline.Timeline) {
 		tl.Scenario, tl.Backend, tl.Proxy = s.Name, b.Name(), px.Describe()
 		tl.Nodes = s.NodeNames()
-		tl.InitialMaster = initial
+		tl.InitialMaster = groups[0].initial()
 		tl.Params = paramsOf(s)
 		tl.Settings = s.Settings()
+		if len(groups) > 1 {
+			for _, g := range groups {
+				tl.Groups = append(tl.Groups, timeline.Group{Name: g.Name, MasterName: g.MasterName, Nodes: g.Nodes,
+					InitialMaster: g.initial(), MasterAddr: g.fe.MasterAddr, ReplicaAddr: g.fe.ReplicaAddr})
+			}
+		}
+		for _, h := range topo.Hosts {
+			tl.Hosts = append(tl.Hosts, timeline.Host{Name: h.Name, Members: h.Members})
+		}
 	})
 	poller.record(rec)
 	checksAtStart := readChecks(ctx, px, log)
@@ -147,26 +174,26 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 	go func() { defer obsWG.Done(); watchProxy(obsCtx, px, rec) }()
 	rec.Event(timeline.Event{Kind: timeline.KindNote, Source: "engine", Name: "workload-start"})
 
-	// The workload.
+	// The workload: the same in every group, through the group's ports.
 	wctx, stopWork := context.WithCancel(ctx)
 	var work sync.WaitGroup
-	keys := &keyLog{}
 	seed := uint64(s.Seed)
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	spawn := func(kind string, cfg scenario.Clients, addr string) {
+	spawn := func(g *groupRun, gi int, kind string, cfg scenario.Clients, addr string) {
 		// Watches the context: an interrupt during a long spawn stops it.
 		for i := 0; i < cfg.Count && wctx.Err() == nil; i++ {
-			c := &client{kind: kind, id: i, addr: addr, password: s.Topology.Password, cfg: cfg, rec: rec, nodes: ids, keys: keys}
+			c := &client{kind: kind, id: i, group: g.tag, addr: addr, password: s.Topology.Password, cfg: cfg, rec: rec, nodes: ids, keys: g.keys}
 			work.Add(1)
-			go func() { defer work.Done(); c.run(wctx, seed) }()
+			go func() { defer work.Done(); c.run(wctx, groupSeed(seed, gi)) }()
 		}
 	}
-	fe := px.Frontends()[0]
-	spawn(timeline.OpWrite, s.Workload.Writers, fe.MasterAddr)
-	if fe.ReplicaAddr != "" {
-		spawn(timeline.OpRead, s.Workload.Readers, fe.ReplicaAddr)
+	for gi, g := range groups {
+		spawn(g, gi, timeline.OpWrite, s.Workload.Writers, g.fe.MasterAddr)
+		if g.fe.ReplicaAddr != "" {
+			spawn(g, gi, timeline.OpRead, s.Workload.Readers, g.fe.ReplicaAddr)
+		}
 	}
 
 	// Faults, on their schedule; progress meanwhile.
@@ -185,7 +212,7 @@ loop:
 			break loop
 		case <-ticker.C:
 			ok, fail := rec.Counts()
-			progress(Progress{Stage: "running", Phase: lastMilestone(rec), OK: ok, Fail: fail})
+			progress(Progress{Stage: "running", Phase: lastMilestone(rec, index), OK: ok, Fail: fail})
 		}
 	}
 	ticker.Stop()
@@ -202,21 +229,188 @@ loop:
 	recordCheckLoad(rec, checksAtStart, readChecks(ctx, px, log), log)
 
 	progress(Progress{Stage: "settling"})
-	rb := settleAndReadBack(ctx, s, cluster, poller, rec, func() {
+	var readers sync.Mutex // one progress call at a time
+	settleGroups(ctx, s, cluster, poller, rec, groups, func() {
+		readers.Lock()
+		defer readers.Unlock()
 		ok, fail := rec.Counts()
 		progress(Progress{Stage: "reading back", OK: ok, Fail: fail})
 	})
 	rec.Update(func(tl *timeline.Timeline) {
 		tl.End = end
-		tl.ReadBack = rb
+		tl.ReadBack = groups[0].rb
+		if len(groups) > 1 {
+			for i, g := range groups {
+				tl.Groups[i].ReadBack = g.rb
+			}
+			tl.ReadBack = totalReadBack(groups)
+		}
 	})
 	stopObs()
 	obsWG.Wait()
 	tl := rec.Timeline()
 	resolveRunIDs(tl, ids)
+	index.tagEvents(tl)
 	report := verdict.Judge(tl, s.Expectations)
 	progress(Progress{Stage: "done"})
 	return &Result{Timeline: tl, Report: report, Proxy: px.Describe()}, ctx.Err()
+}
+
+// groupRun is one replication group's share of a run: its ports in the
+// proxy under test, the keys its writers had acknowledged, its read-back.
+type groupRun struct {
+	rig.Group
+	fe rig.Frontend
+	// tag is what the group's operations carry as Op.Group: its name
+	// when the run has several groups, "" when it has one (whose timeline
+	// stays as it was before groups existed).
+	tag  string
+	keys *keyLog
+	rb   *timeline.ReadBack
+}
+
+// initial is the group's initial master: its first node.
+func (g *groupRun) initial() string { return g.Nodes[0] }
+
+// pairGroups gives every group of the topology its frontend, by group
+// name. A group without a frontend, or a frontend of no group, is an
+// error: the workload would miss a group or the proxy would serve a group
+// the cluster does not have.
+func pairGroups(t rig.Topology, fes []rig.Frontend) ([]*groupRun, error) {
+	if len(t.Groups) == 0 {
+		return nil, errors.New("pair groups with frontends: the topology has no group")
+	}
+	byGroup := map[string]rig.Frontend{}
+	for _, fe := range fes {
+		if _, dup := byGroup[fe.Group]; dup {
+			return nil, fmt.Errorf("pair groups with frontends: the proxy under test has two frontends for group %q", fe.Group)
+		}
+		byGroup[fe.Group] = fe
+	}
+	var out []*groupRun
+	var errs []error
+	for _, g := range t.Groups {
+		fe, ok := byGroup[g.Name]
+		if !ok {
+			errs = append(errs, fmt.Errorf("pair groups with frontends: group %s has no frontend in the proxy under test", g.Name))
+			continue
+		}
+		delete(byGroup, g.Name)
+		if len(g.Nodes) == 0 {
+			errs = append(errs, fmt.Errorf("pair groups with frontends: group %s has no node", g.Name))
+			continue
+		}
+		gr := &groupRun{Group: g, fe: fe, keys: &keyLog{}}
+		if len(t.Groups) > 1 {
+			gr.tag = g.Name
+		}
+		out = append(out, gr)
+	}
+	for _, fe := range fes {
+		if _, left := byGroup[fe.Group]; left {
+			errs = append(errs, fmt.Errorf("pair groups with frontends: the proxy under test has a frontend for group %q, which the topology does not have", fe.Group))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// groupSeed is the workload's seed for the group at index gi: the run's
+// seed for the first (so that one-group runs are as before), a different
+// one for each other.
+func groupSeed(seed uint64, gi int) uint64 {
+	return seed ^ uint64(gi)*0x9e3779b97f4a7c15
+}
+
+// totalReadBack sums the groups' read-backs up as Timeline.ReadBack of a
+// run with several groups: Settled only if every group settled, At the
+// latest group's, Err every group's error prefixed by its name and joined
+// by "; ", Master the first group's. Per-group detail is in
+// Timeline.Groups.
+func totalReadBack(groups []*groupRun) *timeline.ReadBack {
+	total := &timeline.ReadBack{Settled: true}
+	var errs []string
+	for i, g := range groups {
+		rb := g.rb
+		if rb == nil {
+			rb = &timeline.ReadBack{Err: "no read-back"}
+		}
+		if i == 0 {
+			total.Master = rb.Master
+		}
+		total.Settled = total.Settled && rb.Settled
+		total.At = max(total.At, rb.At)
+		if rb.Err != "" {
+			errs = append(errs, g.Name+": "+rb.Err)
+		}
+	}
+	total.Err = strings.Join(errs, "; ")
+	return total
+}
+
+// groupIndex finds the group an event concerns, for Event.Group.
+type groupIndex struct {
+	byNode, byMaster map[string]string
+}
+
+// newGroupIndex indexes the groups of a run with several; with one, every
+// lookup is "" (its timeline carries no group).
+func newGroupIndex(groups []*groupRun) groupIndex {
+	gi := groupIndex{byNode: map[string]string{}, byMaster: map[string]string{}}
+	if len(groups) < 2 {
+		return gi
+	}
+	for _, g := range groups {
+		gi.byMaster[g.MasterName] = g.Name
+		for _, n := range g.Nodes {
+			gi.byNode[n] = g.Name
+		}
+	}
+	return gi
+}
+
+// eventGroup is the group an event concerns: for a Sentinel event, the
+// group whose master name its payload names; for the others (role, proxy,
+// fault), the group of its node. "" when there is none: a host fault, a
+// Sentinel's own events (+new-epoch, +vote-for-leader), notes.
+func (gi groupIndex) eventGroup(e timeline.Event) string {
+	if e.Kind == timeline.KindSentinel {
+		return gi.byMaster[sentinelEventMaster(e.Name, e.Detail)]
+	}
+	return gi.byNode[e.Node]
+}
+
+// tagEvents fills in the group of every event that has none.
+func (gi groupIndex) tagEvents(tl *timeline.Timeline) {
+	if len(gi.byMaster) == 0 {
+		return
+	}
+	for i := range tl.Events {
+		if tl.Events[i].Group == "" {
+			tl.Events[i].Group = gi.eventGroup(tl.Events[i])
+		}
+	}
+}
+
+// sentinelEventMaster is the master name a Sentinel event's payload names:
+// "<master-name> <ip> <port> <ip> <port>" for +switch-master, "master
+// <master-name> <ip> <port> ..." for an event about a master, "<type>
+// <name> <ip> <port> @ <master-name> <ip> <port> ..." for one about a
+// replica or a Sentinel of a master; "" for the others.
+func sentinelEventMaster(channel, payload string) string {
+	f := strings.Fields(payload)
+	switch {
+	case channel == "+switch-master" && len(f) >= 1:
+		return f[0]
+	case len(f) >= 2 && f[0] == "master":
+		return f[1]
+	}
+	if i := slices.Index(f, "@"); i >= 0 && i+1 < len(f) {
+		return f[i+1]
+	}
+	return ""
 }
 
 func paramsOf(s *scenario.Scenario) timeline.Params {
@@ -245,10 +439,28 @@ func resolveRunIDs(tl *timeline.Timeline, ids *nodeIdentity) {
 	}
 }
 
-// warmUp waits until writes through the master port reach the initial
-// master only (the proxy marked the replicas DOWN there), and reads through
-// the replica port work.
-func warmUp(ctx context.Context, s *scenario.Scenario, px rig.ProxyUnderTest, poller *rolePoller, initial string) error {
+// warmUpGroups warms every group up at once (warmUp), and joins the
+// errors, each naming its group when there are several.
+func warmUpGroups(ctx context.Context, s *scenario.Scenario, groups []*groupRun, poller *rolePoller) error {
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Go(func() {
+			err := warmUp(ctx, s, g.fe, poller, g.initial())
+			if err != nil && g.tag != "" {
+				err = fmt.Errorf("group %s: %w", g.Name, err)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// warmUp waits until writes through a group's master port reach its
+// initial master only (the proxy marked the replicas DOWN there), and
+// reads through its replica port work.
+func warmUp(ctx context.Context, s *scenario.Scenario, fe rig.Frontend, poller *rolePoller, initial string) error {
 	deadline := time.Now().Add(s.Warmup.D)
 	ids := poller.ids
 	streak := 0
@@ -262,7 +474,7 @@ func warmUp(ctx context.Context, s *scenario.Scenario, px rig.ProxyUnderTest, po
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		node, err := probe(ctx, px.Frontends()[0].MasterAddr, s.Topology.Password, true, ids)
+		node, err := probe(ctx, fe.MasterAddr, s.Topology.Password, true, ids)
 		if err != nil || node != initial {
 			streak, lastErr = 0, err
 			if err == nil {
@@ -272,14 +484,18 @@ func warmUp(ctx context.Context, s *scenario.Scenario, px rig.ProxyUnderTest, po
 		}
 		streak++
 	}
-	if addr := px.Frontends()[0].ReplicaAddr; addr != "" && s.Workload.Readers.Count > 0 {
+	if addr := fe.ReplicaAddr; addr != "" && s.Workload.Readers.Count > 0 {
 		for {
 			if _, err := probe(ctx, addr, s.Topology.Password, false, ids); err == nil {
 				break
 			} else if time.Now().After(deadline) {
 				return fmt.Errorf("warm-up: reads through the replica port failed: %w", err)
 			}
-			time.Sleep(50 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 	return nil
@@ -308,8 +524,9 @@ func probe(ctx context.Context, addr, password string, write bool, ids *nodeIden
 	return ids.byRunID(runIDOf(info)), err
 }
 
-// lastMilestone is the latest failover event, for the progress line.
-func lastMilestone(rec *timeline.Recorder) string {
+// lastMilestone is the latest failover event, for the progress line; in a
+// run with several groups a Sentinel event names its group.
+func lastMilestone(rec *timeline.Recorder, index groupIndex) string {
 	tl := rec.Timeline()
 	for i := len(tl.Events) - 1; i >= 0; i-- {
 		e := tl.Events[i]
@@ -317,6 +534,9 @@ func lastMilestone(rec *timeline.Recorder) string {
 		case e.Kind == timeline.KindFault:
 			return e.Name + " " + e.Target
 		case e.Kind == timeline.KindSentinel && (e.Name == "+sdown" || e.Name == "+odown" || e.Name == "+switch-master" || e.Name == "+promoted-slave" || e.Name == "+convert-to-slave"):
+			if g := index.eventGroup(e); g != "" {
+				return e.Name + " " + g
+			}
 			return e.Name
 		case e.Kind == timeline.KindProxy:
 			return "proxy " + e.Name + " " + e.Node

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/memory"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
 	"github.com/redisha-sim/redisha-sim/sim/verdict"
 )
 
@@ -82,6 +84,26 @@ func TestMasterKillInterruptionIsWhatTheTimingPredicts(t *testing.T) {
 	}
 	if !r.Passed() {
 		t.Errorf("expectations: %+v", r.Expectations)
+	}
+	assertOneGroupShape(t, res.Timeline)
+}
+
+// assertOneGroupShape checks that a one-group run records what it did
+// before groups existed: no groups, no hosts, no group tags, plain keys.
+func assertOneGroupShape(t *testing.T, tl *timeline.Timeline) {
+	t.Helper()
+	if len(tl.Groups) != 0 || len(tl.Hosts) != 0 || tl.InitialMaster != "redis1" || !slices.Equal(tl.Nodes, []string{"redis1", "redis2", "redis3"}) {
+		t.Errorf("got groups %v, hosts %v, initial master %s, nodes %v; want the one-group shape", tl.Groups, tl.Hosts, tl.InitialMaster, tl.Nodes)
+	}
+	for _, op := range tl.Ops {
+		if op.Group != "" || !strings.HasPrefix(op.Key, "w") {
+			t.Fatalf("got op %+v, want no group and a plain key", op)
+		}
+	}
+	for _, e := range tl.Events {
+		if e.Group != "" {
+			t.Fatalf("got event %+v tagged in a one-group run", e)
+		}
 	}
 }
 

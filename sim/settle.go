@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,17 +13,29 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
-// settleAndReadBack waits (up to the scenario's settle time) until the
-// cluster has one master that every Sentinel names, with every other
-// reachable node replicating from it, then reads every written key from
-// that master and marks each write present or absent (sim/model/TIMING.md §5).
-func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster, poller *rolePoller, rec *timeline.Recorder, progress func()) *timeline.ReadBack {
+// settleGroups settles every group and reads its writes back (settleAndReadBack),
+// all groups at once, each bounded by the scenario's settle time; each
+// group's read-back is left in its rb.
+func settleGroups(ctx context.Context, s *scenario.Scenario, c rig.Cluster, poller *rolePoller, rec *timeline.Recorder, groups []*groupRun, progress func()) {
+	var wg sync.WaitGroup
+	for _, g := range groups {
+		wg.Go(func() { g.rb = settleAndReadBack(ctx, s, c, poller, rec, g, progress) })
+	}
+	wg.Wait()
+}
+
+// settleAndReadBack waits (up to the scenario's settle time) until a group
+// has one master that every Sentinel names by the group's master name,
+// with every other reachable node of the group replicating from it, then
+// reads every key the group's writers wrote from that master and marks
+// each of their writes present or absent (sim/model/TIMING.md §5).
+func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster, poller *rolePoller, rec *timeline.Recorder, g *groupRun, progress func()) *timeline.ReadBack {
 	rb := &timeline.ReadBack{}
 	deadline := time.Now().Add(s.Settle.D)
 	var master string
 	for {
-		m, err := sentinelMaster(ctx, c, s.Sentinel.MasterName)
-		if err == nil && settled(poller.snapshot(), m) {
+		m, err := sentinelMaster(ctx, c, g.MasterName)
+		if err == nil && settled(poller.snapshot(), m, g.Nodes) {
 			master, rb.Settled = m, true
 			break
 		}
@@ -32,7 +45,10 @@ func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster,
 			}
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	rb.At = rec.Now()
 	if master == "" {
@@ -47,14 +63,14 @@ func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster,
 			addr = n.Addr()
 		}
 	}
-	present, err := readBack(ctx, addr, s.Topology.Password, rec)
+	present, err := readBack(ctx, addr, s.Topology.Password, rec, g.tag)
 	if err != nil {
 		rb.Err = fmt.Sprintf("read back from %s: %v", master, err)
 		return rb
 	}
 	rec.Update(func(tl *timeline.Timeline) {
 		for i := range tl.Ops {
-			if tl.Ops[i].Kind != timeline.OpWrite {
+			if tl.Ops[i].Kind != timeline.OpWrite || tl.Ops[i].Group != g.tag {
 				continue
 			}
 			if present[tl.Ops[i].Key] {
@@ -68,13 +84,14 @@ func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster,
 }
 
 // settled reports whether master says role:master and every other
-// reachable node replicates from it with its link up.
-func settled(roles map[string]nodeRole, master string) bool {
+// reachable node of the group (nodes) replicates from it with its link up.
+func settled(roles map[string]nodeRole, master string, nodes []string) bool {
 	if roles[master].role != timeline.RoleMaster {
 		return false
 	}
-	for name, r := range roles {
-		if name == master || r.role == timeline.RoleUnreachable {
+	for _, name := range nodes {
+		r, ok := roles[name]
+		if !ok || name == master || r.role == timeline.RoleUnreachable {
 			continue
 		}
 		if r.role != timeline.RoleReplica || r.master != master || !r.linkUp {
@@ -84,11 +101,12 @@ func settled(roles map[string]nodeRole, master string) bool {
 	return true
 }
 
-// readBack fetches every written key from addr in batches.
-func readBack(ctx context.Context, addr, password string, rec *timeline.Recorder) (map[string]bool, error) {
+// readBack fetches every key written by a group's writers (their ops
+// carry group) from addr in batches.
+func readBack(ctx context.Context, addr, password string, rec *timeline.Recorder, group string) (map[string]bool, error) {
 	var keys []string
 	for _, op := range rec.Timeline().Ops {
-		if op.Kind == timeline.OpWrite {
+		if op.Kind == timeline.OpWrite && op.Group == group {
 			keys = append(keys, op.Key)
 		}
 	}

@@ -21,8 +21,12 @@ import (
 // operations on a fixed schedule (rate per second, no catch-up bursts),
 // each bounded by its timeout, and records every one.
 type client struct {
-	kind     string // timeline.OpWrite or OpRead
-	id       int
+	kind string // timeline.OpWrite or OpRead
+	id   int
+	// group is what its operations carry as Op.Group ("" in a run with
+	// one group); it also prefixes the keys, so that every group's keys
+	// differ.
+	group    string
 	addr     string
 	password string
 	cfg      scenario.Clients
@@ -38,7 +42,8 @@ type client struct {
 	rc           *redis.Client
 }
 
-// keyLog remembers acknowledged keys for readers to read back.
+// keyLog remembers a group's acknowledged keys for its readers to read
+// back.
 type keyLog struct {
 	mu   sync.Mutex
 	keys []string
@@ -131,14 +136,14 @@ func (c *client) once(ctx context.Context, seq int, rnd *rand.Rand) {
 		c.rc = redis.NewClient(c.options())
 		c.node.Store(nil)
 	}
-	op := timeline.Op{Kind: c.kind, Client: c.id}
+	op := timeline.Op{Kind: c.kind, Client: c.id, Group: c.group}
 	var key string
 	if c.kind == timeline.OpWrite {
-		key = fmt.Sprintf("w%d:%d", c.id, seq)
+		key = c.key(fmt.Sprintf("w%d:%d", c.id, seq))
 	} else if k, ok := c.keys.recent(rnd); ok {
 		key = k
 	} else {
-		key = "w0:0"
+		key = c.key("w0:0")
 	}
 	op.Key = key
 	dials, ready := c.dials.Load(), c.ready.Load()
@@ -175,6 +180,15 @@ func (c *client) once(ctx context.Context, seq int, rnd *rand.Rand) {
 		c.keys.add(key)
 	}
 	c.rec.Op(op)
+}
+
+// key names a key of the client's group: "w0:12" with one group,
+// "group2:w0:12" with several.
+func (c *client) key(k string) string {
+	if c.group == "" {
+		return k
+	}
+	return c.group + ":" + k
 }
 
 // classify sorts an outcome as ok, a definite failure (an error reply, or

@@ -100,7 +100,9 @@ const (
 	OpRead  = "read"
 )
 
-// Params are the settings the checkers and the report need.
+// Params are the settings the checkers and the report need. WriteRate is
+// the writes per second of one group's workload (every writer's rate
+// summed): a run with several groups runs that workload in each group.
 type Params struct {
 	DownAfter       time.Duration `json:"down_after"`
 	FailoverTimeout time.Duration `json:"failover_timeout"`
@@ -117,7 +119,11 @@ type Params struct {
 	RolePoll        time.Duration `json:"role_poll"`
 }
 
-// ReadBack is the final read of every written key.
+// ReadBack is the final read of every written key. Timeline.ReadBack of a
+// run with several groups sums up its groups' (Group.ReadBack): Settled
+// only if every group settled, At the latest, Err every group's error
+// prefixed by the group's name and joined by "; ", Master the first
+// group's.
 type ReadBack struct {
 	// Master is the node Sentinel named when the cluster settled.
 	Master  string        `json:"master,omitempty"`
