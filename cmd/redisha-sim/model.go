@@ -43,8 +43,10 @@ the dead master DOWN, and the two-master window, with the failover's
 phases.
 
 The model covers one fault on the initial master (kill, stop, restart,
-pause, disconnect), optionally undone later; other scenarios are refused
-with the reason.`,
+pause, disconnect), optionally undone later, and, with several groups
+(topology.groups), one fault on a host holding initial masters
+(target host:h1), every group's failover by the same Sentinels with one
+shared epoch; other scenarios are refused with the reason.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := loadScenario(args, f)
