@@ -1,6 +1,7 @@
 // Package undertest builds the proxy under test: the configuration of a
-// scenario's proxy (from its HAProxy file or its inline settings, pointed
-// at the cluster's nodes), this project's proxy run in-process, and the
+// scenario's proxy (from its HAProxy file or its inline settings, one
+// master/replica backend pair per replication group, pointed at that
+// group's nodes), this project's proxy run in-process, and the
 // check settings of a scenario (CheckSettings) that the engine, the model
 // and tune read.
 package undertest

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/redisha-sim/redisha-sim/scenarios"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
@@ -111,6 +112,13 @@ func TestThreeSetsConfigGivesTheIthPairToTheIthGroup(t *testing.T) {
 	}
 	if got := l.Port("back_redis_slave3"); got != "replica" {
 		t.Errorf("port of back_redis_slave3: got %q, want replica", got)
+	}
+	// Check counters of every group's servers, on their nodes.
+	checks := l.ServerChecks(map[string]rig.CheckCounts{
+		"back_redis_master2/redis1": {Checks: 1}, "back_redis_slave3/redis3": {Checks: 2}, "stats/x": {Checks: 3},
+	})
+	if got, want := fmt.Sprint(checks), "[{group2.redis1 master {1 0 0}} {group3.redis3 replica {2 0 0}}]"; got != want {
+		t.Errorf("server checks: got %s, want %s", got, want)
 	}
 }
 
