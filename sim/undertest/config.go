@@ -66,6 +66,11 @@ func (l *ProxyLayout) Port(backend string) string {
 	return ""
 }
 
+// isReplicaBackend reports whether a backend is a group's replica backend.
+func (l *ProxyLayout) isReplicaBackend(backend string) bool {
+	return slices.ContainsFunc(l.Groups, func(g GroupLayout) bool { return g.ReplicaBackend == backend })
+}
+
 // Ports are the backends of every group's master and replica ports, each
 // with its port name (timeline.PortMaster, timeline.PortReplica), group
 // after group.
@@ -274,7 +279,7 @@ func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, sentinels []string
 		if s.Proxy.TimeoutCheck.Set() {
 			b.Timeouts.Check = s.Proxy.TimeoutCheck.D
 		}
-		if s.Proxy.Config != "" && l.Port(b.Name) == timeline.PortReplica && s.Proxy.Balance != "" {
+		if s.Proxy.Config != "" && l.isReplicaBackend(b.Name) && s.Proxy.Balance != "" {
 			bal, _ := config.ParseBalance(s.Proxy.Balance)
 			b.Balance = bal
 		}
