@@ -433,7 +433,7 @@ func pairBackends(s *scenario.Scenario, cfg *config.Config, path string, groups 
 			b := cfg.Backend(name)
 			section := "backend '" + name + "'"
 			if b == nil {
-				fail(field, nil, section, fmt.Sprintf("no such backend, named by %s for %s; the configuration's backends: %s", field, g.Name, strings.Join(names, ", ")))
+				fail(field, nil, section, fmt.Sprintf("no such backend for %s's %s; the configuration's backends: %s", g.Name, r.key, strings.Join(names, ", ")))
 				continue
 			}
 			if other, ok := claimed[name]; ok && other != g.Name {

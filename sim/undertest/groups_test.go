@@ -194,7 +194,7 @@ func TestConfigsWhosePairsDoNotFitTheGroupsAreRejectedWithFileLineAndBackend(t *
 		}},
 		{"a named backend that does not exist", text, scenario.Groups{List: []scenario.GroupSpec{{}, {MasterBackend: "back_nope"}, {}}},
 			"topology.groups[1].master_backend", []string{
-				"||backend 'back_nope': no such backend, named by topology.groups[1].master_backend for group2; the configuration's backends: back_redis_master1,",
+				"||backend 'back_nope': no such backend for group2's master_backend; the configuration's backends: back_redis_master1,",
 			}},
 		{"one backend for two groups", text, scenario.Groups{List: []scenario.GroupSpec{{MasterBackend: "back_redis_master1"}, {MasterBackend: "back_redis_master1"}, {}}},
 			"topology.groups[1].master_backend", []string{
