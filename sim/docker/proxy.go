@@ -101,6 +101,7 @@ func (cl *Cluster) startProxyContainer(ctx context.Context, s *scenario.Scenario
 	if s.Proxy.SentinelAware {
 		desc += ", Sentinel-aware"
 	}
+	desc += layout.DescribeGroups()
 	if err := cl.requireImage(ctx, image); err != nil {
 		return nil, err
 	}
@@ -168,8 +169,14 @@ func (p *containerProxy) addr(frontend string) string {
 	return net.JoinHostPort(p.c.clientsIP.String(), port)
 }
 
+// Frontends are every group's ports on the container's clients address,
+// in the topology's order.
 func (p *containerProxy) Frontends() []rig.Frontend {
-	return []rig.Frontend{{Group: rig.DefaultGroup, MasterAddr: p.addr(p.layout.MasterFrontend), ReplicaAddr: p.addr(p.layout.ReplicaFrontend)}}
+	var out []rig.Frontend
+	for _, g := range p.layout.Groups {
+		out = append(out, rig.Frontend{Group: g.Group, MasterAddr: p.addr(g.MasterFrontend), ReplicaAddr: p.addr(g.ReplicaFrontend)})
+	}
+	return out
 }
 
 func (p *containerProxy) Instance() rig.Instance { return p.c }
@@ -272,13 +279,8 @@ func (p *containerProxy) Watch(ctx context.Context, f func(rig.ProxyEvent)) erro
 		at := time.Now()
 		if err == nil {
 			for _, st := range states {
-				port := ""
-				switch st.backend {
-				case p.layout.MasterBackend:
-					port = "master"
-				case p.layout.ReplicaBackend:
-					port = "replica"
-				default:
+				port := p.layout.Port(st.backend)
+				if port == "" {
 					continue
 				}
 				key := st.backend + "/" + st.server

@@ -280,7 +280,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 			for _, st := range states {
 				up[st.backend+"/"+st.server] = isUp(st.status)
 			}
-			if err == nil && up[layout.MasterBackend+"/redis2"] && !up[layout.MasterBackend+"/redis1"] {
+			if err == nil && up[layout.Groups[0].MasterBackend+"/redis2"] && !up[layout.Groups[0].MasterBackend+"/redis1"] {
 				break
 			}
 			if time.Now().After(deadline) {

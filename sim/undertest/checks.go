@@ -12,7 +12,7 @@ import (
 )
 
 // Checks are the check settings of a scenario's proxy: those of the first
-// server of its master backend, as the proxy runs them (the file's values
+// server of its (first group's) master backend, as the proxy runs them (the file's values
 // with the scenario's overrides and the proxy's defaults applied).
 type Checks struct {
 	// Backend is the name of the master backend.
@@ -68,9 +68,10 @@ func CheckSettings(s *scenario.Scenario) (Checks, error) {
 	if err != nil {
 		return Checks{}, fmt.Errorf("read check settings: %w", err)
 	}
-	be := layout.Config.Backend(layout.MasterBackend)
+	master := layout.Groups[0].MasterBackend
+	be := layout.Config.Backend(master)
 	if be == nil || len(be.Servers) == 0 {
-		return Checks{}, fmt.Errorf("read check settings of %s: %w", layout.MasterBackend, ErrNoServers)
+		return Checks{}, fmt.Errorf("read check settings of %s: %w", master, ErrNoServers)
 	}
 	sv := be.Servers[0]
 	c := Checks{

@@ -50,6 +50,7 @@ func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluste
 	if s.Proxy.SentinelAware {
 		desc += ", Sentinel-aware"
 	}
+	desc += layout.DescribeGroups()
 	return &inProcessProxy{p: p, layout: layout, desc: desc}, nil
 }
 
@@ -61,12 +62,19 @@ type inProcessProxy struct {
 
 func (ip *inProcessProxy) Describe() string { return ip.desc }
 
+// Frontends are every group's ports, in the topology's order.
 func (ip *inProcessProxy) Frontends() []rig.Frontend {
-	f := rig.Frontend{Group: rig.DefaultGroup, MasterAddr: ip.p.Frontend(ip.layout.MasterFrontend).Addr().String()}
-	if ip.layout.ReplicaFrontend != "" {
-		f.ReplicaAddr = ip.p.Frontend(ip.layout.ReplicaFrontend).Addr().String()
+	addr := func(frontend string) string {
+		if frontend == "" {
+			return ""
+		}
+		return ip.p.Frontend(frontend).Addr().String()
 	}
-	return []rig.Frontend{f}
+	var out []rig.Frontend
+	for _, g := range ip.layout.Groups {
+		out = append(out, rig.Frontend{Group: g.Group, MasterAddr: addr(g.MasterFrontend), ReplicaAddr: addr(g.ReplicaFrontend)})
+	}
+	return out
 }
 
 func (ip *inProcessProxy) Instance() rig.Instance { return nil }
@@ -88,13 +96,8 @@ func (ip *inProcessProxy) Watch(ctx context.Context, f func(rig.ProxyEvent)) err
 			if e.Type != proxy.EventServerUp && e.Type != proxy.EventServerDown {
 				continue
 			}
-			port := ""
-			switch e.Backend {
-			case ip.layout.MasterBackend:
-				port = "master"
-			case ip.layout.ReplicaBackend:
-				port = "replica"
-			default:
+			port := ip.layout.Port(e.Backend)
+			if port == "" {
 				continue
 			}
 			f(rig.ProxyEvent{At: ip.p.Start().Add(e.T), Port: port, Node: ip.layout.ServerNode[e.Backend+"/"+e.Server],
