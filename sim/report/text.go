@@ -6,6 +6,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"net"
 	"sort"
 	"strings"
 	"time"
@@ -286,11 +287,16 @@ func Timeline(w io.Writer, tl *timeline.Timeline) {
 				continue // the same event from another Sentinel
 			}
 			last[k] = e.T
-			kind := ""
-			if f := strings.Fields(e.Detail); len(f) > 0 && (f[0] == "master" || f[0] == "slave") {
+			kind, who := "", e.Node
+			f := strings.Fields(e.Detail)
+			switch {
+			case len(f) > 0 && (f[0] == "master" || f[0] == "slave"):
 				kind = f[0] + " "
+			case len(f) >= 4 && f[0] == "sentinel" && who == "":
+				// Another Sentinel: "sentinel <runid> <ip> <port> @ ...".
+				kind, who = "sentinel ", net.JoinHostPort(f[2], f[3])
 			}
-			line = fmt.Sprintf("sentinel  %-16s %s%s (%s)", e.Name, kind, e.Node, e.Source)
+			line = fmt.Sprintf("sentinel  %-16s %s%s (%s)", e.Name, kind, who, e.Source)
 			if e.Name == "+switch-master" {
 				line = fmt.Sprintf("sentinel  %-16s new master %s (%s)", e.Name, e.Node, e.Source)
 			}

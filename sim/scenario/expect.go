@@ -53,7 +53,7 @@ type Expectation struct {
 	// Metric is the name as written, with its group prefix if any.
 	Metric string
 	// Group is the group prefix ("" for the run as a whole).
-	Group string
+	Group string `json:",omitempty"`
 	Op    string
 	// Value is in seconds for duration metrics.
 	Value float64

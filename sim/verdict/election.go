@@ -31,8 +31,18 @@ type ElectionDelay struct {
 	// Won is false when no election was won by the end of the run.
 	Won bool
 	// Lost is the time from the first attempt to the one that won (to
-	// the end of the run when none won).
+	// the end of the run when none won); for a stale epoch, from the
+	// first votes to the votes re-cast in the current epoch.
 	Lost time.Duration
+	// StaleEpoch is set when the winning attempt's votes did not count:
+	// its Sentinel took a newer epoch (StaleEpoch) for another master's
+	// failover before it was elected, and sentinel.c's leader count takes
+	// only votes cast in the Sentinel's current epoch, so the election
+	// waited for the voters to vote again in StaleEpoch, at the next
+	// is-master-down-by-addr round (every second), at RecastAt
+	// (sim/model/TIMING.md §2).
+	StaleEpoch uint64
+	RecastAt   time.Duration
 }
 
 // Election is one Sentinel's attempt to lead a failover.
@@ -49,6 +59,7 @@ type Election struct {
 	Votes []Vote
 
 	decided time.Duration // when it was won or aborted
+	movedTo uint64        // the Sentinel's epoch when it was decided, if newer
 }
 
 // Vote is one Sentinel's vote.
@@ -63,6 +74,12 @@ func (d ElectionDelay) String() string {
 	var b strings.Builder
 	if d.Group != "" {
 		b.WriteString(d.Group + ": ")
+	}
+	if d.StaleEpoch != 0 && len(d.Attempts) > 0 {
+		a := d.Attempts[len(d.Attempts)-1]
+		fmt.Fprintf(&b, "failover delayed %.3fs: the votes for %s in epoch %d did not count once its epoch had moved to %d (failovers of other masters); re-cast in epoch %d at %.3fs",
+			d.Lost.Seconds(), a.Sentinel, a.Epoch, d.StaleEpoch, d.StaleEpoch, d.RecastAt.Seconds())
+		return b.String()
 	}
 	if d.Won {
 		fmt.Fprintf(&b, "failover delayed %.3fs: ", d.Lost.Seconds())
@@ -167,11 +184,7 @@ func electionDelays(tl *timeline.Timeline, group string, runids map[string]strin
 	epoch := map[string]uint64{}
 	var attempts []Election
 	last := map[string]int{} // per Sentinel, its latest attempt
-	type vote struct {
-		Vote
-		epoch uint64
-	}
-	var votes []vote
+	var votes []castVote
 	for _, e := range tl.Events {
 		if e.Kind != timeline.KindSentinel {
 			continue
@@ -190,6 +203,9 @@ func electionDelays(tl *timeline.Timeline, group string, runids map[string]strin
 				continue
 			}
 			attempts[i].decided = e.T
+			if ep := epoch[e.Source]; ep > attempts[i].Epoch && attempts[i].Epoch != 0 {
+				attempts[i].movedTo = ep
+			}
 			if e.Name == "+elected-leader" {
 				attempts[i].Won = true
 			} else {
@@ -205,7 +221,7 @@ func electionDelays(tl *timeline.Timeline, group string, runids map[string]strin
 			if who == "" {
 				who = id[:min(len(id), 8)]
 			}
-			votes = append(votes, vote{Vote{Voter: e.Source, For: who}, ep})
+			votes = append(votes, castVote{Vote{Voter: e.Source, For: who}, ep, e.T})
 		}
 	}
 	// The votes of an epoch in which this group's failover was tried are
@@ -261,6 +277,8 @@ func electionDelays(tl *timeline.Timeline, group string, runids map[string]strin
 			seg := append([]Election(nil), attempts[:w]...)
 			seg = append(seg, attempts[w])
 			out = append(out, ElectionDelay{Group: group, Attempts: seg, Won: true, Lost: attempts[w].At - attempts[0].At})
+		} else if a := attempts[w]; a.movedTo != 0 {
+			out = append(out, staleEpochDelay(group, a, votes))
 		}
 		rest := attempts[w+1:]
 		for len(rest) > 0 && !rest[0].Won && rest[0].At <= attempts[w].decided {
@@ -269,4 +287,44 @@ func electionDelays(tl *timeline.Timeline, group string, runids map[string]strin
 		attempts = rest
 	}
 	return out
+}
+
+// castVote is a +vote-for-leader: who voted for whom, in which epoch,
+// when.
+type castVote struct {
+	Vote
+	epoch uint64
+	at    time.Duration
+}
+
+// staleEpochDelay describes a won attempt whose first votes did not count
+// (Election.movedTo): from the first vote another Sentinel cast for the
+// candidate in the attempt's epoch to the first vote re-cast for it in the
+// newer epoch. A voter votes once per master and epoch, so a vote in the
+// newer epoch is a re-cast one when the same voter had already voted in
+// that epoch (for the master whose failover took it); without such votes
+// in the timeline, the election's time stands for them.
+func staleEpochDelay(group string, a Election, votes []castVote) ElectionDelay {
+	first, recast := a.At, a.decided
+	firstSeen := false
+	voted := map[string]int{} // per voter, its votes in the newer epoch
+	for _, v := range votes {
+		if v.at < a.At || v.at > a.decided || v.Voter == a.Sentinel {
+			if v.epoch == a.movedTo && v.at < a.At {
+				voted[v.Voter]++
+			}
+			continue
+		}
+		if v.epoch == a.Epoch && v.For == a.Sentinel && !firstSeen {
+			first, firstSeen = v.at, true
+		}
+		if v.epoch == a.movedTo {
+			voted[v.Voter]++
+			if voted[v.Voter] > 1 && v.For == a.Sentinel && firstSeen && v.at > first {
+				recast = v.at
+				break
+			}
+		}
+	}
+	return ElectionDelay{Group: group, Attempts: []Election{a}, Won: true, Lost: recast - first, StaleEpoch: a.movedTo, RecastAt: recast}
 }

@@ -110,6 +110,44 @@ func TestRecordedRunsAreJudgedAsTheirGoldenVerdicts(t *testing.T) {
 				t.Errorf("expectations: got %+v, want all held", r.Expectations)
 			}
 		},
+		"three-sets-host-kill": func(t *testing.T, r *Report) {
+			// Host h1 held the three groups' masters and sentinel1. The two
+			// Sentinels left fail the three groups over; the first Sentinel
+			// to reach ODOWN starts all three failovers, one epoch each, so
+			// the votes for the first two come back for epochs it has left
+			// and count only when re-cast a second later (TIMING.md §2).
+			if len(r.Groups) != 3 || r.Failovers != 3 {
+				t.Fatalf("groups: got %d with %d failovers, want 3 groups failed over", len(r.Groups), r.Failovers)
+			}
+			stale := 0
+			for _, d := range r.ElectionDelays {
+				if d.StaleEpoch != 0 {
+					stale++
+					if d.Lost < 500*time.Millisecond || d.Lost > 1500*time.Millisecond {
+						t.Errorf("%s: votes re-cast after %v, want about a second (SENTINEL_ASK_PERIOD)", d.Group, d.Lost)
+					}
+				}
+			}
+			if stale != 2 {
+				t.Errorf("election delays: got %+v, want two groups waiting for votes in the current epoch", r.ElectionDelays)
+			}
+			first, last := time.Duration(0), time.Duration(0)
+			for i, g := range r.Groups {
+				if !g.Report.WriteInterruption.Recovered {
+					t.Fatalf("%s: write interruption not recovered", g.Name)
+				}
+				if d := g.Report.WriteInterruption.Duration; i == 0 || d < first {
+					first = d
+				}
+				last = max(last, g.Report.WriteInterruption.Duration)
+			}
+			if last-first < 500*time.Millisecond {
+				t.Errorf("groups' write interruptions %v to %v: want the delayed groups about a second longer", first, last)
+			}
+			if !r.Lost.Checked || r.Lost.Lost != 0 {
+				t.Errorf("lost writes: got %+v, want none", r.Lost)
+			}
+		},
 		"partition": func(t *testing.T, r *Report) {
 			if r.Fault == nil || r.Fault.Name != "disconnect" {
 				t.Errorf("fault: got %+v, want a disconnect", r.Fault)
