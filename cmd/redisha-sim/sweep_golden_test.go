@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/model"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/sweep"
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/verdict"
+)
+
+// updateGolden rewrites the sweep's golden outputs:
+//
+//	go test ./cmd/redisha-sim -run Golden -update
+var updateGolden = flag.Bool("update", false, "rewrite the golden sweep outputs in testdata")
+
+// fakeSweep sweeps path over proxy.inter=1s,2s with two repeats of a fake
+// run whose report run gives, with the times zeroed and a fixed model
+// band on the first point, so that the outputs are the same every time.
+func fakeSweep(t *testing.T, path string, run func(inter time.Duration, repeat int) *verdict.Report) *sweep.Result {
+	t.Helper()
+	n := map[time.Duration]int{}
+	res, err := sweep.Sweep(t.Context(), sweep.Options{
+		Sets: []string{"proxy.inter=1s,2s"}, Repeat: 2, Parallel: 1,
+		Load: func(sets []string) (*scenario.Scenario, error) { return scenario.Load(path, sets) },
+		Run: func(_ context.Context, s *scenario.Scenario, _ time.Duration) (*sim.Result, error) {
+			inter := s.Proxy.Inter.D
+			n[inter]++
+			return &sim.Result{Timeline: &timeline.Timeline{}, Report: run(inter, n[inter])}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Seconds, res.RunSeconds = 0, 0
+	for i := range res.Runs {
+		res.Runs[i].Seconds = 0
+	}
+	d := model.Dist{N: 100, P5: 5 * time.Second, P50: 6 * time.Second, P95: 7 * time.Second, Max: 8 * time.Second}
+	res.Points[0].Prediction = &model.Prediction{Trials: 100, Interruption: d}
+	return res
+}
+
+// oneGroupReport is a recovered interruption of inter times the repeat,
+// a switch 500ms before writes came back and a lost write per repeat.
+func oneGroupReport(inter time.Duration, repeat int) *verdict.Report {
+	d := time.Duration(repeat) * inter
+	return &verdict.Report{
+		Fault:             &timeline.Event{},
+		WriteInterruption: verdict.Interruption{Interrupted: true, Recovered: true, Duration: d},
+		Phases:            []verdict.Phase{{Name: "+switch-master", Found: true}},
+		ProxyShare:        500 * time.Millisecond,
+		Lost:              verdict.LostWrites{Checked: true, Lost: repeat},
+		TwoMaster:         verdict.TwoMaster{Total: time.Duration(repeat) * 100 * time.Millisecond},
+		Failovers:         1,
+		FalseDown:         verdict.FalseDown{Checked: true},
+	}
+}
+
+// writeFakeSweep writes res as the command does, with --csv,
+// --json and --svg, and returns the table, the CSV, the JSON and the SVG.
+func writeFakeSweep(t *testing.T, res *sweep.Result) (table, csvText, jsonText, svg string) {
+	t.Helper()
+	dir := t.TempDir()
+	f := &sweepFlags{csvOut: filepath.Join(dir, "sweep.csv")}
+	f.jsonOut = filepath.Join(dir, "sweep.json")
+	f.svgOut = filepath.Join(dir, "sweep.svg")
+	var out strings.Builder
+	if err := writeSweep(res, f, &out); err != nil {
+		t.Fatal(err)
+	}
+	c, err := os.ReadFile(f.csvOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := os.ReadFile(f.jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.ReadFile(f.svgOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), string(c), string(j), string(g)
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *updateGolden {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s: got\n%s\nwant\n%s", name, got, want)
+	}
+}
+
+// A sweep of a one-group scenario prints, and writes as CSV, JSON and SVG,
+// exactly what it did before sweeps knew of groups.
+func TestSweepOfOneGroupWritesTheGoldenOutputs(t *testing.T) {
+	res := fakeSweep(t, "../../scenarios/master-kill.yaml", oneGroupReport)
+	table, csvText, jsonText, svg := writeFakeSweep(t, res)
+	golden(t, "sweep-one-group.txt", table)
+	golden(t, "sweep-one-group.svg", svg)
+	golden(t, "sweep-one-group.csv", csvText)
+	golden(t, "sweep-one-group.json", jsonText)
+}
