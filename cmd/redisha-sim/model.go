@@ -98,7 +98,7 @@ func predict(s *scenario.Scenario, trials int, seed uint64) (*model.Prediction, 
 }
 
 func writePredictionJSON(path string, pred *model.Prediction) error {
-	b, err := json.MarshalIndent(sweep.SummariseModel(pred), "", " ")
+	b, err := json.MarshalIndent(sweep.SummariseModel(pred, nil), "", " ")
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,13 @@ type Point struct {
 func (p Point) Label() string { return strings.Join(p.Sets, " ") }
 
 // Metrics are the run figures a sweep reports, by verdict metric name.
+// In a run with several groups they are the total's: the worst group's
+// durations, the counts summed over the groups (verdict.Report.Groups).
 var Metrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_master_window", "check_rate", "check_bytes_rate", "false_down_marks"}
+
+// GroupMetrics are the figures a sweep reports for each group of a run
+// with several, named "<group>.<metric>" (group2.write_interruption).
+var GroupMetrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_master_window", "failovers"}
 
 // ParseAxes splits --set values into fixed settings (key=value) and swept
 // axes (key=v1,v2,...).
@@ -135,11 +141,15 @@ func Summarise(xs []float64) Summary {
 
 // PointResult summarises a point.
 type PointResult struct {
-	Sets    []string           `json:"sets"`
-	Values  []string           `json:"values"`
-	Runs    int                `json:"runs"`
-	Failed  int                `json:"failed_runs"`
-	Tilted  int                `json:"tilted_runs"`
+	Sets   []string `json:"sets"`
+	Values []string `json:"values"`
+	Runs   int      `json:"runs"`
+	Failed int      `json:"failed_runs"`
+	Tilted int      `json:"tilted_runs"`
+	// Groups name the point's replication groups when its scenario has
+	// several (none with one). Stats then also hold each group's
+	// GroupMetrics ("<group>.<metric>") and the total's "failovers".
+	Groups  []string           `json:"groups,omitempty"`
 	Stats   map[string]Summary `json:"stats"`
 	Model   *ModelSummary      `json:"model,omitempty"`
 	NoModel string             `json:"model_error,omitempty"`
@@ -230,7 +240,13 @@ func Sweep(ctx context.Context, opt Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Points = append(res.Points, PointResult{Sets: p.Sets, Values: p.Values, Scenario: s, Stats: map[string]Summary{}})
+		pr := PointResult{Sets: p.Sets, Values: p.Values, Scenario: s, Stats: map[string]Summary{}}
+		if gs := s.ResolvedGroups(); len(gs) > 1 {
+			for _, g := range gs {
+				pr.Groups = append(pr.Groups, g.Name)
+			}
+		}
+		res.Points = append(res.Points, pr)
 	}
 	first := res.Points[0].Scenario
 	res.Scenario, res.Backend = first.Name, first.Backend
@@ -254,7 +270,7 @@ func Sweep(ctx context.Context, opt Options) (*Result, error) {
 				pr.NoModel = err.Error()
 				continue
 			}
-			m := SummariseModel(pr.Prediction)
+			m := SummariseModel(pr.Prediction, pr.Groups)
 			pr.Model = &m
 		}
 	}
@@ -317,11 +333,28 @@ func Sweep(ctx context.Context, opt Options) (*Result, error) {
 	}
 	for i := range res.Points {
 		pr := &res.Points[i]
-		for _, m := range Metrics {
+		for _, m := range pr.StatNames() {
 			pr.Stats[m] = Summarise(MetricValues(res.Runs, i, m))
 		}
 	}
 	return res, nil
+}
+
+// StatNames are the names of the point's Stats: Metrics, and with
+// several groups "failovers" and each group's GroupMetrics, group by
+// group.
+func (p *PointResult) StatNames() []string {
+	names := slices.Clone(Metrics)
+	if len(p.Groups) == 0 {
+		return names
+	}
+	names = append(names, "failovers")
+	for _, g := range p.Groups {
+		for _, m := range GroupMetrics {
+			names = append(names, g+"."+m)
+		}
+	}
+	return names
 }
 
 // MetricValues are a metric's values over the runs of a point that
