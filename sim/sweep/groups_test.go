@@ -146,7 +146,9 @@ func TestSweepOfThreeGroupsSummarisesEachGroup(t *testing.T) {
 // With one group a sweep records no group figures: its stats are
 // Metrics alone, as before sweeps knew of groups.
 func TestSweepOfOneGroupRecordsNoGroupFigures(t *testing.T) {
-	run := func(context.Context, *scenario.Scenario, time.Duration) (*sim.Result, error) { return result(2*time.Second, 1), nil }
+	run := func(context.Context, *scenario.Scenario, time.Duration) (*sim.Result, error) {
+		return result(2*time.Second, 1), nil
+	}
 	res, err := sweep.Sweep(t.Context(), sweep.Options{Sets: []string{"proxy.inter=1s,2s"}, Repeat: 1, Load: load, Run: run})
 	if err != nil {
 		t.Fatal(err)
