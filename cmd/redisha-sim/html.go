@@ -44,8 +44,13 @@ func writePage(path string, render func(io.Writer) error) error {
 
 // sweepChart shapes a sweep for the chart: x is the first swept axis whose
 // values are durations, one series per combination of the other axes.
+// With several replication groups it shows the worst group's write
+// interruption, and the model's band of the worst group.
 func sweepChart(res *sweep.Result) htmlreport.SweepData {
 	d := htmlreport.SweepData{Title: fmt.Sprintf("Sweep of %s on the %s backend", res.Scenario, res.Backend), YName: "write interruption (s)"}
+	if sweepHasGroups(res) {
+		d.YName = "write interruption, worst group (s)"
+	}
 	xi := -1
 	for i, a := range res.Swept {
 		if _, ok := durationValue(a.Values[0]); ok {
@@ -83,9 +88,10 @@ func sweepChart(res *sweep.Result) htmlreport.SweepData {
 				sp.Measured = append(sp.Measured, v)
 			}
 		}
-		if p.Prediction != nil && p.Prediction.Interruption.N > 0 {
-			in := p.Prediction.Interruption
-			sp.ModelP5, sp.ModelP50, sp.ModelP95 = in.P5.Seconds(), in.P50.Seconds(), in.P95.Seconds()
+		if p.Prediction != nil {
+			if in, _ := sweep.WorstInterruption(p.Prediction); in.N > 0 {
+				sp.ModelP5, sp.ModelP50, sp.ModelP95 = in.P5.Seconds(), in.P50.Seconds(), in.P95.Seconds()
+			}
 		}
 		s.Points = append(s.Points, sp)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
+	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/sweep"
 )
@@ -45,7 +46,13 @@ func newSweepCmd(g *globalFlags) *cobra.Command {
 each, and report per point the median, p95 and max write interruption, the
 proxy's share, lost writes, the two-master window, the health-check load
 (checks and bytes per second on the busiest node) and false DOWN marks of
-healthy nodes, next to the timing model's p5-p50-p95 band.
+healthy nodes, next to the timing model's p5-p50-p95 band. A scenario with
+several replication groups gets, per point, a row for all of them (the
+worst group's interruption, proxy share and model band, the longest
+two-master window, lost writes and failovers summed) and a row per group,
+in a group column, with a failovers column; --json then also carries each
+group's figures as "<group>.<metric>" (group2.write_interruption), and the
+chart shows the worst group.
 
 A --set with commas sweeps that field (proxy.inter=250ms,500ms,1s,2s); one
 without sets it for every run. Memory runs go in parallel (--parallel),
@@ -217,6 +224,11 @@ func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 	printTable(out, header, rows)
 	fmt.Fprintf(out, "\n%d runs in %s (the runs' lengths add up to %s); %d point(s) x %d repeat(s) on the %s backend.\n",
 		len(res.Runs), fmtSecs(res.Seconds), fmtSecs(res.RunSeconds), len(res.Points), res.Repeat, res.Backend)
+	var notes []string
+	if sweepHasGroups(res) {
+		notes = append(notes, sweepGroupsNote)
+		fmt.Fprintln(out, sweepGroupsNote)
+	}
 	failed := 0
 	for _, r := range res.Runs {
 		if r.Err != "" {
@@ -247,7 +259,7 @@ func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 		}
 	}
 	if f.htmlOut != "" {
-		if err := writeSweepHTML(f.htmlOut, res, header, rows, nil); err != nil {
+		if err := writeSweepHTML(f.htmlOut, res, header, rows, notes); err != nil {
 			return exitError{exitFailed, err}
 		}
 	}
@@ -262,30 +274,34 @@ func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 	return nil
 }
 
+// sweepGroupsNote explains the rows of a sweep with several groups.
+const sweepGroupsNote = "Several replication groups: each point's \"" + summaryTotal + "\" row is the total of its groups (the worst group's" +
+	" interruption and proxy share, the longest two-master window, lost writes and failovers summed; the model's band is the" +
+	" worst group's, trial by trial), followed by a row per group; the chart shows the worst group."
+
 func fmtSecs(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
 }
 
-// sweepTable is one row per point.
+// sweepTable is one row per point; when a point's scenario has several
+// replication groups, a group column, a failovers column and, per point,
+// a row for the total (summaryTotal: the worst group's durations, the
+// counts summed) followed by one per group.
 func sweepTable(res *sweep.Result) ([]string, [][]string) {
-	header := append(slices.Clone(res.Axes),
-		"runs", "interruption median", "p95", "max", "model p5-p50-p95", "proxy share median",
-		"lost writes median", "lost max", "two-master median", "checks/s/node", "check bytes/s/node", "false DOWN marks")
+	groups := sweepHasGroups(res)
+	header := slices.Clone(res.Axes)
+	if groups {
+		header = append(header, "group")
+	}
+	header = append(header, "runs", "interruption median", "p95", "max", "model p5-p50-p95", "proxy share median",
+		"lost writes median", "lost max", "two-master median")
+	if groups {
+		header = append(header, "failovers median")
+	}
+	header = append(header, "checks/s/node", "check bytes/s/node", "false DOWN marks")
 	var rows [][]string
 	for _, p := range res.Points {
 		st := p.Stats
-		sec := func(s sweep.Summary, v float64) string {
-			if s.N == 0 {
-				return "-"
-			}
-			return fmt.Sprintf("%.2fs", v)
-		}
-		num := func(s sweep.Summary, v float64, format string) string {
-			if s.N == 0 {
-				return "-"
-			}
-			return fmt.Sprintf(format, v)
-		}
 		it := st["write_interruption"]
 		runs := fmt.Sprintf("%d", p.Runs-p.Failed)
 		if p.Failed > 0 {
@@ -298,24 +314,91 @@ func sweepTable(res *sweep.Result) ([]string, [][]string) {
 			runs += fmt.Sprintf(" (%d in TILT: overloaded?)", p.Tilted)
 		}
 		band := "-"
-		if p.Prediction != nil && p.Prediction.Interruption.N > 0 {
-			d := p.Prediction.Interruption
-			band = fmt.Sprintf("%.2f-%.2f-%.2fs", d.P5.Seconds(), d.P50.Seconds(), d.P95.Seconds())
-			if it.N > 0 && !d.Within(time.Duration(it.Median*float64(time.Second))) {
-				band += " (median outside)"
-			}
+		if p.Prediction != nil {
+			d, _ := sweep.WorstInterruption(p.Prediction)
+			band = modelBand(d, it)
 		}
 		fd := st["false_down_marks"]
-		row := append(slices.Clone(p.Values),
-			runs, sec(it, it.Median), sec(it, it.P95), sec(it, it.Max), band,
-			sec(st["proxy_share"], st["proxy_share"].Median),
-			num(st["lost_writes"], st["lost_writes"].Median, "%.0f"), num(st["lost_writes"], st["lost_writes"].Max, "%.0f"),
-			sec(st["two_master_window"], st["two_master_window"].Median),
-			num(st["check_rate"], st["check_rate"].Median, "%.2f"), num(st["check_bytes_rate"], st["check_bytes_rate"].Median, "%.0f"),
+		group := "-"
+		if len(p.Groups) > 0 {
+			group = summaryTotal
+		}
+		row := sweepRow(p, groups, group, runs, band, "")
+		row = append(row, num(st["check_rate"], st["check_rate"].Median, "%.2f"), num(st["check_bytes_rate"], st["check_bytes_rate"].Median, "%.0f"),
 			num(fd, fd.Max, "%.0f max"))
 		rows = append(rows, row)
+		for i, g := range p.Groups {
+			git := st[g+".write_interruption"]
+			runs := fmt.Sprintf("%d", p.Runs-p.Failed)
+			if git.N < p.Runs-p.Failed {
+				runs += fmt.Sprintf(" (%d not recovered)", p.Runs-p.Failed-git.N)
+			}
+			band := "-"
+			if p.Prediction != nil {
+				if d, _, ok := sweep.GroupInterruption(p.Prediction, i); ok {
+					band = modelBand(d, git)
+				}
+			}
+			rows = append(rows, append(sweepRow(p, groups, g, runs, band, g+"."), "-", "-", "-"))
+		}
 	}
 	return header, rows
+}
+
+// sweepHasGroups reports whether some point's scenario has several
+// replication groups.
+func sweepHasGroups(res *sweep.Result) bool {
+	return slices.ContainsFunc(res.Points, func(p sweep.PointResult) bool { return len(p.Groups) > 0 })
+}
+
+// sweepRow is a row's cells up to the two-master window (and, with
+// groups, its group and failovers), from the point's figures named
+// prefix+metric.
+func sweepRow(p sweep.PointResult, groups bool, group, runs, band, prefix string) []string {
+	st := func(m string) sweep.Summary { return p.Stats[prefix+m] }
+	row := slices.Clone(p.Values)
+	if groups {
+		row = append(row, group)
+	}
+	it := st("write_interruption")
+	row = append(row, runs, sec(it, it.Median), sec(it, it.P95), sec(it, it.Max), band,
+		sec(st("proxy_share"), st("proxy_share").Median),
+		num(st("lost_writes"), st("lost_writes").Median, "%.0f"), num(st("lost_writes"), st("lost_writes").Max, "%.0f"),
+		sec(st("two_master_window"), st("two_master_window").Median))
+	if groups {
+		row = append(row, num(st("failovers"), st("failovers").Median, "%.0f"))
+	}
+	return row
+}
+
+// modelBand is the model's p5-p50-p95 of d, saying when the measured
+// median it lies outside; "-" without trials.
+func modelBand(d model.Dist, it sweep.Summary) string {
+	if d.N == 0 {
+		return "-"
+	}
+	band := fmt.Sprintf("%.2f-%.2f-%.2fs", d.P5.Seconds(), d.P50.Seconds(), d.P95.Seconds())
+	if it.N > 0 && !d.Within(time.Duration(it.Median*float64(time.Second))) {
+		band += " (median outside)"
+	}
+	return band
+}
+
+// sec is a duration summary's figure v in seconds, "-" when nothing was
+// measured.
+func sec(s sweep.Summary, v float64) string {
+	if s.N == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fs", v)
+}
+
+// num is a summary's figure v in format, "-" when nothing was measured.
+func num(s sweep.Summary, v float64, format string) string {
+	if s.N == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, v)
 }
 
 func printTable(w io.Writer, header []string, rows [][]string) {

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -120,4 +122,57 @@ func TestSweepOfOneGroupWritesTheGoldenOutputs(t *testing.T) {
 	golden(t, "sweep-one-group.svg", svg)
 	golden(t, "sweep-one-group.csv", csvText)
 	golden(t, "sweep-one-group.json", jsonText)
+}
+
+// threeGroupsReport is oneGroupReport for three groups, group i+1's
+// interruption (i+1) x inter x the repeat, group3 without a switch and,
+// in the second repeat at 2s, not recovered; the total as verdict.Judge
+// makes it (the worst group's interruption, lost writes and failovers
+// summed, the longest two-master window).
+func threeGroupsReport(inter time.Duration, repeat int) *verdict.Report {
+	total := &verdict.Report{Fault: &timeline.Event{}, FalseDown: verdict.FalseDown{Checked: true}, Lost: verdict.LostWrites{Checked: true}}
+	for i := range 3 {
+		g := oneGroupReport(time.Duration(i+1)*inter, repeat)
+		if i == 2 {
+			g.Phases, g.ProxyShare = nil, 0
+			g.WriteInterruption.Recovered = !(inter == 2*time.Second && repeat == 2)
+		}
+		g.TwoMaster.Total += time.Duration(i) * time.Second
+		total.Groups = append(total.Groups, verdict.GroupReport{Name: fmt.Sprintf("group%d", i+1), MasterName: fmt.Sprintf("group%d", i+1), Report: g})
+		total.Lost.Lost += g.Lost.Lost
+		total.Failovers += g.Failovers
+		total.TwoMaster = g.TwoMaster
+		total.Worst, total.WriteInterruption, total.Phases, total.ProxyShare = total.Groups[i].Name, g.WriteInterruption, g.Phases, g.ProxyShare
+	}
+	return total
+}
+
+// A sweep of a three-group scenario prints a row for all the groups and
+// one per group, with a group and a failovers column, and says how to
+// read them; its golden outputs show the layout.
+func TestSweepOfThreeGroupsWritesARowPerGroup(t *testing.T) {
+	res := fakeSweep(t, "../../scenarios/three-sets-host-kill.yaml", threeGroupsReport)
+	d := model.Dist{N: 100, P5: time.Second, P50: 2 * time.Second, P95: 3 * time.Second, Max: 4 * time.Second}
+	w := model.Dist{N: 100, P5: 4 * time.Second, P50: 5 * time.Second, P95: 6 * time.Second, Max: 7 * time.Second}
+	res.Points[0].Prediction = &model.Prediction{Trials: 100, Interruption: d,
+		Groups: []model.GroupPrediction{{Interruption: d}, {Interruption: d}, {Interruption: d}}, Worst: model.GroupPrediction{Interruption: w}}
+	table, csvText, _, svg := writeFakeSweep(t, res)
+	golden(t, "sweep-three-groups.txt", table)
+	golden(t, "sweep-three-groups.csv", csvText)
+	if !strings.Contains(svg, "worst group") {
+		t.Errorf("chart: got no mention of the worst group, want its axis to say so")
+	}
+	header, rows := sweepTable(res)
+	if len(rows) != 8 || header[1] != "group" || !slices.Contains(header, "failovers median") {
+		t.Fatalf("got header %q and %d rows, want a group and a failovers column and 4 rows per point", header, len(rows))
+	}
+	want := [][]string{
+		{"1s", summaryTotal, "2", "4.50s"}, {"1s", "group1", "2", "1.50s"}, {"1s", "group2", "2", "3.00s"}, {"1s", "group3", "2", "4.50s"},
+		{"2s", summaryTotal, "2 (1 not recovered)", "6.00s"}, {"2s", "group3", "2 (1 not recovered)", "6.00s"},
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(rows, func(r []string) bool { return slices.Equal(r[:4], w) }) {
+			t.Errorf("got no row starting %q in %q", w, rows)
+		}
+	}
 }
