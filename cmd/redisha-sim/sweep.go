@@ -315,8 +315,11 @@ func sweepTable(res *sweep.Result) ([]string, [][]string) {
 		}
 		band := "-"
 		if p.Prediction != nil {
-			d, _ := sweep.WorstInterruption(p.Prediction)
+			d, unrecovered := sweep.WorstInterruption(p.Prediction)
 			band = modelBand(d, it)
+			if len(p.Groups) > 0 {
+				band = groupBand(d, unrecovered, p.Prediction.Trials, it)
+			}
 		}
 		fd := st["false_down_marks"]
 		group := "-"
@@ -335,8 +338,8 @@ func sweepTable(res *sweep.Result) ([]string, [][]string) {
 			}
 			band := "-"
 			if p.Prediction != nil {
-				if d, _, ok := sweep.GroupInterruption(p.Prediction, i); ok {
-					band = modelBand(d, git)
+				if d, unrecovered, ok := sweep.GroupInterruption(p.Prediction, i); ok {
+					band = groupBand(d, unrecovered, p.Prediction.Trials, git)
 				}
 			}
 			rows = append(rows, append(sweepRow(p, groups, g, runs, band, g+"."), "-", "-", "-"))
@@ -382,6 +385,19 @@ func modelBand(d model.Dist, it sweep.Summary) string {
 		band += " (median outside)"
 	}
 	return band
+}
+
+// groupBand is modelBand for the rows of a sweep with several groups,
+// saying in how many of the trials the group (or some group, for the
+// total) never recovered.
+func groupBand(d model.Dist, unrecovered, trials int, it sweep.Summary) string {
+	switch {
+	case unrecovered == 0:
+		return modelBand(d, it)
+	case d.N == 0:
+		return "never recovers"
+	}
+	return modelBand(d, it) + fmt.Sprintf(" (%d/%d never recover)", unrecovered, trials)
 }
 
 // sec is a duration summary's figure v in seconds, "-" when nothing was

@@ -155,7 +155,10 @@ func TestSweepOfThreeGroupsWritesARowPerGroup(t *testing.T) {
 	d := model.Dist{N: 100, P5: time.Second, P50: 2 * time.Second, P95: 3 * time.Second, Max: 4 * time.Second}
 	w := model.Dist{N: 100, P5: 4 * time.Second, P50: 5 * time.Second, P95: 6 * time.Second, Max: 7 * time.Second}
 	res.Points[0].Prediction = &model.Prediction{Trials: 100, Interruption: d,
-		Groups: []model.GroupPrediction{{Interruption: d}, {Interruption: d}, {Interruption: d}}, Worst: model.GroupPrediction{Interruption: w}}
+		Groups: []model.GroupPrediction{{Interruption: d}, {Interruption: d, Unrecovered: 10}, {Interruption: d}}, Worst: model.GroupPrediction{Interruption: w, Unrecovered: 10}}
+	// At 2s the model never recovers group3.
+	res.Points[1].Prediction = &model.Prediction{Trials: 100, Interruption: d,
+		Groups: []model.GroupPrediction{{Interruption: d}, {Interruption: d}, {Unrecovered: 100}}, Worst: model.GroupPrediction{Unrecovered: 100}}
 	table, csvText, _, svg := writeFakeSweep(t, res)
 	golden(t, "sweep-three-groups.txt", table)
 	golden(t, "sweep-three-groups.csv", csvText)
@@ -169,6 +172,13 @@ func TestSweepOfThreeGroupsWritesARowPerGroup(t *testing.T) {
 	want := [][]string{
 		{"1s", summaryTotal, "2", "4.50s"}, {"1s", "group1", "2", "1.50s"}, {"1s", "group2", "2", "3.00s"}, {"1s", "group3", "2", "4.50s"},
 		{"2s", summaryTotal, "2 (1 not recovered)", "6.00s"}, {"2s", "group3", "2 (1 not recovered)", "6.00s"},
+	}
+	bands := map[string]string{"1s " + summaryTotal: "4.00-5.00-6.00s (10/100 never recover)", "1s group2": "1.00-2.00-3.00s (10/100 never recover)",
+		"1s group1": "1.00-2.00-3.00s", "2s " + summaryTotal: "never recovers", "2s group3": "never recovers", "2s group1": "1.00-2.00-3.00s", "1s group3": "1.00-2.00-3.00s (median outside)"}
+	for _, r := range rows {
+		if want, ok := bands[r[0]+" "+r[1]]; ok && r[6] != want {
+			t.Errorf("%s %s: got model band %q, want %q", r[0], r[1], r[6], want)
+		}
 	}
 	for _, w := range want {
 		if !slices.ContainsFunc(rows, func(r []string) bool { return slices.Equal(r[:4], w) }) {

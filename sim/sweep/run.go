@@ -96,6 +96,10 @@ type ModelSummary struct {
 	Trials      int                 `json:"trials"`
 	Unrecovered int                 `json:"unrecovered"`
 	Metrics     map[string]DistJSON `json:"metrics"`
+	// GroupUnrecovered counts, with several groups, the trials in which
+	// each group never recovered, by group name, and "worst" those in
+	// which some group did not (Unrecovered is the first group's).
+	GroupUnrecovered map[string]int `json:"group_unrecovered,omitempty"`
 }
 
 // DistJSON is a model distribution in seconds.
@@ -127,9 +131,11 @@ func SummariseModel(pred *model.Prediction, groups []string) ModelSummary {
 	if len(groups) < 2 || len(pred.Groups) != len(groups) {
 		return ms
 	}
+	ms.GroupUnrecovered = map[string]int{"worst": pred.Worst.Unrecovered}
 	for i, g := range pred.Groups {
 		ms.Metrics[groups[i]+".write_interruption"] = distJSON(g.Interruption)
 		ms.Metrics[groups[i]+".switch_master"] = distJSON(g.Switch)
+		ms.GroupUnrecovered[groups[i]] = g.Unrecovered
 	}
 	ms.Metrics["worst.write_interruption"] = distJSON(pred.Worst.Interruption)
 	ms.Metrics["worst.switch_master"] = distJSON(pred.Worst.Switch)

@@ -27,23 +27,34 @@ type Candidate struct {
 	Load float64
 	// Risk says why the setting may mark a healthy but slow node DOWN.
 	Risk string
-	// Measured evidence.
-	Runs      []Run
-	Measured  Summary
-	FalseDown float64
+	// Measured evidence: Measured is the write interruption (the worst
+	// group's, with several), GroupMeasured each group's by name.
+	Runs          []Run
+	Measured      Summary
+	GroupMeasured map[string]Summary
+	FalseDown     float64
 }
 
 func (c *Candidate) String() string {
 	return fmt.Sprintf("inter %v fastinter %v downinter %v rise %d fall %d", c.Inter, c.Fast, c.Down, c.Rise, c.Fall)
 }
 
-// P95 is the model's p95 write interruption, or the longest duration when
-// some trials never recovered.
+// P95 is the model's p95 write interruption (the worst group's, trial by
+// trial, with several groups), or the longest duration when some trials
+// never recovered.
 func (c *Candidate) P95() time.Duration {
-	if c.Prediction.Unrecovered > 0 {
+	d, unrecovered := c.Interruption()
+	if unrecovered > 0 {
 		return time.Duration(1<<62 - 1)
 	}
-	return c.Prediction.Interruption.P95
+	return d.P95
+}
+
+// Interruption is the model's write interruption the candidate is judged
+// on, and the trials that never recovered: with several groups the worst
+// group's, trial by trial (WorstInterruption).
+func (c *Candidate) Interruption() (model.Dist, int) {
+	return WorstInterruption(c.Prediction)
 }
 
 // TuneInters and the other lists span the search by default: each inter
@@ -100,7 +111,10 @@ type Tuning struct {
 	// Feasible are the candidates the model puts within the budget with
 	// no risk of false DOWN marks, in the same order.
 	Feasible []*Candidate
-	opt      TuneOptions
+	// Groups name the scenario's replication groups when it has several
+	// (none with one): every figure is then the worst group's.
+	Groups []string
+	opt    TuneOptions
 }
 
 // Screen loads the scenario and screens every candidate check setting
@@ -117,6 +131,11 @@ func Screen(opt TuneOptions) (*Tuning, error) {
 		return nil, badInput(fmt.Errorf("scenario %s: tune needs the timing model, which cannot predict it: %w", base.Name, err))
 	}
 	t := &Tuning{Base: base, Worst: worstDelay(base), opt: opt}
+	if gs := base.ResolvedGroups(); len(gs) > 1 {
+		for _, g := range gs {
+			t.Groups = append(t.Groups, g.Name)
+		}
+	}
 
 	inters, rises, falls := orDefault(opt.Inters, TuneInters), orDefault(opt.Rises, TuneRises), orDefault(opt.Falls, TuneFalls)
 	var cands []*Candidate
@@ -190,7 +209,11 @@ func (t *Tuning) Closest() []*Candidate {
 func (t *Tuning) Infeasible() string {
 	best := slices.MinFunc(t.Candidates, func(a, b *Candidate) int { return int(a.P95() - b.P95()) })
 	budget := t.opt.Budget
-	msg := fmt.Sprintf("No check setting meets %v: the least the model predicts is a p95 of %v (%s).", budget, best.P95().Round(10*time.Millisecond), best)
+	of := ""
+	if len(t.Groups) > 0 {
+		of = " for the worst group"
+	}
+	msg := fmt.Sprintf("No check setting meets %v: the least the model predicts%s is a p95 of %v (%s).", budget, of, best.P95().Round(10*time.Millisecond), best)
 	if sd := best.Prediction.SDown; sd.N > 0 && sd.P50 > budget/2 {
 		msg += fmt.Sprintf(" Sentinel alone needs %v to see the master down (down-after %v) and %v to promote a replica:"+
 			" lower sentinel.down_after (e.g. --set sentinel.down_after=1s) and tune again.",
@@ -260,6 +283,7 @@ func (t *Tuning) measure(ctx context.Context, c *Candidate) error {
 		}()
 	}
 	var its []float64
+	groups := map[string][]float64{}
 	for range opt.Repeat {
 		r := <-results
 		c.Runs = append(c.Runs, r)
@@ -269,12 +293,23 @@ func (t *Tuning) measure(ctx context.Context, c *Candidate) error {
 		if v, ok := r.Metrics["write_interruption"]; ok {
 			its = append(its, v)
 		}
+		for _, g := range r.Groups {
+			if v, ok := r.Metrics[g+".write_interruption"]; ok {
+				groups[g] = append(groups[g], v)
+			}
+		}
 		c.FalseDown += r.Metrics["false_down_marks"]
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("interrupted: %w", err)
 	}
 	c.Measured = Summarise(its)
+	if len(t.Groups) > 0 {
+		c.GroupMeasured = map[string]Summary{}
+		for _, g := range t.Groups {
+			c.GroupMeasured[g] = Summarise(groups[g])
+		}
+	}
 	return nil
 }
 
@@ -284,10 +319,25 @@ func (t *Tuning) measure(ctx context.Context, c *Candidate) error {
 func (t *Tuning) Recommendation(c *Candidate) string {
 	s := t.Base
 	var b strings.Builder
-	d := c.Prediction.Interruption
+	d, _ := c.Interruption()
 	fmt.Fprintf(&b, "Recommended: %s\n", c)
-	fmt.Fprintf(&b, "  Model (%d trials): write interruption p5 %v, p50 %v, p95 %v, max %v; proxy share p50 %v; dead master marked DOWN p50 %v\n",
-		c.Prediction.Trials, r10(d.P5), r10(d.P50), r10(d.P95), r10(d.Max), r10(c.Prediction.ProxyShare.P50), r10(c.Prediction.Detection.P50))
+	if len(t.Groups) > 0 {
+		fmt.Fprintf(&b, "  Judged on the worst of the %d groups (%s), trial by trial and run by run.\n", len(t.Groups), strings.Join(t.Groups, ", "))
+		fmt.Fprintf(&b, "  Model (%d trials): worst group's write interruption p5 %v, p50 %v, p95 %v, max %v; first group's proxy share p50 %v, dead master marked DOWN p50 %v\n",
+			c.Prediction.Trials, r10(d.P5), r10(d.P50), r10(d.P95), r10(d.Max), r10(c.Prediction.ProxyShare.P50), r10(c.Prediction.Detection.P50))
+		var per []string
+		for i, g := range t.Groups {
+			if gd, _, ok := GroupInterruption(c.Prediction, i); ok {
+				per = append(per, fmt.Sprintf("%s p50 %v p95 %v", g, r10(gd.P50), r10(gd.P95)))
+			}
+		}
+		if len(per) > 0 {
+			fmt.Fprintf(&b, "  Model by group: %s\n", strings.Join(per, "; "))
+		}
+	} else {
+		fmt.Fprintf(&b, "  Model (%d trials): write interruption p5 %v, p50 %v, p95 %v, max %v; proxy share p50 %v; dead master marked DOWN p50 %v\n",
+			c.Prediction.Trials, r10(d.P5), r10(d.P50), r10(d.P95), r10(d.Max), r10(c.Prediction.ProxyShare.P50), r10(c.Prediction.Detection.P50))
+	}
 	if len(c.Runs) > 0 {
 		var load []float64
 		for _, r := range c.Runs {
@@ -295,18 +345,39 @@ func (t *Tuning) Recommendation(c *Candidate) string {
 				load = append(load, v)
 			}
 		}
-		fmt.Fprintf(&b, "  Measured (%d runs on %s): write interruption median %.2fs, p95 %.2fs, max %.2fs; false DOWN marks %.0f",
-			len(c.Runs), s.Backend, c.Measured.Median, c.Measured.P95, c.Measured.Max, c.FalseDown)
+		what := "write interruption"
+		if len(t.Groups) > 0 {
+			what = "worst group's write interruption"
+		}
+		fmt.Fprintf(&b, "  Measured (%d runs on %s): %s median %.2fs, p95 %.2fs, max %.2fs; false DOWN marks %.0f",
+			len(c.Runs), s.Backend, what, c.Measured.Median, c.Measured.P95, c.Measured.Max, c.FalseDown)
 		if len(load) > 0 {
 			fmt.Fprintf(&b, "; checks/s on the busiest node %.2f", Summarise(load).Median)
 		}
 		fmt.Fprintln(&b)
+		var per []string
+		for _, g := range t.Groups {
+			if m := c.GroupMeasured[g]; m.N > 0 {
+				per = append(per, fmt.Sprintf("%s median %.2fs p95 %.2fs", g, m.Median, m.P95))
+			} else {
+				per = append(per, g+" -")
+			}
+		}
+		if len(per) > 0 {
+			fmt.Fprintf(&b, "  Measured by group: %s\n", strings.Join(per, "; "))
+		}
 	}
 	fmt.Fprintf(&b, "  Check load: %.2f checks/s per node (model), against %.2f with the scenario's own settings\n", c.Load, baseLoad(s))
-	fmt.Fprintf(&b, "\n  As HAProxy configuration (the master backend's servers; the replica backend can take the same):\n")
-	be := MasterBackendName(s)
-	fmt.Fprintf(&b, "    backend %s\n", be)
-	fmt.Fprintf(&b, "      default-server inter %s fastinter %s downinter %s rise %d fall %d\n", HAProxyDuration(c.Inter), HAProxyDuration(c.Fast), HAProxyDuration(c.Down), c.Rise, c.Fall)
+	line := fmt.Sprintf("      default-server inter %s fastinter %s downinter %s rise %d fall %d\n", HAProxyDuration(c.Inter), HAProxyDuration(c.Fast), HAProxyDuration(c.Down), c.Rise, c.Fall)
+	if bes := masterBackendNames(s); len(t.Groups) > 0 && len(bes) > 1 {
+		fmt.Fprintf(&b, "\n  As HAProxy configuration (every group's master backend's servers; the replica backends can take the same):\n")
+		for _, be := range bes {
+			fmt.Fprintf(&b, "    backend %s\n%s", be, line)
+		}
+	} else {
+		fmt.Fprintf(&b, "\n  As HAProxy configuration (the master backend's servers; the replica backend can take the same):\n")
+		fmt.Fprintf(&b, "    backend %s\n%s", MasterBackendName(s), line)
+	}
 	if n := c.Prediction.CascadingFailovers; n > 0 {
 		fmt.Fprintf(&b, "\n  Warning: in %d of %d trials Sentinel failed over twice (down-after %v is within a ping period of the\n"+
 			"  switch: the first PING to the new master can come too late), with a two-master window up to %v.\n"+
@@ -345,6 +416,25 @@ func MasterBackendName(s *scenario.Scenario) string {
 		return c.Backend
 	}
 	return "redis_master"
+}
+
+// masterBackendNames are the master backends of the scenario's groups, in
+// order, in the configuration it gets (built for placeholder addresses:
+// they play no part in the names); none when it cannot be built.
+func masterBackendNames(s *scenario.Scenario) []string {
+	var nodes []undertest.NodeAddr
+	for i, n := range s.NodeNames() {
+		nodes = append(nodes, undertest.NodeAddr{Name: n, Addr: fmt.Sprintf("127.0.0.1:%d", 7000+i)})
+	}
+	l, err := undertest.BuildProxyConfig(s, nodes, []string{"127.0.0.1:26379"}, undertest.InProcess)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, g := range l.Groups {
+		names = append(names, g.MasterBackend)
+	}
+	return names
 }
 
 // worstDelay is the longest a reply of a node slowed by the scenario's
