@@ -120,6 +120,9 @@ func writeTuneHTML(path string, s *scenario.Scenario, budget time.Duration, cand
 	}
 	d := htmlreport.SweepData{Title: fmt.Sprintf("Tuning the checks of %s on the %s backend", s.Name, s.Backend),
 		XName: "proxy.inter", YName: "write interruption (s)", LogX: true, Notes: notes}
+	if len(s.ResolvedGroups()) > 1 {
+		d.YName = "write interruption, worst group (s)"
+	}
 	if ref != nil {
 		series := htmlreport.SweepSeries{Label: fmt.Sprintf("rise %d fall %d fastinter %s", ref.Rise, ref.Fall,
 			map[bool]string{true: "= inter", false: "= inter/2"}[ref.Fast == ref.Inter])}
@@ -131,7 +134,7 @@ func writeTuneHTML(path string, s *scenario.Scenario, budget time.Duration, cand
 		}
 		sort.Slice(fam, func(i, j int) bool { return fam[i].Inter < fam[j].Inter })
 		for _, c := range fam {
-			in := c.Prediction.Interruption
+			in, _ := c.Interruption()
 			sp := htmlreport.SweepPoint{X: c.Inter.Seconds(), XLabel: sweep.HAProxyDuration(c.Inter), ModelP5: in.P5.Seconds(), ModelP50: in.P50.Seconds(), ModelP95: in.P95.Seconds()}
 			for _, r := range c.Runs {
 				if v, ok := r.Metrics["write_interruption"]; ok {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -99,8 +100,13 @@ func tune(ctx context.Context, path string, f *tuneFlags, log *slog.Logger, out,
 	}
 	base := t.Base
 	fmt.Fprintf(out, "Tuning the checks of %s on the %s backend for a write interruption within %v (p95)\n", base.Name, base.Backend, f.budget)
-	fmt.Fprintf(out, "  Sentinel: down-after %v, quorum %d of %d. Latency faults in the scenario: %s\n\n", base.Sentinel.DownAfter.D,
+	fmt.Fprintf(out, "  Sentinel: down-after %v, quorum %d of %d. Latency faults in the scenario: %s\n", base.Sentinel.DownAfter.D,
 		base.Sentinel.Quorum, base.Sentinel.Count, latencyText(t.Worst))
+	if len(t.Groups) > 0 {
+		fmt.Fprintf(out, "  %d replication groups (%s): the budget is judged on the worst group, trial by trial in the model and run by run\n"+
+			"  when measured; the model's figures below are the worst group's.\n", len(t.Groups), strings.Join(t.Groups, ", "))
+	}
+	fmt.Fprintln(out)
 	if len(t.Feasible) == 0 {
 		msg := t.Infeasible()
 		fmt.Fprintln(out, msg)
@@ -152,17 +158,21 @@ func candidateTable(w io.Writer, cands []*sweep.Candidate, n int, budget time.Du
 	printTable(w, header, rows)
 }
 
+// candidateRows are the candidates' rows; the model's figures are the
+// interruption they are judged on (Candidate.Interruption: the worst
+// group's with several).
 func candidateRows(cands []*sweep.Candidate, n int, budget time.Duration) ([]string, [][]string) {
 	header := []string{"inter", "fastinter", "downinter", "rise", "fall", "checks/s/node", "model p50", "model p95", "meets budget", "measured median", "measured p95"}
 	var rows [][]string
 	for _, c := range cands[:min(n, len(cands))] {
+		it, unrecovered := c.Interruption()
 		meets := "yes"
 		switch {
 		case c.Risk != "":
 			meets = "no: " + c.Risk
-		case c.Prediction.Unrecovered > 0:
+		case unrecovered > 0:
 			meets = "no: never recovers in some trials"
-		case c.Prediction.Interruption.P95 > budget:
+		case it.P95 > budget:
 			meets = "no"
 		}
 		mm, mp := "-", "-"
@@ -170,7 +180,7 @@ func candidateRows(cands []*sweep.Candidate, n int, budget time.Duration) ([]str
 			mm, mp = fmt.Sprintf("%.2fs", c.Measured.Median), fmt.Sprintf("%.2fs", c.Measured.P95)
 		}
 		rows = append(rows, []string{sweep.HAProxyDuration(c.Inter), sweep.HAProxyDuration(c.Fast), sweep.HAProxyDuration(c.Down), fmt.Sprint(c.Rise), fmt.Sprint(c.Fall),
-			fmt.Sprintf("%.2f", c.Load), fmt.Sprintf("%.2fs", c.Prediction.Interruption.P50.Seconds()), fmt.Sprintf("%.2fs", c.Prediction.Interruption.P95.Seconds()),
+			fmt.Sprintf("%.2f", c.Load), fmt.Sprintf("%.2fs", it.P50.Seconds()), fmt.Sprintf("%.2fs", it.P95.Seconds()),
 			meets, mm, mp})
 	}
 	return header, rows

@@ -322,7 +322,7 @@ func (t *Tuning) Recommendation(c *Candidate) string {
 	d, _ := c.Interruption()
 	fmt.Fprintf(&b, "Recommended: %s\n", c)
 	if len(t.Groups) > 0 {
-		fmt.Fprintf(&b, "  Judged on the worst of the %d groups (%s), trial by trial and run by run.\n", len(t.Groups), strings.Join(t.Groups, ", "))
+		fmt.Fprintf(&b, "  Judged on the worst of the %d groups (%s).\n", len(t.Groups), strings.Join(t.Groups, ", "))
 		fmt.Fprintf(&b, "  Model (%d trials): worst group's write interruption p5 %v, p50 %v, p95 %v, max %v; first group's proxy share p50 %v, dead master marked DOWN p50 %v\n",
 			c.Prediction.Trials, r10(d.P5), r10(d.P50), r10(d.P95), r10(d.Max), r10(c.Prediction.ProxyShare.P50), r10(c.Prediction.Detection.P50))
 		var per []string

@@ -203,3 +203,56 @@ func TestMasterBackendNameIsTheConfigurationsMasterBackend(t *testing.T) {
 		t.Errorf("got %q, want back_redis_master1 (scenarios/haproxy-seed.cfg)", got)
 	}
 }
+
+// With several groups tune judges the model and the runs on the worst
+// group, trial by trial and run by run, and says so; the recommendation
+// sets every group's master backend.
+func TestTuneOfThreeGroupsJudgesTheWorstGroup(t *testing.T) {
+	run := func(context.Context, *scenario.Scenario, time.Duration) (*sim.Result, error) {
+		return groupsResult(
+			groupFigures{interruption: time.Second, recovered: true, switched: true},
+			groupFigures{interruption: 3 * time.Second, recovered: true, switched: true},
+			groupFigures{interruption: 2 * time.Second, recovered: true, switched: true},
+		), nil
+	}
+	opt := tuneOptions(8*time.Second, 2, run)
+	opt.Load = func(sets []string) (*scenario.Scenario, error) { return scenario.Load(threeSets, sets) }
+	tu, err := sweep.Screen(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tu.Groups, []string{"group1", "group2", "group3"}) {
+		t.Fatalf("got groups %q, want group1..group3", tu.Groups)
+	}
+	for _, c := range tu.Candidates {
+		if len(c.Prediction.Groups) != 3 {
+			t.Fatalf("%s: got a prediction of %d groups, want 3", c, len(c.Prediction.Groups))
+		}
+		d, unrecovered := c.Interruption()
+		if d != c.Prediction.Worst.Interruption || unrecovered != c.Prediction.Worst.Unrecovered {
+			t.Errorf("%s: got %+v (%d never recovered), want the worst group's %+v (%d)", c, d, unrecovered, c.Prediction.Worst.Interruption, c.Prediction.Worst.Unrecovered)
+		}
+		if unrecovered == 0 && c.P95() != c.Prediction.Worst.Interruption.P95 {
+			t.Errorf("%s: got p95 %v, want the worst group's %v", c, c.P95(), c.Prediction.Worst.Interruption.P95)
+		}
+	}
+	c, err := tu.Choose(t.Context())
+	if err != nil || c == nil {
+		t.Fatalf("got %v and %v, want a candidate", c, err)
+	}
+	if c.Measured.N != 2 || c.Measured.Median != 3 {
+		t.Errorf("measured: got %+v, want 2 runs at group2's 3s", c.Measured)
+	}
+	if got := c.GroupMeasured["group1"]; got.N != 2 || got.Median != 1 {
+		t.Errorf("group1 measured: got %+v, want 2 runs at 1s", got)
+	}
+	rec := tu.Recommendation(c)
+	for _, want := range []string{"Judged on the worst of the 3 groups (group1, group2, group3)", "worst group's write interruption p5",
+		"Model by group: group1 p50", "Measured (2 runs on memory): worst group's write interruption median 3.00s",
+		"Measured by group: group1 median 1.00s p95 1.00s; group2 median 3.00s", "every group's master backend",
+		"    backend back_redis_master1\n", "    backend back_redis_master3\n"} {
+		if !strings.Contains(rec, want) {
+			t.Errorf("recommendation: got\n%s\nwant it to contain %q", rec, want)
+		}
+	}
+}
