@@ -178,9 +178,9 @@ func workloadDetail(w scenario.Spec) string {
 // The node of an operation is the one its client connected to last:
 // exact with a pool of one, the latest otherwise.
 type goRedisSentinel struct {
-	rc    redis.UniversalClient
-	ids   *nodeIdentity
-	last  lastNode
+	rc   redis.UniversalClient
+	ids  *nodeIdentity
+	last lastNode
 }
 
 // lastNode is the node a client connected to last.

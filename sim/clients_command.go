@@ -26,8 +26,6 @@ import (
 
 // Bounds of a command client (the program may be hostile or broken).
 const (
-	// CommandReadyTimeout bounds the wait for a command's ready line.
-	CommandReadyTimeout = 15 * time.Second
 	// CommandMaxLine bounds a line a command prints.
 	CommandMaxLine = 64 << 10
 	// commandExitWait bounds the wait for a command to exit once its
@@ -118,7 +116,7 @@ func (sp *spawner) startCommand(ctx context.Context, w scenario.Spec, g *groupRu
 		"REDISHA_REPLICA_ADDR="+g.fe.ReplicaAddr,
 		"REDISHA_TIMEOUT_MS="+strconv.FormatInt(w.Writers.Timeout.D.Milliseconds(), 10),
 	)
-	cc, err := startCommandClient(ctx, name, argv, dir, env, sp.rec, sp.cluster, func(err error) {
+	cc, err := startCommandClient(ctx, name, argv, dir, env, w.ReadyTimeout.D, sp.rec, sp.cluster, func(err error) {
 		select {
 		case sp.failed <- err:
 		default:
@@ -149,9 +147,9 @@ func redisPyPython() string {
 }
 
 // startCommandClient starts argv in dir, in its own process group, and
-// waits (at most CommandReadyTimeout) for its ready line. On any failure
+// waits (at most readyTimeout) for its ready line. On any failure
 // nothing is left running.
-func startCommandClient(ctx context.Context, name string, argv []string, dir string, env []string, rec *timeline.Recorder, cluster rig.Cluster, failed func(error)) (*commandClient, error) {
+func startCommandClient(ctx context.Context, name string, argv []string, dir string, env []string, readyTimeout time.Duration, rec *timeline.Recorder, cluster rig.Cluster, failed func(error)) (*commandClient, error) {
 	prog := argv[0]
 	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) && dir != "" {
 		prog = filepath.Join(dir, prog)
@@ -200,12 +198,12 @@ func startCommandClient(ctx context.Context, name string, argv []string, dir str
 		}
 		ready <- nil
 	}()
-	timer := time.NewTimer(CommandReadyTimeout)
+	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
 	select {
 	case err = <-ready:
 	case <-timer.C:
-		err = fmt.Errorf("no ready line within %v", CommandReadyTimeout)
+		err = fmt.Errorf("no ready line {\"ready\": true} within %v", readyTimeout)
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -215,6 +213,12 @@ func startCommandClient(ctx context.Context, name string, argv []string, dir str
 		return nil, cc.errorf("%w", err)
 	}
 	go cc.readAnswers(lines, outR)
+	// A program that exits while it should run fails the run, even when
+	// a child it left holds its output open.
+	go func() {
+		<-cc.exited
+		cc.fail(cc.exitError(), nil)
+	}()
 	return cc, nil
 }
 

@@ -36,6 +36,8 @@ const (
 	MaxPool = 1000
 	// MaxArgs bounds a command's argv.
 	MaxArgs = 64
+	// DefaultReadyTimeout is a command client's ready_timeout.
+	DefaultReadyTimeout = 15 * time.Second
 	// MaxRetries bounds go_redis.max_retries.
 	MaxRetries = 100
 )
@@ -54,6 +56,9 @@ type Spec struct {
 	// resolved from the scenario's directory when it contains a slash,
 	// else from PATH.
 	Command []string `yaml:"command"`
+	// ReadyTimeout bounds the wait for a command client's ready line
+	// (default 15s).
+	ReadyTimeout Duration `yaml:"ready_timeout"`
 	// Connection is the writers' and readers' connection mode when they
 	// give none: per-op, persistent (pooled is its older name) for proxy
 	// clients.
@@ -176,6 +181,10 @@ func (s *Scenario) normalizeWorkloads(bad func(path, format string, args ...any)
 				bad(p+".client", "redis-py-sentinel runs python3, which is not on PATH (install python3 and python3-redis)")
 			}
 		}
+		if w.ReadyTimeout.Set() && w.Client != ClientCommand && w.Client != ClientRedisPySentinel {
+			bad(p+".ready_timeout", "only a command or redis-py-sentinel client takes a ready_timeout (client is %s)", w.Client)
+		}
+		dur(p+".ready_timeout", &w.ReadyTimeout, DefaultReadyTimeout, true)
 		switch w.Connection {
 		case "":
 		case "per-op", "persistent", "pooled":
