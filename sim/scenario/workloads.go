@@ -104,6 +104,14 @@ func (s *Scenario) Workloads() []Spec {
 	return []Spec{{Client: ClientProxy, Connection: s.Workload.Writers.Connection, Writers: s.Workload.Writers, Readers: s.Workload.Readers}}
 }
 
+// PerOpProxyWriters reports whether the run's first workload (the one
+// the run's parameters and the timing model describe) writes through the
+// proxy with a new connection per write.
+func (s *Scenario) PerOpProxyWriters() bool {
+	w := s.Workloads()[0]
+	return (w.Client == ClientProxy || w.Client == "") && w.Pool == 0 && (w.Writers.Connection == "per-op" || w.Writers.Connection == "")
+}
+
 // CommandDir is the directory a command client runs in: the scenario's
 // own, so that the relative paths of its argv are from there.
 func (s *Scenario) CommandDir() string {
