@@ -107,15 +107,14 @@ func (sp *spawner) spawn(ctx, wctx context.Context, g *groupRun, w scenario.Spec
 			if side.addr == "" || side.cfg.Count == 0 {
 				continue
 			}
-			var pool *redis.Client
 			if w.Pool > 0 {
-				pool = redis.NewClient(&redis.Options{Addr: side.addr, Password: password, Protocol: 2, DisableIdentity: true,
-					MaxRetries: -1, PoolSize: w.Pool, PoolTimeout: side.cfg.Timeout.D, DialTimeout: side.cfg.Timeout.D,
-					ReadTimeout: side.cfg.Timeout.D, WriteTimeout: side.cfg.Timeout.D, ContextTimeoutEnabled: true})
-				sp.addCloser(func(context.Context) { pool.Close() })
+				pool := newConnPool(w.Pool, side.addr, password, side.cfg, sp.ids)
+				sp.addCloser(func(context.Context) { pool.closeAll() })
+				start(side.kind, side.cfg, func(int) session { return pool })
+				continue
 			}
 			start(side.kind, side.cfg, func(int) session {
-				return &proxySession{addr: side.addr, password: password, cfg: side.cfg, nodes: sp.ids, pool: pool}
+				return &proxySession{addr: side.addr, password: password, cfg: side.cfg, nodes: sp.ids}
 			})
 		}
 	case scenario.ClientGoRedisSentinel:
@@ -249,4 +248,50 @@ func (gs *goRedisSentinel) close() {}
 func isRefused(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// connPool is a pool of n persistent connections through a proxy port,
+// shared by a workload's writers (or readers) as an application shares
+// its client's pool: an operation takes a free connection (waiting at
+// most its timeout), and a connection that failed is redialed by its next
+// operation. Each is a go-redis client of one connection, so that the
+// node behind it, and whether a failed operation was ever sent, are known.
+type connPool struct {
+	free chan *proxySession
+	all  []*proxySession
+}
+
+func newConnPool(n int, addr, password string, cfg scenario.Clients, ids *nodeIdentity) *connPool {
+	p := &connPool{free: make(chan *proxySession, n)}
+	cfg.Connection = "persistent"
+	for range n {
+		c := &proxySession{addr: addr, password: password, cfg: cfg, nodes: ids}
+		p.all = append(p.all, c)
+		p.free <- c
+	}
+	return p
+}
+
+// errPoolTimeout is an operation that found no free connection in time.
+var errPoolTimeout = errors.New("pool timeout: no free connection")
+
+func (p *connPool) do(ctx context.Context, write bool, key string, seq int) opResult {
+	var c *proxySession
+	select {
+	case c = <-p.free:
+	case <-ctx.Done():
+		return opResult{err: errPoolTimeout, notSent: true}
+	}
+	defer func() { p.free <- c }()
+	return c.do(ctx, write, key, seq)
+}
+
+// close does nothing: the pool is shared, closed by the spawner.
+func (p *connPool) close() {}
+
+// closeAll closes every connection, once the clients have stopped.
+func (p *connPool) closeAll() {
+	for _, c := range p.all {
+		c.close()
+	}
 }

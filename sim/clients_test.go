@@ -154,7 +154,8 @@ workloads:
     writers: {count: 1, rate: 20, timeout: 1s}
   - name: proxied
     client: proxy
-    writers: {count: 1, rate: 20, timeout: 1s}
+    pool: 2
+    writers: {count: 3, rate: 20, timeout: 1s}
 faults:
   - {at: 2s, action: pause, target: master, as: old}
   - {at: 8s, action: unpause, target: old}
@@ -187,6 +188,11 @@ faults:
 			if op.Workload != "serial" || op.Result != "info" || op.Late.At < op.End {
 				t.Errorf("late op %+v: want a serial op, indeterminate, answered after its end", op)
 			}
+		}
+	}
+	for _, op := range verdictOps(res, "proxied") {
+		if op.Result == "ok" && op.Node == "" {
+			t.Fatalf("pooled op %+v: want the node that served it named", op)
 		}
 	}
 	if late != serial.Late.Count {

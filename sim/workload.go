@@ -60,13 +60,12 @@ type opResult struct {
 }
 
 // proxySession is a go-redis client through the proxy's port: a new
-// connection per operation, one persistent connection, or a share of a
-// workload's pool (pool set).
+// connection per operation or one persistent connection (also as one of
+// a workload's pool, connPool).
 type proxySession struct {
 	addr, password string
 	cfg            scenario.Clients
 	nodes          *nodeIdentity
-	pool           *redis.Client
 
 	// Connection bookkeeping for classifying failures: a dial that did
 	// not complete its handshake in this operation means the command was
@@ -196,9 +195,6 @@ func (c *client) once(ctx context.Context, seq int, rnd *rand.Rand) {
 }
 
 func (c *proxySession) do(ctx context.Context, write bool, key string, seq int) opResult {
-	if c.pool != nil {
-		return redisOp(ctx, c.pool, write, key, seq)
-	}
 	if c.rc == nil || c.cfg.Connection == "per-op" {
 		if c.rc != nil {
 			c.rc.Close()

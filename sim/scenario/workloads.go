@@ -63,9 +63,11 @@ type Spec struct {
 	// give none: per-op, persistent (pooled is its older name) for proxy
 	// clients.
 	Connection string `yaml:"connection"`
-	// Pool, for a proxy workload, makes its writers share one go-redis
-	// connection pool of that many connections (and its readers another),
-	// as applications do (default 0: a connection per client).
+	// Pool, for a proxy workload, makes its writers share a pool of that
+	// many persistent connections (and its readers another), as
+	// applications share their client's pool: an operation waits at most
+	// its timeout for a free connection, and a failed connection is
+	// redialed by its next operation (default 0: a connection per client).
 	Pool    int     `yaml:"pool"`
 	Writers Clients `yaml:"writers"`
 	Readers Clients `yaml:"readers"`
