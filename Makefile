@@ -7,8 +7,9 @@ E2E_TIMEOUT ?= 60m
 FUZZTIME ?= 15s
 # Debian packages the tests use: real Redis and Sentinel processes, HAProxy
 # for comparisons and benchmarks, socat for the runtime API, Chromium for
-# the screenshot tests, busybox for shells in the local images.
-DEB_PACKAGES := redis-server redis-sentinel redis-tools haproxy socat chromium fonts-dejavu-core busybox-static iproute2
+# the screenshot tests, busybox for shells in the local images, python3
+# and python3-redis for the redis-py client driver and the command-client tests.
+DEB_PACKAGES := redis-server redis-sentinel redis-tools haproxy socat chromium fonts-dejavu-core busybox-static iproute2 python3 python3-redis
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help build deps images test unit e2e fuzz lint vet fmt bench clean
@@ -35,7 +36,7 @@ NETEM_PROBE := unshare -n tc qdisc add dev lo root netem delay 1ms >/dev/null 2>
 
 unit: ## unit and integration tests (real redis-server processes), race detector on; the netem delay test is required where the kernel has netem
 	if $(NETEM_PROBE); then export REDISHA_REQUIRE_NETEM=1; else echo "no tc netem in this kernel: the docker delay test will skip"; fi; \
-	REDISHA_REQUIRE_REDIS=1 REDISHA_REQUIRE_CHROMIUM=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS_NO_E2E)
+	REDISHA_REQUIRE_REDIS=1 REDISHA_REQUIRE_CHROMIUM=1 REDISHA_REQUIRE_PYREDIS=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS_NO_E2E)
 
 e2e: ## the Ginkgo suite against real containers
 	REDISHA_REQUIRE_REDIS=1 $(GO) test -v ./e2e -count=1 -timeout $(E2E_TIMEOUT) -ginkgo.v -ginkgo.junit-report=$(CURDIR)/e2e-junit.xml

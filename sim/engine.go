@@ -181,19 +181,23 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	spawn := func(g *groupRun, gi int, kind string, cfg scenario.Clients, addr string) {
-		// Watches the context: an interrupt during a long spawn stops it.
-		for i := 0; i < cfg.Count && wctx.Err() == nil; i++ {
-			c := &client{kind: kind, id: i, group: g.tag, addr: addr, password: s.Topology.Password, cfg: cfg, rec: rec, nodes: ids, keys: g.keys}
-			work.Add(1)
-			go func() { defer work.Done(); c.run(wctx, groupSeed(seed, gi)) }()
-		}
+	wls := s.Workloads()
+	var cmdErr <-chan error
+	if len(wls) > 1 {
+		rec.Update(func(tl *timeline.Timeline) {
+			for _, w := range wls {
+				tl.Workloads = append(tl.Workloads, timeline.Workload{Name: w.Name, Client: w.Client, Detail: workloadDetail(w)})
+			}
+		})
 	}
-	for gi, g := range groups {
-		spawn(g, gi, timeline.OpWrite, s.Workload.Writers, g.fe.MasterAddr)
-		if g.fe.ReplicaAddr != "" {
-			spawn(g, gi, timeline.OpRead, s.Workload.Readers, g.fe.ReplicaAddr)
-		}
+	sp := &spawner{s: s, cluster: cluster, rec: rec, ids: ids, log: log, wg: &work, seed: seed}
+	spawnErr := sp.spawnAll(ctx, wctx, wls, groups)
+	cleanups = append(cleanups, sp.close)
+	cmdErr = sp.failed
+	if spawnErr != nil {
+		stopWork()
+		work.Wait()
+		return nil, fmt.Errorf("%w: %w", ErrSetup, spawnErr)
 	}
 
 	// Faults, on their schedule; progress meanwhile.
@@ -209,6 +213,9 @@ loop:
 			runErr = ctx.Err()
 			break loop
 		case <-deadline:
+			break loop
+		case err := <-cmdErr:
+			runErr = err
 			break loop
 		case <-ticker.C:
 			ok, fail := rec.Counts()

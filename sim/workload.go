@@ -19,20 +19,53 @@ import (
 
 // client is one workload client: a writer or a reader. It issues
 // operations on a fixed schedule (rate per second, no catch-up bursts),
-// each bounded by its timeout, and records every one.
+// each bounded by its timeout, and records every one. Its session does
+// the operations: through the proxy (proxySession), go-redis's
+// FailoverClient (goRedisSession) or a command client (commandSession).
 type client struct {
 	kind string // timeline.OpWrite or OpRead
 	id   int
 	// group is what its operations carry as Op.Group ("" in a run with
 	// one group); it also prefixes the keys, so that every group's keys
-	// differ.
-	group    string
-	addr     string
-	password string
-	cfg      scenario.Clients
-	rec      *timeline.Recorder
-	nodes    *nodeIdentity
-	keys     *keyLog
+	// differ. workload is Op.Workload ("" in a run with one workload),
+	// which prefixes the keys too.
+	group, workload string
+	cfg             scenario.Clients
+	rec             *timeline.Recorder
+	keys            *keyLog
+	sess            session
+}
+
+// session does one client's operations.
+type session interface {
+	// do runs one operation bounded by ctx; it returns the node that
+	// served it when knowable, whether the command was surely never sent
+	// (a failure then is definite), and found for a read.
+	do(ctx context.Context, write bool, key string, seq int) opResult
+	close()
+}
+
+// opResult is what a session did.
+type opResult struct {
+	err     error
+	node    string
+	notSent bool
+	// definite says that the failure is definite though the command may
+	// have been sent (a command client's error reply).
+	definite bool
+	found    bool
+	// after, when set, is called with the recorded operation's index
+	// (for a late answer).
+	after func(i int)
+}
+
+// proxySession is a go-redis client through the proxy's port: a new
+// connection per operation or one persistent connection (also as one of
+// a workload's pool, connPool).
+type proxySession struct {
+	addr, password string
+	cfg            scenario.Clients
+	nodes          *nodeIdentity
 
 	// Connection bookkeeping for classifying failures: a dial that did
 	// not complete its handshake in this operation means the command was
@@ -66,7 +99,7 @@ func (k *keyLog) recent(r *rand.Rand) (string, bool) {
 	return k.keys[len(k.keys)-1-r.IntN(n)], true
 }
 
-func (c *client) options() *redis.Options {
+func (c *proxySession) options() *redis.Options {
 	return &redis.Options{
 		Addr: c.addr, Password: c.password, Protocol: 2, DisableIdentity: true,
 		MaxRetries: -1, PoolSize: 1, MinIdleConns: 0, PoolTimeout: c.cfg.Timeout.D,
@@ -104,11 +137,7 @@ func (c *client) run(ctx context.Context, seed uint64) {
 	rnd := rand.New(rand.NewPCG(seed, uint64(c.id)))
 	interval := time.Duration(float64(time.Second) / c.cfg.Rate)
 	next := time.Now()
-	defer func() {
-		if c.rc != nil {
-			c.rc.Close()
-		}
-	}()
+	defer c.sess.close()
 	for seq := 0; ; seq++ {
 		if wait := time.Until(next); wait > 0 {
 			select {
@@ -129,14 +158,7 @@ func (c *client) run(ctx context.Context, seed uint64) {
 
 // once runs one operation and records it.
 func (c *client) once(ctx context.Context, seq int, rnd *rand.Rand) {
-	if c.rc == nil || c.cfg.Connection == "per-op" {
-		if c.rc != nil {
-			c.rc.Close()
-		}
-		c.rc = redis.NewClient(c.options())
-		c.node.Store(nil)
-	}
-	op := timeline.Op{Kind: c.kind, Client: c.id, Group: c.group}
+	op := timeline.Op{Kind: c.kind, Client: c.id, Group: c.group, Workload: c.workload}
 	var key string
 	if c.kind == timeline.OpWrite {
 		key = c.key(fmt.Sprintf("w%d:%d", c.id, seq))
@@ -146,45 +168,78 @@ func (c *client) once(ctx context.Context, seq int, rnd *rand.Rand) {
 		key = c.key("w0:0")
 	}
 	op.Key = key
-	dials, ready := c.dials.Load(), c.ready.Load()
 	octx, cancel := context.WithTimeout(ctx, c.cfg.Timeout.D)
 	start := time.Now()
-	var err error
-	if c.kind == timeline.OpWrite {
-		err = c.rc.Set(octx, key, seq, 0).Err()
-	} else {
-		err = c.rc.Get(octx, key).Err()
-		if err == nil {
-			op.Found = true
-		} else if errors.Is(err, redis.Nil) {
-			err = nil
-		}
-	}
+	res := c.sess.do(octx, c.kind == timeline.OpWrite, key, seq)
 	end := time.Now()
 	cancel()
-	if ctx.Err() != nil && err != nil {
+	if ctx.Err() != nil && res.err != nil {
 		return // the run ended mid-operation: not an outcome
 	}
 	op.Start, op.End = c.rec.Since(start), c.rec.Since(end)
-	if n := c.node.Load(); n != nil {
-		op.Node = *n
-	}
-	op.Result = classify(err, c.dials.Load() > dials && c.ready.Load() == ready)
-	if err != nil {
-		op.Err = shortErr(err)
-		if op.Result == timeline.ResultFail && c.ready.Load() == ready && c.dials.Load() > dials {
+	op.Node, op.Found = res.node, res.found
+	op.Result = classify(res.err, res.notSent || res.definite)
+	if res.err != nil {
+		op.Err = shortErr(res.err)
+		if op.Result == timeline.ResultFail && res.notSent {
 			op.Node = "" // never reached a server
 		}
 	}
 	if op.Result == timeline.ResultOK && c.kind == timeline.OpWrite {
 		c.keys.add(key)
 	}
-	c.rec.Op(op)
+	i := c.rec.Op(op)
+	if res.after != nil {
+		res.after(i)
+	}
 }
 
-// key names a key of the client's group: "w0:12" with one group,
-// "group2:w0:12" with several.
+func (c *proxySession) do(ctx context.Context, write bool, key string, seq int) opResult {
+	if c.rc == nil || c.cfg.Connection == "per-op" {
+		if c.rc != nil {
+			c.rc.Close()
+		}
+		c.rc = redis.NewClient(c.options())
+		c.node.Store(nil)
+	}
+	dials, ready := c.dials.Load(), c.ready.Load()
+	res := redisOp(ctx, c.rc, write, key, seq)
+	if n := c.node.Load(); n != nil {
+		res.node = *n
+	}
+	res.notSent = c.dials.Load() > dials && c.ready.Load() == ready
+	return res
+}
+
+func (c *proxySession) close() {
+	if c.rc != nil {
+		c.rc.Close()
+	}
+}
+
+// redisOp does one SET or GET with a go-redis client.
+func redisOp(ctx context.Context, rc redis.Cmdable, write bool, key string, seq int) opResult {
+	var res opResult
+	if write {
+		res.err = rc.Set(ctx, key, seq, 0).Err()
+	} else {
+		res.err = rc.Get(ctx, key).Err()
+		if res.err == nil {
+			res.found = true
+		} else if errors.Is(res.err, redis.Nil) {
+			res.err = nil
+		}
+	}
+	return res
+}
+
+// key names a key of the client's group and workload: "w0:12" with one
+// group and one workload, "group2:w0:12" with several groups,
+// "app:w0:12" with several workloads, "group2:app:w0:12" with both.
 func (c *client) key(k string) string {
+	if c.workload != "" {
+		k = c.workload + ":" + k
+	}
 	if c.group == "" {
 		return k
 	}

@@ -56,8 +56,8 @@ func FromScenario(s *scenario.Scenario) (Params, error) {
 				groups[0].Name, p.Nodes, g.Name, len(g.Nodes))
 		}
 	}
-	if s.Workload.Writers.Connection == "pooled" {
-		return p, fmt.Errorf("%w: pooled writers (the model opens a connection per write)", ErrNotModelled)
+	if !s.PerOpProxyWriters() {
+		return p, fmt.Errorf("%w: writers that keep connections or do not go through the proxy (the model opens a connection per write through the proxy)", ErrNotModelled)
 	}
 	fx, ok := backendEffects[s.Backend]
 	if !ok {

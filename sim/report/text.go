@@ -37,6 +37,9 @@ func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 	} else {
 		total(w, tl, r)
 	}
+	if len(r.Workloads) > 0 {
+		workloads(w, tl, r)
+	}
 	expectations(w, r)
 	fmt.Fprintln(w, "\nTimeline:")
 	Timeline(w, tl)
@@ -312,4 +315,72 @@ func Timeline(w io.Writer, tl *timeline.Timeline) {
 		}
 		fmt.Fprintf(w, "  %9s  %s\n", secs(e.T), line)
 	}
+}
+
+// workloads writes the workloads of a run with several side by side, then
+// a section per workload as a run of it alone would have it, with its
+// errors by kind, its writes to the old master and its late answers.
+func workloads(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
+	fmt.Fprintf(w, "\nWorkloads side by side (the durations above are the worst's, %s):\n", r.WorstWorkload)
+	fmt.Fprintf(w, "  %-20s %-18s %12s %13s %10s %15s %6s %6s  %s\n", "workload", "client", "write int.", "after switch", "read int.", "to old master", "lost", "indet.", "errors")
+	for _, wr := range r.Workloads {
+		rep := wr.Report
+		lost := "-"
+		if rep.Lost.Checked {
+			lost = fmt.Sprint(rep.Lost.Lost)
+		}
+		fmt.Fprintf(w, "  %-20s %-18s %12s %13s %10s %15s %6s %6d  %s\n", wr.Name, wr.Client,
+			interruptionCell(rep.WriteInterruption), secs(rep.ProxyShare), interruptionCell(rep.ReadInterruption),
+			fmt.Sprintf("%d, %s", wr.OldMaster.Ops, secs(wr.OldMaster.For)), lost, rep.Writes.Indeterminate, errorKinds(wr.Errors))
+	}
+	for _, wr := range r.Workloads {
+		wtl := verdict.WorkloadTimeline(tl, wr.Name)
+		fmt.Fprintf(w, "\nWorkload %s (%s", wr.Name, wr.Client)
+		if wr.Detail != "" {
+			fmt.Fprintf(w, ", %s", wr.Detail)
+		}
+		fmt.Fprintln(w, "):")
+		if len(wr.Report.Groups) > 0 {
+			fmt.Fprintf(w, "Writes: %d (ok %d, failed %d, indeterminate %d), worst group %s, write interruption ",
+				wr.Report.Writes.Total, wr.Report.Writes.OK, wr.Report.Writes.Failed, wr.Report.Writes.Indeterminate, wr.Report.Worst)
+			if wr.Report.Fault != nil {
+				writeInterruption(w, wtl, wr.Report)
+			} else {
+				fmt.Fprintln(w, "not measured (no fault)")
+			}
+		} else {
+			body(w, wtl, wr.Report)
+		}
+		fmt.Fprintf(w, "Errors by kind: %s\n", errorKinds(wr.Errors))
+		fmt.Fprintf(w, "Writes to a node Sentinel no longer named master: %d, until %s after the switch\n", wr.OldMaster.Ops, secs(wr.OldMaster.For))
+		if l := wr.Late; l.Count > 0 {
+			fmt.Fprintf(w, "Late answers (after their timeout): %d (%d ok), the latest %s after its timeout\n", l.Count, l.OK, secs(l.Max))
+		}
+	}
+}
+
+// interruptionCell is an interruption in a table cell.
+func interruptionCell(it verdict.Interruption) string {
+	switch {
+	case !it.Interrupted:
+		return "none"
+	case !it.Recovered:
+		return secs(it.Duration) + "+"
+	}
+	return secs(it.Duration)
+}
+
+// errorKinds lists the error counts in ErrorKinds' order: "timeout 12,
+// READONLY 3", or "none".
+func errorKinds(errs map[string]int) string {
+	var out []string
+	for _, k := range verdict.ErrorKinds {
+		if n := errs[k]; n > 0 {
+			out = append(out, fmt.Sprintf("%s %d", k, n))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }

@@ -35,15 +35,19 @@ type Scenario struct {
 	Warmup Duration `yaml:"warmup"`
 	// Seed makes the in-memory backend's random choices repeatable; zero
 	// picks one.
-	Seed     int64      `yaml:"seed"`
-	Topology Topology   `yaml:"topology"`
-	Sentinel Sentinel   `yaml:"sentinel"`
-	Proxy    Proxy      `yaml:"proxy"`
-	Workload Workload   `yaml:"workload"`
-	Faults   []Fault    `yaml:"faults"`
-	Expect   []string   `yaml:"expect"`
-	Images   Images     `yaml:"images"`
-	Network  NetworkCfg `yaml:"network"`
+	Seed     int64    `yaml:"seed"`
+	Topology Topology `yaml:"topology"`
+	Sentinel Sentinel `yaml:"sentinel"`
+	Proxy    Proxy    `yaml:"proxy"`
+	Workload Workload `yaml:"workload"`
+	// WorkloadList are several workloads side by side, each with its
+	// client kind (Spec); Workloads gives the run's, the shorthand
+	// included.
+	WorkloadList []Spec     `yaml:"workloads"`
+	Faults       []Fault    `yaml:"faults"`
+	Expect       []string   `yaml:"expect"`
+	Images       Images     `yaml:"images"`
+	Network      NetworkCfg `yaml:"network"`
 
 	// File is the file the scenario was read from; relative paths in it are
 	// resolved from its directory, in FS when set (embedded scenarios),
@@ -188,8 +192,9 @@ type Clients struct {
 	// Timeout bounds each operation (default 1s).
 	Timeout Duration `yaml:"timeout"`
 	// Connection is "per-op" (a new connection for every operation, the
-	// default: failover behaviour without client-side pooling) or "pooled"
-	// (one long-lived connection per client, redialed after errors).
+	// default: failover behaviour without client-side pooling) or
+	// "persistent" (one long-lived connection per client, redialed after
+	// errors; "pooled" is its older name).
 	Connection string `yaml:"connection"`
 }
 

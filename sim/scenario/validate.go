@@ -252,17 +252,27 @@ func (s *Scenario) normalize() []fieldError {
 		switch c.Connection {
 		case "":
 			c.Connection = "per-op"
-		case "per-op", "pooled":
+		case "per-op", "pooled", "persistent":
 		default:
-			bad(path+".connection", "unknown connection mode %q; valid: per-op, pooled", c.Connection)
+			bad(path+".connection", "unknown connection mode %q; valid: per-op, persistent (or its older name pooled)", c.Connection)
 		}
 	}
-	clients("workload.writers", &s.Workload.Writers, 1, DefaultWriteRate)
-	clients("workload.readers", &s.Workload.Readers, 0, DefaultReadRate)
-	if w, r := s.Workload.Writers, s.Workload.Readers; s.Duration.D <= MaxDuration && w.Rate <= MaxRate && r.Rate <= MaxRate && w.Count <= MaxClients && r.Count <= MaxClients {
-		if ops := s.Duration.D.Seconds() * (float64(w.Count)*w.Rate + float64(r.Count)*r.Rate); ops > MaxOperations {
-			bad("duration", "the run would record %.0f operations (duration times each client's rate): at most %d; shorten it or lower the rates", ops, MaxOperations)
+	list("workloads", len(s.WorkloadList))
+	if len(s.WorkloadList) > 0 {
+		s.normalizeWorkloads(bad, dur, clients)
+	} else {
+		clients("workload.writers", &s.Workload.Writers, 1, DefaultWriteRate)
+		clients("workload.readers", &s.Workload.Readers, 0, DefaultReadRate)
+	}
+	ops := 0.0
+	for _, wl := range s.Workloads() {
+		w, r := wl.Writers, wl.Readers
+		if w.Rate <= MaxRate && r.Rate <= MaxRate && w.Count <= MaxClients && r.Count <= MaxClients {
+			ops += float64(w.Count)*w.Rate + float64(r.Count)*r.Rate
 		}
+	}
+	if ops *= s.Duration.D.Seconds(); s.Duration.D <= MaxDuration && ops > MaxOperations {
+		bad("duration", "the run would record %.0f operations (duration times each client's rate): at most %d; shorten it or lower the rates", ops, MaxOperations)
 	}
 
 	// Faults.

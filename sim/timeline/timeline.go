@@ -92,6 +92,31 @@ type Op struct {
 	Found bool `json:"found,omitempty"`
 	// Final is a write's presence when read back: "present" or "absent".
 	Final string `json:"final,omitempty"`
+	// Workload is the workload whose client issued it; "" in runs with
+	// one workload.
+	Workload string `json:"workload,omitempty"`
+	// Late is the answer of a command client that came after the
+	// operation's timeout (the operation stays indeterminate).
+	Late *Late `json:"late,omitempty"`
+}
+
+// Late is an answer that came after its operation's timeout.
+type Late struct {
+	// At is when it came, on the timeline.
+	At time.Duration `json:"at"`
+	// Result is ResultOK or ResultFail (an error answer).
+	Result string `json:"result"`
+	Err    string `json:"err,omitempty"`
+}
+
+// Workload is one workload of a run with several.
+type Workload struct {
+	Name string `json:"name"`
+	// Client is its client kind: proxy, go-redis-sentinel,
+	// redis-py-sentinel or command.
+	Client string `json:"client"`
+	// Detail says more: the connection mode, the pool, the command.
+	Detail string `json:"detail,omitempty"`
 }
 
 // Op kinds.
@@ -148,6 +173,9 @@ type Timeline struct {
 	// one group (and runs saved before groups existed) have none, Nodes
 	// and InitialMaster describing their only group.
 	Groups []Group `json:"groups,omitempty"`
+	// Workloads are the workloads of a run with several (each operation
+	// names its own); runs with one have none.
+	Workloads []Workload `json:"workloads,omitempty"`
 	// Hosts are the failure domains of a run that declares them.
 	Hosts    []Host    `json:"hosts,omitempty"`
 	Events   []Event   `json:"events"`
@@ -246,12 +274,22 @@ func (r *Recorder) Event(e Event) {
 	r.mu.Unlock()
 }
 
-// Op records an operation.
-func (r *Recorder) Op(op Op) {
+// Op records an operation and returns its index, for Late.
+func (r *Recorder) Op(op Op) int {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	op.ID = len(r.tl.Ops)
 	r.tl.Ops = append(r.tl.Ops, op)
-	r.mu.Unlock()
+	return op.ID
+}
+
+// Late records a late answer to the operation Op returned i for.
+func (r *Recorder) Late(i int, l Late) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i >= 0 && i < len(r.tl.Ops) {
+		r.tl.Ops[i].Late = &l
+	}
 }
 
 // Update changes the timeline's header fields under the lock.

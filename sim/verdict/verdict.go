@@ -513,6 +513,14 @@ type Report struct {
 	// TwoMasterGroup is the group whose two-master window the total
 	// shows.
 	TwoMasterGroup string `json:",omitempty"`
+
+	// Workloads are the verdicts of each workload of a run with several
+	// (WorkloadTimeline), in the scenario's order; a run with one has
+	// none. With several, the durations above (the interruptions, the
+	// longest gap, the phases and the share after +switch-master) are the
+	// worst workload's (WorstWorkload), the counts every operation's.
+	Workloads     []WorkloadReport `json:",omitempty"`
+	WorstWorkload string           `json:",omitempty"`
 }
 
 // ExpectResult is an expectation with the measured value.
@@ -541,6 +549,9 @@ func Judge(tl *timeline.Timeline, exps []scenario.Expectation) *Report {
 			r.Fault = &f
 		}
 		r.judgeGroups(tl)
+	}
+	if len(tl.Workloads) > 0 {
+		r.judgeWorkloads(tl)
 	}
 	for _, e := range exps {
 		r.Expectations = append(r.Expectations, r.check(e))
