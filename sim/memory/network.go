@@ -10,8 +10,9 @@ import (
 // with the failure modes of TCP on loopback: a stopped node refuses
 // connections, a paused one accepts them but answers nothing until it
 // resumes, a disconnected one drops everything. Messages take a small
-// random latency, plus a node's link delay (action delay) for what the
-// node sends; each connection delivers in order.
+// random latency, plus what the node's link faults do to its Sentinels'
+// links (linkfault.go: delay, blackhole, loss, bandwidth per direction; a
+// reset closes them); each connection delivers in order.
 type network struct {
 	mu        sync.Mutex
 	nodes     map[string]*Node
