@@ -277,3 +277,70 @@ func TestBlackholeOutToNodesStallsReplicationUntilHealed(t *testing.T) {
 		}
 	}
 }
+
+func TestDelayNarrowedToClientsInSlowsPingsButNotReplication(t *testing.T) {
+	_, nodes := delayCluster(t)
+	master := nodes[0]
+	const delay = 300 * time.Millisecond
+	mc, rc := client(t, master.Addr()), client(t, nodes[1].Addr())
+	pings(t, mc, 1)
+	linkFault(t, master, fault.LinkFault{Action: fault.Delay, Delay: delay, Peers: []string{fault.PeersClients}, Direction: fault.In})
+	if lo, hi := pings(t, mc, 3); lo < delay || hi >= delay+shapeMargin {
+		t.Errorf("PING to a master whose clients' requests are late by %v took %v to %v", delay, lo, hi)
+	}
+	start := time.Now()
+	if err := mc.Set(t.Context(), "k", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	acked := time.Since(start)
+	for deadline := time.Now().Add(time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if v, _ := rc.Get(t.Context(), "k").Result(); v == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the write did not reach the replica within 1s")
+		}
+	}
+	// The write reached the replica about when it was acknowledged: the
+	// stream is not delayed.
+	if seen := time.Since(start); seen > acked+100*time.Millisecond {
+		t.Errorf("the write was acknowledged after %v and seen on the replica after %v: replication was slowed too", acked, seen)
+	}
+	linkFault(t, master, fault.LinkFault{Action: fault.Undelay})
+	if _, hi := pings(t, mc, 3); hi > 50*time.Millisecond {
+		t.Errorf("after undelay a PING took %v, want under 50ms", hi)
+	}
+}
+
+func TestResetToNodesDropsReplicationUntilHealed(t *testing.T) {
+	_, nodes := delayCluster(t)
+	master, replica := nodes[0], nodes[1]
+	rc := client(t, replica.Addr())
+	linkStatus := func() string {
+		info, err := rc.Info(t.Context(), "replication").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return infoField(info, "master_link_status")
+	}
+	linkFault(t, master, fault.LinkFault{Action: fault.Reset, Peers: []string{fault.PeersNodes}})
+	waitStatus := func(want string, limit time.Duration) {
+		t.Helper()
+		for deadline := time.Now().Add(limit); linkStatus() != want; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("master_link_status: got %q after %v, want %q", linkStatus(), limit, want)
+			}
+		}
+	}
+	waitStatus("down", 500*time.Millisecond)
+	// The replica retries once a second and is reset each time.
+	time.Sleep(1500 * time.Millisecond)
+	if got := linkStatus(); got != "down" {
+		t.Fatalf("1.5s into a reset of the master's node links: master_link_status %q, want down", got)
+	}
+	if !ping(master.Addr(), "pw", time.Second) {
+		t.Error("a reset of the node links reset clients too")
+	}
+	linkFault(t, master, fault.LinkFault{Action: fault.Heal})
+	waitStatus("up", 2500*time.Millisecond)
+}
