@@ -64,19 +64,20 @@ func TestThreeSetsHostKillPlacesTheMastersOnTheKilledHost(t *testing.T) {
 }
 
 // The link-fault scenarios (issue 19): a master blackholed both ways to
-// everyone, and one that stops hearing the Sentinels only; both healed,
-// both memory-only, neither modelled.
-func TestLinkFaultScenariosBlackholeTheMasterAndHealIt(t *testing.T) {
+// everyone, one that stops hearing the Sentinels only, one reset; all
+// healed, memory-only, not modelled.
+func TestLinkFaultScenariosFaultTheMastersLinksAndHealThem(t *testing.T) {
 	for file, want := range map[string]scenario.Fault{
 		"master-blackhole.yaml":        {Action: fault.Blackhole, Target: "master"},
 		"master-oneway-sentinels.yaml": {Action: fault.Blackhole, Target: "master", Peers: []string{fault.PeersSentinels}, Direction: fault.In},
+		"master-reset.yaml":            {Action: fault.Reset, Target: "master"},
 	} {
 		s, err := scenario.LoadFS(FS, file, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
 		if len(s.Faults) != 2 {
-			t.Fatalf("%s: got %d faults, want a blackhole and its heal", file, len(s.Faults))
+			t.Fatalf("%s: got %d faults, want a link fault and its heal", file, len(s.Faults))
 		}
 		f, heal := s.Faults[0], s.Faults[1]
 		if f.Action != want.Action || f.Target != want.Target || !slices.Equal(f.Peers, want.Peers) || f.Direction != want.Direction || heal.Action != fault.Heal || heal.Target != f.As {
