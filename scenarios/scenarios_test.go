@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"errors"
 	"io/fs"
 	"slices"
 	"testing"
@@ -58,6 +59,38 @@ func TestThreeSetsHostKillPlacesTheMastersOnTheKilledHost(t *testing.T) {
 		}
 		if p.Groups != 3 || p.Fault.Host == nil || len(p.Fault.Host.Sentinels) != len(wantH1)-3 {
 			t.Errorf("%s: got model groups %d host %+v", file, p.Groups, p.Fault.Host)
+		}
+	}
+}
+
+// The link-fault scenarios (issue 19): a master blackholed both ways to
+// everyone, one that stops hearing the Sentinels only, one reset; all
+// healed, memory-only, not modelled.
+func TestLinkFaultScenariosFaultTheMastersLinksAndHealThem(t *testing.T) {
+	for file, want := range map[string]scenario.Fault{
+		"master-blackhole.yaml":        {Action: fault.Blackhole, Target: "master"},
+		"master-oneway-sentinels.yaml": {Action: fault.Blackhole, Target: "master", Peers: []string{fault.PeersSentinels}, Direction: fault.In},
+		"master-reset.yaml":            {Action: fault.Reset, Target: "master"},
+	} {
+		s, err := scenario.LoadFS(FS, file, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		if len(s.Faults) != 2 {
+			t.Fatalf("%s: got %d faults, want a link fault and its heal", file, len(s.Faults))
+		}
+		f, heal := s.Faults[0], s.Faults[1]
+		if f.Action != want.Action || f.Target != want.Target || !slices.Equal(f.Peers, want.Peers) || f.Direction != want.Direction || heal.Action != fault.Heal || heal.Target != f.As {
+			t.Errorf("%s: got %+v then %+v, want %+v then heal of it", file, f, heal, want)
+		}
+		if s.Backend != fault.Memory {
+			t.Errorf("%s: backend %s, want memory (the docker backend has no relay yet)", file, s.Backend)
+		}
+		if _, err := scenario.LoadFS(FS, file, []string{"backend=docker"}); err == nil {
+			t.Errorf("%s on the docker backend: loaded, want refused", file)
+		}
+		if _, err := model.FromScenario(s); !errors.Is(err, model.ErrNotModelled) {
+			t.Errorf("%s: model: got %v, want not modelled", file, err)
 		}
 	}
 }

@@ -26,6 +26,9 @@ func doFault(ctx context.Context, in rig.Instance, f scenario.Fault) error {
 	if !fault.Of(f.Action).Link {
 		return in.Do(ctx, f.Action)
 	}
+	if lf, ok := in.(rig.LinkFaulter); ok {
+		return lf.LinkFault(ctx, linkFaultOf(f))
+	}
 	ls, ok := in.(rig.LinkShaper)
 	if !ok {
 		return fmt.Errorf("%s %s: its link cannot be shaped", f.Action, in.Name())
@@ -34,4 +37,17 @@ func doFault(ctx context.Context, in rig.Instance, f scenario.Fault) error {
 		return ls.Shape(ctx, 0, 0)
 	}
 	return ls.Shape(ctx, f.Delay.D, f.Jitter.D)
+}
+
+// linkFaultOf is a link fault's action and parameters as a backend takes
+// them.
+func linkFaultOf(f scenario.Fault) fault.LinkFault {
+	lf := fault.LinkFault{Action: f.Action, Peers: f.Peers, Direction: f.Direction, Delay: f.Delay.D, Jitter: f.Jitter.D}
+	if f.Loss != nil {
+		lf.Loss = *f.Loss
+	}
+	if f.Rate != nil {
+		lf.Rate = *f.Rate
+	}
+	return lf
 }

@@ -11,6 +11,7 @@ package fault
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // Action is a fault action as a scenario names it.
@@ -28,6 +29,11 @@ const (
 	Reconnect  Action = "reconnect"
 	Delay      Action = "delay"
 	Undelay    Action = "undelay"
+	Blackhole  Action = "blackhole"
+	Reset      Action = "reset"
+	Loss       Action = "loss"
+	Bandwidth  Action = "bandwidth"
+	Heal       Action = "heal"
 )
 
 // Kind is a kind of instance a fault acts on.
@@ -88,6 +94,10 @@ var (
 	// everywhereAndHosts is everywhere, and on hosts: every member of a
 	// host at the same instant.
 	everywhereAndHosts = map[string][]Kind{Memory: {KindNode, KindSentinel, KindHost}, Docker: withHosts}
+	// memoryNodes is an action the memory backend performs on its nodes
+	// only, and the docker backend not at all.
+	memoryNodes    = map[string][]Kind{Memory: nodes}
+	peersDirection = []string{"peers", "direction"}
 )
 
 // all is the table, in the order help texts list it.
@@ -113,10 +123,81 @@ var all = []Entry{
 	// Only Redis nodes are delayed: the docker backend's node containers
 	// have tc and CAP_NET_ADMIN; the memory backend delays a node's
 	// replies itself.
-	{Action: Delay, Undo: Undelay, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes}, Link: true, Params: []string{"delay", "jitter"},
-		Help: "slow link (nodes only): every reply the node sends, to the proxy's checks, clients, Sentinels and replicas, leaves delay plus a random extra uniform in [0, jitter] late, in order per connection (fields delay, jitter)"},
+	// peers and direction narrow a delay on the memory backend only: netem
+	// delays all the node sends (scenario validation checks it).
+	{Action: Delay, Undo: Undelay, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes}, Link: true, Params: []string{"delay", "jitter", "peers", "direction"},
+		Help: "slow link (nodes only): every reply the node sends, to the proxy's checks, clients, Sentinels and replicas, leaves delay plus a random extra uniform in [0, jitter] late, in order per connection (fields delay, jitter; on the memory backend also peers and direction, default out)"},
 	{Action: Undelay, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes}, Link: true,
 		Help: "remove a delay"},
+	// The user-space link faults: the memory backend applies them on its
+	// own links; the docker backend needs a relay per instance (not built
+	// yet), so it performs none of them.
+	{Action: Blackhole, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: peersDirection,
+		Help: "silent drop: bytes to (in) or from (out) the target are held, connections stay open and hang, new ones are accepted and never answered (fields peers, direction)"},
+	{Action: Reset, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: []string{"peers"},
+		Help: "connections with the peers are reset (RST) at once and new ones are reset as they open; a reset cuts a connection both ways, so it takes no direction (field peers)"},
+	{Action: Loss, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: []string{"loss", "peers", "direction"},
+		Help: "a fraction (loss, 0..1) of the connections with the peers hangs in the direction as a blackholed one does, the others pass: TCP retransmits a lost packet, so what an application sees of loss is a connection that stalls, not missing bytes (fields loss, peers, direction)"},
+	{Action: Bandwidth, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: []string{"rate", "peers", "direction"},
+		Help: "a slow link: what passes in the direction to or from the peers is paced to rate bytes per second, shared by their connections (fields rate, peers, direction)"},
+	{Action: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true,
+		Help: "clear every link fault of the target (blackhole, reset, loss, bandwidth and a delay): held bytes flow again"},
+}
+
+// Link fault parameters: which peers and which direction.
+const (
+	// PeersClients are clients and the proxy, its checks included.
+	PeersClients = "clients"
+	// PeersNodes are the other Redis nodes: replication.
+	PeersNodes = "nodes"
+	// PeersSentinels are the Sentinels.
+	PeersSentinels = "sentinels"
+	// In is what the target hears, Out what it sends.
+	In  = "in"
+	Out = "out"
+)
+
+// PeerClasses are the peer classes a link fault can name, and Directions
+// its directions.
+var (
+	PeerClasses = []string{PeersClients, PeersNodes, PeersSentinels}
+	Directions  = []string{In, Out}
+)
+
+// LinkFault is a link action with its parameters, as the engine hands it
+// to a backend (rig.LinkFaulter).
+type LinkFault struct {
+	Action Action
+	// Peers are the peer classes it acts on; empty means all.
+	Peers []string
+	// Direction is In or Out; empty means both.
+	Direction string
+	// Delay and Jitter are action delay's.
+	Delay, Jitter time.Duration
+	// Loss is action loss's fraction of connections, in [0, 1].
+	Loss float64
+	// Rate is action bandwidth's bytes per second.
+	Rate float64
+}
+
+// Classes are the peer classes the fault acts on: Peers, or all.
+func (l LinkFault) Classes() []string {
+	if len(l.Peers) == 0 {
+		return PeerClasses
+	}
+	return l.Peers
+}
+
+// Dirs are the directions the fault acts on: Direction, or both (a
+// delay: out, what the node sends, as it always was).
+func (l LinkFault) Dirs() []string {
+	if l.Direction == "" && l.Action == Delay {
+		return []string{Out}
+	}
+	if l.Direction == "" {
+		return Directions
+	}
+	return []string{l.Direction}
 }
 
 // All returns the table, in the order help texts list it.

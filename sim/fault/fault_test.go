@@ -105,3 +105,28 @@ func TestHostsTakeKillStopPauseAndDisconnectWithTheirUndos(t *testing.T) {
 		t.Errorf("got %q, want %q", got, "Redis nodes and hosts")
 	}
 }
+
+func TestTheUserSpaceLinkFaultsAreMemoryOnlyAndHealUndoesThem(t *testing.T) {
+	for _, a := range []fault.Action{fault.Blackhole, fault.Reset, fault.Loss, fault.Bandwidth} {
+		e := fault.Of(a)
+		if !e.Link || e.Undo != fault.Heal || !e.Takes("peers") {
+			t.Errorf("%s: got link %v, undo %q, peers %v; want a link fault undone by heal that takes peers", a, e.Link, e.Undo, e.Takes("peers"))
+		}
+		if !e.Available(fault.Memory, fault.KindNode) || e.Available(fault.Docker, fault.KindNode) || e.Available(fault.Memory, fault.KindSentinel) {
+			t.Errorf("%s: want the memory backend's nodes only", a)
+		}
+	}
+	if fault.Of(fault.Reset).Takes("direction") || !fault.Of(fault.Blackhole).Takes("direction") {
+		t.Error("a reset cuts both ways and takes no direction; a blackhole takes one")
+	}
+	if !fault.Of(fault.Loss).Takes("loss") || !fault.Of(fault.Bandwidth).Takes("rate") || fault.Of(fault.Blackhole).Takes("loss") {
+		t.Error("loss takes loss, bandwidth rate, blackhole neither")
+	}
+	all := fault.LinkFault{Action: fault.Blackhole}
+	if !slices.Equal(all.Classes(), fault.PeerClasses) || !slices.Equal(all.Dirs(), []string{fault.In, fault.Out}) {
+		t.Errorf("defaults: got %v %v, want every peer class both ways", all.Classes(), all.Dirs())
+	}
+	if got := (fault.LinkFault{Action: fault.Delay}).Dirs(); !slices.Equal(got, []string{fault.Out}) {
+		t.Errorf("a delay's default direction: got %v, want [out]", got)
+	}
+}

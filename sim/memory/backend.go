@@ -7,10 +7,12 @@ package memory
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,10 +270,109 @@ func (i nodeInstance) Shape(ctx context.Context, delay, jitter time.Duration) er
 	return nil
 }
 
+// LinkFault applies a link fault to the node's links with the peer
+// classes and directions it names (rig.LinkFaulter), and checks it from
+// outside when it touches the clients' links: a blackholed node does not
+// answer PING, a reset one resets the connection at once, a delayed one
+// answers late, a healed one answers. A fault on other peers only leaves
+// PING answered.
+func (i nodeInstance) LinkFault(ctx context.Context, f fault.LinkFault) error {
+	if !fault.Of(f.Action).Available(fault.Memory, rig.KindNode) {
+		return fmt.Errorf("%s %s: the memory backend cannot %[1]s a Redis node", f.Action, i.n.name)
+	}
+	if err := i.n.applyLinkFault(f); err != nil {
+		return err
+	}
+	if st, _ := i.n.stateOf(); st != nodeRunning {
+		return nil // it answers nothing now; the fault applies once it does
+	}
+	return i.verifyLink(f)
+}
+
+// verifyLink checks a link fault's effect by talking to the node as a
+// client would.
+func (i nodeInstance) verifyLink(f fault.LinkFault) error {
+	addr, pw, name := i.n.addr, i.n.opts.password, i.n.name
+	clients := slices.Contains(f.Classes(), fault.PeersClients)
+	held := func() bool {
+		i.n.mu.Lock()
+		defer i.n.mu.Unlock()
+		for d := range 2 {
+			r := i.n.lf.r[classClients][d]
+			if r.blackhole || r.reset || r.loss > 0 || r.rate > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	const limit = 300 * time.Millisecond
+	switch {
+	case f.Action == fault.Heal || f.Action == fault.Undelay && !held():
+		if !ping(addr, pw, time.Second) {
+			return fmt.Errorf("%s %s: it does not answer PING within 1s", f.Action, name)
+		}
+	case f.Action == fault.Undelay:
+		// Another fault still holds the clients' links.
+	case !clients:
+		// A fault on other peers leaves clients through.
+		if _, ok := timedPing(addr, pw, f.Delay+f.Jitter+time.Second); !ok && f.Action != fault.Delay {
+			return fmt.Errorf("%s %s on %v: clients no longer reach it", f.Action, name, f.Classes())
+		}
+	case f.Action == fault.Blackhole, f.Action == fault.Loss && f.Loss >= 1:
+		if ping(addr, pw, limit) {
+			return fmt.Errorf("%s %s: it still answers PING", f.Action, name)
+		}
+	case f.Action == fault.Loss && f.Loss <= 0:
+		if !ping(addr, pw, time.Second) {
+			return fmt.Errorf("%s %s by %v: it does not answer PING within 1s", f.Action, name, f.Loss)
+		}
+	case f.Action == fault.Reset:
+		if err := resetSeen(addr, limit); err != nil {
+			return fmt.Errorf("%s %s: %w", f.Action, name, err)
+		}
+	case f.Action == fault.Bandwidth && 64/f.Rate < 5:
+		if d := time.Second + time.Duration(64/f.Rate*float64(time.Second)); !ping(addr, pw, d) {
+			return fmt.Errorf("%s %s to %v bytes/s: it does not answer PING within %v", f.Action, name, f.Rate, d)
+		}
+	case f.Action == fault.Delay && f.Delay > 0:
+		took, ok := timedPing(addr, pw, f.Delay+f.Jitter+time.Second)
+		switch {
+		case !ok:
+			return fmt.Errorf("delay %s: it does not answer PING within %v", name, f.Delay+f.Jitter+time.Second)
+		case took < f.Delay:
+			return fmt.Errorf("delay %s by %v: a PING took %v", name, f.Delay, took)
+		}
+	}
+	return nil
+}
+
+// resetSeen checks that a connection to addr is refused or reset at
+// once, rather than answered or left hanging.
+func resetSeen(addr string, limit time.Duration) error {
+	c, err := net.DialTimeout("tcp", addr, limit)
+	if err != nil {
+		return nil // refused
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(limit))
+	c.Write([]byte("PING\r\n"))
+	buf := make([]byte, 64)
+	k, err := c.Read(buf)
+	var ne net.Error
+	switch {
+	case err == nil && k > 0:
+		return fmt.Errorf("a new connection is answered (%q)", buf[:k])
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("a new connection hangs for %v instead of being reset", limit)
+	}
+	return nil
+}
+
 var (
-	_ rig.LinkShaper = nodeInstance{}
-	_ rig.Stepper    = nodeInstance{}
-	_ rig.Stepper    = sentinelInstance{}
+	_ rig.LinkFaulter = nodeInstance{}
+	_ rig.LinkShaper  = nodeInstance{}
+	_ rig.Stepper     = nodeInstance{}
+	_ rig.Stepper     = sentinelInstance{}
 )
 
 type sentinelInstance struct{ s *Sentinel }

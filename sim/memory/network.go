@@ -10,8 +10,9 @@ import (
 // with the failure modes of TCP on loopback: a stopped node refuses
 // connections, a paused one accepts them but answers nothing until it
 // resumes, a disconnected one drops everything. Messages take a small
-// random latency, plus a node's link delay (action delay) for what the
-// node sends; each connection delivers in order.
+// random latency, plus what the node's link faults do to its Sentinels'
+// links (linkfault.go: delay, blackhole, loss, bandwidth per direction; a
+// reset closes them); each connection delivers in order.
 type network struct {
 	mu        sync.Mutex
 	nodes     map[string]*Node
@@ -95,6 +96,11 @@ type link struct {
 	node  *Node
 	peer  *Sentinel
 
+	// u is the link's draw for action loss; done closes with the link,
+	// ending what waits on a held direction.
+	u    connDraw
+	done chan struct{}
+
 	mu         sync.Mutex
 	closed     bool
 	subscribed bool
@@ -119,6 +125,7 @@ func (l *link) close() {
 	if was {
 		return
 	}
+	close(l.done)
 	if l.node != nil {
 		l.node.mu.Lock()
 		delete(l.node.links, l)
@@ -136,6 +143,7 @@ func (l *link) closedByPeer() {
 	if was {
 		return
 	}
+	close(l.done)
 	lat := l.owner.nw.latency()
 	time.AfterFunc(lat, func() { l.owner.post(func() { l.owner.linkClosed(l) }) })
 }
@@ -144,11 +152,13 @@ func (l *link) closedByPeer() {
 // always returns a link; a refused connection is reported shortly after
 // through the owner's disconnect handling.
 func (nw *network) connect(owner *Sentinel, addr, kind string) *link {
-	l := &link{owner: owner, kind: kind, addr: addr}
+	l := &link{owner: owner, kind: kind, addr: addr, u: nw.draw(), done: make(chan struct{})}
 	if n := nw.node(addr); n != nil {
 		l.node = n
 		n.mu.Lock()
-		up := n.state != nodeStopped
+		// A node that resets its Sentinels' connections (action reset)
+		// refuses a new one as a stopped node does.
+		up := n.state != nodeStopped && !n.lf.r[classSentinels][dirIn].reset
 		if up {
 			n.links[l] = struct{}{}
 		}
@@ -176,10 +186,16 @@ func (l *link) send(req request, done func(reply)) {
 	there, back := nw.latency(), nw.latency()
 	answer := func(r reply) {
 		r.from = l
-		if l.node != nil {
-			back += l.node.replyDelay()
+		n := l.node
+		if n != nil {
+			back += n.linkDelay(classSentinels, dirOut)
 		}
 		l.replies.push(time.Now().Add(back), func() {
+			// A held direction (blackhole, loss) holds this reply and
+			// those behind it; a bandwidth paces them.
+			if n != nil && !n.pass(l.done, classSentinels, dirOut, l.u, replySize(r)) {
+				return
+			}
 			if !l.isClosed() {
 				l.owner.post(func() { done(r) })
 			}
@@ -191,7 +207,11 @@ func (l *link) send(req request, done func(reply)) {
 	switch {
 	case l.node != nil:
 		n := l.node
+		there += n.linkDelay(classSentinels, dirIn)
 		l.requests.push(time.Now().Add(there), func() {
+			if !n.pass(l.done, classSentinels, dirIn, l.u, requestSize(req)) {
+				return
+			}
 			if !n.waitIfPaused() || l.isClosed() {
 				return
 			}
@@ -251,11 +271,25 @@ func (n *Node) relayHello(msg string) {
 	}
 	n.mu.Unlock()
 	for _, l := range subs {
-		lat := n.net.latency() + n.replyDelay()
+		lat := n.net.latency() + n.linkDelay(classSentinels, dirOut)
 		l.replies.push(time.Now().Add(lat), func() {
+			if !n.pass(l.done, classSentinels, dirOut, l.u, len(msg)+40) {
+				return
+			}
 			if !l.isClosed() {
 				l.owner.post(func() { l.owner.onHello(msg, l) })
 			}
 		})
 	}
+}
+
+// requestSize is about what a request takes on the wire, for a bandwidth.
+func requestSize(req request) int { return int(respSize(append([]string{req.cmd}, req.args...))) }
+
+// replySize is about what a reply takes on the wire, for a bandwidth.
+func replySize(r reply) int {
+	if s, ok := r.val.(string); ok {
+		return len(s) + 16
+	}
+	return len(r.err) + 16
 }

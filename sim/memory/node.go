@@ -47,10 +47,10 @@ type Node struct {
 	// stopping blocks writes during a graceful stop, as Redis 7 does while
 	// its replicas catch up.
 	stopping bool
-	// delay and jitter slow the node's link (action delay): whatever it
-	// sends leaves delay plus a random extra in [0, jitter] late. They
-	// last, as a disconnect does, until undone.
-	delay, jitter time.Duration
+	// lf are the node's link faults (delay, blackhole, reset, loss,
+	// bandwidth) per peer class and direction. They last, as a
+	// disconnect does, until undone.
+	lf linkRules
 
 	repl replState
 	// snap is the snapshot a graceful stop wrote (persistence on).
@@ -171,24 +171,35 @@ func (n *Node) accept(ln net.Listener, srv *server.Server) {
 			c.Close()
 			return
 		}
-		n.conns[c] = struct{}{}
+		reset := n.lf.r[classClients][dirIn].reset
+		tc := &trackedConn{Conn: c, n: n, done: make(chan struct{})}
+		if !reset {
+			n.conns[tc] = struct{}{}
+		}
 		n.mu.Unlock()
-		go serveConn(&trackedConn{Conn: c, n: n}, srv, n.replyDelay)
+		if reset {
+			resetConn(c) // action reset: new connections are reset
+			continue
+		}
+		go serveConn(tc, srv, clientHooks{n: n, done: tc.done, u: n.net.draw()})
 	}
 }
 
-// trackedConn forgets itself when closed.
+// trackedConn forgets itself when closed; done closes then, ending what
+// waits on a held link.
 type trackedConn struct {
 	net.Conn
 	n    *Node
+	done chan struct{}
 	once sync.Once
 }
 
 func (c *trackedConn) Close() error {
 	c.once.Do(func() {
 		c.n.mu.Lock()
-		delete(c.n.conns, c.Conn)
+		delete(c.n.conns, c)
 		c.n.mu.Unlock()
+		close(c.done)
 	})
 	return c.Conn.Close()
 }
@@ -231,8 +242,9 @@ func (n *Node) shutdown(graceful bool) error {
 
 	ln.Close()
 	for _, c := range conns {
-		if tc, ok := c.(*net.TCPConn); ok && !graceful {
-			tc.SetLinger(0) // a killed process's sockets are reset
+		if !graceful {
+			resetConn(c) // a killed process's sockets are reset
+			continue
 		}
 		c.Close()
 	}
@@ -294,24 +306,10 @@ func (n *Node) setCut(cut bool) {
 	n.net.nodeChanged(n)
 }
 
-// setShape sets the link delay (zeros remove it).
+// setShape sets the link delay of everything the node sends (zeros
+// remove it).
 func (n *Node) setShape(delay, jitter time.Duration) {
-	n.mu.Lock()
-	n.delay, n.jitter = delay, jitter
-	n.mu.Unlock()
-	n.log.Debug("link shaped", "delay", delay, "jitter", jitter)
-}
-
-// replyDelay draws how late one message the node sends leaves: its link
-// delay plus a uniform random share of its jitter.
-func (n *Node) replyDelay() time.Duration {
-	n.mu.Lock()
-	d, j := n.delay, n.jitter
-	n.mu.Unlock()
-	if j > 0 {
-		d += n.net.uniform(j)
-	}
-	return d
+	n.applyLinkFault(fault.LinkFault{Action: fault.Delay, Delay: delay, Jitter: jitter})
 }
 
 // waitIfPaused blocks while the node is paused; it reports false when the

@@ -61,6 +61,10 @@ type replicaLink struct {
 	closed  chan struct{}
 	once    sync.Once
 
+	// u is the link's draw for action loss: u[dirOut] for the stream
+	// (the master's out, the replica's in), u[dirIn] for the
+	// acknowledgements.
+	u connDraw
 	// acks carries the replica's acknowledgements back, in order, late by
 	// the replica's link delay.
 	acks outbox
@@ -169,7 +173,7 @@ func (n *Node) pump(rl *replicaLink) {
 				return
 			}
 		}
-		if wait := time.Until(e.at.Add(n.opts.lag + n.replyDelay())); wait > 0 {
+		if wait := time.Until(e.at.Add(n.opts.lag + n.linkDelay(classNodes, dirOut) + r.linkDelay(classNodes, dirIn))); wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-rl.closed:
@@ -189,6 +193,13 @@ func (n *Node) pump(rl *replicaLink) {
 				return
 			}
 		}
+		// A held stream (blackhole, loss) stalls the same way until
+		// healed; a bandwidth paces it. Either end's faults act.
+		size := int(respSize(e.args))
+		down := connDraw{rl.u[dirOut], rl.u[dirOut]}
+		if !n.pass(rl.closed, classNodes, dirOut, down, size) || !r.pass(rl.closed, classNodes, dirIn, down, size) {
+			return
+		}
 		select {
 		case <-rl.closed:
 			return
@@ -200,7 +211,12 @@ func (n *Node) pump(rl *replicaLink) {
 		n.mu.Lock()
 		rl.queue = rl.queue[1:]
 		n.mu.Unlock()
-		rl.acks.push(time.Now().Add(r.replyDelay()), func() {
+		rl.acks.push(time.Now().Add(r.linkDelay(classNodes, dirOut)+n.linkDelay(classNodes, dirIn)), func() {
+			// An acknowledgement on a held way back is lost; the next
+			// one carries the offset.
+			if ackHeld(n, r, rl.u) {
+				return
+			}
 			n.mu.Lock()
 			rl.acked, rl.lastAck = e.offset, time.Now()
 			n.mu.Unlock()
@@ -320,6 +336,13 @@ func (n *Node) trySync(gen int, addr string) {
 	if ms, _ := m.stateOf(); ms != nodeRunning || n.net.cutBetween(n, m) {
 		return
 	}
+	// A reset refuses the connection; a held one (blackhole, or lost
+	// for this attempt's draw) hangs: either way the attempt fails and
+	// is retried a second later.
+	u := n.net.draw()
+	if n.resetting(classNodes) || m.resetting(classNodes) || syncHeld(m, n, u) {
+		return
+	}
 	n.mu.Lock()
 	if n.repl.gen != gen {
 		n.mu.Unlock()
@@ -327,7 +350,7 @@ func (n *Node) trySync(gen int, addr string) {
 	}
 	n.repl.syncing = true
 	n.mu.Unlock()
-	time.Sleep(n.replyDelay()) // PSYNC on the replica's link
+	time.Sleep(n.linkDelay(classNodes, dirOut) + m.linkDelay(classNodes, dirIn)) // PSYNC on the replica's link
 
 	m.mu.Lock()
 	if m.state != nodeRunning || m.m == nil || m.repl.role != roleMaster && m.repl.role != roleReplica {
@@ -337,7 +360,7 @@ func (n *Node) trySync(gen int, addr string) {
 	data := dump(m.m)
 	replID, offset := m.repl.replID, m.repl.offset
 	// The replica acknowledges as soon as it has loaded the payload.
-	rl := &replicaLink{node: n, gen: gen, acked: offset, lastAck: time.Now(), cronAcked: offset, cronAckAt: time.Now(),
+	rl := &replicaLink{node: n, gen: gen, u: u, acked: offset, lastAck: time.Now(), cronAcked: offset, cronAckAt: time.Now(),
 		wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	if m.repl.replicas == nil {
 		m.repl.replicas = map[*Node]*replicaLink{}
@@ -348,7 +371,7 @@ func (n *Node) trySync(gen int, addr string) {
 	m.repl.replicas[n] = rl
 	m.repl.backlog = true
 	m.mu.Unlock()
-	time.Sleep(m.replyDelay()) // the payload on the master's link
+	time.Sleep(m.linkDelay(classNodes, dirOut) + n.linkDelay(classNodes, dirIn)) // the payload on the master's link
 
 	n.mu.Lock()
 	if n.repl.gen != gen || n.state == nodeStopped {
@@ -386,6 +409,9 @@ func (m *Node) periodicAcks(rl *replicaLink, replicaCron time.Time) {
 		case <-time.After(wait):
 		case <-rl.closed:
 			return
+		}
+		if ackHeld(m, rl.node, rl.u) {
+			continue
 		}
 		m.mu.Lock()
 		rl.cronAcked, rl.cronAckAt = rl.acked, time.Now()
@@ -511,4 +537,20 @@ func (n *Node) replicasAckedLocked(since time.Time) bool {
 		}
 	}
 	return true
+}
+
+// ackHeld reports whether replica r's acknowledgements to master m are
+// held now: r's out or m's in to the nodes blackholed or lost.
+func ackHeld(m, r *Node, u connDraw) bool {
+	// The stream's draw is u[dirOut]; the acknowledgements go the other
+	// way, the master's in and the replica's out, drawn u[dirIn].
+	back := connDraw{u[dirIn], u[dirIn]}
+	return m.held(classNodes, dirIn, back) || r.held(classNodes, dirOut, back)
+}
+
+// syncHeld reports whether a replica n's new connection to master m
+// (draw u) is held either way.
+func syncHeld(m, n *Node, u connDraw) bool {
+	down := connDraw{u[dirOut], u[dirOut]}
+	return m.held(classNodes, dirOut, down) || n.held(classNodes, dirIn, down) || ackHeld(m, n, u)
 }

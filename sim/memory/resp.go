@@ -15,20 +15,34 @@ import (
 	"github.com/alicebob/miniredis/v2/server"
 )
 
+// linkHooks are the link faults on one served connection.
+type linkHooks interface {
+	// in waits until a command of size bytes may reach the server (held
+	// while the direction is blackholed or the connection lost, paced by
+	// a bandwidth, late by a delay); false when the connection ended
+	// meanwhile.
+	in(size int) bool
+	// outDelay draws how late a reply leaves.
+	outDelay() time.Duration
+	// out waits until a reply of size bytes may leave; false when the
+	// connection ended meanwhile.
+	out(size int) bool
+}
+
 // serveConn serves a client connection with miniredis, accepting inline
 // commands ("PING\r\n", as HAProxy's tcp-check sends them) as well as RESP
 // arrays: miniredis reads arrays only. It returns when the connection ends.
-// delay, when not nil, draws how late each reply leaves (the node's link
-// delay); replies keep their order.
-func serveConn(c net.Conn, srv *server.Server, delay func() time.Duration) {
+// hooks, when not nil, are the node's link faults on the connection
+// (delay, blackhole, loss, bandwidth); replies keep their order.
+func serveConn(c net.Conn, srv *server.Server, hooks linkHooks) {
 	a, b := net.Pipe()
 	srv.ServeConn(b)
 	done := make(chan struct{})
 	go func() {
-		if delay == nil {
+		if hooks == nil {
 			io.Copy(c, a) // replies
 		} else {
-			copyDelayed(c, a, delay)
+			copyDelayed(c, a, hooks)
 		}
 		c.Close()
 		close(done)
@@ -43,6 +57,9 @@ func serveConn(c net.Conn, srv *server.Server, delay func() time.Duration) {
 		if len(args) == 0 {
 			continue
 		}
+		if hooks != nil && !hooks.in(int(respSize(args))) {
+			break
+		}
 		writeArray(w, args)
 		if rd.Buffered() == 0 {
 			if w.Flush() != nil {
@@ -56,11 +73,12 @@ func serveConn(c net.Conn, srv *server.Server, delay func() time.Duration) {
 }
 
 // copyDelayed copies src to dst as a slow link does: every chunk read
-// (a reply, as miniredis writes one per command) is written delay() after
-// it was read, never before the chunk ahead of it. It returns once src
-// has ended and all is written. A write error drops the rest and closes
-// dst, which ends the connection's reading side and so src.
-func copyDelayed(dst net.Conn, src io.Reader, delay func() time.Duration) {
+// (a reply, as miniredis writes one per command) is written
+// hooks.outDelay() after it was read, never before the chunk ahead of it,
+// and once hooks.out lets it pass. It returns once src has ended and all
+// is written. A write error drops the rest and closes dst, which ends the
+// connection's reading side and so src.
+func copyDelayed(dst net.Conn, src io.Reader, hooks linkHooks) {
 	var out outbox
 	var failed atomic.Bool
 	buf := make([]byte, 32*1024)
@@ -68,8 +86,13 @@ func copyDelayed(dst net.Conn, src io.Reader, delay func() time.Duration) {
 		k, err := src.Read(buf)
 		if k > 0 {
 			chunk := bytes.Clone(buf[:k])
-			out.push(time.Now().Add(delay()), func() {
+			out.push(time.Now().Add(hooks.outDelay()), func() {
 				if failed.Load() {
+					return
+				}
+				if !hooks.out(len(chunk)) {
+					failed.Store(true)
+					dst.Close()
 					return
 				}
 				if _, err := dst.Write(chunk); err != nil {

@@ -118,6 +118,9 @@ func faultOf(s *scenario.Scenario) (Fault, error) {
 	default:
 		return f, fmt.Errorf("%w: the first fault acts on %s, not the first group's master or a host", ErrNotModelled, first.Target)
 	}
+	if fx := fault.Of(first.Action); fx.Link && !fx.Model {
+		return f, fmt.Errorf("%w: fault %s: the model sees a node up, paused or cut off, not a slow, lossy or one-way link", ErrNotModelled, first.Action)
+	}
 	f.Action, f.At = first.Action, first.At.D
 	undo := fault.Of(f.Action).Undo
 	for i, x := range s.Faults[1:] {

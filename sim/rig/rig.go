@@ -219,6 +219,17 @@ type LinkShaper interface {
 	Shape(ctx context.Context, delay, jitter time.Duration) error
 }
 
+// LinkFaulter is an instance whose links take the user-space link faults
+// of the fault table (blackhole, reset, loss, bandwidth, heal, and delay
+// and undelay narrowed to peer classes and directions). The engine prefers
+// it to LinkShaper for every link action when an instance implements it.
+type LinkFaulter interface {
+	// LinkFault applies f to the instance's links with the peer classes
+	// and directions f names, and returns once the effect has been
+	// verified from outside where a client can see it.
+	LinkFault(ctx context.Context, f fault.LinkFault) error
+}
+
 // ProxyEvent is a change of a server's state in the proxy under test.
 type ProxyEvent struct {
 	At time.Time

@@ -141,6 +141,31 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 			`s.yaml:1:10: expect[0]: "group1.lost_writes == 0": a group prefix needs several groups (topology.groups)`}},
 		{"an expectation on a group's unknown metric", "topology: {groups: 2}\nexpect: [\"group2.lost == 0\"]\n", nil, []string{
 			`s.yaml:2:10: expect[0]: unknown metric "lost"; valid: write_interruption, read_interruption, longest_write_gap, proxy_share, two_master_window, role_overlap, lost_writes, unexpected_writes, indeterminate_writes, ok_writes, failovers, stale_reads, false_down_marks, check_rate, check_bytes_rate (with several groups also <group>.<metric>)`}},
+		// Link faults (issue 19).
+		{"a loss above 1", "faults: [{at: 1s, action: loss, target: master, loss: 1.5}]\n", nil, []string{
+			"s.yaml:1:55: faults[0].loss: must be a fraction from 0 to 1, got 1.5"}},
+		{"a loss of NaN", "faults: [{at: 1s, action: loss, target: master, loss: .nan}]\n", nil, []string{
+			"s.yaml:1:55: faults[0].loss: must be a fraction from 0 to 1, got NaN"}},
+		{"a loss without its fraction", "faults: [{at: 1s, action: loss, target: master}]\n", nil, []string{
+			"s.yaml:1:27: faults[0].action: action loss needs loss, the fraction of connections that hang, e.g. loss: 0.3"}},
+		{"a bandwidth of 0", "faults: [{at: 1s, action: bandwidth, target: master, rate: 0}]\n", nil, []string{
+			"s.yaml:1:60: faults[0].rate: must be a number of bytes per second greater than zero, got 0"}},
+		{"a negative bandwidth by --set", "faults: [{at: 1s, action: bandwidth, target: master, rate: 100}]\n", []string{"faults[0].rate=-5"}, []string{
+			"--set faults[0].rate=-5: faults[0].rate: must be a number of bytes per second greater than zero, got -5"}},
+		{"an unknown peer class", "faults: [{at: 1s, action: blackhole, target: master, peers: [sentinels, proxies]}]\n", nil, []string{
+			`s.yaml:1:73: faults[0].peers[1]: unknown peer class "proxies"; valid: clients, nodes, sentinels`}},
+		{"an unknown direction", "faults: [{at: 1s, action: blackhole, target: master, direction: both}]\n", nil, []string{
+			`s.yaml:1:65: faults[0].direction: unknown direction "both"; valid: in (what the target hears), out (what it sends); leave it out for both`}},
+		{"peers on an action that takes none", "faults: [{at: 1s, action: kill, target: master, peers: [nodes]}]\n", nil, []string{
+			"s.yaml:1:56: faults[0].peers: action kill takes no peers: remove it (actions that take one: delay, blackhole, reset, loss, bandwidth)"}},
+		{"a direction on a reset", "faults: [{at: 1s, action: reset, target: master, direction: in}]\n", nil, []string{
+			"s.yaml:1:61: faults[0].direction: action reset takes no direction: remove it (actions that take one: delay, blackhole, loss, bandwidth)"}},
+		{"a blackholed Sentinel on the memory backend", "faults: [{at: 1s, action: blackhole, target: sentinel1}]\n", nil, []string{
+			`s.yaml:1:46: faults[0].target: the memory backend cannot blackhole "sentinel1", a Sentinel: it can blackhole Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
+		{"a blackhole on the docker backend", "backend: docker\nfaults: [{at: 1s, action: blackhole, target: master}]\n", nil, []string{
+			`s.yaml:2:27: faults[0].action: the docker backend cannot blackhole "master", a Redis node: it cannot blackhole anything (backend memory can)`}},
+		{"a one-way delay on the docker backend", "backend: docker\nfaults: [{at: 1s, action: delay, delay: 1s, target: master, direction: out}]\n", nil, []string{
+			"s.yaml:2:72: faults[0].direction: the docker backend delays everything a node sends (tc netem): remove peers and direction, or use backend memory"}},
 		{"proxy.config /dev/zero", "name: x\nproxy: {config: /dev/zero}\n", nil, []string{"s.yaml:2:17: proxy.config: cannot read /dev/zero: not a regular file (a character device)"}},
 	}
 	for _, c := range cases {

@@ -218,6 +218,17 @@ type Fault struct {
 	// Other actions take neither.
 	Delay  Duration `yaml:"delay"`
 	Jitter Duration `yaml:"jitter"`
+	// Peers and Direction narrow a link fault (blackhole, reset, loss,
+	// bandwidth; delay on the memory backend): the peer classes
+	// (clients, nodes, sentinels; default all) and the direction (in:
+	// what the target hears, out: what it sends; default both, a
+	// delay's out).
+	Peers     []string `yaml:"peers"`
+	Direction string   `yaml:"direction"`
+	// Loss is action loss's fraction of connections that hang, 0..1.
+	Loss *float64 `yaml:"loss"`
+	// Rate is action bandwidth's bytes per second, greater than zero.
+	Rate *float64 `yaml:"rate"`
 	// Kind is the kind of instance Target names, filled in by validation.
 	Kind fault.Kind `yaml:"-"`
 }

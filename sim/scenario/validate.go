@@ -298,6 +298,9 @@ func (s *Scenario) normalize() []fieldError {
 		case !fx.Takes("jitter") && f.Jitter.Set():
 			bad(path+".jitter", "only action %s takes a jitter, not %s: remove it or use action %[1]s", fault.Delay, f.Action)
 		}
+		if known {
+			errs = append(errs, linkParams(s.Backend, path, fx, f)...)
+		}
 		if f.At.D > s.Duration.D {
 			bad(path+".at", "at %v is after the end of the run (duration %v)", f.At, s.Duration)
 		}
@@ -353,6 +356,64 @@ func (s *Scenario) normalize() []fieldError {
 	return errs
 }
 
+// linkParams checks a fault's link parameters (peers, direction, loss,
+// rate): each only on an action that takes it, with a valid value.
+func linkParams(backend, path string, fx fault.Entry, f *Fault) []fieldError {
+	var errs []fieldError
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fieldError{path: path + "." + field, msg: fmt.Sprintf(format, args...)})
+	}
+	takers := func(param string) string {
+		var out []string
+		for _, e := range fault.All() {
+			if e.Takes(param) {
+				out = append(out, string(e.Action))
+			}
+		}
+		return oneOf(out)
+	}
+	set := map[string]bool{"peers": f.Peers != nil, "direction": f.Direction != "", "loss": f.Loss != nil, "rate": f.Rate != nil}
+	for _, p := range []string{"peers", "direction", "loss", "rate"} {
+		if set[p] && !fx.Takes(p) {
+			bad(p, "action %s takes no %s: remove it (actions that take one: %s)", f.Action, p, takers(p))
+			set[p] = false
+		}
+	}
+	if set["peers"] {
+		if len(f.Peers) == 0 {
+			bad("peers", "an empty list: leave peers out for all, or name some of %s", oneOf(fault.PeerClasses))
+		}
+		for i, c := range f.Peers {
+			if !slices.Contains(fault.PeerClasses, c) {
+				bad(fmt.Sprintf("peers[%d]", i), "unknown peer class %q; valid: %s", c, oneOf(fault.PeerClasses))
+			}
+		}
+	}
+	if set["direction"] && !slices.Contains(fault.Directions, f.Direction) {
+		bad("direction", "unknown direction %q; valid: in (what the target hears), out (what it sends); leave it out for both", f.Direction)
+	}
+	switch {
+	case fx.Takes("loss") && f.Loss == nil:
+		bad("action", "action %s needs loss, the fraction of connections that hang, e.g. loss: 0.3", f.Action)
+	case set["loss"] && (math.IsNaN(*f.Loss) || *f.Loss < 0 || *f.Loss > 1):
+		bad("loss", "must be a fraction from 0 to 1, got %v", *f.Loss)
+	}
+	switch {
+	case fx.Takes("rate") && f.Rate == nil:
+		bad("action", "action %s needs rate, in bytes per second, e.g. rate: 65536", f.Action)
+	case set["rate"] && (math.IsNaN(*f.Rate) || *f.Rate <= 0 || math.IsInf(*f.Rate, 0)):
+		bad("rate", "must be a number of bytes per second greater than zero, got %v", *f.Rate)
+	}
+	if backend == fault.Docker && f.Action == fault.Delay && (set["peers"] || set["direction"]) {
+		field := "peers"
+		if !set["peers"] {
+			field = "direction"
+		}
+		bad(field, "the docker backend delays everything a node sends (tc netem): remove peers and direction, or use backend memory")
+	}
+	return errs
+}
+
 // unsupported is the one error of a fault whose action the scenario's
 // backend cannot perform on its target: it names the action, the target,
 // the backend and what would be valid.
@@ -363,7 +424,11 @@ func unsupported(s *Scenario, path string, fx fault.Entry, f *Fault, kinds map[s
 	if !fx.Accepts(f.Kind) {
 		msg += fmt.Sprintf("action %s acts on %s only", f.Action, fault.KindsText(fx.Targets))
 	} else {
-		msg += fmt.Sprintf("it can %s %s only", f.Action, fault.KindsText(can))
+		if len(can) == 0 {
+			msg += fmt.Sprintf("it cannot %s anything", f.Action)
+		} else {
+			msg += fmt.Sprintf("it can %s %s only", f.Action, fault.KindsText(can))
+		}
 		var others []string
 		for _, b := range fault.Backends {
 			if b != s.Backend && fx.Available(b, f.Kind) {
