@@ -45,9 +45,6 @@ func (g *Groups) UnmarshalYAML(unmarshal func(any) error) error {
 	return nil
 }
 
-// given reports whether the groups were given at all.
-func (g Groups) given() bool { return g.Count != 0 || g.List != nil || g.raw != "" || g.bad != "" }
-
 // GroupSpec declares one group.
 type GroupSpec struct {
 	// Name names the group in targets and reports (default groupI).
