@@ -32,7 +32,9 @@ func TestSweepOfTwoWorkloadsSummarisesEachWorkload(t *testing.T) {
 		da := s.Sentinel.DownAfter.D
 		return workloadsResult(da, da+time.Second, 2), nil
 	}
-	load := func(sets []string) (*scenario.Scenario, error) { return scenario.Parse("s.yaml", []byte(twoWorkloads), sets) }
+	load := func(sets []string) (*scenario.Scenario, error) {
+		return scenario.Parse("s.yaml", []byte(twoWorkloads), sets)
+	}
 	res, err := sweep.Sweep(t.Context(), sweep.Options{Sets: []string{"sentinel.down_after=2s,3s"}, Repeat: 2, Parallel: 1, Load: load, Run: run})
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +63,9 @@ func TestSweepOfTwoWorkloadsSummarisesEachWorkload(t *testing.T) {
 
 // With one workload a sweep records no workload figures.
 func TestSweepOfOneWorkloadRecordsNoWorkloadFigures(t *testing.T) {
-	run := func(context.Context, *scenario.Scenario, time.Duration) (*sim.Result, error) { return result(2*time.Second, 1), nil }
+	run := func(context.Context, *scenario.Scenario, time.Duration) (*sim.Result, error) {
+		return result(2*time.Second, 1), nil
+	}
 	load := func(sets []string) (*scenario.Scenario, error) {
 		return scenario.Parse("s.yaml", []byte("workloads: [{name: app}]\nfaults: [{at: 5s, action: kill, target: master}]\n"), sets)
 	}
