@@ -94,3 +94,52 @@ func TestLinkFaultScenariosFaultTheMastersLinksAndHealThem(t *testing.T) {
 		}
 	}
 }
+
+// The client scenarios (issue 18): the four built-in clients side by
+// side through a master kill and through a master stop/start, with
+// expectations on single workloads.
+func TestClientScenariosRunTheFourBuiltInClientsSideBySide(t *testing.T) {
+	for file, faults := range map[string][]fault.Action{
+		"clients-master-kill.yaml": {fault.Kill},
+		"clients-stop-start.yaml":  {fault.Stop, fault.Start},
+	} {
+		s, err := scenario.LoadFS(FS, file, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		var clients []string
+		for _, w := range s.Workloads() {
+			clients = append(clients, w.Client)
+		}
+		want := []string{scenario.ClientProxy, scenario.ClientProxy, scenario.ClientGoRedisSentinel, scenario.ClientRedisPySentinel}
+		if !slices.Equal(clients, want) || s.Workloads()[1].Pool == 0 || !s.PerOpProxyWriters() {
+			t.Errorf("%s: got clients %q, want %q, the first per-op through the proxy, the second pooled", file, clients, want)
+		}
+		var got []fault.Action
+		for _, f := range s.Faults {
+			got = append(got, f.Action)
+		}
+		if !slices.Equal(got, faults) || s.Faults[0].Target != "master" {
+			t.Errorf("%s: got faults %+v, want %v of the master", file, s.Faults, faults)
+		}
+	}
+	s, err := scenario.LoadFS(FS, "clients-stop-start.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Topology.Persistence || s.Faults[1].Target != s.Faults[0].As {
+		t.Errorf("got persistence %v and faults %+v, want the stopped master started again from its snapshot", s.Topology.Persistence, s.Faults)
+	}
+	perWorkload := 0
+	for _, e := range s.Expectations {
+		if e.Workload != "" {
+			perWorkload++
+			if e.Group != "" || !slices.ContainsFunc(s.Workloads(), func(w scenario.Spec) bool { return w.Name == e.Workload }) {
+				t.Errorf("%s: got workload %q group %q, want one of the scenario's workloads", e.Raw, e.Workload, e.Group)
+			}
+		}
+	}
+	if perWorkload == 0 {
+		t.Error("clients-stop-start: no expectation on a single workload")
+	}
+}

@@ -48,8 +48,13 @@ func writePage(path string, render func(io.Writer) error) error {
 // interruption, and the model's band of the worst group.
 func sweepChart(res *sweep.Result) htmlreport.SweepData {
 	d := htmlreport.SweepData{Title: fmt.Sprintf("Sweep of %s on the %s backend", res.Scenario, res.Backend), YName: "write interruption (s)"}
-	if sweepHasGroups(res) {
+	switch {
+	case sweepHasGroups(res) && sweepHasWorkloads(res):
+		d.YName = "write interruption, worst group and workload (s)"
+	case sweepHasGroups(res):
 		d.YName = "write interruption, worst group (s)"
+	case sweepHasWorkloads(res):
+		d.YName = "write interruption, worst workload (s)"
 	}
 	xi := -1
 	for i, a := range res.Swept {

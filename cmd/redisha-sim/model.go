@@ -109,7 +109,10 @@ func writePredictionJSON(path string, pred *model.Prediction) error {
 }
 
 // reportModel prints, after a run's report, the run against the model;
-// a scenario the model does not cover gets one line saying why.
+// a scenario the model does not cover gets one line saying why. A run
+// with several workloads is compared through its first workload, the one
+// the model describes (writers through the proxy, a connection per write:
+// scenario.PerOpProxyWriters), not through the worst, and says so.
 func reportModel(w io.Writer, s *scenario.Scenario, tl *timeline.Timeline, r *verdict.Report) []model.Comparison {
 	p, err := model.FromScenario(s)
 	if err != nil {
@@ -121,8 +124,14 @@ func reportModel(w io.Writer, s *scenario.Scenario, tl *timeline.Timeline, r *ve
 		fmt.Fprintf(w, "\nTiming model: %v\n", err)
 		return nil
 	}
-	cs := model.Compare(pred, tl, r)
 	fmt.Fprintln(w)
+	if len(r.Workloads) > 0 {
+		first := r.Workloads[0]
+		fmt.Fprintf(w, "The model describes the first workload, %s (%s): its figures are compared, not the worst workload's (%s).\n",
+			first.Name, first.Client, r.WorstWorkload)
+		tl, r = verdict.WorkloadTimeline(tl, first.Name), first.Report
+	}
+	cs := model.Compare(pred, tl, r)
 	model.WriteComparison(w, pred.Trials, cs)
 	return cs
 }

@@ -30,7 +30,9 @@ interruption, of each phase's time from the fault, of the lost writes and
 of the two-master window, as a Markdown table. Runs with several
 replication groups get a row per group and one for all of them (the worst
 group's interruption and phases, the lost writes summed, the longest
-two-master window). Each run's timeline is judged again by this version's
+two-master window); runs with several workloads (clients) likewise get a
+row per workload and one for all of them (the worst workload's
+interruption and phases), in a workload column. Each run's timeline is judged again by this version's
 checkers.
 
   for i in 1 2 3 4 5; do redisha-sim run -q --json kill-$i.json scenarios/master-kill.yaml; done
@@ -90,10 +92,14 @@ func summarize(w io.Writer, runs []savedRun) {
 	// Runs with several replication groups get a row per group and one
 	// for the total (the worst group's interruption and phases, the lost
 	// writes summed, the longest two-master window), in a group column.
-	type key struct{ scenario, backend, proxy, settings, group string }
+	// Runs with several workloads likewise get a row for all of them (the
+	// worst workload's interruption and phases, the lost writes summed)
+	// and one per workload, in a workload column; with several groups
+	// too, each of those rows comes with its group rows.
+	type key struct{ scenario, backend, proxy, settings, workload, group string }
 	groups := map[key][]*verdict.Report{}
 	var order []key
-	withGroups := false
+	withGroups, withWorkloads := false, false
 	for i, r := range runs {
 		var kv []string
 		for _, k := range differ {
@@ -104,27 +110,41 @@ func summarize(w io.Writer, runs []savedRun) {
 		// Judged again from the timeline, so that runs saved by older
 		// versions are measured by today's checkers.
 		rep := verdict.Judge(r.Timeline, nil)
-		add := func(group string, rep *verdict.Report) {
-			k := key{r.Timeline.Scenario, r.Timeline.Backend, r.Timeline.Proxy, strings.Join(kv, " "), group}
+		add := func(workload, group string, rep *verdict.Report) {
+			k := key{r.Timeline.Scenario, r.Timeline.Backend, r.Timeline.Proxy, strings.Join(kv, " "), workload, group}
 			if _, ok := groups[k]; !ok {
 				order = append(order, k)
 			}
 			groups[k] = append(groups[k], rep)
 		}
-		if len(rep.Groups) == 0 {
-			add("", rep)
+		addGroups := func(workload string, rep *verdict.Report) {
+			if len(rep.Groups) == 0 {
+				add(workload, "", rep)
+				return
+			}
+			withGroups = true
+			add(workload, summaryTotal, rep)
+			for _, g := range rep.Groups {
+				add(workload, g.Name, g.Report)
+			}
+		}
+		if len(rep.Workloads) == 0 {
+			addGroups("", rep)
 			continue
 		}
-		withGroups = true
-		add(summaryTotal, rep)
-		for _, g := range rep.Groups {
-			add(g.Name, g.Report)
+		withWorkloads = true
+		addGroups(summaryTotal, rep)
+		for _, w := range rep.Workloads {
+			addGroups(w.Name, w.Report)
 		}
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 	head := []string{"scenario", "backend", "proxy"}
 	if len(differ) > 0 {
 		head = append(head, "settings")
+	}
+	if withWorkloads {
+		head = append(head, "workload")
 	}
 	if withGroups {
 		head = append(head, "group")
@@ -160,6 +180,9 @@ func summarize(w io.Writer, runs []savedRun) {
 		row := []string{k.scenario, k.backend, k.proxy}
 		if len(differ) > 0 {
 			row = append(row, cmp.Or(k.settings, "-"))
+		}
+		if withWorkloads {
+			row = append(row, cmp.Or(k.workload, "-"))
 		}
 		if withGroups {
 			row = append(row, cmp.Or(k.group, "-"))

@@ -175,3 +175,56 @@ func TestSummarizeShowsARowPerGroupAndTheTotal(t *testing.T) {
 		}
 	}
 }
+
+// mkWorkloadsRun is mkRun with two workloads: "quick" cut off for 2s
+// after the fault, "slow" for wi.
+func mkWorkloadsRun(wi time.Duration) savedRun {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tl := mkRun("memory", 0).Timeline
+	tl.Ops = nil
+	tl.Workloads = []timeline.Workload{{Name: "quick", Client: "proxy"}, {Name: "slow", Client: "go-redis-sentinel"}}
+	for _, w := range []struct {
+		name string
+		cut  time.Duration
+	}{{"quick", 2 * time.Second}, {"slow", wi}} {
+		for t := 0; t < 20000; t += 10 {
+			res := timeline.ResultOK
+			if ms(t) >= ms(10000) && ms(t) < ms(10000)+w.cut {
+				res = timeline.ResultFail
+			}
+			tl.Ops = append(tl.Ops, timeline.Op{Kind: timeline.OpWrite, Key: fmt.Sprint(w.name, t), Start: ms(t), End: ms(t + 1), Result: res, Node: "redis1", Workload: w.name})
+		}
+	}
+	tl.Sort()
+	return savedRun{Timeline: tl, Report: &verdict.Report{}}
+}
+
+func TestSummarizeShowsARowPerWorkloadAndTheTotal(t *testing.T) {
+	var out bytes.Buffer
+	summarize(&out, []savedRun{mkWorkloadsRun(5 * time.Second), mkWorkloadsRun(7 * time.Second)})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 5 || !strings.Contains(lines[0], "| workload ") || strings.Contains(lines[0], "| group ") {
+		t.Fatalf("want a header with a workload column (no group column), a rule, the total and 2 workloads, got:\n%s", out.String())
+	}
+	for i, want := range []struct{ workload, interruption string }{
+		{summaryTotal, "6.01s [5.01-7.01]"},
+		{"quick", "2.01s [2.01-2.01]"},
+		{"slow", "6.01s [5.01-7.01]"},
+	} {
+		row := lines[2+i]
+		for _, s := range []string{"| " + want.workload + " ", "| 2 ", want.interruption} {
+			if !strings.Contains(row, s) {
+				t.Errorf("row %q lacks %q", row, s)
+			}
+		}
+	}
+}
+
+// One workload: no workload column, the table as before.
+func TestSummarizeOfOneWorkloadRunsHasNoWorkloadColumn(t *testing.T) {
+	var out bytes.Buffer
+	summarize(&out, []savedRun{mkRun("memory", 5*time.Second)})
+	if strings.Contains(out.String(), "workload") {
+		t.Errorf("got a workload column for one-workload runs:\n%s", out.String())
+	}
+}

@@ -52,7 +52,11 @@ worst group's interruption, proxy share and model band, the longest
 two-master window, lost writes and failovers summed) and a row per group,
 in a group column, with a failovers column; --json then also carries each
 group's figures as "<group>.<metric>" (group2.write_interruption), and the
-chart shows the worst group.
+chart shows the worst group. A scenario with several workloads (clients)
+likewise gets a row per workload, in a workload column, after the row for
+all of them (the worst workload's interruption); the model's band is on
+the first workload's row (the one the model describes), and --json
+carries each workload's figures as "<workload>.<metric>".
 
 A --set with commas sweeps that field (proxy.inter=250ms,500ms,1s,2s); one
 without sets it for every run. Memory runs go in parallel (--parallel),
@@ -229,6 +233,10 @@ func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 		notes = append(notes, sweepGroupsNote)
 		fmt.Fprintln(out, sweepGroupsNote)
 	}
+	if sweepHasWorkloads(res) {
+		notes = append(notes, sweepWorkloadsNote)
+		fmt.Fprintln(out, sweepWorkloadsNote)
+	}
 	failed := 0
 	for _, r := range res.Runs {
 		if r.Err != "" {
@@ -279,6 +287,12 @@ const sweepGroupsNote = "Several replication groups: each point's \"" + summaryT
 	" interruption and proxy share, the longest two-master window, lost writes and failovers summed; the model's band is the" +
 	" worst group's, trial by trial), followed by a row per group; the chart shows the worst group."
 
+// sweepWorkloadsNote explains the rows of a sweep with several workloads.
+const sweepWorkloadsNote = "Several workloads (clients): each point's \"" + summaryTotal + "\" workload row is the total of its workloads (the worst" +
+	" workload's interruption and share after +switch-master, lost writes summed), followed by a row per workload with its own figures" +
+	" (proxy share is the client's share after +switch-master); the model describes the first workload, whose row compares with its band;" +
+	" the chart shows the worst workload."
+
 func fmtSecs(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(time.Second).String()
 }
@@ -286,10 +300,16 @@ func fmtSecs(s float64) string {
 // sweepTable is one row per point; when a point's scenario has several
 // replication groups, a group column, a failovers column and, per point,
 // a row for the total (summaryTotal: the worst group's durations, the
-// counts summed) followed by one per group.
+// counts summed) followed by one per group; when it has several
+// workloads, a workload column and, after those, a row per workload (its
+// own figures, the model's band on the first workload's row, the one
+// the model describes).
 func sweepTable(res *sweep.Result) ([]string, [][]string) {
-	groups := sweepHasGroups(res)
+	groups, workloads := sweepHasGroups(res), sweepHasWorkloads(res)
 	header := slices.Clone(res.Axes)
+	if workloads {
+		header = append(header, "workload")
+	}
 	if groups {
 		header = append(header, "group")
 	}
@@ -299,6 +319,17 @@ func sweepTable(res *sweep.Result) ([]string, [][]string) {
 		header = append(header, "failovers median")
 	}
 	header = append(header, "checks/s/node", "check bytes/s/node", "false DOWN marks")
+	// labels are a row's workload and group cells, as the columns exist.
+	labels := func(workload, group string) []string {
+		var out []string
+		if workloads {
+			out = append(out, workload)
+		}
+		if groups {
+			out = append(out, group)
+		}
+		return out
+	}
 	var rows [][]string
 	for _, p := range res.Points {
 		st := p.Stats
@@ -313,20 +344,30 @@ func sweepTable(res *sweep.Result) ([]string, [][]string) {
 		if p.Tilted > 0 {
 			runs += fmt.Sprintf(" (%d in TILT: overloaded?)", p.Tilted)
 		}
+		// With several workloads the total's interruption is the worst
+		// workload's, the model's band the first's: the band is shown,
+		// not compared.
+		cmpWith := it
+		if len(p.Workloads) > 0 {
+			cmpWith = sweep.Summary{}
+		}
 		band := "-"
 		if p.Prediction != nil {
 			d, unrecovered := sweep.WorstInterruption(p.Prediction)
-			band = modelBand(d, it)
+			band = modelBand(d, cmpWith)
 			if len(p.Groups) > 0 {
-				band = groupBand(d, unrecovered, p.Prediction.Trials, it)
+				band = groupBand(d, unrecovered, p.Prediction.Trials, cmpWith)
 			}
 		}
 		fd := st["false_down_marks"]
-		group := "-"
+		group, workload := "-", "-"
 		if len(p.Groups) > 0 {
 			group = summaryTotal
 		}
-		row := sweepRow(p, groups, group, runs, band, "")
+		if len(p.Workloads) > 0 {
+			workload = summaryTotal
+		}
+		row := sweepRow(p, labels(workload, group), groups, runs, band, "")
 		row = append(row, num(st["check_rate"], st["check_rate"].Median, "%.2f"), num(st["check_bytes_rate"], st["check_bytes_rate"].Median, "%.0f"),
 			num(fd, fd.Max, "%.0f max"))
 		rows = append(rows, row)
@@ -342,7 +383,23 @@ func sweepTable(res *sweep.Result) ([]string, [][]string) {
 					band = groupBand(d, unrecovered, p.Prediction.Trials, git)
 				}
 			}
-			rows = append(rows, append(sweepRow(p, groups, g, runs, band, g+"."), "-", "-", "-"))
+			rows = append(rows, append(sweepRow(p, labels(workload, g), groups, runs, band, g+"."), "-", "-", "-"))
+		}
+		for i, w := range p.Workloads {
+			wit := st[w+".write_interruption"]
+			runs := fmt.Sprintf("%d", p.Runs-p.Failed)
+			if wit.N < p.Runs-p.Failed {
+				runs += fmt.Sprintf(" (%d not recovered)", p.Runs-p.Failed-wit.N)
+			}
+			band := "-"
+			if p.Prediction != nil && i == 0 {
+				d, unrecovered := sweep.WorstInterruption(p.Prediction)
+				band = modelBand(d, wit)
+				if len(p.Groups) > 0 {
+					band = groupBand(d, unrecovered, p.Prediction.Trials, wit)
+				}
+			}
+			rows = append(rows, append(sweepRow(p, labels(w, group), groups, runs, band, w+"."), "-", "-", "-"))
 		}
 	}
 	return header, rows
@@ -354,15 +411,18 @@ func sweepHasGroups(res *sweep.Result) bool {
 	return slices.ContainsFunc(res.Points, func(p sweep.PointResult) bool { return len(p.Groups) > 0 })
 }
 
+// sweepHasWorkloads reports whether some point's scenario has several
+// workloads.
+func sweepHasWorkloads(res *sweep.Result) bool {
+	return slices.ContainsFunc(res.Points, func(p sweep.PointResult) bool { return len(p.Workloads) > 0 })
+}
+
 // sweepRow is a row's cells up to the two-master window (and, with
-// groups, its group and failovers), from the point's figures named
-// prefix+metric.
-func sweepRow(p sweep.PointResult, groups bool, group, runs, band, prefix string) []string {
+// groups, failovers): the point's values, the labels (workload and group
+// cells), then the point's figures named prefix+metric.
+func sweepRow(p sweep.PointResult, labels []string, groups bool, runs, band, prefix string) []string {
 	st := func(m string) sweep.Summary { return p.Stats[prefix+m] }
-	row := slices.Clone(p.Values)
-	if groups {
-		row = append(row, group)
-	}
+	row := append(slices.Clone(p.Values), labels...)
 	it := st("write_interruption")
 	row = append(row, runs, sec(it, it.Median), sec(it, it.P95), sec(it, it.Max), band,
 		sec(st("proxy_share"), st("proxy_share").Median),

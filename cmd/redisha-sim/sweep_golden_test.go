@@ -186,3 +186,52 @@ func TestSweepOfThreeGroupsWritesARowPerGroup(t *testing.T) {
 		}
 	}
 }
+
+// twoWorkloadsReport is oneGroupReport for two workloads, app (the
+// first, the model's) cut off for inter x the repeat and slow for twice
+// that, with slow's lost writes; the total as verdict.Judge makes it (the
+// worst workload's durations, the counts summed).
+func twoWorkloadsReport(inter time.Duration, repeat int) *verdict.Report {
+	app, slow := oneGroupReport(inter, repeat), oneGroupReport(2*inter, repeat)
+	app.Lost.Lost = 0
+	total := oneGroupReport(2*inter, repeat)
+	total.Workloads = []verdict.WorkloadReport{{Name: "app", Client: "proxy", Report: app}, {Name: "slow", Client: "go-redis-sentinel", Report: slow}}
+	total.WorstWorkload = "slow"
+	return total
+}
+
+// A sweep of a scenario with two workloads prints the total and a row
+// per workload, with a workload column and the model's band on the first
+// workload's row; its golden output shows the layout.
+func TestSweepOfTwoWorkloadsWritesARowPerWorkload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "two-clients.yaml")
+	y := "name: two-clients\nworkloads:\n  - {name: app, client: proxy}\n  - {name: slow, client: go-redis-sentinel}\n" +
+		"faults: [{at: 5s, action: kill, target: master}]\nexpect: [failovers == 1]\n"
+	if err := os.WriteFile(path, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := fakeSweep(t, path, twoWorkloadsReport)
+	table, csvText, jsonText, svg := writeFakeSweep(t, res)
+	golden(t, "sweep-two-workloads.txt", table)
+	if !strings.Contains(svg, "worst workload") {
+		t.Errorf("chart: got no mention of the worst workload, want its axis to say so")
+	}
+	if !strings.Contains(jsonText, `"slow.write_interruption"`) || !strings.Contains(csvText, "workload") {
+		t.Errorf("got JSON or CSV without the workloads' figures:\n%s\n%s", csvText, jsonText)
+	}
+	header, rows := sweepTable(res)
+	if len(rows) != 6 || header[1] != "workload" || slices.Contains(header, "group") {
+		t.Fatalf("got header %q and %d rows, want a workload column (no group column) and 3 rows per point", header, len(rows))
+	}
+	want := [][]string{
+		{"1s", summaryTotal, "2", "3.00s", "3.90s", "4.00s", "5.00-6.00-7.00s", "0.50s", "2"},
+		{"1s", "app", "2", "1.50s", "1.95s", "2.00s", "5.00-6.00-7.00s (median outside)", "0.50s", "0"},
+		{"1s", "slow", "2", "3.00s", "3.90s", "4.00s", "-", "0.50s", "2"},
+		{"2s", "app", "2", "3.00s", "3.90s", "4.00s", "-", "0.50s", "0"},
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(rows, func(r []string) bool { return slices.Equal(r[:len(w)], w) }) {
+			t.Errorf("got no row starting %q in %q", w, rows)
+		}
+	}
+}

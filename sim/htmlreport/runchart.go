@@ -760,6 +760,9 @@ func renderRun(d RunData, rep *verdict.Report, standalone bool) string {
 		if rep.Worst != "" {
 			text += ", worst group " + rep.Worst
 		}
+		if rep.WorstWorkload != "" {
+			text += ", worst workload " + rep.WorstWorkload
+		}
 		if x, w, ok := c.clip(it.LastOK, it.FirstOK); ok {
 			by := y + 14
 			fmt.Fprintf(&c.over, `<path d="M%s %sv-5h%sv5" fill="none" stroke="%s" stroke-width="1.5"/>`+"\n", num(x), num(by), num(w), shadeColor)
@@ -873,27 +876,19 @@ func (c *runChart) block(y, top float64, end time.Duration) float64 {
 		}
 		y += 6
 	}
-	hasOps := func(kind string) bool {
-		return slices.ContainsFunc(c.tl.Ops, func(op timeline.Op) bool { return op.Kind == kind })
-	}
-	if hasOps(timeline.OpWrite) || hasOps(timeline.OpRead) {
-		y = c.header(y, "Operations", "latency (log scale) at completion; acknowledged ones merged per pixel")
-		i := 0
-		if hasOps(timeline.OpWrite) {
-			wy := y
-			y = c.opsLane(y, timeline.OpWrite, "writes", i)
-			i++
-			for _, w := range c.r.TwoMaster.Windows {
-				if x, wd, ok := c.clip(w.From, w.To); ok && w.Why == "writes" {
-					c.use("twomaster")
-					fmt.Fprintf(&c.shade, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.3"><title>writes acknowledged by %s, not Sentinel's master: %s to %s</title></rect>`+"\n",
-						num(x), num(wy), num(max(wd, 2)), num(opsH), twoMasterColor, esc(w.Node), secs(w.From), secs(w.To))
-				}
-			}
+	if len(c.tl.Workloads) == 0 {
+		y = c.opsLanes(y, "Operations", "latency (log scale) at completion; acknowledged ones merged per pixel")
+	} else {
+		// A run with several workloads: each workload's operations in
+		// lanes of their own, under a header naming it, its client and
+		// its write interruption (verdict.WorkloadTimeline).
+		tl, r := c.tl, c.r
+		for _, w := range tl.Workloads {
+			c.tl = verdict.WorkloadTimeline(tl, w.Name)
+			c.r = verdict.Judge(c.tl, nil)
+			y = c.opsLanes(y, "Operations of "+w.Name, workloadSub(w, c.r))
 		}
-		if hasOps(timeline.OpRead) {
-			y = c.opsLane(y+10, timeline.OpRead, "reads", i)
-		}
+		c.tl, c.r = tl, r
 	}
 	y += 6
 	rep, it := c.r, c.r.WriteInterruption
@@ -920,6 +915,55 @@ func (c *runChart) block(y, top float64, end time.Duration) float64 {
 		}
 	}
 	return y
+}
+
+// opsLanes draws the operations of c.tl, writes then reads, under a
+// header, with the writes' two-master windows of c.r shaded, and returns
+// the y below them (y itself without operations).
+func (c *runChart) opsLanes(y float64, title, sub string) float64 {
+	hasOps := func(kind string) bool {
+		return slices.ContainsFunc(c.tl.Ops, func(op timeline.Op) bool { return op.Kind == kind })
+	}
+	if !hasOps(timeline.OpWrite) && !hasOps(timeline.OpRead) {
+		return y
+	}
+	y = c.header(y, title, sub)
+	i := 0
+	if hasOps(timeline.OpWrite) {
+		wy := y
+		y = c.opsLane(y, timeline.OpWrite, "writes", i)
+		i++
+		for _, w := range c.r.TwoMaster.Windows {
+			if x, wd, ok := c.clip(w.From, w.To); ok && w.Why == "writes" {
+				c.use("twomaster")
+				fmt.Fprintf(&c.shade, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s" fill-opacity="0.3"><title>writes acknowledged by %s, not Sentinel's master: %s to %s</title></rect>`+"\n",
+					num(x), num(wy), num(max(wd, 2)), num(opsH), twoMasterColor, esc(w.Node), secs(w.From), secs(w.To))
+			}
+		}
+	}
+	if hasOps(timeline.OpRead) {
+		y = c.opsLane(y+10, timeline.OpRead, "reads", i)
+	}
+	return y
+}
+
+// workloadSub describes a workload under its lanes' header: its client
+// and its own write interruption.
+func workloadSub(w timeline.Workload, r *verdict.Report) string {
+	t := w.Client
+	if w.Detail != "" {
+		t += ", " + w.Detail
+	}
+	it := r.WriteInterruption
+	switch {
+	case r.Fault == nil || !it.Interrupted:
+		t += "; no write interruption"
+	case !it.Recovered:
+		t += "; write interruption " + secs(it.Duration) + " (not recovered)"
+	default:
+		t += "; write interruption " + secs(it.Duration)
+	}
+	return t + "; latency (log scale)"
 }
 
 // groupBg is the band behind a group's title.

@@ -47,14 +47,21 @@ func metricByName(n string) (Metric, bool) {
 }
 
 // Expectation is "metric op value", e.g. "write_interruption <= 8s". In a
-// run with several groups the metric means the worst group's value (times)
-// or the groups' sum (counts); "group2.write_interruption" tests one group.
+// run with several groups (or workloads) the metric means the worst
+// group's (workload's) value for times, or the sum for counts; a prefix
+// tests one group ("group2.write_interruption") or one workload
+// ("app.write_interruption"). Group and workload names are never shared,
+// so the prefix names one or the other.
 type Expectation struct {
-	// Metric is the name as written, with its group prefix if any.
+	// Metric is the name as written, with its prefix if any.
 	Metric string
-	// Group is the group prefix ("" for the run as a whole).
+	// Group is the group prefix ("" for the run as a whole). The parser
+	// puts any prefix here; the scenario's validation moves one that
+	// names a workload to Workload.
 	Group string `json:",omitempty"`
-	Op    string
+	// Workload is the workload prefix ("" for the run as a whole).
+	Workload string `json:",omitempty"`
+	Op       string
 	// Value is in seconds for duration metrics.
 	Value float64
 	Raw   string
@@ -92,7 +99,7 @@ func ParseExpectation(raw string) (Expectation, error) {
 		for _, m := range Metrics {
 			names = append(names, m.Name)
 		}
-		return e, fmt.Errorf("unknown metric %q; valid: %s (with several groups also <group>.<metric>)", base, strings.Join(names, ", "))
+		return e, fmt.Errorf("unknown metric %q; valid: %s (with several groups or workloads also <group>.<metric> or <workload>.<metric>)", base, strings.Join(names, ", "))
 	}
 	if m.Duration {
 		d, err := time.ParseDuration(rest)
@@ -142,8 +149,8 @@ func (e Expectation) Holds(v float64) bool {
 // IsDuration reports whether the metric is a duration.
 func (e Expectation) IsDuration() bool {
 	base := e.Metric
-	if e.Group != "" {
-		base = strings.TrimPrefix(base, e.Group+".")
+	if _, b, ok := strings.Cut(base, "."); ok {
+		base = b
 	}
 	m, _ := metricByName(base)
 	return m.Duration

@@ -138,9 +138,18 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 		{"an expectation on a group that does not exist", "topology: {groups: 2}\nexpect: [\"group3.lost_writes == 0\"]\n", nil, []string{
 			`s.yaml:2:10: expect[0]: "group3.lost_writes == 0": no group "group3"; groups: group1, group2`}},
 		{"an expectation on a group of a one-group run", "expect: [\"group1.lost_writes == 0\"]\n", nil, []string{
-			`s.yaml:1:10: expect[0]: "group1.lost_writes == 0": a group prefix needs several groups (topology.groups)`}},
+			`s.yaml:1:10: expect[0]: "group1.lost_writes == 0": a group prefix needs several groups (topology.groups), a workload prefix several workloads (workloads)`}},
 		{"an expectation on a group's unknown metric", "topology: {groups: 2}\nexpect: [\"group2.lost == 0\"]\n", nil, []string{
-			`s.yaml:2:10: expect[0]: unknown metric "lost"; valid: write_interruption, read_interruption, longest_write_gap, proxy_share, two_master_window, role_overlap, lost_writes, unexpected_writes, indeterminate_writes, ok_writes, failovers, stale_reads, false_down_marks, check_rate, check_bytes_rate (with several groups also <group>.<metric>)`}},
+			`s.yaml:2:10: expect[0]: unknown metric "lost"; valid: write_interruption, read_interruption, longest_write_gap, proxy_share, two_master_window, role_overlap, lost_writes, unexpected_writes, indeterminate_writes, ok_writes, failovers, stale_reads, false_down_marks, check_rate, check_bytes_rate (with several groups or workloads also <group>.<metric> or <workload>.<metric>)`}},
+		// Expectations on a workload (issue 18).
+		{"an expectation on a workload that does not exist", "workloads: [{name: a}, {name: b}]\nexpect: [\"c.lost_writes == 0\"]\n", nil, []string{
+			`s.yaml:2:10: expect[0]: "c.lost_writes == 0": no workload "c"; workloads: a, b`}},
+		{"an expectation on neither a group nor a workload", "topology: {groups: 2}\nworkloads: [{name: a}, {name: b}]\nexpect: [\"c.lost_writes == 0\"]\n", nil, []string{
+			`s.yaml:3:10: expect[0]: "c.lost_writes == 0": no group or workload "c"; groups: group1, group2; workloads: a, b`}},
+		{"an expectation on a run's only workload", "workloads: [{name: a}]\nexpect: [\"a.lost_writes == 0\"]\n", nil, []string{
+			`s.yaml:2:10: expect[0]: "a.lost_writes == 0": a workload prefix needs several workloads: the run's only workload is a, so write the metric alone`}},
+		{"a workload named as a group", "topology: {groups: 2}\nworkloads: [{name: a}, {name: group2}]\n", nil, []string{
+			`s.yaml:2:31: workloads[1].name: "group2" also names a group (topology.groups): an expectation's prefix (group2.write_interruption) could not tell them apart; rename the workload`}},
 		// Link faults (issue 19).
 		{"a loss above 1", "faults: [{at: 1s, action: loss, target: master, loss: 1.5}]\n", nil, []string{
 			"s.yaml:1:55: faults[0].loss: must be a fraction from 0 to 1, got 1.5"}},

@@ -169,6 +169,24 @@ func TestDelayFaultGetsItsDelayAndJitter(t *testing.T) {
 	}
 }
 
+func TestAnExpectationCanTestOneWorkload(t *testing.T) {
+	s, err := Parse("s.yaml", []byte("topology: {groups: 2}\nworkloads: [{name: app}, {name: py, client: go-redis-sentinel}]\n"+
+		"expect: [\"py.write_interruption <= 9s\", \"group1.lost_writes == 0\", \"app.lost_writes == 0\"]\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.Expectations[0]
+	if e.Workload != "py" || e.Group != "" || e.Metric != "py.write_interruption" || !e.IsDuration() || e.Value != 9 {
+		t.Errorf("got %+v, want workload py's write_interruption, a duration of 9 s", e)
+	}
+	if e := s.Expectations[1]; e.Group != "group1" || e.Workload != "" || e.IsDuration() {
+		t.Errorf("got %+v, want group1's lost_writes, a count", e)
+	}
+	if e := s.Expectations[2]; e.Workload != "app" || e.Group != "" || e.IsDuration() {
+		t.Errorf("got %+v, want workload app's lost_writes, a count", e)
+	}
+}
+
 func TestAnExpectationCanTestOneGroup(t *testing.T) {
 	s, err := Parse("s.yaml", []byte("topology: {groups: 3}\nexpect: [\"group2.write_interruption <= 9s\", \"lost_writes == 0\"]\n"), nil)
 	if err != nil {

@@ -333,27 +333,54 @@ func (s *Scenario) normalize() []fieldError {
 	// Expectations.
 	s.Expectations = nil
 	groups := s.ResolvedGroups()
+	var groupNames, workloadNames []string
+	if len(groups) > 1 {
+		for _, g := range groups {
+			groupNames = append(groupNames, g.Name)
+		}
+	}
+	if len(s.WorkloadList) > 1 {
+		for _, w := range s.WorkloadList {
+			workloadNames = append(workloadNames, w.Name)
+		}
+	}
 	for i, raw := range s.Expect {
 		e, err := ParseExpectation(raw)
 		if err != nil {
 			bad(fmt.Sprintf("expect[%d]", i), "%v", err)
 			continue
 		}
-		if e.Group != "" && (len(groups) < 2 || !slices.ContainsFunc(groups, func(g Group) bool { return g.Name == e.Group })) {
-			var names []string
-			for _, g := range groups {
-				names = append(names, g.Name)
+		if e.Group != "" {
+			if msg := prefixError(e.Group, groupNames, workloadNames, len(s.WorkloadList) == 1 && s.WorkloadList[0].Name == e.Group); msg != "" {
+				bad(fmt.Sprintf("expect[%d]", i), "%q: %s", raw, msg)
+				continue
 			}
-			if len(groups) < 2 {
-				bad(fmt.Sprintf("expect[%d]", i), "%q: a group prefix needs several groups (topology.groups)", raw)
-			} else {
-				bad(fmt.Sprintf("expect[%d]", i), "%q: no group %q; groups: %s", raw, e.Group, oneOf(names))
+			if slices.Contains(workloadNames, e.Group) {
+				e.Workload, e.Group = e.Group, ""
 			}
-			continue
 		}
 		s.Expectations = append(s.Expectations, e)
 	}
 	return errs
+}
+
+// prefixError says why an expectation's prefix names neither one of
+// several groups nor one of several workloads ("" when it names one);
+// soleWorkload is set when it names a run's only workload.
+func prefixError(prefix string, groups, workloads []string, soleWorkload bool) string {
+	switch {
+	case slices.Contains(groups, prefix) || slices.Contains(workloads, prefix):
+		return ""
+	case soleWorkload:
+		return fmt.Sprintf("a workload prefix needs several workloads: the run's only workload is %s, so write the metric alone", prefix)
+	case len(groups) == 0 && len(workloads) == 0:
+		return "a group prefix needs several groups (topology.groups), a workload prefix several workloads (workloads)"
+	case len(workloads) == 0:
+		return fmt.Sprintf("no group %q; groups: %s", prefix, oneOf(groups))
+	case len(groups) == 0:
+		return fmt.Sprintf("no workload %q; workloads: %s", prefix, oneOf(workloads))
+	}
+	return fmt.Sprintf("no group or workload %q; groups: %s; workloads: %s", prefix, oneOf(groups), oneOf(workloads))
 }
 
 // linkParams checks a fault's link parameters (peers, direction, loss,

@@ -152,6 +152,12 @@ func (s *Scenario) normalizeWorkloads(bad func(path, format string, args ...any)
 		bad("workload", "give workload or workloads, not both (workload is the shorthand of one proxy workload)")
 	}
 	seen := map[string]int{}
+	var groupNames []string
+	if groups := s.ResolvedGroups(); len(groups) > 1 {
+		for _, g := range groups {
+			groupNames = append(groupNames, g.Name)
+		}
+	}
 	for i := range s.WorkloadList {
 		w := &s.WorkloadList[i]
 		p := fmt.Sprintf("workloads[%d]", i)
@@ -165,6 +171,9 @@ func (s *Scenario) normalizeWorkloads(bad func(path, format string, args ...any)
 				bad(p+".name", "duplicate name %q (also workloads[%d])", w.Name, j)
 			}
 			seen[w.Name] = i
+			if slices.Contains(groupNames, w.Name) {
+				bad(p+".name", "%q also names a group (topology.groups): an expectation's prefix (%s.write_interruption) could not tell them apart; rename the workload", w.Name, w.Name)
+			}
 		}
 		switch w.Client {
 		case "":

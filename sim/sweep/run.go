@@ -26,8 +26,13 @@ type Run struct {
 	// Groups name the run's replication groups when it has several;
 	// Metrics and Unknown then also hold each group's GroupMetrics as
 	// "<group>.<metric>", and "failovers", summed over the groups.
-	Groups  []string `json:"groups,omitempty"`
-	Seconds float64  `json:"seconds"`
+	Groups []string `json:"groups,omitempty"`
+	// Workloads name the run's workloads when it has several; Metrics and
+	// Unknown then also hold each workload's WorkloadMetrics as
+	// "<workload>.<metric>" (Metrics' durations being the worst
+	// workload's).
+	Workloads []string `json:"workloads,omitempty"`
+	Seconds   float64  `json:"seconds"`
 }
 
 // runOnce runs one repeat of a point and reads its figures.
@@ -58,6 +63,11 @@ func runOnce(ctx context.Context, run RunFunc, s *scenario.Scenario, jitter time
 	}
 	if len(r.Groups) > 0 {
 		r.measure(res.Report, "", []string{"failovers"})
+	}
+	// A run with several workloads: each workload's figures.
+	for _, w := range res.Report.Workloads {
+		r.Workloads = append(r.Workloads, w.Name)
+		r.measure(w.Report, w.Name+".", WorkloadMetrics)
 	}
 	return r
 }

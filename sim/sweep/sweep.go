@@ -74,6 +74,11 @@ var Metrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_
 // with several, named "<group>.<metric>" (group2.write_interruption).
 var GroupMetrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_master_window", "failovers"}
 
+// WorkloadMetrics are the figures a sweep reports for each workload of a
+// run with several, named "<workload>.<metric>" (app.write_interruption):
+// the client's own (its share after +switch-master as proxy_share).
+var WorkloadMetrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_master_window"}
+
 // ParseAxes splits --set values into fixed settings (key=value) and swept
 // axes (key=v1,v2,...).
 func ParseAxes(sets []string) (fixed []string, axes []Axis, err error) {
@@ -149,10 +154,14 @@ type PointResult struct {
 	// Groups name the point's replication groups when its scenario has
 	// several (none with one). Stats then also hold each group's
 	// GroupMetrics ("<group>.<metric>") and the total's "failovers".
-	Groups  []string           `json:"groups,omitempty"`
-	Stats   map[string]Summary `json:"stats"`
-	Model   *ModelSummary      `json:"model,omitempty"`
-	NoModel string             `json:"model_error,omitempty"`
+	Groups []string `json:"groups,omitempty"`
+	// Workloads name the point's workloads when its scenario has several
+	// (none with one). Stats then also hold each workload's
+	// WorkloadMetrics ("<workload>.<metric>").
+	Workloads []string           `json:"workloads,omitempty"`
+	Stats     map[string]Summary `json:"stats"`
+	Model     *ModelSummary      `json:"model,omitempty"`
+	NoModel   string             `json:"model_error,omitempty"`
 	// Prediction is the timing model's, nil without one.
 	Prediction *model.Prediction `json:"-"`
 	// Scenario is the point's scenario, with its settings applied.
@@ -244,6 +253,11 @@ func Sweep(ctx context.Context, opt Options) (*Result, error) {
 		if gs := s.ResolvedGroups(); len(gs) > 1 {
 			for _, g := range gs {
 				pr.Groups = append(pr.Groups, g.Name)
+			}
+		}
+		if ws := s.WorkloadList; len(ws) > 1 {
+			for _, w := range ws {
+				pr.Workloads = append(pr.Workloads, w.Name)
 			}
 		}
 		res.Points = append(res.Points, pr)
@@ -340,18 +354,22 @@ func Sweep(ctx context.Context, opt Options) (*Result, error) {
 	return res, nil
 }
 
-// StatNames are the names of the point's Stats: Metrics, and with
-// several groups "failovers" and each group's GroupMetrics, group by
-// group.
+// StatNames are the names of the point's Stats: Metrics, with several
+// groups "failovers" and each group's GroupMetrics, group by group, and
+// with several workloads each workload's WorkloadMetrics.
 func (p *PointResult) StatNames() []string {
 	names := slices.Clone(Metrics)
-	if len(p.Groups) == 0 {
-		return names
+	if len(p.Groups) > 0 {
+		names = append(names, "failovers")
 	}
-	names = append(names, "failovers")
 	for _, g := range p.Groups {
 		for _, m := range GroupMetrics {
 			names = append(names, g+"."+m)
+		}
+	}
+	for _, w := range p.Workloads {
+		for _, m := range WorkloadMetrics {
+			names = append(names, w+"."+m)
 		}
 	}
 	return names

@@ -598,14 +598,20 @@ func (r *Report) Passed() bool {
 //
 // In a run with several groups a metric is the total's (the worst group's
 // durations, the counts summed: see Report.Groups), and
-// "<group>.<metric>" (group2.write_interruption) is one group's.
+// "<group>.<metric>" (group2.write_interruption) is one group's. In a run
+// with several workloads the durations are the worst workload's (see
+// Report.Workloads), and "<workload>.<metric>" (app.write_interruption) is
+// one workload's (its own report, by group if it has several). Scenarios
+// never give a group and a workload one name.
 func (r *Report) Metric(name string) (float64, string) {
-	if g, m, ok := strings.Cut(name, "."); ok {
-		gr, found := r.group(g)
-		if !found {
-			return 0, fmt.Sprintf("no group %q in the run", g)
+	if p, m, ok := strings.Cut(name, "."); ok {
+		if gr, found := r.group(p); found {
+			return gr.Metric(m)
 		}
-		return gr.Metric(m)
+		if wr, found := r.workload(p); found {
+			return wr.Metric(m)
+		}
+		return 0, fmt.Sprintf("no group or workload %q in the run", p)
 	}
 	sec := func(d time.Duration) float64 { return d.Seconds() }
 	switch name {

@@ -202,3 +202,13 @@ func (r *Report) judgeWorkloads(tl *timeline.Timeline) {
 	r.WorstWorkload = r.Workloads[worst].Name
 	r.WriteInterruption, r.Phases, r.ProxyShare = w.WriteInterruption, w.Phases, w.ProxyShare
 }
+
+// workload is the report of the named workload of a run with several.
+func (r *Report) workload(name string) (*Report, bool) {
+	for _, w := range r.Workloads {
+		if w.Name == name {
+			return w.Report, true
+		}
+	}
+	return nil, false
+}

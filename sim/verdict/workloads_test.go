@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
 )
 
@@ -78,6 +79,42 @@ func TestEachWorkloadIsJudgedOnItsOwnAndTheTotalTakesTheWorst(t *testing.T) {
 	}
 	if l := stale.Late; l.Count != 10 || l.OK != 10 || l.Max != ms(1500) {
 		t.Errorf("stale: got late %+v, want 10 ok, 1.5s late", l)
+	}
+}
+
+// An expectation with a workload's prefix tests that workload's own
+// figures, not the worst's.
+func TestAnExpectationOnAWorkloadTestsThatWorkload(t *testing.T) {
+	tl := base()
+	tl.Workloads = []timeline.Workload{{Name: "fast", Client: "proxy"}, {Name: "slow", Client: "command"}}
+	killAt(tl, 2000)
+	switchAllTo(tl, 4000, "redis2")
+	wlWrites(tl, "fast", 0, 2000, timeline.ResultOK, "redis1", "")
+	wlWrites(tl, "fast", 2000, 3000, timeline.ResultFail, "", "connection refused")
+	wlWrites(tl, "fast", 3000, 10000, timeline.ResultOK, "redis2", "")
+	wlWrites(tl, "slow", 0, 2000, timeline.ResultOK, "redis1", "")
+	wlWrites(tl, "slow", 2000, 6000, timeline.ResultFail, "", "connection refused")
+	wlWrites(tl, "slow", 6000, 10000, timeline.ResultOK, "redis2", "")
+	tl.Sort()
+	var exps []scenario.Expectation
+	for _, raw := range []string{"fast.write_interruption <= 2s", "slow.write_interruption <= 2s", "write_interruption <= 2s", "nope.lost_writes == 0"} {
+		e, err := scenario.ParseExpectation(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exps = append(exps, e)
+	}
+	r := Judge(tl, exps)
+	for i, want := range []bool{true, false, false, false} {
+		if got := r.Expectations[i]; got.Held != want {
+			t.Errorf("%s: got held %v (measured %v, %s), want %v", got.Raw, got.Held, got.Measured, got.Unknown, want)
+		}
+	}
+	if got := r.Expectations[1].Measured; got < 3.9 || got > 4.1 {
+		t.Errorf("slow.write_interruption: got %vs, want about 4s (slow's own)", got)
+	}
+	if got := r.Expectations[3].Unknown; got != `no group or workload "nope" in the run` {
+		t.Errorf("nope.lost_writes: got unknown %q, want no such group or workload", got)
 	}
 }
 
