@@ -124,7 +124,9 @@ func TestDisconnectedSentinelLosesTheMasterAndIsMarkedDownByTheOthersUntilReconn
 	// no +odown anywhere, the master is not down for the others, and the
 	// harness still asks the cut Sentinel where the master is.
 	time.Sleep(1500 * time.Millisecond)
-	if odown := eventsOf(rec, cut, func(e timedEvent) bool { return e.name == "+odown" || e.name == "+sdown" && e.src != 0 && strings.HasPrefix(e.payload, "master ") }); len(odown) > 0 {
+	if odown := eventsOf(rec, cut, func(e timedEvent) bool {
+		return e.name == "+odown" || e.name == "+sdown" && e.src != 0 && strings.HasPrefix(e.payload, "master ")
+	}); len(odown) > 0 {
 		t.Errorf("got %v, want no +odown and no +sdown of the master outside s1: the cut Sentinel's view must not reach the others", odown)
 	}
 	if got := masterAddr(t, s1.Addr(), "mymaster"); got != master.Addr() {
