@@ -169,12 +169,12 @@ func TestCancelledRunStopsEverything(t *testing.T) {
 
 func TestFaultTheBackendCannotDoIsASetupErrorBeforeAnythingStarts(t *testing.T) {
 	// Validated for the docker backend, which can; run on the memory one,
-	// which cannot.
-	s := load(t, "master-kill.yaml", "backend=docker", "faults[0].action=disconnect", "faults[0].target=sentinel1")
+	// whose proxy runs in-process.
+	s := load(t, "master-kill.yaml", "backend=docker", "proxy.kind=haproxy", "faults[0].action=stop", "faults[0].target=proxy")
 	var stages []string
 	_, err := sim.Run(t.Context(), s, memory.Backend{}, sim.Options{Progress: func(p sim.Progress) { stages = append(stages, p.Stage) }})
-	if !errors.Is(err, sim.ErrSetup) || !strings.Contains(err.Error(), "the memory backend cannot disconnect sentinel1") {
-		t.Fatalf("got %v: the memory backend cannot disconnect a Sentinel, want a setup error that says so", err)
+	if !errors.Is(err, sim.ErrSetup) || !strings.Contains(err.Error(), "the memory backend cannot stop proxy") {
+		t.Fatalf("got %v: the memory backend cannot stop the proxy, want a setup error that says so", err)
 	}
 	if len(stages) > 0 {
 		t.Errorf("got stages %v, want none: nothing may start", stages)

@@ -114,11 +114,13 @@ var all = []Entry{
 		Help: "freeze (docker pause): connections stay open, nothing answers"},
 	{Action: Unpause, Targets: withHosts, Backends: everywhereAndHosts,
 		Help: "thaw a paused instance"},
-	// The memory backend implements disconnect for its nodes only, so
-	// not for hosts, which may hold Sentinels.
-	{Action: Disconnect, Undo: Reconnect, Targets: withHosts, Backends: map[string][]Kind{Memory: nodes, Docker: withHosts}, Model: true,
-		Help: "cut from the other nodes and the Sentinels; clients still reach it"},
-	{Action: Reconnect, Targets: withHosts, Backends: map[string][]Kind{Memory: nodes, Docker: withHosts},
+	// A disconnect cuts nodes and Sentinels from the cluster network
+	// (replication, Sentinel traffic) and leaves them on the clients one;
+	// the docker backend cuts its proxy container from the clients
+	// network.
+	{Action: Disconnect, Undo: Reconnect, Targets: withHosts, Backends: everywhereAndHosts, Model: true,
+		Help: "cut a node or Sentinel from the other nodes and Sentinels (replication, pings, hellos, votes); clients, the proxy and the harness still reach it (a proxy container, on docker: cut from its clients and the nodes)"},
+	{Action: Reconnect, Targets: withHosts, Backends: everywhereAndHosts,
 		Help: "join a disconnected instance to its network again"},
 	// Only Redis nodes are delayed: the docker backend's node containers
 	// have tc and CAP_NET_ADMIN; the memory backend delays a node's

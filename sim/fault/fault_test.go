@@ -57,7 +57,8 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 	}{
 		{fault.Kill, fault.Memory, fault.KindNode, true},
 		{fault.Pause, fault.Memory, fault.KindSentinel, true},
-		{fault.Disconnect, fault.Memory, fault.KindSentinel, false},
+		{fault.Disconnect, fault.Memory, fault.KindSentinel, true},
+		{fault.Reconnect, fault.Memory, fault.KindSentinel, true},
 		{fault.Disconnect, fault.Docker, fault.KindSentinel, true},
 		{fault.Delay, fault.Docker, fault.KindNode, true},
 		{fault.Delay, fault.Docker, fault.KindSentinel, false},
@@ -67,7 +68,9 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 		{fault.Kill, fault.Memory, fault.KindHost, true},
 		{fault.Start, fault.Docker, fault.KindHost, true},
 		{fault.Disconnect, fault.Docker, fault.KindHost, true},
-		{fault.Disconnect, fault.Memory, fault.KindHost, false}, // a host may hold Sentinels
+		{fault.Disconnect, fault.Memory, fault.KindHost, true}, // its Sentinels too
+		{fault.Reconnect, fault.Memory, fault.KindHost, true},
+		{fault.Disconnect, fault.Memory, fault.KindProxy, false}, // in-process
 		{fault.Restart, fault.Docker, fault.KindHost, false},
 		{fault.Delay, fault.Docker, fault.KindHost, false},
 	}

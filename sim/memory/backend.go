@@ -407,14 +407,29 @@ func (i sentinelInstance) Act(_ context.Context, action fault.Action) error {
 		err = i.s.pause()
 	case fault.Unpause:
 		err = i.s.unpause()
+	case fault.Disconnect:
+		i.s.setCut(true)
+	case fault.Reconnect:
+		i.s.setCut(false)
 	default:
 		err = fmt.Errorf("sentinel %s: %s is not supported", i.s.name, action)
 	}
 	return err
 }
 
-// Verify checks the fault from outside (rig.Stepper).
+// Verify checks the fault from outside (rig.Stepper). A disconnected or
+// reconnected Sentinel that runs still answers its clients: the cut is
+// between it and the nodes and Sentinels only.
 func (i sentinelInstance) Verify(ctx context.Context, action fault.Action) error {
+	if action == fault.Disconnect || action == fault.Reconnect {
+		i.s.mu.Lock()
+		running := i.s.state == nodeRunning
+		i.s.mu.Unlock()
+		if running && !ping(i.s.addr, "", time.Second) {
+			return fmt.Errorf("%s %s: its clients no longer reach it (no PONG within 1s)", action, i.s.name)
+		}
+		return nil
+	}
 	return verify(ctx, i.s.addr, "", action)
 }
 

@@ -9,7 +9,10 @@ import (
 // network connects the in-process Sentinels to the nodes and to each other
 // with the failure modes of TCP on loopback: a stopped node refuses
 // connections, a paused one accepts them but answers nothing until it
-// resumes, a disconnected one drops everything. Messages take a small
+// resumes, a disconnected one drops everything. A disconnected Sentinel
+// likewise hears nothing from the nodes and the other Sentinels and
+// reaches none of them, while its RESP front (the harness's side, as the
+// clients network on docker) keeps answering. Messages take a small
 // random latency, plus what the node's link faults do to its Sentinels'
 // links (linkfault.go: delay, blackhole, loss, bandwidth per direction; a
 // reset closes them); each connection delivers in order.
@@ -60,6 +63,19 @@ func (nw *network) sentinel(addr string) *Sentinel {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
 	return nw.sentinels[addr]
+}
+
+// cut reports whether the link crosses a disconnect: its owner, or the
+// node or Sentinel at its other end, is cut off. What crosses one is lost.
+func (l *link) cut() bool {
+	if l.owner.isCut() {
+		return true
+	}
+	if l.node != nil {
+		_, cut := l.node.stateOf()
+		return cut
+	}
+	return l.peer != nil && l.peer.isCut()
 }
 
 // cutBetween reports whether two nodes cannot reach each other.
@@ -131,10 +147,17 @@ func (l *link) close() {
 		delete(l.node.links, l)
 		l.node.mu.Unlock()
 	}
+	if l.peer != nil {
+		l.peer.mu.Lock()
+		delete(l.peer.inbound, l)
+		l.peer.mu.Unlock()
+	}
 }
 
 // closedByPeer is the other end closing the connection: the owner hears
-// of it as hiredis's disconnect callback.
+// of it as hiredis's disconnect callback. A disconnected owner does not
+// (the FIN or RST is lost): it hears of it when it is reconnected
+// (Sentinel.setCut).
 func (l *link) closedByPeer() {
 	l.mu.Lock()
 	was := l.closed
@@ -144,6 +167,9 @@ func (l *link) closedByPeer() {
 		return
 	}
 	close(l.done)
+	if l.owner.isCut() {
+		return
+	}
 	lat := l.owner.nw.latency()
 	time.AfterFunc(lat, func() { l.owner.post(func() { l.owner.linkClosed(l) }) })
 }
@@ -170,6 +196,9 @@ func (nw *network) connect(owner *Sentinel, addr, kind string) *link {
 	}
 	if s := nw.sentinel(addr); s != nil && s.running() {
 		l.peer = s
+		s.mu.Lock()
+		s.inbound[l] = struct{}{}
+		s.mu.Unlock()
 		return l
 	}
 	l.closedByPeer()
@@ -177,7 +206,8 @@ func (nw *network) connect(owner *Sentinel, addr, kind string) *link {
 }
 
 // send delivers req on l; done runs in the owner's loop with the answer,
-// unless the answer never comes (node stopped, partitioned, link closed).
+// unless the answer never comes (node stopped, link closed, either end
+// disconnected when the request arrives or when the answer does).
 func (l *link) send(req request, done func(reply)) {
 	if l.isClosed() {
 		return
@@ -196,7 +226,7 @@ func (l *link) send(req request, done func(reply)) {
 			if n != nil && !n.pass(l.done, classSentinels, dirOut, l.u, replySize(r)) {
 				return
 			}
-			if !l.isClosed() {
+			if !l.isClosed() && !l.cut() {
 				l.owner.post(func() { done(r) })
 			}
 		})
@@ -215,7 +245,7 @@ func (l *link) send(req request, done func(reply)) {
 			if !n.waitIfPaused() || l.isClosed() {
 				return
 			}
-			if _, cut := n.stateOf(); cut {
+			if l.cut() {
 				return // lost in the partition
 			}
 			answer(n.sentinelRequest(l, req))
@@ -223,6 +253,9 @@ func (l *link) send(req request, done func(reply)) {
 	case l.peer != nil:
 		p := l.peer
 		l.requests.push(time.Now().Add(there), func() {
+			if l.cut() {
+				return // lost in the partition
+			}
 			p.post(func() { answer(p.peerRequest(req)) })
 		})
 	}
@@ -276,7 +309,7 @@ func (n *Node) relayHello(msg string) {
 			if !n.pass(l.done, classSentinels, dirOut, l.u, len(msg)+40) {
 				return
 			}
-			if !l.isClosed() {
+			if !l.isClosed() && !l.cut() {
 				l.owner.post(func() { l.owner.onHello(msg, l) })
 			}
 		})

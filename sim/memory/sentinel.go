@@ -65,6 +65,12 @@ type Sentinel struct {
 	resumed chan struct{}
 	quit    chan struct{}
 	done    chan struct{}
+	// cut: disconnected from the nodes and the other Sentinels (action
+	// disconnect) until reconnected; it lasts across stop and start, as a
+	// container's network does. inbound are the other Sentinels'
+	// connections to this one, reset when it is reconnected.
+	cut     bool
+	inbound map[*link]struct{}
 
 	// Algorithm state, touched by the loop goroutine only.
 	core  *sentinel.Sentinel
@@ -84,6 +90,7 @@ func newSentinel(name, addr string, cfg sentinelConfig, nw *network, seed uint64
 		name: name, addr: addr, myid: hex.EncodeToString(id), cfg: cfg, nw: nw,
 		log: log.With("sentinel", name), rnd: mrand.New(mrand.NewPCG(seed, seed+1)), base: time.Now(),
 		wake: make(chan struct{}, 1), conns: map[net.Conn]struct{}{}, links: map[*sentinel.Instance]*instanceLinks{}, peers: map[string]*sharedConn{},
+		inbound: map[*link]struct{}{},
 	}
 }
 
@@ -100,6 +107,66 @@ func (s *Sentinel) running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.state != nodeStopped
+}
+
+func (s *Sentinel) isCut() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cut
+}
+
+// setCut disconnects the Sentinel from the nodes and the other Sentinels,
+// as docker's disconnect from the cluster network does, or reconnects it.
+// Its RESP front stays reachable: the harness's subscriptions and
+// queries, on the clients side, keep working. While cut, what it sends
+// and what is sent to it on its links is lost, and it does not hear of a
+// connection closed by the other end. Like a node's, the connections
+// that hung through the partition are reset when it heals (its own and
+// the other Sentinels' to it); everyone reconnects.
+func (s *Sentinel) setCut(cut bool) {
+	s.mu.Lock()
+	if s.cut == cut {
+		s.mu.Unlock()
+		return
+	}
+	s.cut = cut
+	var inbound []*link
+	if !cut {
+		for l := range s.inbound {
+			inbound = append(inbound, l)
+		}
+		clear(s.inbound)
+	}
+	s.mu.Unlock()
+	s.log.Debug("cut", "cut", cut)
+	if cut {
+		return
+	}
+	for _, l := range inbound {
+		l.closedByPeer()
+	}
+	s.post(s.resetLinks)
+}
+
+// resetLinks closes every connection of the Sentinel and tells the core,
+// in the loop: the reset it hears once reconnected, including of those
+// the other end closed meanwhile.
+func (s *Sentinel) resetLinks() {
+	seen := map[*link]bool{}
+	for _, ls := range s.links {
+		for _, c := range []*link{ls.cc, ls.pc} {
+			if c != nil {
+				seen[c] = true
+			}
+		}
+	}
+	for _, sc := range s.peers {
+		seen[sc.c] = true
+	}
+	for c := range seen {
+		c.close()
+		s.linkClosed(c)
+	}
 }
 
 // post runs f in the Sentinel's loop.

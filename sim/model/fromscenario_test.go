@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
 
 func TestFromScenarioTakesGroupsAndTheKilledHostsPlacement(t *testing.T) {
@@ -24,6 +26,13 @@ func TestFromScenarioTakesGroupsAndTheKilledHostsPlacement(t *testing.T) {
 	if want := (&Host{Nodes: [][]int{{0, 1, 2}, {0}, {0}}}); !reflect.DeepEqual(p.Fault.Host, want) || p.Fault.Undo != 20*time.Second {
 		t.Errorf("explicit placement: got host %+v undo %v, want %+v undone at 20s", p.Fault.Host, p.Fault.Undo, want)
 	}
+	// A host disconnect without a Sentinel on the host: its nodes are cut
+	// off (the memory backend disconnects hosts as docker does).
+	p = paramsOf(t, "three-sets-host-kill-sentinels-apart",
+		"faults=[{at: 10s, action: disconnect, target: host:h1}, {at: 20s, action: reconnect, target: host:h1}]")
+	if want := DefaultHost(3, 0, false); !reflect.DeepEqual(p.Fault.Host, want) || p.Fault.Action != fault.Disconnect || p.Fault.Undo != 20*time.Second {
+		t.Errorf("host disconnect: got host %+v action %s undo %v, want %+v disconnected, reconnected at 20s", p.Fault.Host, p.Fault.Action, p.Fault.Undo, want)
+	}
 	// One group, by number: the parameters of the plain scenario.
 	if one, plain := paramsOf(t, "master-kill", "topology.groups=1"), paramsOf(t, "master-kill"); !reflect.DeepEqual(one, plain) {
 		t.Errorf("topology.groups=1: got %+v, want %+v", one, plain)
@@ -40,6 +49,9 @@ func TestFromScenarioRefusesWhatTheModelCannotExpressWithTheReason(t *testing.T)
 		{"another group's master", []string{"faults=[{at: 10s, action: kill, target: group2.master}]"}, "the first fault acts on group2.master, not the first group's master or a host"},
 		{"a host with no initial master", []string{"faults=[{at: 10s, action: kill, target: host:h2}]"}, "no initial master on the faulted host"},
 		{"a host's Sentinel paused", []string{"faults=[{at: 10s, action: pause, target: host:h1}]"}, "a Sentinel on the host with pause"},
+		{"a host's Sentinel disconnected", []string{"faults=[{at: 10s, action: disconnect, target: host:h1}]"}, "a Sentinel on the host with disconnect"},
+		{"a host's Sentinel disconnected and reconnected", []string{"faults=[{at: 10s, action: disconnect, target: host:h1}, {at: 20s, action: reconnect, target: host:h1}]"}, "a Sentinel on the host with disconnect"},
+		{"a Sentinel disconnected", []string{"faults=[{at: 10s, action: disconnect, target: sentinel1}]"}, "the first fault acts on sentinel1"},
 		{"a one-way blackhole", []string{"faults=[{at: 10s, action: blackhole, target: master, peers: [sentinels], direction: in}, {at: 20s, action: heal, target: master}]"}, "fault blackhole: the model sees a node up, paused or cut off, not a slow, lossy or one-way link"},
 		{"a delay", []string{"faults=[{at: 10s, action: delay, delay: 1s, target: master}]"}, "fault delay: the model sees"},
 		{"more groups than the model runs", []string{"topology.groups=9", "proxy.config="}, "9 groups (at most 8)"},

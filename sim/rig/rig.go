@@ -360,7 +360,7 @@ func (h host) Do(ctx context.Context, action fault.Action) error {
 	}
 	for _, m := range h.members {
 		if !e.Available(h.backend, m.Kind()) {
-			return fmt.Errorf("%s host %s: the %s backend cannot %[1]s its member %s, a %s", action, h.name, h.backend, m.Name(), m.Kind())
+			return fmt.Errorf("%[1]s host %[2]s: the %[3]s backend cannot %[1]s its member %[4]s, a %[5]s", action, h.name, h.backend, m.Name(), m.Kind())
 		}
 	}
 	if err := together(h.members, func(m Stepper) error { return m.Act(ctx, action) }); err != nil {

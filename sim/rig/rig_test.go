@@ -101,10 +101,16 @@ func TestAHostRefusesAnActionItsBackendCannotPerformBeforeActing(t *testing.T) {
 		member{name: "redis1", kind: rig.KindNode, log: log},
 		member{name: "sentinel1", kind: rig.KindSentinel, log: log},
 	}
-	// The memory backend disconnects nodes only, so not hosts.
-	err := rig.NewHost("h1", fault.Memory, members).Do(t.Context(), fault.Disconnect)
-	if err == nil || !strings.Contains(err.Error(), "cannot disconnect a host") {
-		t.Errorf("got %v, want an error saying the memory backend cannot disconnect a host", err)
+	// A blackhole acts on nodes and Sentinels, not on hosts.
+	err := rig.NewHost("h1", fault.Memory, members).Do(t.Context(), fault.Blackhole)
+	if err == nil || !strings.Contains(err.Error(), "the memory backend cannot blackhole a host") {
+		t.Errorf("got %v, want an error saying the memory backend cannot blackhole a host", err)
+	}
+	// A member the backend cannot act on: the memory backend's proxy runs
+	// in-process.
+	withProxy := append(slices.Clone(members), member{name: "proxy", kind: rig.KindProxy, log: log})
+	if err := rig.NewHost("h1", fault.Memory, withProxy).Do(t.Context(), fault.Kill); err == nil || !strings.Contains(err.Error(), "cannot kill its member proxy") {
+		t.Errorf("got %v, want an error saying the memory backend cannot kill the host's member proxy", err)
 	}
 	// Restart is not a host action on any backend.
 	if err := rig.NewHost("h1", fault.Docker, members).Do(t.Context(), fault.Restart); err == nil {

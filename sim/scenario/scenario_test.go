@@ -126,28 +126,51 @@ func TestDelayFaultsAreCheckedStrictly(t *testing.T) {
 
 func TestFaultTheBackendCannotDoIsOneErrorNamingFileLineActionAndBackend(t *testing.T) {
 	expectFileErrors(t, map[string]string{
-		"disconnect-sentinel.yaml": `testdata/disconnect-sentinel.yaml:4:42: faults[1].target: the memory backend cannot disconnect "sentinel2", a Sentinel: it can disconnect Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`,
+		"docker-blackhole.yaml": `testdata/docker-blackhole.yaml:5:22: faults[1].action: the docker backend cannot blackhole "master", a Redis node: it cannot blackhole anything (backend memory can)`,
 	}, true)
-	if _, err := Load("testdata/disconnect-sentinel.yaml", []string{"backend=docker"}); err != nil {
-		t.Errorf("with --set backend=docker: got %v, want no error (the docker backend disconnects Sentinels)", err)
+	if _, err := Load("testdata/docker-blackhole.yaml", []string{"backend=memory"}); err != nil {
+		t.Errorf("with --set backend=memory: got %v, want no error (the memory backend blackholes nodes)", err)
 	}
-	if _, err := Load("testdata/docker-disconnect-sentinel.yaml", nil); err != nil {
-		t.Errorf("got %v, want no error (the docker backend disconnects Sentinels)", err)
+	if _, err := Load("testdata/docker-stop-proxy.yaml", nil); err != nil {
+		t.Errorf("got %v, want no error (the docker backend stops its proxy container)", err)
 	}
-	// --backend memory on a docker scenario: the error is at the fault in
-	// the file, and says where the backend came from.
-	_, err := Load("testdata/docker-disconnect-sentinel.yaml", []string{"backend=memory"})
+	// --backend memory on a docker scenario: the errors are at the faults
+	// in the file, and say where the backend came from.
+	_, err := Load("testdata/docker-stop-proxy.yaml", []string{"backend=memory"})
 	var errs Errors
-	if !errors.As(err, &errs) || len(errs) != 2 {
-		t.Fatalf("got %v, want two errors (the disconnect, the reconnect of its target)", err)
+	if !errors.As(err, &errs) || len(errs) != 3 {
+		t.Fatalf("got %v, want three errors (the proxy kind, the stop, the start of its target)", err)
 	}
 	want := []string{
-		`testdata/docker-disconnect-sentinel.yaml:4:42: faults[0].target: the memory backend cannot disconnect "sentinel2", a Sentinel: it can disconnect Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them (the backend comes from --set backend=memory or --backend)`,
-		`testdata/docker-disconnect-sentinel.yaml:5:41: faults[1].target: the memory backend cannot reconnect "cut", a Sentinel: it can reconnect Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them (the backend comes from --set backend=memory or --backend)`,
+		`testdata/docker-stop-proxy.yaml:3:15: proxy.kind: proxy kind "haproxy" runs in a container: it needs backend docker`,
+		`testdata/docker-stop-proxy.yaml:5:36: faults[0].target: the memory backend cannot stop "proxy", the proxy: it can stop Redis nodes, Sentinels and hosts only (backend docker can); valid: master, replica, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3 or a name given by as to one of them (the backend comes from --set backend=memory or --backend)`,
+		`testdata/docker-stop-proxy.yaml:6:37: faults[1].target: the memory backend cannot start "lb", the proxy: it can start Redis nodes, Sentinels and hosts only (backend docker can); valid: master, replica, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3 or a name given by as to one of them (the backend comes from --set backend=memory or --backend)`,
 	}
 	for i, e := range errs {
 		if got := e.Error(); got != want[i] {
 			t.Errorf("error %d:\ngot  %s\nwant %s", i, got, want[i])
+		}
+	}
+}
+
+func TestBothBackendsDisconnectAndReconnectSentinels(t *testing.T) {
+	for _, c := range []struct {
+		file string
+		sets []string
+	}{
+		{"disconnect-sentinel.yaml", nil},
+		{"disconnect-sentinel.yaml", []string{"backend=docker"}},
+		{"docker-disconnect-sentinel.yaml", nil},
+		{"docker-disconnect-sentinel.yaml", []string{"backend=memory"}},
+	} {
+		s, err := Load(filepath.Join("testdata", c.file), c.sets)
+		if err != nil {
+			t.Errorf("%s with %v: got %v, want no error", c.file, c.sets, err)
+			continue
+		}
+		last := s.Faults[len(s.Faults)-1]
+		if last.Kind != fault.KindSentinel {
+			t.Errorf("%s with %v: the last fault acts on a %s, want a Sentinel", c.file, c.sets, last.Kind)
 		}
 	}
 }
