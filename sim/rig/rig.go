@@ -181,6 +181,23 @@ type Cluster interface {
 	Close(ctx context.Context) error
 }
 
+// KeyPrefixer is a cluster the run shares with other data (an external
+// deployment): the engine writes only keys under its KeyPrefix (the
+// workload's and the warm-up's), and the cluster's Close deletes them.
+type KeyPrefixer interface {
+	// KeyPrefix is unique to the run, e.g. "redisha-sim:3f2a9c:".
+	KeyPrefix() string
+}
+
+// KeyPrefixOf is a cluster's key prefix, "" for a cluster that is not a
+// KeyPrefixer (the run owns it whole).
+func KeyPrefixOf(c Cluster) string {
+	if kp, ok := c.(KeyPrefixer); ok {
+		return kp.KeyPrefix()
+	}
+	return ""
+}
+
 // Kind is the kind of an instance, as the fault table names the kinds
 // an action acts on.
 type Kind = fault.Kind
