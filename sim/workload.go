@@ -34,9 +34,9 @@ type client struct {
 	// "" for a cluster the run owns.
 	prefix string
 	cfg    scenario.Clients
-	rec             *timeline.Recorder
-	keys            *keyLog
-	sess            session
+	rec    *timeline.Recorder
+	keys   *keyLog
+	sess   session
 }
 
 // session does one client's operations.

@@ -225,6 +225,15 @@ type Instance interface {
 	Do(ctx context.Context, action fault.Action) error
 }
 
+// Reporter is an instance whose fault actions have something to report
+// for the timeline: the command an external node ran, its exit code,
+// output and duration. The engine calls DoReport rather than Do for the
+// actions that are not on the link, and records the report as the fault
+// event's detail, also when it fails.
+type Reporter interface {
+	DoReport(ctx context.Context, action fault.Action) (detail string, err error)
+}
+
 // LinkShaper is an instance whose network link can be slowed: the engine
 // calls Shape, not Do, for the actions on the link (fault.Entry.Link:
 // delay and undelay). The nodes of a backend that the fault table says can
