@@ -13,7 +13,8 @@
 // (external.nodes[].faults) with "sh -c" on the harness's machine, so that
 // a command is written as in a terminal (pipes, quotes, ssh and kubectl
 // as they are); {name}, {addr}, {host}, {port} and {pid} (the node's
-// process_id, from INFO server when the fault fires) are substituted.
+// process_id, from INFO server when the fault fires, or the last one read
+// when the node does not answer) are substituted.
 // Each command has a timeout (external.command_timeout); its exit code,
 // output (bounded) and duration are the fault event's detail, and a
 // command that fails fails the run. Without a command:
@@ -293,7 +294,7 @@ func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (
 	if len(st.Extra) > 0 {
 		log.Warn("the Sentinels report replicas that are no node of the scenario; their events are not named", "replicas", st.Extra)
 	}
-	c := &cluster{b: b, log: log, byAddr: map[string]string{}, pauses: pauseLengths(b.s)}
+	c := &cluster{b: b, log: log, byAddr: map[string]string{}, pauses: pauseLengths(b.s), pids: st.PIDs}
 	for _, n := range d.Nodes {
 		c.nodes = append(c.nodes, &node{c: c, n: n})
 		c.byAddr[n.Addr] = n.Name
@@ -341,6 +342,9 @@ type cluster struct {
 	npause int
 	// applied are the faults applied and not undone, in order.
 	applied []applied
+	// pids are the nodes' process ids as last read, for {pid} when a
+	// node does not answer (stopped by an earlier fault).
+	pids map[string]string
 }
 
 // applied is a fault that left a node changed.

@@ -213,3 +213,90 @@ func TestBadDeploymentsGiveOneClearError(t *testing.T) {
 		t.Errorf("failing command: got %v, want %q...): no such pod", err, want)
 	}
 }
+
+func TestFailoverIsAPlannedSwitchoverBySentinel(t *testing.T) {
+	c := deployment(t)
+	s := describe(t, c, "true", "faults:\n  - {at: 2s, action: failover, target: master}\n")
+	res, err := sim.Run(t.Context(), s, external.New(s, external.Options{AllowFaults: true}), sim.Options{StartProxy: external.StartProxy})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var ev *timeline.Event
+	for i, e := range res.Timeline.Events {
+		if e.Kind == timeline.KindFault && e.Name == "failover" {
+			ev = &res.Timeline.Events[i]
+		}
+	}
+	if ev == nil || ev.Err != "" || !strings.Contains(ev.Detail, "SENTINEL FAILOVER mymaster on ") || !strings.Contains(ev.Detail, "the master moved from "+c.Master.Addr) {
+		t.Fatalf("failover event: got %+v, want the master moved away from %s", ev, c.Master.Addr)
+	}
+	if rb := res.Timeline.ReadBack; rb == nil || rb.Master == "" || rb.Master == "redis1" {
+		t.Errorf("read-back: got %+v, want a new master", rb)
+	}
+	role, err := c.Master.Client().Do(t.Context(), "ROLE").Slice()
+	if err != nil || len(role) == 0 || role[0] != "slave" {
+		t.Errorf("redis1's role after the failover: got %v (%v), want slave", role, err)
+	}
+}
+
+func TestNativePauseHoldsTheMasterUntilTheScenariosUnpause(t *testing.T) {
+	c := deployment(t)
+	s := describe(t, c, "true", "faults:\n  - {at: 2s, action: pause, target: master, as: paused}\n  - {at: 5s, action: unpause, target: paused}\n")
+	res, err := sim.Run(t.Context(), s, external.New(s, external.Options{AllowFaults: true}), sim.Options{StartProxy: external.StartProxy})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	got := map[string]timeline.Event{}
+	for _, e := range res.Timeline.Events {
+		if e.Kind == timeline.KindFault {
+			got[e.Name] = e
+		}
+	}
+	if p := got["pause"]; p.Target != "redis1" || p.Err != "" || !strings.Contains(p.Detail, "CLIENT PAUSE 3000 ALL") {
+		t.Errorf("pause event: got %+v, want CLIENT PAUSE 3000 ALL on redis1", p)
+	}
+	if u := got["unpause"]; u.Target != "redis1" || u.Err != "" {
+		t.Errorf("unpause event: got %+v, want redis1 answering again", u)
+	}
+	if _, err := c.Master.Do(t.Context(), "PING"); err != nil {
+		t.Errorf("redis1 does not answer after the run: %v", err)
+	}
+}
+
+func TestAnInterruptedRunUndoesItsFaults(t *testing.T) {
+	c := deployment(t)
+	extra := "faults:\n  - {at: 1s, action: pause, target: master}\n"
+	s := describe(t, c, "true", extra)
+	for i := range s.External.Nodes {
+		s.External.Nodes[i].Faults["pause"] = "kill -STOP {pid}"
+		s.External.Nodes[i].Faults["unpause"] = "kill -CONT {pid}"
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	frozen := make(chan error, 1)
+	progress := func(p sim.Progress) {
+		if strings.HasPrefix(p.Phase, "pause redis1") && ctx.Err() == nil {
+			// The fault happened: the master answers nothing.
+			pctx, done := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			_, err := c.Master.Do(pctx, "PING")
+			done()
+			frozen <- err
+			cancel() // as SIGINT does through signal.NotifyContext
+		}
+	}
+	_, err := sim.Run(ctx, s, external.New(s, external.Options{AllowFaults: true}), sim.Options{StartProxy: external.StartProxy, Progress: progress})
+	if err == nil {
+		t.Fatal("the interrupted run returned no error")
+	}
+	select {
+	case err := <-frozen:
+		if err == nil {
+			t.Fatal("redis1 answered PING while paused by kill -STOP")
+		}
+	default:
+		t.Fatalf("the run ended before its pause fault: %v", err)
+	}
+	if _, err := c.Master.Do(t.Context(), "PING"); err != nil {
+		t.Errorf("redis1 does not answer after the interrupted run: its pause was not undone: %v", err)
+	}
+}

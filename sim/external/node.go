@@ -94,11 +94,10 @@ func Expand(tmpl string, n scenario.ExternalNode, pid string) string {
 func (n *node) run(ctx context.Context, action fault.Action, tmpl string) (string, error) {
 	pid := ""
 	if strings.Contains(tmpl, "{pid}") {
-		_, p, err := nodeInfo(ctx, n.Addr(), n.c.b.s.Topology.Password, n.c.b.opt.Timeout)
-		if err != nil {
+		var err error
+		if pid, err = n.pid(ctx); err != nil {
 			return "", fmt.Errorf("%s %s: read its process_id for {pid}: %w", action, n.Name(), err)
 		}
-		pid = p
 	}
 	line := Expand(tmpl, n.n, pid)
 	timeout := n.c.b.s.External.CommandTimeout.D
@@ -134,6 +133,24 @@ func (n *node) run(ctx context.Context, action fault.Action, tmpl string) (strin
 	}
 	n.c.log.Info("fault command", "node", n.Name(), "action", action, "command", line, "exit", code, "took", took)
 	return detail, nil
+}
+
+// pid is the node's process id: read now (INFO server), or the last one
+// read when the node does not answer.
+func (n *node) pid(ctx context.Context) (string, error) {
+	c := n.c
+	_, p, err := nodeInfo(ctx, n.Addr(), c.b.s.Topology.Password, min(c.b.opt.Timeout, time.Second))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil && p != "" {
+		c.pids[n.Name()] = p
+		return p, nil
+	}
+	if last := c.pids[n.Name()]; last != "" {
+		c.log.Info("the node does not answer: {pid} is the last process id read", "node", n.Name(), "pid", last, "err", err)
+		return last, nil
+	}
+	return "", err
 }
 
 // limited keeps the first n bytes written to it, and notes the rest.
