@@ -143,6 +143,7 @@ func TestDryRunWritesNoKeyAndChangesNoRole(t *testing.T) {
 	if err := external.Plan(t.Context(), s, 0, &out); err != nil {
 		t.Fatalf("plan: %v", err)
 	}
+	t.Logf("plan:\n%s", out.String())
 	pid, err := c.Master.Client().Info(t.Context(), "server").Result()
 	if err != nil {
 		t.Fatal(err)
