@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -56,6 +57,9 @@ type ExternalProxy struct {
 	StatsCSV string `yaml:"stats_csv"`
 }
 
+// hostPattern is a host name, an IPv4 address or an IPv6 address.
+var hostPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
 // DefaultCommandTimeout bounds a fault command of an external deployment.
 const DefaultCommandTimeout = 30 * time.Second
 
@@ -102,7 +106,9 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	}
 	addr := func(path, a string) {
 		host, port, err := net.SplitHostPort(a)
-		if err != nil || host == "" {
+		if err != nil || host == "" || !hostPattern.MatchString(host) {
+			// The host goes into fault commands ({addr}, {host}): no
+			// character a shell would read.
 			bad(path, "invalid address %q: want host:port, e.g. sentinel-0.staging:26379", a)
 			return
 		}

@@ -28,7 +28,8 @@ func TestBadExternalScenariosGiveOneClearLineEach(t *testing.T) {
 		"external/no-command.yaml":              `testdata/external/no-command.yaml:8:22: faults[0].action: backend external has no command to kill redis2: give external.nodes[].faults.kill on every node (target "master" may resolve to any of them)`,
 		"external/bad-addr.yaml":                `testdata/external/bad-addr.yaml:3:15: external.sentinels[0]: invalid address "sentinel-0": want host:port, e.g. sentinel-0.staging:26379`,
 		"external/section-without-backend.yaml": `testdata/external/section-without-backend.yaml:2:12: external: only backend external reads an external section: set backend: external, or remove it`,
-		"external/sentinel-fault.yaml":          `testdata/external/sentinel-fault.yaml:8:`,
+		"external/sentinel-fault.yaml":          `testdata/external/sentinel-fault.yaml:8:36: faults[0].target: the external backend cannot kill "sentinel1", a Sentinel: it can kill Redis nodes only (backend memory, docker can); valid: master, replica, redis1, redis2 or a name given by as to one of them`,
+		"external/shell-addr.yaml":              `testdata/external/shell-addr.yaml:5:28: external.nodes[0].addr: invalid address "10.0.0.1;reboot:6379": want host:port, e.g. sentinel-0.staging:26379`,
 	}
 	expectFileErrors(t, cases, false)
 }
