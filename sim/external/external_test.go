@@ -13,8 +13,10 @@ import (
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
 	"github.com/redisha-sim/redisha-sim/sim"
 	"github.com/redisha-sim/redisha-sim/sim/external"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
 // deployment starts a master, two replicas and three Sentinels as real
@@ -299,5 +301,51 @@ func TestAnInterruptedRunUndoesItsFaults(t *testing.T) {
 	}
 	if _, err := c.Master.Do(t.Context(), "PING"); err != nil {
 		t.Errorf("redis1 does not answer after the interrupted run: its pause was not undone: %v", err)
+	}
+}
+
+func TestMasterKillThroughTheDeploymentsOwnProxy(t *testing.T) {
+	c := deployment(t)
+	faults := "faults:\n  - {at: 2s, action: kill, target: master}\n"
+	// The deployment's proxy: this project's, started apart from the run
+	// and pointed at the deployment as a user would run it.
+	plain := describe(t, c, "kill -9 {pid}", faults)
+	cl, err := external.New(plain, external.Options{}).Start(t.Context(), rig.TopologyOf(plain), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := undertest.StartInProcessProxy(t.Context(), plain, cl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { px.Close(context.Background()) })
+	fe := px.Frontends()[0]
+
+	s := describe(t, c, "kill -9 {pid}", faults)
+	s.External.Proxy.Master = fe.MasterAddr
+	res, err := sim.Run(t.Context(), s, external.New(s, external.Options{AllowFaults: true}), sim.Options{StartProxy: external.StartProxy})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if want := "the deployment's proxy at " + fe.MasterAddr + " (master)"; res.Proxy != want {
+		t.Errorf("proxy: got %q, want %q", res.Proxy, want)
+	}
+	var killAt time.Duration = -1
+	for _, e := range res.Timeline.Events {
+		if e.Kind == timeline.KindFault && e.Name == "kill" && e.Err == "" {
+			killAt = e.T
+		}
+	}
+	if killAt < 0 {
+		t.Fatal("no kill recorded")
+	}
+	after := 0
+	for _, op := range res.Timeline.Ops {
+		if op.Kind == timeline.OpWrite && op.Result == timeline.ResultOK && op.Start > killAt && op.Node != "" && op.Node != "redis1" {
+			after++
+		}
+	}
+	if after == 0 {
+		t.Error("no write through the proxy reached a new master after the kill")
 	}
 }

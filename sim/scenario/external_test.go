@@ -17,6 +17,9 @@ func TestExternalScenarioNamesItsNodesAndSentinels(t *testing.T) {
 	if s.Sentinel.Count != 2 || s.Sentinel.MasterName != "mymaster" {
 		t.Errorf("sentinel: got count %d master name %q, want 2 and mymaster", s.Sentinel.Count, s.Sentinel.MasterName)
 	}
+	if p := s.External.Proxy; p.Master != "haproxy.staging:5000" || p.Replica != "haproxy.staging:5001" {
+		t.Errorf("proxy: got %+v, want haproxy.staging:5000 and :5001", p)
+	}
 	if s.External.CommandTimeout.D != DefaultCommandTimeout {
 		t.Errorf("command timeout: got %v, want %v", s.External.CommandTimeout.D, DefaultCommandTimeout)
 	}
