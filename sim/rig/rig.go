@@ -1,5 +1,6 @@
 // Package rig holds the small interfaces between the scenario engine
-// (sim), the backends that start clusters (sim/memory, sim/docker) and the
+// (sim), the backends that start clusters (sim/memory, sim/docker) or
+// attach to one (sim/external), and the
 // proxy under test (sim/undertest). It imports no other part of the
 // simulator but the scenario format and the fault table, so that each of
 // them can depend on it without depending on the others.
@@ -159,7 +160,7 @@ func TopologyOf(s *scenario.Scenario) Topology {
 
 // Backend starts clusters.
 type Backend interface {
-	// Name is "memory" or "docker".
+	// Name is "memory", "docker" or "external".
 	Name() string
 	// Start brings up a cluster and returns once its replicas are in sync
 	// and its Sentinels know each other and every replica.
