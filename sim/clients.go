@@ -92,7 +92,7 @@ func (sp *spawner) spawn(ctx, wctx context.Context, g *groupRun, w scenario.Spec
 	start := func(kind string, cfg scenario.Clients, sess func(i int) session) {
 		// Watches the context: an interrupt during a long spawn stops it.
 		for i := 0; i < cfg.Count && wctx.Err() == nil; i++ {
-			c := &client{kind: kind, id: i, group: g.tag, workload: tag, cfg: cfg, rec: sp.rec, keys: keys, sess: sess(i)}
+			c := &client{kind: kind, id: i, group: g.tag, workload: tag, prefix: rig.KeyPrefixOf(sp.cluster), cfg: cfg, rec: sp.rec, keys: keys, sess: sess(i)}
 			sp.wg.Add(1)
 			go func() { defer sp.wg.Done(); c.run(wctx, seed) }()
 		}

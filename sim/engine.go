@@ -137,7 +137,7 @@ func Run(ctx context.Context, s *scenario.Scenario, b rig.Backend, opt Options) 
 	go func() { defer obsWG.Done(); poller.run(obsCtx) }()
 
 	progress(Progress{Stage: "warming up"})
-	if err := warmUpGroups(ctx, s, groups, poller); err != nil {
+	if err := warmUpGroups(ctx, s, groups, poller, warmupKey(cluster)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 
@@ -448,12 +448,12 @@ func resolveRunIDs(tl *timeline.Timeline, ids *nodeIdentity) {
 
 // warmUpGroups warms every group up at once (warmUp), and joins the
 // errors, each naming its group when there are several.
-func warmUpGroups(ctx context.Context, s *scenario.Scenario, groups []*groupRun, poller *rolePoller) error {
+func warmUpGroups(ctx context.Context, s *scenario.Scenario, groups []*groupRun, poller *rolePoller, key string) error {
 	errs := make([]error, len(groups))
 	var wg sync.WaitGroup
 	for i, g := range groups {
 		wg.Go(func() {
-			err := warmUp(ctx, s, g.fe, poller, g.initial())
+			err := warmUp(ctx, s, g.fe, poller, g.initial(), key)
 			if err != nil && g.tag != "" {
 				err = fmt.Errorf("group %s: %w", g.Name, err)
 			}
@@ -467,7 +467,7 @@ func warmUpGroups(ctx context.Context, s *scenario.Scenario, groups []*groupRun,
 // warmUp waits until writes through a group's master port reach its
 // initial master only (the proxy marked the replicas DOWN there), and
 // reads through its replica port work.
-func warmUp(ctx context.Context, s *scenario.Scenario, fe rig.Frontend, poller *rolePoller, initial string) error {
+func warmUp(ctx context.Context, s *scenario.Scenario, fe rig.Frontend, poller *rolePoller, initial, key string) error {
 	deadline := time.Now().Add(s.Warmup.D)
 	ids := poller.ids
 	streak := 0
@@ -481,7 +481,7 @@ func warmUp(ctx context.Context, s *scenario.Scenario, fe rig.Frontend, poller *
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
-		node, err := probe(ctx, fe.MasterAddr, s.Topology.Password, true, ids)
+		node, err := probe(ctx, fe.MasterAddr, s.Topology.Password, key, true, ids)
 		if err != nil || node != initial {
 			streak, lastErr = 0, err
 			if err == nil {
@@ -493,7 +493,7 @@ func warmUp(ctx context.Context, s *scenario.Scenario, fe rig.Frontend, poller *
 	}
 	if addr := fe.ReplicaAddr; addr != "" && s.Workload.Readers.Count > 0 {
 		for {
-			if _, err := probe(ctx, addr, s.Topology.Password, false, ids); err == nil {
+			if _, err := probe(ctx, addr, s.Topology.Password, key, false, ids); err == nil {
 				break
 			} else if time.Now().After(deadline) {
 				return fmt.Errorf("warm-up: reads through the replica port failed: %w", err)
@@ -508,9 +508,18 @@ func warmUp(ctx context.Context, s *scenario.Scenario, fe rig.Frontend, poller *
 	return nil
 }
 
-// probe does one write (or read) on a fresh connection and names the node
-// that served it.
-func probe(ctx context.Context, addr, password string, write bool, ids *nodeIdentity) (string, error) {
+// warmupKey is the key the warm-up writes: under the cluster's key prefix
+// when it has one.
+func warmupKey(c rig.Cluster) string {
+	if p := rig.KeyPrefixOf(c); p != "" {
+		return p + "warmup"
+	}
+	return "redisha-sim:warmup"
+}
+
+// probe does one write (or read) of key on a fresh connection and names
+// the node that served it.
+func probe(ctx context.Context, addr, password, key string, write bool, ids *nodeIdentity) (string, error) {
 	rc := redis.NewClient(&redis.Options{Addr: addr, Password: password, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
 		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 1})
 	defer rc.Close()
@@ -521,9 +530,9 @@ func probe(ctx context.Context, addr, password string, write bool, ids *nodeIden
 		return "", err
 	}
 	if write {
-		err = rc.Set(pctx, "redisha-sim:warmup", "1", 0).Err()
+		err = rc.Set(pctx, key, "1", 0).Err()
 	} else {
-		err = rc.Get(pctx, "redisha-sim:warmup").Err()
+		err = rc.Get(pctx, key).Err()
 		if errors.Is(err, redis.Nil) {
 			err = nil
 		}

@@ -21,11 +21,20 @@ func checkFaults(s *scenario.Scenario, backend string) error {
 	return nil
 }
 
-// doFault performs a fault on its resolved target.
-func doFault(ctx context.Context, in rig.Instance, f scenario.Fault) error {
+// doFault performs a fault on its resolved target, and returns what the
+// target reports of it (rig.Reporter), for the fault event's detail.
+func doFault(ctx context.Context, in rig.Instance, f scenario.Fault) (string, error) {
 	if !fault.Of(f.Action).Link {
-		return in.Do(ctx, f.Action)
+		if r, ok := in.(rig.Reporter); ok {
+			return r.DoReport(ctx, f.Action)
+		}
+		return "", in.Do(ctx, f.Action)
 	}
+	return "", doLinkFault(ctx, in, f)
+}
+
+// doLinkFault performs a fault on the target's link.
+func doLinkFault(ctx context.Context, in rig.Instance, f scenario.Fault) error {
 	if lf, ok := in.(rig.LinkFaulter); ok {
 		return lf.LinkFault(ctx, linkFaultOf(f))
 	}

@@ -45,8 +45,8 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.
 			named[f.As] = target
 		}
 		t0 := rec.Now()
-		err = doFault(ctx, target, f)
-		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: target.Name(), Took: rec.Now() - t0}
+		detail, err := doFault(ctx, target, f)
+		e := timeline.Event{T: t0, Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: target.Name(), Took: rec.Now() - t0, Detail: detail}
 		if target.Kind() == rig.KindNode {
 			e.Node, e.Group = target.Name(), groupOf[target.Name()]
 		}

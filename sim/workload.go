@@ -30,10 +30,13 @@ type client struct {
 	// differ. workload is Op.Workload ("" in a run with one workload),
 	// which prefixes the keys too.
 	group, workload string
-	cfg             scenario.Clients
-	rec             *timeline.Recorder
-	keys            *keyLog
-	sess            session
+	// prefix heads every key: the cluster's key prefix (rig.KeyPrefixer),
+	// "" for a cluster the run owns.
+	prefix string
+	cfg    scenario.Clients
+	rec    *timeline.Recorder
+	keys   *keyLog
+	sess   session
 }
 
 // session does one client's operations.
@@ -240,10 +243,10 @@ func (c *client) key(k string) string {
 	if c.workload != "" {
 		k = c.workload + ":" + k
 	}
-	if c.group == "" {
-		return k
+	if c.group != "" {
+		k = c.group + ":" + k
 	}
-	return c.group + ":" + k
+	return c.prefix + k
 }
 
 // classify sorts an outcome as ok, a definite failure (an error reply, or

@@ -17,6 +17,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/scenarios"
 	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/external"
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/report"
@@ -37,6 +38,9 @@ type runFlags struct {
 	quiet   bool
 	// startJitter is the most the workload's start is delayed, at random.
 	startJitter time.Duration
+	// allowFaults lets a run apply faults to an external deployment;
+	// without it, such a run is a dry run.
+	allowFaults bool
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -49,6 +53,15 @@ Redis and Sentinel containers with --backend docker), put the proxy under
 test in front of it, drive writes and reads through it, inject the
 scenario's faults, and report how long clients were cut off, why, and what
 acknowledged writes were lost.
+
+With backend external the scenario names a running deployment
+(external: its Sentinels, nodes and fault commands) instead of starting
+one. Without --allow-faults that is a dry run: it connects, checks that
+the Sentinels agree on the master and every node answers, prints each
+fault with the command it would run, and exits 0, writing nothing. With
+--allow-faults the run writes only keys under a prefix unique to it and
+deletes them at the end, and undoes the faults it applied (also on
+SIGINT).
 
 Without a file, runs the embedded ` + scenarios.Default + `. Exit code: 0 when every
 expectation holds, 1 when one fails (or the run fails), 2 on bad input,
@@ -73,6 +86,12 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if s.IsExternal() && !f.allowFaults {
+				if err := external.Plan(ctx, s, 0, os.Stdout); err != nil {
+					return exitError{exitBadInput, fmt.Errorf("dry run on the external deployment: %w", err)}
+				}
+				return nil
+			}
 			res, err := runScenario(ctx, s, f, log, os.Stderr)
 			if err != nil {
 				return err
@@ -113,12 +132,13 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 }
 
 func addRunFlags(cmd *cobra.Command, f *runFlags) {
-	cmd.Flags().StringVar(&f.backend, "backend", "", "memory or docker (default: the scenario's)")
+	cmd.Flags().StringVar(&f.backend, "backend", "", "memory, docker or external (default: the scenario's)")
 	cmd.Flags().StringArrayVar(&f.sets, "set", nil, "override a scenario field, e.g. --set sentinel.down_after=1s (repeatable)")
 	cmd.Flags().StringVar(&f.jsonOut, "json", "", "write the full timeline and verdicts to this file")
 	cmd.Flags().StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report (timeline chart, phases, model) to this file")
 	cmd.Flags().StringVar(&f.svgOut, "svg", "", "write the timeline chart alone as an SVG file")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code, --json and --html only)")
+	cmd.Flags().BoolVar(&f.allowFaults, "allow-faults", false, "apply the faults to an external deployment (backend external); without it, a dry run that prints the plan")
 	cmd.Flags().DurationVar(&f.startJitter, "start-jitter", 0, "delay the workload by a random time up to this, so that repeated runs fault the master at different phases of the checks (0: a fixed start)")
 }
 
@@ -163,9 +183,16 @@ func runScenario(ctx context.Context, s *scenario.Scenario, f *runFlags, log *sl
 	if f.startJitter < 0 {
 		return nil, exitError{exitBadInput, fmt.Errorf("--start-jitter %v: must not be negative", f.startJitter)}
 	}
-	b, starter, err := backendFor(s)
+	b, starter, err := backendFor(s, f.allowFaults)
 	if err != nil {
 		return nil, exitError{exitBadInput, err}
+	}
+	if s.IsExternal() {
+		// A deployment that is not as the scenario says is bad input,
+		// refused before anything is written or faulted.
+		if _, err := external.Inspect(ctx, s, 0); err != nil {
+			return nil, exitError{exitBadInput, fmt.Errorf("check the external deployment: %w", err)}
+		}
 	}
 	line := newProgressLine(out)
 	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, Progress: line.update, StartJitter: f.startJitter})
@@ -231,8 +258,12 @@ func writeJSON(path string, tl *timeline.Timeline, r *verdict.Report) error {
 	return nil
 }
 
-// backendFor picks the backend and proxy starter of a scenario.
-func backendFor(s *scenario.Scenario) (rig.Backend, rig.ProxyStarter, error) {
+// backendFor picks the backend and proxy starter of a scenario; an
+// external deployment takes faults only when allowFaults.
+func backendFor(s *scenario.Scenario, allowFaults bool) (rig.Backend, rig.ProxyStarter, error) {
+	if s.IsExternal() {
+		return external.New(s, external.Options{AllowFaults: allowFaults}), external.StartProxy, nil
+	}
 	b, ok := backends[s.Backend]
 	if !ok {
 		names := make([]string, 0, len(backends))

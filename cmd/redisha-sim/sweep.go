@@ -161,7 +161,10 @@ func loader(path string, f *runFlags) sweep.LoadFunc {
 // runner runs a scenario on its backend, for the sweep library.
 func runner(log *slog.Logger) sweep.RunFunc {
 	return func(ctx context.Context, s *scenario.Scenario, jitter time.Duration) (*sim.Result, error) {
-		b, starter, err := backendFor(s)
+		if s.IsExternal() {
+			return nil, errors.New("sweeps and tuning do not run on backend external yet: use run")
+		}
+		b, starter, err := backendFor(s, false)
 		if err != nil {
 			return nil, err
 		}

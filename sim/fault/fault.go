@@ -34,6 +34,7 @@ const (
 	Loss       Action = "loss"
 	Bandwidth  Action = "bandwidth"
 	Heal       Action = "heal"
+	Failover   Action = "failover"
 )
 
 // Kind is a kind of instance a fault acts on.
@@ -53,10 +54,14 @@ const (
 const (
 	Memory = "memory"
 	Docker = "docker"
+	// External is a running deployment the harness does not own
+	// (sim/external): it acts on a node through the node's command
+	// template for the action, or natively through Redis and Sentinel.
+	External = "external"
 )
 
 // Backends are the backends the table knows.
-var Backends = []string{Memory, Docker}
+var Backends = []string{Memory, Docker, External}
 
 // Entry is one fault action.
 type Entry struct {
@@ -90,10 +95,12 @@ var (
 	// everywhere is an action both backends perform on every kind they
 	// run: the in-memory backend's proxy runs in-process, where it cannot
 	// be faulted.
-	everywhere = map[string][]Kind{Memory: nodesSentinels, Docker: allKinds}
+	// The external backend acts on its nodes only (by their command
+	// templates, or natively for pause and unpause).
+	everywhere = map[string][]Kind{Memory: nodesSentinels, Docker: allKinds, External: nodes}
 	// everywhereAndHosts is everywhere, and on hosts: every member of a
 	// host at the same instant.
-	everywhereAndHosts = map[string][]Kind{Memory: {KindNode, KindSentinel, KindHost}, Docker: withHosts}
+	everywhereAndHosts = map[string][]Kind{Memory: {KindNode, KindSentinel, KindHost}, Docker: withHosts, External: nodes}
 	// memoryNodes is an action the memory backend performs on its nodes
 	// only, and the docker backend not at all.
 	memoryNodes    = map[string][]Kind{Memory: nodes}
@@ -144,6 +151,10 @@ var all = []Entry{
 		Help: "a slow link: what passes in the direction to or from the peers is paced to rate bytes per second, shared by their connections (fields rate, peers, direction)"},
 	{Action: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true,
 		Help: "clear every link fault of the target (blackhole, reset, loss, bandwidth and a delay): held bytes flow again"},
+	// The memory backend's Sentinel front does not take SENTINEL FAILOVER
+	// yet, and the docker backend does not send it yet: external only.
+	{Action: Failover, Targets: nodes, Backends: map[string][]Kind{External: nodes},
+		Help: "planned switchover: SENTINEL FAILOVER <master-name> on a Sentinel, for the group of the target (a node, usually master); it returns once the Sentinels name another master"},
 }
 
 // Link fault parameters: which peers and which direction.

@@ -281,6 +281,11 @@ func Timeline(w io.Writer, tl *timeline.Timeline) {
 			if e.Took > 100*time.Millisecond {
 				line += fmt.Sprintf(" (took %s)", secs(e.Took))
 			}
+			if e.Detail != "" {
+				// What an external node's fault ran (command, exit
+				// code, output, duration).
+				line += ": " + e.Detail
+			}
 			if e.Err != "" {
 				line += " FAILED: " + e.Err
 			}

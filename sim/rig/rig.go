@@ -1,5 +1,6 @@
 // Package rig holds the small interfaces between the scenario engine
-// (sim), the backends that start clusters (sim/memory, sim/docker) and the
+// (sim), the backends that start clusters (sim/memory, sim/docker) or
+// attach to one (sim/external), and the
 // proxy under test (sim/undertest). It imports no other part of the
 // simulator but the scenario format and the fault table, so that each of
 // them can depend on it without depending on the others.
@@ -159,7 +160,7 @@ func TopologyOf(s *scenario.Scenario) Topology {
 
 // Backend starts clusters.
 type Backend interface {
-	// Name is "memory" or "docker".
+	// Name is "memory", "docker" or "external".
 	Name() string
 	// Start brings up a cluster and returns once its replicas are in sync
 	// and its Sentinels know each other and every replica.
@@ -179,6 +180,23 @@ type Cluster interface {
 	NodeByAddr(addr string) (string, bool)
 	// Close stops and removes everything the cluster started.
 	Close(ctx context.Context) error
+}
+
+// KeyPrefixer is a cluster the run shares with other data (an external
+// deployment): the engine writes only keys under its KeyPrefix (the
+// workload's and the warm-up's), and the cluster's Close deletes them.
+type KeyPrefixer interface {
+	// KeyPrefix is unique to the run, e.g. "redisha-sim:3f2a9c:".
+	KeyPrefix() string
+}
+
+// KeyPrefixOf is a cluster's key prefix, "" for a cluster that is not a
+// KeyPrefixer (the run owns it whole).
+func KeyPrefixOf(c Cluster) string {
+	if kp, ok := c.(KeyPrefixer); ok {
+		return kp.KeyPrefix()
+	}
+	return ""
 }
 
 // Kind is the kind of an instance, as the fault table names the kinds
@@ -206,6 +224,15 @@ type Instance interface {
 	// and returns once its effect has been verified: the container's
 	// state, the node unreachable...
 	Do(ctx context.Context, action fault.Action) error
+}
+
+// Reporter is an instance whose fault actions have something to report
+// for the timeline: the command an external node ran, its exit code,
+// output and duration. The engine calls DoReport rather than Do for the
+// actions that are not on the link, and records the report as the fault
+// event's detail, also when it fails.
+type Reporter interface {
+	DoReport(ctx context.Context, action fault.Action) (detail string, err error)
 }
 
 // LinkShaper is an instance whose network link can be slowed: the engine

@@ -21,8 +21,9 @@ import (
 type Scenario struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
-	// Backend runs the cluster: "memory" (in-process fakes, the default) or
-	// "docker" (real Redis and Sentinel containers).
+	// Backend runs the cluster: "memory" (in-process fakes, the default),
+	// "docker" (real Redis and Sentinel containers) or "external" (a
+	// running deployment, named in External).
 	Backend string `yaml:"backend"`
 	// Duration is how long the workload runs once the cluster is ready
 	// (default 30s).
@@ -48,6 +49,8 @@ type Scenario struct {
 	Expect       []string   `yaml:"expect"`
 	Images       Images     `yaml:"images"`
 	Network      NetworkCfg `yaml:"network"`
+	// External names the running deployment of backend external.
+	External External `yaml:"external"`
 
 	// File is the file the scenario was read from; relative paths in it are
 	// resolved from its directory, in FS when set (embedded scenarios),

@@ -99,13 +99,14 @@ func (s *Scenario) normalize() []fieldError {
 	switch s.Backend {
 	case "":
 		s.Backend = "memory"
-	case "memory", "docker":
+	case "memory", "docker", fault.External:
 	default:
-		bad("backend", "unknown backend %q; valid: memory, docker", s.Backend)
+		bad("backend", "unknown backend %q; valid: memory, docker, external", s.Backend)
 	}
 	dur("duration", &s.Duration, DefaultDuration, true)
 	dur("settle", &s.Settle, DefaultSettle, false)
 	dur("warmup", &s.Warmup, DefaultWarmup, true)
+	errs = append(errs, s.normalizeExternal(dur)...)
 
 	// Topology.
 	t := &s.Topology
@@ -317,6 +318,8 @@ func (s *Scenario) normalize() []fieldError {
 			bad(path+".target", "the in-process proxy cannot be faulted: use proxy kind redisha-container or haproxy")
 		case known && f.Kind != "" && slices.Contains(fault.Backends, s.Backend) && !fx.Available(s.Backend, f.Kind):
 			errs = append(errs, unsupported(s, path, fx, f, kinds))
+		case known:
+			errs = append(errs, s.checkExternalFault(path, f)...)
 		}
 		if f.As != "" {
 			if !namePattern.MatchString(f.As) || slices.Contains(names, f.As) {

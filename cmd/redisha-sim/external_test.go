@@ -1,0 +1,62 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+)
+
+// externalYAML describes a redistest cluster as an external deployment,
+// with sentinels as its Sentinels' addresses.
+func externalYAML(c *redistest.Cluster, sentinels []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: staging\nbackend: external\nduration: 5s\nexternal:\n  sentinels: [%s]\n  nodes:\n", strings.Join(sentinels, ", "))
+	for i, n := range c.Nodes() {
+		fmt.Fprintf(&b, "    - {name: redis%d, addr: %q, faults: {kill: \"kill -9 {pid}\"}}\n", i+1, n.Addr)
+	}
+	b.WriteString("faults:\n  - {at: 2s, action: kill, target: master}\n")
+	return b.String()
+}
+
+func TestRunOnAnExternalDeploymentWithoutAllowFaultsIsADryRun(t *testing.T) {
+	c := redistest.StartCluster(t, 1, "")
+	c.WaitDiscovered(t)
+	var sentinels []string
+	for _, s := range c.Sentinels {
+		sentinels = append(sentinels, s.Addr)
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"dry.yaml":         externalYAML(c, sentinels),
+		"unreachable.yaml": externalYAML(c, append(sentinels, "127.0.0.1:1")),
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stderr, code := runLimited(t, dir, "run", "dry.yaml")
+	if code != 0 {
+		t.Fatalf("dry run: exit %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if _, err := c.Master.Do(t.Context(), "PING"); err != nil {
+		t.Fatalf("the master does not answer after the dry run: %v", err)
+	}
+	if n, err := c.Master.Client().DBSize(t.Context()).Result(); err != nil || n != 0 {
+		t.Errorf("keys on the master after the dry run: got %d (%v), want 0", n, err)
+	}
+	for _, args := range [][]string{{"run", "unreachable.yaml"}, {"run", "--allow-faults", "unreachable.yaml"}} {
+		stderr, code := runLimited(t, dir, args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "sentinel 127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused") {
+			t.Errorf("%v: got exit %d and\n%s\nwant exit 2 and one line naming the unreachable Sentinel", args, code, stderr)
+		}
+	}
+	if _, err := c.Master.Do(t.Context(), "PING"); err != nil {
+		t.Fatalf("the master does not answer after the refused runs: %v", err)
+	}
+}

@@ -1,0 +1,492 @@
+// Package external is the backend that attaches to a running deployment
+// instead of starting one: Redis nodes and Sentinels on VMs, in
+// Kubernetes, in containers someone else runs. The scenario's external
+// section names them (scenario.External).
+//
+// Start creates nothing: it asks every Sentinel for the master of the
+// master name, refuses a deployment whose Sentinels disagree, whose
+// master is no node of the scenario, that does not report a node of the
+// scenario, or whose nodes do not all answer, and returns the nodes and
+// Sentinels as instances.
+//
+// Faults on a node run the node's command template for the action
+// (external.nodes[].faults) with "sh -c" on the harness's machine, so that
+// a command is written as in a terminal (pipes, quotes, ssh and kubectl
+// as they are); {name}, {addr}, {host}, {port} and {pid} (the node's
+// process_id, from INFO server when the fault fires, or the last one read
+// when the node does not answer) are substituted.
+// Each command has a timeout (external.command_timeout); its exit code,
+// output (bounded) and duration are the fault event's detail, and a
+// command that fails fails the run. Without a command:
+//
+//   - pause is CLIENT PAUSE <ms> ALL, not DEBUG SLEEP: Redis 7 refuses
+//     DEBUG unless enable-debug-command allows it (the default and the
+//     usual charts do not), while CLIENT PAUSE is allowed by default. It
+//     holds every client's commands (Sentinel's PING and INFO, the
+//     proxy's checks, the workload) with their connections open; unlike
+//     SIGSTOP, replicas are not paused, so the replication link stays up.
+//     Neither can be ended early (CLIENT UNPAUSE waits behind the pause
+//     itself), so the pause lasts until the scenario's next unpause of
+//     the same target, or to the end of the workload; unpause then waits
+//     until the node answers again.
+//   - failover is SENTINEL FAILOVER <master-name> on the first Sentinel
+//     that takes it; it returns once the Sentinels name another master.
+//
+// Nothing acts without Options.AllowFaults. The run's keys are all under
+// a prefix unique to it (rig.KeyPrefixer); Close deletes them from the
+// master (never FLUSHALL, never CONFIG SET) after undoing every fault the
+// run applied and did not undo (a kill or a stop by the node's start
+// command, a pause by waiting for it), also when the run is interrupted.
+package external
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// ErrFaultsNotAllowed is a fault on a deployment the run was not allowed
+// to fault (Options.AllowFaults).
+var ErrFaultsNotAllowed = errors.New("faults on an external deployment need --allow-faults")
+
+// Options configure the backend.
+type Options struct {
+	// AllowFaults lets faults act on the deployment; without it every
+	// fault is refused (ErrFaultsNotAllowed). Default false.
+	AllowFaults bool
+	// KeyPrefix heads every key the run writes (default
+	// "redisha-sim:<16 random hex digits>:").
+	KeyPrefix string
+	// Timeout bounds each connection and command to a node or a Sentinel
+	// (default 2s).
+	Timeout time.Duration
+}
+
+// Backend attaches to the deployment a scenario names.
+type Backend struct {
+	s   *scenario.Scenario
+	opt Options
+}
+
+// New returns the backend of an external scenario.
+func New(s *scenario.Scenario, opt Options) *Backend {
+	if opt.KeyPrefix == "" {
+		var b [8]byte
+		rand.Read(b[:])
+		opt.KeyPrefix = "redisha-sim:" + hex.EncodeToString(b[:]) + ":"
+	}
+	if opt.Timeout == 0 {
+		opt.Timeout = 2 * time.Second
+	}
+	return &Backend{s: s, opt: opt}
+}
+
+// Name is "external".
+func (*Backend) Name() string { return fault.External }
+
+// State is what Inspect found of a deployment.
+type State struct {
+	// Master is the node every Sentinel names the master.
+	Master string
+	// Roles are every node's role as it reports it ("master", "slave").
+	Roles map[string]string
+	// PIDs are every node's process_id.
+	PIDs map[string]string
+	// Extra are addresses Sentinel reports as replicas that are no node
+	// of the scenario.
+	Extra []string
+}
+
+// Inspect checks a deployment without changing it: every Sentinel
+// answers and names the same master, that master is a node of the
+// scenario, Sentinel reports every node of the scenario (as the master or
+// a replica), and every node answers as the role Sentinel gives it.
+func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (*State, error) {
+	d := s.External
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	byAddr := map[string]string{}
+	for _, n := range d.Nodes {
+		byAddr[n.Addr] = n.Name
+	}
+	var master, masterSaidBy string
+	reported := map[string]bool{}
+	var extra []string
+	for _, sa := range d.Sentinels {
+		hp, replicas, err := askSentinel(ctx, sa, d.MasterName, timeout)
+		if err != nil {
+			return nil, fmt.Errorf("sentinel %s: %w", sa, err)
+		}
+		if master == "" {
+			master, masterSaidBy = hp, sa
+		} else if hp != master {
+			return nil, fmt.Errorf("the Sentinels disagree on the master of %s: %s names %s, %s names %s", d.MasterName, masterSaidBy, master, sa, hp)
+		}
+		for _, r := range replicas {
+			if _, ok := byAddr[r]; ok {
+				reported[r] = true
+			} else if !slices.Contains(extra, r) {
+				extra = append(extra, r)
+			}
+		}
+	}
+	name, ok := byAddr[master]
+	if !ok {
+		return nil, fmt.Errorf("the Sentinels name %s the master of %s, which is no node of external.nodes (%s)", master, d.MasterName, nodeList(d.Nodes))
+	}
+	reported[master] = true
+	for _, n := range d.Nodes {
+		if !reported[n.Addr] {
+			return nil, fmt.Errorf("external.nodes %s (%s): the Sentinels do not report it for %s (master %s, replicas they report: %s)",
+				n.Name, n.Addr, d.MasterName, master, strings.Join(replicaAddrs(reported, master), ", "))
+		}
+	}
+	st := &State{Master: name, Roles: map[string]string{}, PIDs: map[string]string{}, Extra: extra}
+	for _, n := range d.Nodes {
+		role, pid, err := nodeInfo(ctx, n.Addr, s.Topology.Password, timeout)
+		if err != nil {
+			return nil, fmt.Errorf("node %s (%s): %w", n.Name, n.Addr, err)
+		}
+		want := "slave"
+		if n.Name == name {
+			want = "master"
+		}
+		if role != want {
+			return nil, fmt.Errorf("node %s (%s) says it is a %s, but the Sentinels name %s the master", n.Name, n.Addr, role, name)
+		}
+		st.Roles[n.Name], st.PIDs[n.Name] = role, pid
+	}
+	return st, nil
+}
+
+func replicaAddrs(reported map[string]bool, master string) []string {
+	var out []string
+	for a := range reported {
+		if a != master {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	if len(out) == 0 {
+		return []string{"none"}
+	}
+	return out
+}
+
+func nodeList(nodes []scenario.ExternalNode) string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.Name+" "+n.Addr)
+	}
+	return strings.Join(out, ", ")
+}
+
+// askSentinel asks a Sentinel for the master of name and the replicas it
+// knows, as host:port.
+func askSentinel(ctx context.Context, addr, name string, timeout time.Duration) (string, []string, error) {
+	rc := client(addr, "", timeout)
+	defer rc.Close()
+	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	hp, err := rc.Do(qctx, "SENTINEL", "get-master-addr-by-name", name).StringSlice()
+	if errors.Is(err, redis.Nil) {
+		return "", nil, fmt.Errorf("monitors no master named %s", name)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	if len(hp) != 2 {
+		return "", nil, fmt.Errorf("get-master-addr-by-name %s: unexpected reply %v", name, hp)
+	}
+	reps, err := rc.Do(qctx, "SENTINEL", "replicas", name).Slice()
+	if err != nil {
+		return "", nil, fmt.Errorf("replicas %s: %w", name, err)
+	}
+	var out []string
+	for _, r := range reps {
+		kv := flat(r)
+		if ip, port := kv["ip"], kv["port"]; ip != "" && port != "" {
+			out = append(out, net.JoinHostPort(ip, port))
+		}
+	}
+	return net.JoinHostPort(hp[0], hp[1]), out, nil
+}
+
+// flat reads a flat key-value array reply (RESP2) or a map (RESP3).
+func flat(v any) map[string]string {
+	out := map[string]string{}
+	switch x := v.(type) {
+	case []any:
+		for i := 0; i+1 < len(x); i += 2 {
+			out[fmt.Sprint(x[i])] = fmt.Sprint(x[i+1])
+		}
+	case map[any]any:
+		for k, v := range x {
+			out[fmt.Sprint(k)] = fmt.Sprint(v)
+		}
+	}
+	return out
+}
+
+// nodeInfo reads a node's role and process id.
+func nodeInfo(ctx context.Context, addr, password string, timeout time.Duration) (role, pid string, err error) {
+	rc := client(addr, password, timeout)
+	defer rc.Close()
+	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	info, err := rc.Info(qctx, "server", "replication").Result()
+	if err != nil {
+		return "", "", err
+	}
+	for l := range strings.SplitSeq(info, "\n") {
+		l = strings.TrimSpace(l)
+		if v, ok := strings.CutPrefix(l, "role:"); ok {
+			role = v
+		}
+		if v, ok := strings.CutPrefix(l, "process_id:"); ok {
+			pid = v
+		}
+	}
+	if role == "" {
+		return "", "", errors.New("INFO has no role")
+	}
+	return role, pid, nil
+}
+
+func client(addr, password string, timeout time.Duration) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Password: password, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
+		DialTimeout: timeout, ReadTimeout: timeout, WriteTimeout: timeout, PoolSize: 1})
+}
+
+// Start checks the deployment (Inspect) and returns it as a cluster; it
+// starts nothing.
+func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig.Cluster, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := b.s.External
+	var names []string
+	for _, n := range d.Nodes {
+		names = append(names, n.Name)
+	}
+	if !slices.Equal(t.Nodes(), names) {
+		return nil, fmt.Errorf("the topology's nodes %v are not the external nodes %v", t.Nodes(), names)
+	}
+	st, err := Inspect(ctx, b.s, b.opt.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.Extra) > 0 {
+		log.Warn("the Sentinels report replicas that are no node of the scenario; their events are not named", "replicas", st.Extra)
+	}
+	c := &cluster{b: b, log: log, byAddr: map[string]string{}, pauses: pauseLengths(b.s), pids: st.PIDs}
+	for _, n := range d.Nodes {
+		c.nodes = append(c.nodes, &node{c: c, n: n})
+		c.byAddr[n.Addr] = n.Name
+	}
+	for i, a := range d.Sentinels {
+		c.sentinels = append(c.sentinels, sentinel{name: t.Sentinels[i], addr: a})
+	}
+	log.Info("attached to the external deployment", "master", st.Master, "nodes", len(c.nodes), "sentinels", len(c.sentinels), "key_prefix", b.opt.KeyPrefix)
+	return c, nil
+}
+
+// pauseLengths is how long each pause of the scenario lasts, in the
+// order they fire: until the next unpause of the same target (or of the
+// name it was given by as), else to the end of the workload.
+func pauseLengths(s *scenario.Scenario) []time.Duration {
+	var out []time.Duration
+	for i, f := range s.Faults {
+		if f.Action != fault.Pause {
+			continue
+		}
+		end := s.Duration.D
+		for _, g := range s.Faults[i+1:] {
+			if g.Action == fault.Unpause && (g.Target == f.Target || (f.As != "" && g.Target == f.As)) {
+				end = g.At.D
+				break
+			}
+		}
+		out = append(out, max(end-f.At.D, 100*time.Millisecond))
+	}
+	return out
+}
+
+// cluster is the deployment as the engine sees it.
+type cluster struct {
+	b         *Backend
+	log       *slog.Logger
+	nodes     []*node
+	sentinels []sentinel
+	byAddr    map[string]string
+
+	mu sync.Mutex
+	// pauses are the scenario's pause lengths, in order; npause counts
+	// the pauses done.
+	pauses []time.Duration
+	npause int
+	// applied are the faults applied and not undone, in order.
+	applied []applied
+	// pids are the nodes' process ids as last read, for {pid} when a
+	// node does not answer (stopped by an earlier fault).
+	pids map[string]string
+}
+
+// applied is a fault that left a node changed.
+type applied struct {
+	node   *node
+	action fault.Action
+	// until is when a native pause ends.
+	until time.Time
+}
+
+func (c *cluster) Nodes() []rig.Instance {
+	out := make([]rig.Instance, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = n
+	}
+	return out
+}
+
+func (c *cluster) Sentinels() []rig.Instance {
+	out := make([]rig.Instance, len(c.sentinels))
+	for i, s := range c.sentinels {
+		out[i] = s
+	}
+	return out
+}
+
+func (c *cluster) Hosts() []rig.Instance { return nil }
+
+// NodeByAddr names the node at an address as Sentinel reports it.
+func (c *cluster) NodeByAddr(addr string) (string, bool) {
+	n, ok := c.byAddr[addr]
+	return n, ok
+}
+
+// KeyPrefix heads every key of the run.
+func (c *cluster) KeyPrefix() string { return c.b.opt.KeyPrefix }
+
+// Close undoes the faults the run applied and did not undo, then deletes
+// the run's keys from the master. It touches nothing else.
+func (c *cluster) Close(ctx context.Context) error {
+	var errs []error
+	c.mu.Lock()
+	left := slices.Clone(c.applied)
+	c.mu.Unlock()
+	for i := len(left) - 1; i >= 0; i-- {
+		a := left[i]
+		undo := fault.Of(a.action).Undo
+		if a.action == fault.Pause && a.until != (time.Time{}) {
+			if err := a.node.waitAnswers(ctx, time.Until(a.until)+5*time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("undo pause %s: %w", a.node.Name(), err))
+			}
+			continue
+		}
+		if a.node.n.Faults[string(undo)] == "" {
+			c.log.Warn("a fault is left applied: the node has no command to undo it", "node", a.node.Name(), "fault", a.action, "undo", undo)
+			continue
+		}
+		c.log.Info("undoing a fault", "node", a.node.Name(), "fault", a.action, "undo", undo)
+		if _, err := a.node.DoReport(ctx, undo); err != nil {
+			errs = append(errs, fmt.Errorf("undo %s %s: %w", a.action, a.node.Name(), err))
+		}
+	}
+	if err := c.deleteKeys(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		c.log.Error("close the external deployment", "err", err)
+		return err
+	}
+	return nil
+}
+
+// deleteKeys deletes every key under the run's prefix from the master
+// the Sentinels name, a batch at a time (SCAN MATCH, UNLINK).
+func (c *cluster) deleteKeys(ctx context.Context) error {
+	d := c.b.s.External
+	var addr string
+	var lastErr error
+	for _, sa := range d.Sentinels {
+		hp, _, err := askSentinel(ctx, sa, d.MasterName, c.b.opt.Timeout)
+		if err == nil {
+			addr = hp
+			break
+		}
+		lastErr = err
+	}
+	if addr == "" {
+		return fmt.Errorf("delete the run's keys: no Sentinel names the master: %w", lastErr)
+	}
+	if name, ok := c.byAddr[addr]; ok {
+		for _, n := range c.nodes {
+			if n.Name() == name {
+				addr = n.Addr()
+			}
+		}
+	}
+	n, err := DeleteKeys(ctx, addr, c.b.s.Topology.Password, c.b.opt.KeyPrefix, c.b.opt.Timeout)
+	if err != nil {
+		return fmt.Errorf("delete the run's keys on %s: %w", addr, err)
+	}
+	c.log.Info("deleted the run's keys", "master", addr, "keys", n, "prefix", c.b.opt.KeyPrefix)
+	return nil
+}
+
+// maxScans bounds the SCAN calls of DeleteKeys: a million keys at 1000 a
+// call, far more than a run writes.
+const maxScans = 1000
+
+// DeleteKeys deletes every key under prefix on the node at addr, and
+// returns how many it deleted. The prefix must hold no glob characters.
+func DeleteKeys(ctx context.Context, addr, password, prefix string, timeout time.Duration) (int, error) {
+	if prefix == "" || strings.ContainsAny(prefix, `*?[]\`) {
+		return 0, fmt.Errorf("refuse to delete keys under prefix %q", prefix)
+	}
+	rc := client(addr, password, timeout)
+	defer rc.Close()
+	var cursor uint64
+	deleted := 0
+	for range maxScans {
+		qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+		keys, next, err := rc.Scan(qctx, cursor, prefix+"*", 1000).Result()
+		if err == nil && len(keys) > 0 {
+			err = rc.Unlink(qctx, keys...).Err()
+		}
+		cancel()
+		if err != nil {
+			return deleted, err
+		}
+		deleted += len(keys)
+		if cursor = next; cursor == 0 {
+			return deleted, nil
+		}
+	}
+	return deleted, fmt.Errorf("more than %d SCAN calls", maxScans)
+}
+
+// sentinel is a Sentinel of the deployment: observed, never faulted.
+type sentinel struct{ name, addr string }
+
+func (s sentinel) Name() string   { return s.name }
+func (s sentinel) Kind() rig.Kind { return rig.KindSentinel }
+func (s sentinel) Addr() string   { return s.addr }
+func (s sentinel) Do(_ context.Context, action fault.Action) error {
+	return fmt.Errorf("%s %s: the external backend does not fault Sentinels", action, s.name)
+}

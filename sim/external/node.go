@@ -1,0 +1,305 @@
+package external
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// maxOutput bounds the output of a fault command kept in its detail.
+const maxOutput = 2048
+
+// node is a Redis node of the deployment.
+type node struct {
+	c *cluster
+	n scenario.ExternalNode
+}
+
+func (n *node) Name() string   { return n.n.Name }
+func (n *node) Kind() rig.Kind { return rig.KindNode }
+func (n *node) Addr() string   { return n.n.Addr }
+
+// Do performs a fault action (DoReport without its report).
+func (n *node) Do(ctx context.Context, action fault.Action) error {
+	_, err := n.DoReport(ctx, action)
+	return err
+}
+
+// DoReport performs a fault action: the node's command for it if it has
+// one, else the native way (pause, unpause, failover); it reports what
+// it did.
+func (n *node) DoReport(ctx context.Context, action fault.Action) (string, error) {
+	if !n.c.b.opt.AllowFaults {
+		return "", fmt.Errorf("%s %s: %w", action, n.Name(), ErrFaultsNotAllowed)
+	}
+	if !fault.Of(action).Available(fault.External, rig.KindNode) {
+		return "", fmt.Errorf("%s %s: the external backend cannot %[1]s a node", action, n.Name())
+	}
+	if tmpl := n.n.Faults[string(action)]; tmpl != "" && action != fault.Failover {
+		detail, err := n.run(ctx, action, tmpl)
+		if err == nil {
+			n.c.track(n, action, time.Time{})
+		}
+		return detail, err
+	}
+	switch action {
+	case fault.Pause:
+		return n.pause(ctx)
+	case fault.Unpause:
+		return n.unpause(ctx)
+	case fault.Failover:
+		return n.failover(ctx)
+	}
+	return "", fmt.Errorf("%s %s: the node has no command for %[1]s (external.nodes[].faults.%[1]s)", action, n.Name())
+}
+
+// track records an applied fault, or forgets the one an undo undid.
+func (c *cluster) track(n *node, action fault.Action, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if fault.Of(action).Undo != "" {
+		c.applied = append(c.applied, applied{node: n, action: action, until: until})
+		return
+	}
+	for i := len(c.applied) - 1; i >= 0; i-- {
+		a := c.applied[i]
+		if a.node == n && (fault.Of(a.action).Undo == action || action == fault.Restart) {
+			c.applied = append(c.applied[:i], c.applied[i+1:]...)
+			return
+		}
+	}
+}
+
+// Expand substitutes a node's values in a command template: {name},
+// {addr}, {host}, {port}, and {pid} from pid (read only when the
+// template uses it).
+func Expand(tmpl string, n scenario.ExternalNode, pid string) string {
+	host, port, _ := net.SplitHostPort(n.Addr)
+	return strings.NewReplacer("{name}", n.Name, "{addr}", n.Addr, "{host}", host, "{port}", port, "{pid}", pid).Replace(tmpl)
+}
+
+// run runs the node's command for an action with sh -c, bounded by the
+// scenario's command timeout, and reports its exit code, output and
+// duration; a command that exits non-zero or times out is an error.
+func (n *node) run(ctx context.Context, action fault.Action, tmpl string) (string, error) {
+	pid := ""
+	if strings.Contains(tmpl, "{pid}") {
+		var err error
+		if pid, err = n.pid(ctx); err != nil {
+			return "", fmt.Errorf("%s %s: read its process_id for {pid}: %w", action, n.Name(), err)
+		}
+	}
+	line := Expand(tmpl, n.n, pid)
+	timeout := n.c.b.s.External.CommandTimeout.D
+	if timeout == 0 {
+		timeout = scenario.DefaultCommandTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, "sh", "-c", line)
+	// Its own process group, killed whole on timeout: sh's children too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	var out bytes.Buffer
+	cmd.Stdout = &limited{b: &out, n: maxOutput}
+	cmd.Stderr = cmd.Stdout
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start).Round(time.Millisecond)
+	code := -1
+	if cmd.ProcessState != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	detail := fmt.Sprintf("sh -c %q: exit %d in %v", line, code, took)
+	if o := strings.TrimSpace(out.String()); o != "" {
+		detail += "; output: " + o
+	}
+	switch {
+	case errors.Is(cctx.Err(), context.DeadlineExceeded):
+		return detail, fmt.Errorf("%s %s: command %q timed out after %v", action, n.Name(), line, timeout)
+	case err != nil:
+		return detail, fmt.Errorf("%s %s: command %q failed (exit %d in %v): %s", action, n.Name(), line, code, took, strings.TrimSpace(out.String()))
+	}
+	n.c.log.Info("fault command", "node", n.Name(), "action", action, "command", line, "exit", code, "took", took)
+	return detail, nil
+}
+
+// pid is the node's process id: read now (INFO server), or the last one
+// read when the node does not answer.
+func (n *node) pid(ctx context.Context) (string, error) {
+	c := n.c
+	_, p, err := nodeInfo(ctx, n.Addr(), c.b.s.Topology.Password, min(c.b.opt.Timeout, time.Second))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil && p != "" {
+		c.pids[n.Name()] = p
+		return p, nil
+	}
+	if last := c.pids[n.Name()]; last != "" {
+		c.log.Info("the node does not answer: {pid} is the last process id read", "node", n.Name(), "pid", last, "err", err)
+		return last, nil
+	}
+	return "", err
+}
+
+// limited keeps the first n bytes written to it, and notes the rest.
+type limited struct {
+	b    *bytes.Buffer
+	n    int
+	more bool
+}
+
+func (l *limited) Write(p []byte) (int, error) {
+	over := l.b.Len()+len(p) > l.n
+	if room := l.n - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(room, len(p))])
+	}
+	if over && !l.more {
+		l.more = true
+		l.b.WriteString(" [truncated]")
+	}
+	return len(p), nil
+}
+
+// pause holds every client of the node with CLIENT PAUSE ALL for the
+// pause's length in the scenario (package doc), and returns once the
+// node no longer answers a new connection.
+func (n *node) pause(ctx context.Context) (string, error) {
+	c := n.c
+	c.mu.Lock()
+	length := 10 * time.Second
+	if c.npause < len(c.pauses) {
+		length = c.pauses[c.npause]
+	}
+	c.npause++
+	c.mu.Unlock()
+	rc := client(n.Addr(), c.b.s.Topology.Password, c.b.opt.Timeout)
+	defer rc.Close()
+	if err := rc.Do(ctx, "CLIENT", "PAUSE", length.Milliseconds(), "ALL").Err(); err != nil {
+		return "", fmt.Errorf("pause %s: CLIENT PAUSE: %w", n.Name(), err)
+	}
+	until := time.Now().Add(length)
+	c.track(n, fault.Pause, until)
+	detail := fmt.Sprintf("CLIENT PAUSE %d ALL (until the scenario's unpause)", length.Milliseconds())
+	// Verify: a PING on a new connection gets no answer.
+	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	probe := client(n.Addr(), c.b.s.Topology.Password, 250*time.Millisecond)
+	defer probe.Close()
+	if err := probe.Ping(pctx).Err(); err == nil && length > time.Second {
+		return detail, fmt.Errorf("pause %s: it still answers PING after CLIENT PAUSE", n.Name())
+	}
+	return detail, nil
+}
+
+// unpause waits for a native pause to end: the node answers again.
+func (n *node) unpause(ctx context.Context) (string, error) {
+	c := n.c
+	c.mu.Lock()
+	var until time.Time
+	for _, a := range c.applied {
+		if a.node == n && a.action == fault.Pause {
+			until = a.until
+		}
+	}
+	c.mu.Unlock()
+	if until == (time.Time{}) {
+		return "", fmt.Errorf("unpause %s: it was not paused by this run", n.Name())
+	}
+	start := time.Now()
+	if err := n.waitAnswers(ctx, time.Until(until)+5*time.Second); err != nil {
+		return "", fmt.Errorf("unpause %s: %w", n.Name(), err)
+	}
+	c.track(n, fault.Unpause, time.Time{})
+	return fmt.Sprintf("the CLIENT PAUSE ended; the node answered after %v", time.Since(start).Round(time.Millisecond)), nil
+}
+
+// waitAnswers waits up to limit until the node answers PING.
+func (n *node) waitAnswers(ctx context.Context, limit time.Duration) error {
+	deadline := time.Now().Add(max(limit, time.Second))
+	var err error
+	for time.Now().Before(deadline) {
+		rc := client(n.Addr(), n.c.b.s.Topology.Password, 250*time.Millisecond)
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		err = rc.Ping(pctx).Err()
+		cancel()
+		rc.Close()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("no answer within %v: %w", limit, err)
+}
+
+// failover asks a Sentinel for SENTINEL FAILOVER of the master name and
+// waits (up to the command timeout) until the Sentinels name another
+// master than before.
+func (n *node) failover(ctx context.Context) (string, error) {
+	c := n.c
+	d := c.b.s.External
+	before := ""
+	var errs []error
+	for _, sa := range d.Sentinels {
+		hp, _, err := askSentinel(ctx, sa, d.MasterName, c.b.opt.Timeout)
+		if err == nil {
+			before = hp
+			break
+		}
+		errs = append(errs, err)
+	}
+	if before == "" {
+		return "", fmt.Errorf("failover %s: no Sentinel names the master: %w", d.MasterName, errors.Join(errs...))
+	}
+	if name, _ := c.NodeByAddr(before); name != n.Name() {
+		c.log.Warn("failover targets a node that is not the master; SENTINEL FAILOVER acts on the master", "target", n.Name(), "master", name)
+	}
+	by := ""
+	errs = nil
+	for _, sa := range d.Sentinels {
+		rc := client(sa, "", c.b.opt.Timeout)
+		err := rc.Do(ctx, "SENTINEL", "FAILOVER", d.MasterName).Err()
+		rc.Close()
+		if err == nil {
+			by = sa
+			break
+		}
+		errs = append(errs, fmt.Errorf("sentinel %s: %w", sa, err))
+	}
+	if by == "" {
+		return "", fmt.Errorf("failover %s: SENTINEL FAILOVER: %w", d.MasterName, errors.Join(errs...))
+	}
+	limit := d.CommandTimeout.D
+	if limit == 0 {
+		limit = scenario.DefaultCommandTimeout
+	}
+	start := time.Now()
+	for time.Since(start) < limit {
+		hp, _, err := askSentinel(ctx, by, d.MasterName, c.b.opt.Timeout)
+		if err == nil && hp != before {
+			name, _ := c.NodeByAddr(hp)
+			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the master moved from %s to %s (%s) in %v", d.MasterName, by, before, hp, name, time.Since(start).Round(time.Millisecond)), nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return "", fmt.Errorf("failover %s: SENTINEL FAILOVER on %s was accepted, but the master is still %s after %v", d.MasterName, by, before, limit)
+}

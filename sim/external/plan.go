@@ -1,0 +1,85 @@
+package external
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+)
+
+// Plan is the dry run of an external scenario: it checks the deployment
+// as Start does (Inspect), changing nothing and writing no key, and
+// writes to w what the run would do: each fault at its time, on the node
+// its target names now, with the command it would run.
+func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io.Writer) error {
+	st, err := Inspect(ctx, s, timeout)
+	if err != nil {
+		return err
+	}
+	d := s.External
+	fmt.Fprintf(w, "dry run of %s on the external deployment (nothing applied: --allow-faults applies the faults)\n", s.Name)
+	fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s\n", len(d.Sentinels), st.Master, d.MasterName)
+	for _, n := range d.Nodes {
+		fmt.Fprintf(w, "  node %s at %s: %s, pid %s\n", n.Name, n.Addr, st.Roles[n.Name], st.PIDs[n.Name])
+	}
+	for _, a := range st.Extra {
+		fmt.Fprintf(w, "  note: the Sentinels also report a replica at %s, which is no node of the scenario\n", a)
+	}
+	if len(s.Faults) == 0 {
+		fmt.Fprintln(w, "  no faults")
+	}
+	named := map[string]string{}
+	pauses := pauseLengths(s)
+	npause := 0
+	for _, f := range s.Faults {
+		target := f.Target
+		switch {
+		case named[target] != "":
+			target = named[target]
+		case target == "master":
+			target = st.Master
+		case target == "replica":
+			for _, n := range d.Nodes {
+				if n.Name != st.Master {
+					target = n.Name
+					break
+				}
+			}
+		}
+		if f.As != "" {
+			named[f.As] = target
+		}
+		n, ok := s.ExternalNode(target)
+		what := ""
+		switch tmpl := n.Faults[string(f.Action)]; {
+		case !ok:
+			what = "not a node: the external backend cannot fault it"
+		case tmpl != "" && f.Action != fault.Failover:
+			what = "sh -c " + fmt.Sprintf("%q", Expand(tmpl, n, st.PIDs[n.Name]))
+		case f.Action == fault.Pause:
+			length := 10 * time.Second
+			if npause < len(pauses) {
+				length = pauses[npause]
+			}
+			what = fmt.Sprintf("CLIENT PAUSE %d ALL", length.Milliseconds())
+		case f.Action == fault.Unpause:
+			what = "wait for the CLIENT PAUSE to end"
+		case f.Action == fault.Failover:
+			what = "SENTINEL FAILOVER " + d.MasterName
+		default:
+			what = "no command for " + string(f.Action)
+		}
+		if f.Action == fault.Pause {
+			npause++
+		}
+		resolved := target
+		if target != f.Target {
+			resolved = fmt.Sprintf("%s (now %s)", f.Target, target)
+		}
+		fmt.Fprintf(w, "  at %v: %s %s: %s\n", f.At, f.Action, resolved, what)
+	}
+	return nil
+}

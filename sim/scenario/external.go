@@ -1,0 +1,245 @@
+package scenario
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+)
+
+// External names a running deployment that backend external measures
+// instead of starting one: its Sentinels, its nodes (as Sentinel reports
+// them) with a command per fault action, and the user's proxy, if any.
+// The Redis password is topology.password.
+type External struct {
+	// Sentinels are the Sentinels' host:port addresses, at least one.
+	Sentinels []string `yaml:"sentinels"`
+	// MasterName is the master name the Sentinels monitor (default
+	// sentinel.master_name's, mymaster).
+	MasterName string `yaml:"master_name"`
+	// SentinelPassword is the Sentinels' requirepass (not supported yet:
+	// must be empty).
+	SentinelPassword string `yaml:"sentinel_password"`
+	// Nodes are the Redis nodes, at least two: a name for reports and
+	// targets, and the address as Sentinel reports it.
+	Nodes []ExternalNode `yaml:"nodes"`
+	// Proxy is the user's proxy under test; without it, the in-process
+	// redisha proxy is pointed at the nodes.
+	Proxy ExternalProxy `yaml:"proxy"`
+	// CommandTimeout bounds each fault command (default 30s).
+	CommandTimeout Duration `yaml:"command_timeout"`
+}
+
+// ExternalNode is one Redis node of an external deployment.
+type ExternalNode struct {
+	Name string `yaml:"name"`
+	// Addr is host:port as Sentinel reports the node.
+	Addr string `yaml:"addr"`
+	// Faults map a fault action (kill, stop, start, restart, pause,
+	// unpause) to a command template run on the harness's machine by
+	// "sh -c": {name}, {addr}, {host}, {port} and {pid} (the node's
+	// process_id from INFO, read when the fault fires) are substituted.
+	Faults map[string]string `yaml:"faults"`
+}
+
+// ExternalProxy is the user's proxy: where the workload connects.
+type ExternalProxy struct {
+	// Master and Replica are host:port of its master and replica ports;
+	// Replica may be empty.
+	Master  string `yaml:"master"`
+	Replica string `yaml:"replica"`
+	// StatsCSV is an HAProxy stats CSV URL (not read yet).
+	StatsCSV string `yaml:"stats_csv"`
+}
+
+// hostPattern is a host name, an IPv4 address or an IPv6 address.
+var hostPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
+
+// DefaultCommandTimeout bounds a fault command of an external deployment.
+const DefaultCommandTimeout = 30 * time.Second
+
+// NativeActions are the actions an external node performs without a
+// command: pause (DEBUG SLEEP), unpause (waiting for it to end) and
+// failover (SENTINEL FAILOVER).
+var NativeActions = []fault.Action{fault.Pause, fault.Unpause, fault.Failover}
+
+// CommandActions are the actions an external node's faults map may give
+// a command for.
+var CommandActions = []fault.Action{fault.Kill, fault.Stop, fault.Start, fault.Restart, fault.Pause, fault.Unpause}
+
+// IsExternal reports whether the scenario attaches to a running
+// deployment.
+func (s *Scenario) IsExternal() bool { return s.Backend == fault.External }
+
+// ExternalNode finds a node of the external deployment by name.
+func (s *Scenario) ExternalNode(name string) (ExternalNode, bool) {
+	for _, n := range s.External.Nodes {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return ExternalNode{}, false
+}
+
+// normalizeExternal checks the external section, before the topology's
+// own fields: the node names become topology.names, the Sentinels'
+// count sentinel.count and the master name sentinel.master_name, so the
+// rest of the scenario (targets, expectations) reads as for the other
+// backends.
+func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, bool)) []fieldError {
+	var errs []fieldError
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
+	}
+	e := &s.External
+	given := len(e.Sentinels) > 0 || len(e.Nodes) > 0 || e.MasterName != "" || e.Proxy != (ExternalProxy{}) || e.CommandTimeout.Set()
+	if !s.IsExternal() {
+		if given {
+			bad("external", "only backend external reads an external section: set backend: external, or remove it")
+		}
+		return errs
+	}
+	addr := func(path, a string) {
+		host, port, err := net.SplitHostPort(a)
+		if err != nil || host == "" || !hostPattern.MatchString(host) {
+			// The host goes into fault commands ({addr}, {host}): no
+			// character a shell would read.
+			bad(path, "invalid address %q: want host:port, e.g. sentinel-0.staging:26379", a)
+			return
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			bad(path, "invalid port in %q: want 1 to 65535", a)
+		}
+	}
+	if len(e.Sentinels) == 0 {
+		bad("external.sentinels", "backend external needs the Sentinels' addresses, e.g. [sentinel-0.staging:26379]")
+	}
+	if len(e.Sentinels) > MaxSentinels {
+		bad("external.sentinels", "%d Sentinels: at most %d", len(e.Sentinels), MaxSentinels)
+	}
+	for i, a := range e.Sentinels {
+		addr(fmt.Sprintf("external.sentinels[%d]", i), a)
+	}
+	if e.SentinelPassword != "" {
+		bad("external.sentinel_password", "a Sentinel password is not supported yet: the observers do not authenticate to Sentinels")
+	}
+	switch {
+	case e.MasterName == "" && s.Sentinel.MasterName != "":
+		e.MasterName = s.Sentinel.MasterName
+	case e.MasterName == "":
+		e.MasterName = "mymaster"
+	case !namePattern.MatchString(e.MasterName):
+		bad("external.master_name", "invalid name %q: letters, digits, '-' and '_'", e.MasterName)
+	case s.Sentinel.MasterName != "" && s.Sentinel.MasterName != e.MasterName:
+		bad("external.master_name", "%q, but sentinel.master_name is %q: give one", e.MasterName, s.Sentinel.MasterName)
+	}
+	s.Sentinel.MasterName = e.MasterName
+	if s.Topology.Groups.Count > 1 || len(s.Topology.Groups.List) > 0 || s.Topology.Groups.raw != "" {
+		bad("topology.groups", "backend external measures one master name for now: remove groups")
+	}
+	if len(s.Topology.Names) > 0 || s.Topology.Nodes != 0 {
+		bad("topology.names", "backend external names its nodes in external.nodes: remove topology.nodes and topology.names")
+	}
+	if len(e.Nodes) < 2 {
+		bad("external.nodes", "backend external needs the nodes as Sentinel reports them, at least two: [{name: redis1, addr: 10.0.0.1:6379}, ...]")
+	}
+	if len(e.Nodes) > MaxNodes {
+		bad("external.nodes", "%d nodes: at most %d", len(e.Nodes), MaxNodes)
+	}
+	names, addrs := map[string]bool{}, map[string]bool{}
+	var list []string
+	for i, n := range e.Nodes {
+		path := fmt.Sprintf("external.nodes[%d]", i)
+		switch {
+		case !namePattern.MatchString(n.Name):
+			bad(path+".name", "invalid name %q: start with a letter, then letters, digits, '-' or '_'", n.Name)
+		case names[n.Name]:
+			bad(path+".name", "name %q used twice", n.Name)
+		}
+		names[n.Name] = true
+		list = append(list, n.Name)
+		addr(path+".addr", n.Addr)
+		if addrs[n.Addr] {
+			bad(path+".addr", "address %q used twice", n.Addr)
+		}
+		addrs[n.Addr] = true
+		var keys []string
+		for k := range n.Faults {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if !slices.Contains(CommandActions, fault.Action(k)) {
+				bad(path+".faults."+k, "no command for action %q: the actions a command performs are %s", k, actionList(CommandActions))
+			} else if n.Faults[k] == "" {
+				bad(path+".faults."+k, "an empty command: give one, or leave %s out", k)
+			}
+		}
+	}
+	if len(e.Nodes) >= 2 && len(e.Nodes) <= MaxNodes {
+		s.Topology.Names = list
+		s.Topology.Nodes = len(list)
+	}
+	if n := len(e.Sentinels); n > 0 && n <= MaxSentinels {
+		if s.Sentinel.Count != 0 && s.Sentinel.Count != n {
+			bad("sentinel.count", "%d, but external.sentinels names %d: remove sentinel.count", s.Sentinel.Count, n)
+		}
+		s.Sentinel.Count = n
+	}
+	if p := e.Proxy; p != (ExternalProxy{}) {
+		if p.Master == "" {
+			bad("external.proxy.master", "the proxy's master port is needed, e.g. haproxy.staging:5000")
+		} else {
+			addr("external.proxy.master", p.Master)
+		}
+		if p.Replica != "" {
+			addr("external.proxy.replica", p.Replica)
+		}
+		if p.StatsCSV != "" {
+			bad("external.proxy.stats_csv", "reading the proxy's stats CSV is not supported yet: remove it")
+		}
+	}
+	dur("external.command_timeout", &e.CommandTimeout, DefaultCommandTimeout, true)
+	return errs
+}
+
+// checkExternalFault checks that an external deployment can perform a
+// fault: an action with no native way needs a command on every node the
+// target may resolve to (the named node, or every node for master,
+// replica and names given by as).
+func (s *Scenario) checkExternalFault(path string, f *Fault) []fieldError {
+	if !s.IsExternal() || slices.Contains(NativeActions, f.Action) || !slices.Contains(CommandActions, f.Action) {
+		return nil
+	}
+	nodes := s.External.Nodes
+	if n, ok := s.ExternalNode(f.Target); ok {
+		nodes = []ExternalNode{n}
+	}
+	var missing []string
+	for _, n := range nodes {
+		if n.Faults[string(f.Action)] == "" {
+			missing = append(missing, n.Name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("backend external has no command to %s %s: give external.nodes[].faults.%s", f.Action, oneOf(missing), f.Action)
+	if len(nodes) > 1 {
+		msg += fmt.Sprintf(" on every node (target %q may resolve to any of them)", f.Target)
+	}
+	return []fieldError{{path: path + ".action", msg: msg}}
+}
+
+func actionList(as []fault.Action) string {
+	var out []string
+	for _, a := range as {
+		out = append(out, string(a))
+	}
+	return oneOf(out)
+}
