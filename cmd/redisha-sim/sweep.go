@@ -231,6 +231,9 @@ func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 	printTable(out, header, rows)
 	fmt.Fprintf(out, "\n%d runs in %s (the runs' lengths add up to %s); %d point(s) x %d repeat(s) on the %s backend.\n",
 		len(res.Runs), fmtSecs(res.Seconds), fmtSecs(res.RunSeconds), len(res.Points), res.Repeat, res.Backend)
+	for _, l := range detectionLines(res) {
+		fmt.Fprintln(out, l)
+	}
 	var notes []string
 	if sweepHasGroups(res) {
 		notes = append(notes, sweepGroupsNote)
@@ -406,6 +409,28 @@ func sweepTable(res *sweep.Result) ([]string, [][]string) {
 		}
 	}
 	return header, rows
+}
+
+// detectionLines say, point by point, how long the proxy took to mark the
+// initial master DOWN after the fault (sweep.DetectionMetric) next to the
+// model's band; none when no run measured it.
+func detectionLines(res *sweep.Result) []string {
+	var out []string
+	for _, p := range res.Points {
+		d := p.Stats[sweep.DetectionMetric]
+		if d.N == 0 {
+			continue
+		}
+		if len(out) == 0 {
+			out = append(out, "Dead master marked DOWN (fault to the proxy's DOWN mark on the master port):")
+		}
+		band := ""
+		if p.Prediction != nil && p.Prediction.Detection.N > 0 {
+			band = "; model " + modelBand(p.Prediction.Detection, d)
+		}
+		out = append(out, fmt.Sprintf("  %s: median %.2fs, p95 %.2fs, max %.2fs over %d runs%s", strings.Join(p.Sets, " "), d.Median, d.P95, d.Max, d.N, band))
+	}
+	return out
 }
 
 // sweepHasGroups reports whether some point's scenario has several

@@ -56,7 +56,7 @@ func Compare(pred *Prediction, tl *timeline.Timeline, r *verdict.Report) []Compa
 	} else {
 		set(1, 0, false, "no switch, or writes did not recover after one")
 	}
-	if d, ok := detection(tl, r); ok {
+	if d, ok := Detection(tl, r); ok {
 		set(2, d, true, "")
 	} else {
 		set(2, 0, false, "the proxy did not mark it DOWN")
@@ -71,9 +71,10 @@ func Compare(pred *Prediction, tl *timeline.Timeline, r *verdict.Report) []Compa
 	return cs
 }
 
-// detection is the time from the fault to the proxy marking the initial
-// master DOWN on the master port.
-func detection(tl *timeline.Timeline, r *verdict.Report) (time.Duration, bool) {
+// Detection is the time from the fault to the proxy marking the initial
+// master DOWN on the master port, as measured in a run; ok is false
+// without a fault or a DOWN mark after it.
+func Detection(tl *timeline.Timeline, r *verdict.Report) (time.Duration, bool) {
 	if r.Fault == nil {
 		return 0, false
 	}

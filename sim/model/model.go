@@ -32,7 +32,9 @@ import (
 // Fault is the modelled fault on the initial master, or on a host.
 type Fault struct {
 	// Action is one the fault table says the model predicts
-	// (fault.Entry.Model): kill, stop, pause, disconnect or restart.
+	// (fault.Entry.Model): kill, stop, pause, disconnect or restart; or
+	// blackhole of every peer both ways, run as a pause (nothing answers
+	// any side, connections are accepted and hang, heal delivers).
 	Action fault.Action
 	// At is when it happens, from the workload's start.
 	At time.Duration
@@ -173,7 +175,7 @@ func (p *Params) validate() error {
 	if w := p.Duration.Seconds() * p.WriteRate * float64(p.Writers*max(1, p.Groups)); w > MaxWrites {
 		return fmt.Errorf("%w: %.0f writes per trial (duration times writers times rate times groups); the model simulates each, at most %d", ErrNotModelled, w, MaxWrites)
 	}
-	if !fault.Of(p.Fault.Action).Model {
+	if !fault.Of(p.Fault.Action).Model && p.Fault.Action != fault.Blackhole {
 		return fmt.Errorf("%w: fault %q on the master", ErrNotModelled, p.Fault.Action)
 	}
 	if p.Fault.Host != nil {

@@ -3,6 +3,7 @@ package model
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,7 +119,11 @@ func faultOf(s *scenario.Scenario) (Fault, error) {
 	default:
 		return f, fmt.Errorf("%w: the first fault acts on %s, not the first group's master or a host", ErrNotModelled, first.Target)
 	}
-	if fx := fault.Of(first.Action); fx.Link && !fx.Model {
+	if first.Action == fault.Blackhole && !wholeBlackhole(first) {
+		return f, fmt.Errorf("%w: fault blackhole: the model sees a node up, paused or cut off, not a slow, lossy or one-way link"+
+			" (a blackhole of every peer both ways runs as a pause; this one names some peers or one direction)", ErrNotModelled)
+	}
+	if fx := fault.Of(first.Action); fx.Link && !fx.Model && first.Action != fault.Blackhole {
 		return f, fmt.Errorf("%w: fault %s: the model sees a node up, paused or cut off, not a slow, lossy or one-way link", ErrNotModelled, first.Action)
 	}
 	f.Action, f.At = first.Action, first.At.D
@@ -166,4 +171,23 @@ func hostOf(s *scenario.Scenario, name string) (*Host, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("unknown host %q", name)
+}
+
+// wholeBlackhole reports a blackhole of every peer class in both
+// directions: to every side the node is frozen, as a paused one is
+// (nothing answers; connections are accepted on the memory backend and
+// what was held is delivered on heal), which is how the model runs it.
+func wholeBlackhole(f scenario.Fault) bool {
+	if f.Direction != "" {
+		return false
+	}
+	if len(f.Peers) == 0 {
+		return true
+	}
+	for _, c := range fault.PeerClasses {
+		if !slices.Contains(f.Peers, c) {
+			return false
+		}
+	}
+	return true
 }

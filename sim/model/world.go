@@ -324,7 +324,7 @@ func (w *world) doFault() {
 		if w.p.Fault.Action == fault.Restart {
 			w.q.after(last+time.Second, w.undoFault)
 		}
-	case fault.Pause:
+	case fault.Pause, fault.Blackhole:
 		for _, n := range w.targets {
 			n.paused = true
 		}

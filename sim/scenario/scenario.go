@@ -171,7 +171,10 @@ type Proxy struct {
 	// ShutdownSessions closes a server's sessions when it goes DOWN.
 	ShutdownSessions *bool `yaml:"shutdown_sessions"`
 	// Timeouts of the data path (defaults from the seed: connect 4s,
-	// client and server 15s).
+	// client and server 15s). TimeoutConnect also bounds the checks'
+	// connect when TimeoutCheck is set (min(inter, timeout connect), as
+	// HAProxy does, TIMING.md §1); with a Config, one given here or by
+	// --set overrides the file's on every backend.
 	TimeoutConnect Duration `yaml:"timeout_connect"`
 	TimeoutClient  Duration `yaml:"timeout_client"`
 	TimeoutServer  Duration `yaml:"timeout_server"`
@@ -276,6 +279,11 @@ func (d Duration) MarshalText() ([]byte, error) {
 
 // Set reports whether the field was given.
 func (d Duration) Set() bool { return d.set || d.D != 0 }
+
+// Given reports whether the field was written in the scenario, set by
+// --set or by a Go caller (Dur), as opposed to filled in with its
+// default by validation.
+func (d Duration) Given() bool { return d.set }
 
 // Dur makes a Duration from a value (for Go callers and defaults).
 func Dur(d time.Duration) Duration { return Duration{D: d, set: true} }

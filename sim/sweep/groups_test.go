@@ -146,7 +146,7 @@ func TestSweepOfThreeGroupsSummarisesEachGroup(t *testing.T) {
 	if got := res.Runs[0].Unknown["group2.proxy_share"]; got != "no +switch-master" {
 		t.Errorf("group2's proxy share: got unknown %q, want no +switch-master", got)
 	}
-	if got, want := slices.Sorted(maps.Keys(two.Stats)), slices.Sorted(slices.Values(two.StatNames())); !slices.Equal(got, want) || len(got) != len(sweep.Metrics)+1+3*len(sweep.GroupMetrics) {
+	if got, want := slices.Sorted(maps.Keys(two.Stats)), slices.Sorted(slices.Values(two.StatNames())); !slices.Equal(got, want) || len(got) != len(sweep.Metrics)+2+3*len(sweep.GroupMetrics) {
 		t.Errorf("stats: got %q, want the metrics, failovers and five per group", got)
 	}
 }
@@ -162,12 +162,12 @@ func TestSweepOfOneGroupRecordsNoGroupFigures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range res.Points {
-		if p.Groups != nil || len(p.Stats) != len(sweep.Metrics) {
-			t.Errorf("%s: got groups %q and %d stats, want none and %d", p.Sets, p.Groups, len(p.Stats), len(sweep.Metrics))
+		if p.Groups != nil || len(p.Stats) != len(sweep.Metrics)+1 {
+			t.Errorf("%s: got groups %q and %d stats, want none and %d", p.Sets, p.Groups, len(p.Stats), len(sweep.Metrics)+1)
 		}
 	}
 	for _, r := range res.Runs {
-		if r.Groups != nil || len(r.Metrics)+len(r.Unknown) != len(sweep.Metrics) {
+		if r.Groups != nil || len(r.Metrics)+len(r.Unknown) != len(sweep.Metrics)+1 {
 			t.Errorf("run %d: got groups %q, metrics %v, unknown %v; want no groups, only Metrics", r.Point, r.Groups, r.Metrics, r.Unknown)
 		}
 	}

@@ -54,6 +54,11 @@ func runOnce(ctx context.Context, run RunFunc, s *scenario.Scenario, jitter time
 	it := res.Report.WriteInterruption
 	r.Recovered = !it.Interrupted || it.Recovered
 	r.measure(res.Report, "", Metrics)
+	if d, ok := model.Detection(res.Timeline, res.Report); ok {
+		r.Metrics[DetectionMetric] = d.Seconds()
+	} else {
+		r.Unknown[DetectionMetric] = "the proxy did not mark the initial master DOWN after the fault"
+	}
 	// A run with several groups: each group's figures, and the total of
 	// failovers (Metrics' durations are the worst group's, its counts
 	// summed over the groups).

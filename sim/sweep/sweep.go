@@ -70,6 +70,11 @@ func (p Point) Label() string { return strings.Join(p.Sets, " ") }
 // durations, the counts summed over the groups (verdict.Report.Groups).
 var Metrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_master_window", "check_rate", "check_bytes_rate", "false_down_marks"}
 
+// DetectionMetric is the time from the fault to the proxy marking the
+// initial master DOWN on the master port (model.Detection), read from a
+// run's timeline: what the check timeouts and intervals decide.
+const DetectionMetric = "detection"
+
 // GroupMetrics are the figures a sweep reports for each group of a run
 // with several, named "<group>.<metric>" (group2.write_interruption).
 var GroupMetrics = []string{"write_interruption", "proxy_share", "lost_writes", "two_master_window", "failovers"}
@@ -354,11 +359,12 @@ func Sweep(ctx context.Context, opt Options) (*Result, error) {
 	return res, nil
 }
 
-// StatNames are the names of the point's Stats: Metrics, with several
+// StatNames are the names of the point's Stats: Metrics and
+// DetectionMetric, with several
 // groups "failovers" and each group's GroupMetrics, group by group, and
 // with several workloads each workload's WorkloadMetrics.
 func (p *PointResult) StatNames() []string {
-	names := slices.Clone(Metrics)
+	names := append(slices.Clone(Metrics), DetectionMetric)
 	if len(p.Groups) > 0 {
 		names = append(names, "failovers")
 	}

@@ -56,7 +56,7 @@ func TestSweepOfTwoWorkloadsSummarisesEachWorkload(t *testing.T) {
 			t.Errorf("%s at 3s: got %+v, want 2 runs, median %v", name, got, median)
 		}
 	}
-	if got, want := slices.Sorted(maps.Keys(three.Stats)), slices.Sorted(slices.Values(three.StatNames())); !slices.Equal(got, want) || len(got) != len(sweep.Metrics)+2*len(sweep.WorkloadMetrics) {
+	if got, want := slices.Sorted(maps.Keys(three.Stats)), slices.Sorted(slices.Values(three.StatNames())); !slices.Equal(got, want) || len(got) != len(sweep.Metrics)+1+2*len(sweep.WorkloadMetrics) {
 		t.Errorf("stats: got %q, want the metrics and %d per workload", got, len(sweep.WorkloadMetrics))
 	}
 }
@@ -73,7 +73,7 @@ func TestSweepOfOneWorkloadRecordsNoWorkloadFigures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := res.Points[0]; p.Workloads != nil || len(p.Stats) != len(sweep.Metrics) {
-		t.Errorf("got workloads %q and %d stats, want none and %d", p.Workloads, len(p.Stats), len(sweep.Metrics))
+	if p := res.Points[0]; p.Workloads != nil || len(p.Stats) != len(sweep.Metrics)+1 {
+		t.Errorf("got workloads %q and %d stats, want none and %d", p.Workloads, len(p.Stats), len(sweep.Metrics)+1)
 	}
 }

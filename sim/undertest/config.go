@@ -279,6 +279,13 @@ func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, sentinels []string
 		if s.Proxy.TimeoutCheck.Set() {
 			b.Timeouts.Check = s.Proxy.TimeoutCheck.D
 		}
+		// timeout connect bounds the data path's connects and, with
+		// timeout check set, the checks' (TIMING.md §1): one given in the
+		// scenario or by --set overrides the file's, as HAProxy has one
+		// setting for both.
+		if s.Proxy.Config != "" && s.Proxy.TimeoutConnect.Given() {
+			b.Timeouts.Connect = s.Proxy.TimeoutConnect.D
+		}
 		if s.Proxy.Config != "" && l.isReplicaBackend(b.Name) && s.Proxy.Balance != "" {
 			bal, _ := config.ParseBalance(s.Proxy.Balance)
 			b.Balance = bal
