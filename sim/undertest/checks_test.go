@@ -1,6 +1,9 @@
 package undertest_test
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,5 +54,53 @@ func TestCheckSettingsOfAnInlineRedisCheckDoNotLookAtTheRole(t *testing.T) {
 	}
 	if got.OnReplica != "pass" || got.Sends != 0 || got.BacklogGuard {
 		t.Errorf("got on replica %q, sends %d, backlog guard %v; want pass, 0, false", got.OnReplica, got.Sends, got.BacklogGuard)
+	}
+}
+
+// timeout connect bounds the checks' connect with timeout check set
+// (TIMING.md §1): one given by --set or in the scenario overrides the
+// configuration file's on every backend; the field's default does not.
+func TestTimeoutConnectOverridesTheFileOnlyWhenGiven(t *testing.T) {
+	got, err := undertest.CheckSettings(load(t, "master-kill", "proxy.timeout_check=500ms", "proxy.timeout_connect=300ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.TimeoutCheck != 500*time.Millisecond || got.TimeoutConnect != 300*time.Millisecond {
+		t.Errorf("--set: got timeout check %v connect %v, want 500ms 300ms", got.TimeoutCheck, got.TimeoutConnect)
+	}
+	s := load(t, "master-kill", "proxy.timeout_connect=300ms")
+	l, err := undertest.BuildProxyConfig(s, []undertest.NodeAddr{{Name: "redis1", Addr: "127.0.0.1:7000"}, {Name: "redis2", Addr: "127.0.0.1:7001"},
+		{Name: "redis3", Addr: "127.0.0.1:7002"}}, []string{"127.0.0.1:26379"}, undertest.InProcess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range l.Config.Backends {
+		if b.Mode != config.ModeTCP {
+			continue
+		}
+		n++
+		if b.Timeouts.Connect != 300*time.Millisecond {
+			t.Errorf("backend %s: timeout connect %v, want 300ms", b.Name, b.Timeouts.Connect)
+		}
+	}
+	if n < 2 {
+		t.Errorf("%d TCP backends, want the master's and the replicas'", n)
+	}
+	// A file with timeout connect 2s, not the field's default (4s).
+	seed, err := os.ReadFile("../../scenarios/haproxy-seed.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "two-seconds.cfg")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(string(seed), "timeout connect 4s", "timeout connect 2s")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = load(t, "master-kill", "proxy.config="+cfg, "proxy.timeout_check=500ms")
+	if s.Proxy.TimeoutConnect.Given() {
+		t.Fatalf("timeout_connect given in master-kill.yaml: the default case is not tested")
+	}
+	if got, err := undertest.CheckSettings(s); err != nil || got.TimeoutConnect != 2*time.Second {
+		t.Errorf("not given: got timeout connect %v (%v), want the file's 2s", got.TimeoutConnect, err)
 	}
 }
