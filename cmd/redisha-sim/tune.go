@@ -25,6 +25,10 @@ type tuneFlags struct {
 	parallel int
 	trials   int
 	htmlOut  string
+	timeouts []time.Duration
+	// replyDelay and replyJitter judge the false DOWN risk of short
+	// check timeouts.
+	replyDelay, replyJitter time.Duration
 }
 
 func newTuneCmd(g *globalFlags) *cobra.Command {
@@ -33,13 +37,23 @@ func newTuneCmd(g *globalFlags) *cobra.Command {
 		Use:   "tune SCENARIO.yaml --budget 3s",
 		Short: "Recommend the proxy's check settings that meet an interruption budget with the least check load",
 		Long: `Search the master backend's check settings (inter, fastinter, downinter,
-rise, fall) with the timing model for those whose p95 write interruption
+rise, fall, and the check timeout where it decides how soon the dead
+master is marked DOWN: a master whose address hangs, as a blackholed,
+paused or, on containers, killed one; not where a dead node refuses
+connections, as on the memory backend) with the timing model for those whose p95 write interruption
 meets --budget, rank them by the check load they put on each node, drop
 those whose check timeout a slow but healthy node would exceed (the
 scenario's delay/jitter faults), then run the best one --repeat times on
 the scenario's backend as evidence: the recommendation must also meet the
 budget measured, with no false DOWN marks, or the next candidate is tried.
 Prints the evidence and the setting as HAProxy configuration lines.
+
+A check timeout sets timeout check (and timeout connect as well where the
+dead master's address hangs at the connect: HAProxy bounds a check's
+connect by min(inter, timeout connect) once timeout check is set). The
+recommendation states the false DOWN risk of its timeout under the
+scenario's delay faults, or under --reply-delay/--reply-jitter, or says
+the model cannot estimate it.
 
 When no check setting can meet the budget, says why (Sentinel's
 down-after alone takes longer) and what would.`,
@@ -67,6 +81,9 @@ down-after alone takes longer) and what would.`,
 	cmd.Flags().IntVar(&f.parallel, "parallel", 0, "runs at once (default: 2 per CPU on the memory backend, 1 on docker)")
 	cmd.Flags().IntVar(&f.trials, "trials", 300, "timing-model trials per candidate (the finalists get 2000)")
 	cmd.Flags().StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report to this file")
+	cmd.Flags().DurationSliceVar(&f.timeouts, "timeouts", nil, "check timeouts to search, 0 for none set (default: 0,250ms,500ms,1s,2s where they decide detection, else 0)")
+	cmd.Flags().DurationVar(&f.replyDelay, "reply-delay", 0, "how late a healthy node's replies may be, to judge the false DOWN risk of short timeouts")
+	cmd.Flags().DurationVar(&f.replyJitter, "reply-jitter", 0, "a random extra, uniform up to this, on top of --reply-delay")
 	return cmd
 }
 
@@ -83,7 +100,13 @@ func tune(ctx context.Context, path string, f *tuneFlags, log *slog.Logger, out,
 	if err := checkOutput("html", f.htmlOut); err != nil {
 		return err
 	}
+	for _, d := range append(slices.Clone(f.timeouts), f.replyDelay, f.replyJitter) {
+		if d < 0 {
+			return exitError{exitBadInput, fmt.Errorf("--timeouts, --reply-delay, --reply-jitter: %v is negative", d)}
+		}
+	}
 	t, err := sweep.Screen(sweep.TuneOptions{
+		Timeouts: f.timeouts, ReplyDelay: f.replyDelay, ReplyJitter: f.replyJitter,
 		Budget: f.budget, Sets: f.sets, Repeat: f.repeat, Parallel: f.parallel, Trials: f.trials, FinalTrials: modelTrials,
 		Load: loader(path, &f.runFlags), Run: runner(log),
 		Screening: func(n int) {
@@ -162,7 +185,7 @@ func candidateTable(w io.Writer, cands []*sweep.Candidate, n int, budget time.Du
 // interruption they are judged on (Candidate.Interruption: the worst
 // group's with several).
 func candidateRows(cands []*sweep.Candidate, n int, budget time.Duration) ([]string, [][]string) {
-	header := []string{"inter", "fastinter", "downinter", "rise", "fall", "checks/s/node", "model p50", "model p95", "meets budget", "measured median", "measured p95"}
+	header := []string{"inter", "fastinter", "downinter", "rise", "fall", "timeout check", "checks/s/node", "model p50", "model p95", "meets budget", "measured median", "measured p95"}
 	var rows [][]string
 	for _, c := range cands[:min(n, len(cands))] {
 		it, unrecovered := c.Interruption()
@@ -179,7 +202,14 @@ func candidateRows(cands []*sweep.Candidate, n int, budget time.Duration) ([]str
 		if c.Measured.N > 0 {
 			mm, mp = fmt.Sprintf("%.2fs", c.Measured.Median), fmt.Sprintf("%.2fs", c.Measured.P95)
 		}
-		rows = append(rows, []string{sweep.HAProxyDuration(c.Inter), sweep.HAProxyDuration(c.Fast), sweep.HAProxyDuration(c.Down), fmt.Sprint(c.Rise), fmt.Sprint(c.Fall),
+		to := "-"
+		if c.TimeoutCheck > 0 {
+			to = sweep.HAProxyDuration(c.TimeoutCheck)
+			if c.TimeoutConnect > 0 {
+				to += " (connect too)"
+			}
+		}
+		rows = append(rows, []string{sweep.HAProxyDuration(c.Inter), sweep.HAProxyDuration(c.Fast), sweep.HAProxyDuration(c.Down), fmt.Sprint(c.Rise), fmt.Sprint(c.Fall), to,
 			fmt.Sprintf("%.2f", c.Load), fmt.Sprintf("%.2fs", it.P50.Seconds()), fmt.Sprintf("%.2fs", it.P95.Seconds()),
 			meets, mm, mp})
 	}

@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -18,6 +19,11 @@ import (
 type Candidate struct {
 	Inter, Fast, Down time.Duration
 	Rise, Fall        int
+	// TimeoutCheck is the backend's timeout check (zero: not set, inter
+	// bounds the whole check); TimeoutConnect its timeout connect when the
+	// candidate sets it (zero: the scenario's), which bounds the checks'
+	// connect with timeout check set (TIMING.md §1).
+	TimeoutCheck, TimeoutConnect time.Duration
 	// Sets are the --set overrides that apply the setting.
 	Sets       []string
 	Scenario   *scenario.Scenario
@@ -36,7 +42,14 @@ type Candidate struct {
 }
 
 func (c *Candidate) String() string {
-	return fmt.Sprintf("inter %v fastinter %v downinter %v rise %d fall %d", c.Inter, c.Fast, c.Down, c.Rise, c.Fall)
+	s := fmt.Sprintf("inter %v fastinter %v downinter %v rise %d fall %d", c.Inter, c.Fast, c.Down, c.Rise, c.Fall)
+	if c.TimeoutCheck > 0 {
+		s += fmt.Sprintf(" timeout check %v", c.TimeoutCheck)
+	}
+	if c.TimeoutConnect > 0 {
+		s += fmt.Sprintf(" timeout connect %v", c.TimeoutConnect)
+	}
+	return s
 }
 
 // P95 is the model's p95 write interruption (the worst group's, trial by
@@ -65,6 +78,10 @@ var (
 		time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second}
 	TuneRises = []int{1, 2}
 	TuneFalls = []int{2, 3}
+	// TuneTimeouts are the check timeouts searched where they decide how
+	// soon the dead master is marked DOWN (model.FaultedCheck); zero is
+	// none set (inter bounds the check).
+	TuneTimeouts = []time.Duration{0, 250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second}
 )
 
 // TuneOptions configure a tuning.
@@ -79,6 +96,17 @@ type TuneOptions struct {
 	// TuneRises and TuneFalls.
 	Inters       []time.Duration
 	Rises, Falls []int
+	// Timeouts are the check timeouts to search (zero: none set); nil
+	// means TuneTimeouts where the timeouts decide detection
+	// (model.FaultedCheck) and none set where they do not. A timeout sets
+	// timeout check, and timeout connect too where the dead master's
+	// address hangs at the connect.
+	Timeouts []time.Duration
+	// ReplyDelay and ReplyJitter are how late a healthy node's replies
+	// may be (each ReplyDelay plus up to ReplyJitter), to judge the false
+	// DOWN risk of short timeouts by, when longer than the scenario's
+	// delay faults (which the model cannot run with a master fault).
+	ReplyDelay, ReplyJitter time.Duration
 	// Repeat is the number of measured runs of the recommendation; 0
 	// means the model alone.
 	Repeat int
@@ -104,8 +132,16 @@ type Tuning struct {
 	// Base is the scenario with the caller's settings only.
 	Base *scenario.Scenario
 	// Worst is the longest a reply of a node slowed by the scenario's
-	// delay faults can be late.
-	Worst time.Duration
+	// delay faults can be late; Delay and Jitter are that fault's.
+	Worst, Delay, Jitter time.Duration
+	// DelayGiven reports that Delay and Jitter are the caller's
+	// (TuneOptions.ReplyDelay), not a fault's.
+	DelayGiven bool
+	// Faulted is how the checks of the faulted master fail with the
+	// caller's settings: whether the check timeouts decide detection.
+	Faulted model.FailingCheck
+	// TimeoutsSearched reports whether the search spans check timeouts.
+	TimeoutsSearched bool
 	// Candidates are ranked by check load, then by the model's p95.
 	Candidates []*Candidate
 	// Feasible are the candidates the model puts within the budget with
@@ -127,10 +163,27 @@ func Screen(opt TuneOptions) (*Tuning, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := model.FromScenario(base); err != nil {
+	bp, err := model.FromScenario(base)
+	if err != nil {
 		return nil, badInput(fmt.Errorf("scenario %s: tune needs the timing model, which cannot predict it: %w", base.Name, err))
 	}
-	t := &Tuning{Base: base, Worst: worstDelay(base), opt: opt}
+	t := &Tuning{Base: base, opt: opt, Faulted: model.FaultedCheck(bp)}
+	t.Worst, t.Delay, t.Jitter = worstDelay(base)
+	if w := opt.ReplyDelay + opt.ReplyJitter; w > t.Worst {
+		t.Worst, t.Delay, t.Jitter = w, opt.ReplyDelay, opt.ReplyJitter
+		t.DelayGiven = true
+	}
+	timeouts := opt.Timeouts
+	if timeouts == nil {
+		timeouts = []time.Duration{0}
+		if t.Faulted.TimeoutsMatter {
+			timeouts = TuneTimeouts
+		}
+	}
+	t.TimeoutsSearched = len(timeouts) > 1 || timeouts[0] != 0
+	// The dead master's address hangs at the connect: the timeout must
+	// bound the connect too.
+	connectToo := t.Faulted.TimeoutsMatter && bp.DeadHangs && (bp.Fault.Action == fault.Kill || bp.Fault.Action == fault.Stop || bp.Fault.Action == fault.Restart)
 	if gs := base.ResolvedGroups(); len(gs) > 1 {
 		for _, g := range gs {
 			t.Groups = append(t.Groups, g.Name)
@@ -143,13 +196,23 @@ func Screen(opt TuneOptions) (*Tuning, error) {
 		for _, fast := range []time.Duration{inter, inter / 2} {
 			for _, rise := range rises {
 				for _, fall := range falls {
-					c := &Candidate{Inter: inter, Fast: fast, Down: fast, Rise: rise, Fall: fall}
-					c.Sets = []string{"proxy.inter=" + inter.String(), "proxy.fastinter=" + fast.String(), "proxy.downinter=" + fast.String(),
-						fmt.Sprintf("proxy.rise=%d", rise), fmt.Sprintf("proxy.fall=%d", fall)}
-					if slices.ContainsFunc(cands, func(o *Candidate) bool { return o.String() == c.String() }) {
-						continue
+					for _, to := range timeouts {
+						c := &Candidate{Inter: inter, Fast: fast, Down: fast, Rise: rise, Fall: fall}
+						c.Sets = []string{"proxy.inter=" + inter.String(), "proxy.fastinter=" + fast.String(), "proxy.downinter=" + fast.String(),
+							fmt.Sprintf("proxy.rise=%d", rise), fmt.Sprintf("proxy.fall=%d", fall)}
+						if to > 0 {
+							c.TimeoutCheck = to
+							c.Sets = append(c.Sets, "proxy.timeout_check="+to.String())
+							if connectToo {
+								c.TimeoutConnect = to
+								c.Sets = append(c.Sets, "proxy.timeout_connect="+to.String())
+							}
+						}
+						if slices.ContainsFunc(cands, func(o *Candidate) bool { return o.String() == c.String() }) {
+							continue
+						}
+						cands = append(cands, c)
 					}
-					cands = append(cands, c)
 				}
 			}
 		}
@@ -171,8 +234,11 @@ func Screen(opt TuneOptions) (*Tuning, error) {
 		}
 		c.Load = model.CheckLoad(c.Params)
 		if rounds := max(1, c.Params.CheckReplies); t.Worst > 0 && time.Duration(rounds)*t.Worst >= c.Params.ReadTimeout {
-			c.Risk = fmt.Sprintf("a check of a node slowed by the scenario's faults takes up to %v (%d replies x %v), over its %v timeout",
+			c.Risk = fmt.Sprintf("a check of a slowed node (the scenario's delay faults, --reply-delay) takes up to %v (%d replies x %v), over its %v timeout",
 				time.Duration(rounds)*t.Worst, rounds, t.Worst, c.Params.ReadTimeout)
+			if p := CheckFailProbability(rounds, t.Delay, t.Jitter, c.Params.ReadTimeout); p > 0 {
+				c.Risk += fmt.Sprintf(": %.3g of its checks fail, %d in a row (a false DOWN) %.3g of the time", p, c.Fall, math.Pow(p, float64(c.Fall)))
+			}
 		}
 	}
 	sort.SliceStable(cands, func(i, j int) bool {
@@ -368,7 +434,14 @@ func (t *Tuning) Recommendation(c *Candidate) string {
 		}
 	}
 	fmt.Fprintf(&b, "  Check load: %.2f checks/s per node (model), against %.2f with the scenario's own settings\n", c.Load, baseLoad(s))
+	t.timeoutText(&b, c)
 	line := fmt.Sprintf("      default-server inter %s fastinter %s downinter %s rise %d fall %d\n", HAProxyDuration(c.Inter), HAProxyDuration(c.Fast), HAProxyDuration(c.Down), c.Rise, c.Fall)
+	if c.TimeoutConnect > 0 {
+		line = fmt.Sprintf("      timeout connect %s\n", HAProxyDuration(c.TimeoutConnect)) + line
+	}
+	if c.TimeoutCheck > 0 {
+		line = fmt.Sprintf("      timeout check %s\n", HAProxyDuration(c.TimeoutCheck)) + line
+	}
 	if bes := masterBackendNames(s); len(t.Groups) > 0 && len(bes) > 1 {
 		fmt.Fprintf(&b, "\n  As HAProxy configuration (every group's master backend's servers; the replica backends can take the same):\n")
 		for _, be := range bes {
@@ -391,6 +464,43 @@ func (t *Tuning) Recommendation(c *Candidate) string {
 }
 
 func r10(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }
+
+// timeoutText says what the check timeout does for the faulted master and
+// the false DOWN risk of the candidate's under the scenario's delays: a
+// bound with the margin when the scenario has delay faults, and that the
+// model cannot estimate it when it has none.
+func (t *Tuning) timeoutText(b *strings.Builder, c *Candidate) {
+	f := model.FaultedCheck(c.Params)
+	searched := ""
+	switch {
+	case t.TimeoutsSearched:
+		searched = " The search spanned check timeouts."
+	case !t.Faulted.TimeoutsMatter:
+		searched = " The search left the check timeouts alone."
+	}
+	fmt.Fprintf(b, "  Check timeout: %s.%s\n", f.Why, searched)
+	bound, what := c.Params.ReadTimeout, "timeout check"
+	if c.TimeoutCheck == 0 {
+		what = "inter (no timeout check)"
+	}
+	k := max(1, c.Params.CheckReplies)
+	if t.Worst == 0 {
+		fmt.Fprintf(b, "  False DOWN risk of the %v check timeout (%s): the scenario has no delay faults, so the model cannot estimate it.\n"+
+			"  A healthy check is %d replies, each a round trip: a node whose replies come later than %v each (a loaded host, a slow\n"+
+			"  link) fails its checks, and %d failures in a row mark it DOWN. Tune with a delay fault (as scenarios/replica-jitter.yaml)\n"+
+			"  before adopting a short timeout.\n", bound, what, k, r10(bound/time.Duration(k)), c.Fall)
+		return
+	}
+	longest := time.Duration(k) * t.Worst
+	whose := "under the scenario's delays: a reply of the slowed node"
+	if t.DelayGiven {
+		whose = "with replies as late as given (--reply-delay, --reply-jitter): a reply"
+	}
+	fmt.Fprintf(b, "  False DOWN risk of the %v check timeout (%s) %s leaves %v plus up to %v late,\n"+
+		"  so a check (%d replies) takes up to %v, %v within the timeout: no check fails from it (probability %.3g).\n"+
+		"  Replies later than %v each would fail checks.\n",
+		bound, what, whose, t.Delay, t.Jitter, k, longest, bound-longest, CheckFailProbability(k, t.Delay, t.Jitter, bound), r10(bound/time.Duration(k)))
+}
 
 // HAProxyDuration writes a duration as HAProxy reads it (ms or s).
 func HAProxyDuration(d time.Duration) string {
@@ -438,13 +548,42 @@ func masterBackendNames(s *scenario.Scenario) []string {
 }
 
 // worstDelay is the longest a reply of a node slowed by the scenario's
-// delay faults can be late.
-func worstDelay(s *scenario.Scenario) time.Duration {
-	var worst time.Duration
+// delay faults can be late, and that fault's delay and jitter.
+func worstDelay(s *scenario.Scenario) (worst, delay, jitter time.Duration) {
 	for _, f := range s.Faults {
-		if f.Action == fault.Delay {
-			worst = max(worst, f.Delay.D+f.Jitter.D)
+		if f.Action == fault.Delay && f.Delay.D+f.Jitter.D > worst {
+			worst, delay, jitter = f.Delay.D+f.Jitter.D, f.Delay.D, f.Jitter.D
 		}
 	}
-	return worst
+	return worst, delay, jitter
+}
+
+// CheckFailProbability is the share of the checks of a node whose every
+// reply leaves delay plus a uniform extra in [0, jitter] late (the delay
+// fault) that take timeout or longer: a check of replies sequential
+// replies takes replies x delay plus the sum of replies uniform extras
+// (the Irwin-Hall distribution), the network's round trips left out.
+func CheckFailProbability(replies int, delay, jitter, timeout time.Duration) float64 {
+	replies = max(1, replies)
+	slack := timeout - time.Duration(replies)*delay
+	switch {
+	case slack <= 0:
+		return 1
+	case jitter <= 0 || slack >= time.Duration(replies)*jitter:
+		return 0
+	}
+	// P(sum of n U(0,1) >= x) = 1 - F(x), F the Irwin-Hall CDF:
+	// F(x) = 1/n! sum_{k=0}^{floor x} (-1)^k C(n,k) (x-k)^n.
+	n, x := replies, slack.Seconds()/jitter.Seconds()
+	cdf, binom, fact := 0.0, 1.0, 1.0
+	for k := 0; k <= n && float64(k) <= x; k++ {
+		if k > 0 {
+			binom = binom * float64(n-k+1) / float64(k)
+		}
+		cdf += math.Pow(-1, float64(k)) * binom * math.Pow(x-float64(k), float64(n))
+	}
+	for i := 2; i <= n; i++ {
+		fact *= float64(i)
+	}
+	return min(1, max(0, 1-cdf/fact))
 }
