@@ -43,6 +43,21 @@ func TestTuneTooFewTrialsIsBadInput(t *testing.T) {
 	}
 }
 
+// tune refuses a negative check timeout or reply delay before loading
+// anything.
+func TestTuneNegativeTimeoutIsBadInput(t *testing.T) {
+	for _, f := range []*tuneFlags{
+		{budget: 3 * time.Second, trials: 20, timeouts: []time.Duration{0, -time.Second}},
+		{budget: 3 * time.Second, trials: 20, replyDelay: -time.Millisecond},
+	} {
+		err := tune(t.Context(), "../../scenarios/master-kill.yaml", f, slog.New(slog.DiscardHandler), &strings.Builder{}, &strings.Builder{})
+		var ee exitError
+		if !errors.As(err, &ee) || ee.code != exitBadInput || !strings.Contains(err.Error(), "is negative") {
+			t.Errorf("got %v, want a bad-input exit saying the value is negative", err)
+		}
+	}
+}
+
 func TestLatencyTextSaysWhenTheScenarioHasNoDelayFaults(t *testing.T) {
 	if got := latencyText(0); !strings.HasPrefix(got, "none") {
 		t.Errorf("no latency: got %q, want it to start with none", got)

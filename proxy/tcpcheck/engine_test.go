@@ -448,3 +448,41 @@ func TestCheckCountsTheBytesItSendsAndReceives(t *testing.T) {
 		t.Fatalf("refused: got %s with %d bytes sent, %d received; want L4CON and none", refused.Status, refused.Sent, refused.Received)
 	}
 }
+
+// hangingDialer never completes a connect: an address that drops the
+// handshake (a dead container's IP, a blackholed host).
+type hangingDialer struct{}
+
+func (hangingDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// HAProxy's doc/configuration.txt, "timeout check": with it set, the
+// connect is bounded by min(timeout connect, inter); without it, inter
+// bounds the whole check and timeout connect plays no part.
+func TestAHangingConnectIsBoundedAsHAProxyDocumentsIt(t *testing.T) {
+	p, err := NewProgram(KindTCPCheck, []Rule{Send("PING\r\n"), ExpectString("+PONG")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	for _, c := range []struct {
+		what string
+		to   Timeouts
+		want time.Duration
+	}{
+		{"no timeout check: inter", Timeouts{Inter: 300 * ms, Connect: 50 * ms}, 300 * ms},
+		{"timeout check: timeout connect under inter", Timeouts{Inter: time.Second, Connect: 100 * ms, Check: 2 * time.Second}, 100 * ms},
+		{"timeout check: inter under timeout connect", Timeouts{Inter: 150 * ms, Connect: time.Second, Check: 2 * time.Second}, 150 * ms},
+		{"timeout check, no timeout connect: inter", Timeouts{Inter: 200 * ms, Check: 50 * ms}, 200 * ms},
+	} {
+		got := p.Run(t.Context(), hangingDialer{}, "192.0.2.1:6379", c.to)
+		if got.Status != StatusL4Timeout {
+			t.Errorf("%s: got %s %q, want L4TOUT", c.what, got.Status, got.Info)
+		}
+		if got.Duration < c.want || got.Duration > c.want+150*ms {
+			t.Errorf("%s: the check took %v, want %v", c.what, got.Duration, c.want)
+		}
+	}
+}
