@@ -152,6 +152,9 @@ func WritePrediction(w io.Writer, name, backend string, pred *Prediction) {
 		fmt.Fprint(w, "; the proxy follows Sentinel")
 	}
 	fmt.Fprintf(w, "\n  Backend: %s\n", describeBackend(p))
+	if p.Fault.Host == nil {
+		fmt.Fprintf(w, "  The faulted master's checks: %s\n", FaultedCheck(p).Why)
+	}
 	fmt.Fprintf(w, "\n  %-34s %8s %8s %8s %8s\n", "", "p5", "p50", "p95", "max")
 	row := func(name string, d Dist, note string) {
 		if d.N == 0 {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -80,5 +81,21 @@ func TestRefusingDeadMasterIgnoresTheCheckTimeouts(t *testing.T) {
 	}
 	if fc := FaultedCheck(p); fc.TimeoutsMatter || fc.Bound != "" {
 		t.Errorf("faulted check: got %+v, want the timeouts to play no part", fc)
+	}
+}
+
+// The model's printout says what bounds the faulted master's checks.
+func TestPredictionSaysWhetherTheCheckTimeoutsMatter(t *testing.T) {
+	for _, c := range []struct{ name, backend, want string }{
+		{"master-kill", "memory", "timeout check and timeout connect play no part"},
+		{"master-kill", "docker", "min(inter, timeout connect) with timeout check set"},
+		{"master-blackhole", "memory", "timeout check, or inter without it"},
+	} {
+		pred := predictScenario(t, c.name, "backend="+c.backend)
+		var b strings.Builder
+		WritePrediction(&b, c.name, c.backend, pred)
+		if !strings.Contains(b.String(), "The faulted master's checks: ") || !strings.Contains(b.String(), c.want) {
+			t.Errorf("%s on %s: printout lacks %q:\n%s", c.name, c.backend, c.want, b.String())
+		}
 	}
 }
