@@ -140,7 +140,9 @@ var all = []Entry{
 		Help: "remove a delay"},
 	// The user-space link faults: the memory backend applies them on its
 	// own links; the docker backend needs a relay per instance (not built
-	// yet), so it performs none of them.
+	// yet), so it performs none of them. The timing model runs a
+	// blackhole of every peer both ways (as a pause: sim/model's
+	// faultOf) but no narrower one, so the entry is not Model.
 	{Action: Blackhole, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: peersDirection,
 		Help: "silent drop: bytes to (in) or from (out) the target are held, connections stay open and hang, new ones are accepted and never answered (fields peers, direction)"},
 	{Action: Reset, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: []string{"peers"},

@@ -2,6 +2,7 @@ package sweep_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -189,7 +190,8 @@ func TestTuneMeasuresTheTimeoutItRecommends(t *testing.T) {
 			t.Errorf("run detection %v, want %v", got, want)
 		}
 	}
-	if rec := tu.Recommendation(c); !strings.Contains(rec, "Measured (2 runs on memory)") || !strings.Contains(rec, "Check timeout: a blackholed node") {
+	want := fmt.Sprintf("; dead master marked DOWN median %.2fs, max %.2fs (2 runs)", c.Runs[0].Metrics[sweep.DetectionMetric], c.Runs[0].Metrics[sweep.DetectionMetric])
+	if rec := tu.Recommendation(c); !strings.Contains(rec, "Measured (2 runs on memory)") || !strings.Contains(rec, want) || !strings.Contains(rec, "Check timeout: a blackholed node") {
 		t.Errorf("recommendation:\n%s", rec)
 	}
 }

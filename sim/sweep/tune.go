@@ -420,6 +420,9 @@ func (t *Tuning) Recommendation(c *Candidate) string {
 		if len(load) > 0 {
 			fmt.Fprintf(&b, "; checks/s on the busiest node %.2f", Summarise(load).Median)
 		}
+		if det := Summarise(MetricValues(c.Runs, 0, DetectionMetric)); det.N > 0 {
+			fmt.Fprintf(&b, "; dead master marked DOWN median %.2fs, max %.2fs (%d runs)", det.Median, det.Max, det.N)
+		}
 		fmt.Fprintln(&b)
 		var per []string
 		for _, g := range t.Groups {
@@ -488,7 +491,7 @@ func (t *Tuning) timeoutText(b *strings.Builder, c *Candidate) {
 		fmt.Fprintf(b, "  False DOWN risk of the %v check timeout (%s): the scenario has no delay faults, so the model cannot estimate it.\n"+
 			"  A healthy check is %d replies, each a round trip: a node whose replies come later than %v each (a loaded host, a slow\n"+
 			"  link) fails its checks, and %d failures in a row mark it DOWN. Tune with a delay fault (as scenarios/replica-jitter.yaml)\n"+
-			"  before adopting a short timeout.\n", bound, what, k, r10(bound/time.Duration(k)), c.Fall)
+			"  before adopting a short timeout.\n", bound, what, k, (bound / time.Duration(k)).Round(time.Millisecond), c.Fall)
 		return
 	}
 	longest := time.Duration(k) * t.Worst
@@ -499,7 +502,7 @@ func (t *Tuning) timeoutText(b *strings.Builder, c *Candidate) {
 	fmt.Fprintf(b, "  False DOWN risk of the %v check timeout (%s) %s leaves %v plus up to %v late,\n"+
 		"  so a check (%d replies) takes up to %v, %v within the timeout: no check fails from it (probability %.3g).\n"+
 		"  Replies later than %v each would fail checks.\n",
-		bound, what, whose, t.Delay, t.Jitter, k, longest, bound-longest, CheckFailProbability(k, t.Delay, t.Jitter, bound), r10(bound/time.Duration(k)))
+		bound, what, whose, t.Delay, t.Jitter, k, longest, bound-longest, CheckFailProbability(k, t.Delay, t.Jitter, bound), (bound / time.Duration(k)).Round(time.Millisecond))
 }
 
 // HAProxyDuration writes a duration as HAProxy reads it (ms or s).
