@@ -490,8 +490,8 @@ func (t *Tuning) timeoutText(b *strings.Builder, c *Candidate) {
 	if t.Worst == 0 {
 		fmt.Fprintf(b, "  False DOWN risk of the %v check timeout (%s): the scenario has no delay faults, so the model cannot estimate it.\n"+
 			"  A healthy check is %d replies, each a round trip: a node whose replies come later than %v each (a loaded host, a slow\n"+
-			"  link) fails its checks, and %d failures in a row mark it DOWN. Tune with a delay fault (as scenarios/replica-jitter.yaml)\n"+
-			"  before adopting a short timeout.\n", bound, what, k, (bound / time.Duration(k)).Round(time.Millisecond), c.Fall)
+			"  link) fails its checks, and %d failures in a row mark it DOWN. Give your replies' latency (--reply-delay, --reply-jitter),\n"+
+			"  or sweep the timeout over a delay fault (as scenarios/replica-jitter.yaml), before adopting a short timeout.\n", bound, what, k, (bound / time.Duration(k)).Round(time.Millisecond), c.Fall)
 		return
 	}
 	longest := time.Duration(k) * t.Worst
