@@ -207,14 +207,7 @@ func expectations(w io.Writer, r *verdict.Report) {
 		if !e.Held {
 			mark = "FAIL"
 		}
-		val := fmt.Sprintf("%g", e.Measured)
-		if e.IsDuration() {
-			val = secs(time.Duration(e.Measured * float64(time.Second)))
-		}
-		if e.Unknown != "" {
-			val = "unknown: " + e.Unknown
-		}
-		fmt.Fprintf(w, "  %s %-32s (measured %s)\n", mark, e.Raw, val)
+		fmt.Fprintf(w, "  %s %-32s (measured %s)\n", mark, e.Raw, measured(e))
 	}
 }
 
