@@ -82,12 +82,14 @@ func JUnit(w io.Writer, tl *timeline.Timeline, r *verdict.Report) error {
 
 // JUnitError writes a run that could not be judged (it failed, was
 // interrupted, or its input was refused) as a suite of one test case,
-// "run", in error with err's text.
+// "run", in error with err's text; backend, when known, is a property.
 func JUnitError(w io.Writer, scenario, backend string, err error) error {
 	s := junitSuite{Name: scenario, Time: "0", Tests: 1, Errors: 1,
-		Properties: []junitProperty{{Name: "backend", Value: backend}},
 		Cases: []junitCase{{Name: "run", Classname: scenario, Time: "0",
 			Error: &junitProblem{Message: err.Error(), Type: "run"}}}}
+	if backend != "" {
+		s.Properties = []junitProperty{{Name: "backend", Value: backend}}
+	}
 	return writeJUnit(w, s)
 }
 
