@@ -1,6 +1,9 @@
 // Package report renders a run's verdict for people: a summary, the
 // interruption broken into phases, lost writes, the two-master window, the
-// expectations, and a compact timeline.
+// expectations, and a compact timeline. For pipelines it writes the same
+// verdict as JUnit XML (JUnit) and as the versioned summary of the --json
+// file (JSON, Summary), whose JSON Schema it embeds (Schema, Validate);
+// SCHEMA.md documents both.
 package report
 
 import (
