@@ -126,9 +126,11 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		addr(fmt.Sprintf("external.sentinels[%d]", i), a)
 	}
 	switch {
-	case s.Sentinel.Password != "" && e.SentinelPassword != "" && s.Sentinel.Password != e.SentinelPassword:
-		bad("external.sentinel_password", "differs from sentinel.password: give one")
-	case e.SentinelPassword != "":
+	case s.Sentinel.Password != "" && s.Sentinel.Password != e.SentinelPassword:
+		bad("sentinel.password", "backend external takes the Sentinels' password as external.sentinel_password")
+	case passwordProblem(e.SentinelPassword) != "":
+		bad("external.sentinel_password", "%s", passwordProblem(e.SentinelPassword))
+	default:
 		s.Sentinel.Password = e.SentinelPassword
 	}
 	switch {
