@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/proxy/sentinel"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
@@ -110,5 +111,42 @@ func TestSentinelWithAPasswordAnswersOnlyAfterAuthLikeRedisSentinel(t *testing.T
 		if !strings.Contains(strings.Join(mem, "\n"), want) {
 			t.Errorf("memory Sentinel's replies lack %q:\n  %s", want, strings.Join(mem, "\n  "))
 		}
+	}
+}
+
+// The proxy's Sentinel follower reaches a memory Sentinel with a password
+// when it is given the password, and not without it.
+func TestTheProxysSentinelFollowerAuthenticatesToAMemorySentinel(t *testing.T) {
+	const pw = "sentinel-secret"
+	c, err := Backend{}.Start(t.Context(), rig.Topology{
+		Groups:    []rig.Group{{Name: "g", MasterName: "mymaster", Nodes: []string{"redis1", "redis2"}}},
+		Sentinels: []string{"sentinel1"}, Quorum: 1, DownAfter: time.Second, FailoverTimeout: 3 * time.Second, ParallelSyncs: 1,
+		MinReplicasMaxLag: 10 * time.Second, SentinelPassword: pw,
+	}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	firstView := func(password string) sentinel.View {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		var first sentinel.View
+		err := sentinel.Watch(ctx, sentinel.Options{MasterName: "mymaster", Addrs: []string{c.Sentinels()[0].Addr()}, Password: password},
+			func(v sentinel.View) {
+				if first.Cause == "" {
+					first = v
+					cancel()
+				}
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return first
+	}
+	if v := firstView(pw); !v.Agreed || v.Master != c.Nodes()[0].Addr() {
+		t.Errorf("with the password: view %+v, want the master %s agreed", v, c.Nodes()[0].Addr())
+	}
+	if v := firstView(""); v.Agreed || v.Reachable != 0 {
+		t.Errorf("without the password: view %+v, want no Sentinel reachable", v)
 	}
 }
