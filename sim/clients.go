@@ -123,12 +123,12 @@ func (sp *spawner) spawn(ctx, wctx context.Context, g *groupRun, w scenario.Spec
 			sentinels = append(sentinels, in.Addr())
 		}
 		if w.Writers.Count > 0 {
-			gs := newGoRedisSentinel(w, sentinels, g.MasterName, password, false, sp.ids)
+			gs := newGoRedisSentinel(w, sentinels, g.MasterName, password, sp.s.Sentinel.Password, false, sp.ids)
 			sp.addCloser(func(context.Context) { gs.rc.Close() })
 			start(timeline.OpWrite, w.Writers, func(int) session { return gs })
 		}
 		if w.Readers.Count > 0 {
-			gs := newGoRedisSentinel(w, sentinels, g.MasterName, password, true, sp.ids)
+			gs := newGoRedisSentinel(w, sentinels, g.MasterName, password, sp.s.Sentinel.Password, true, sp.ids)
 			sp.addCloser(func(context.Context) { gs.rc.Close() })
 			start(timeline.OpRead, w.Readers, func(int) session { return gs })
 		}
@@ -191,7 +191,7 @@ type lastNode struct {
 func (l *lastNode) set(n string) { l.mu.Lock(); l.name = n; l.mu.Unlock() }
 func (l *lastNode) get() string  { l.mu.Lock(); defer l.mu.Unlock(); return l.name }
 
-func newGoRedisSentinel(w scenario.Spec, sentinels []string, masterName, password string, readers bool, ids *nodeIdentity) *goRedisSentinel {
+func newGoRedisSentinel(w scenario.Spec, sentinels []string, masterName, password, sentinelPassword string, readers bool, ids *nodeIdentity) *goRedisSentinel {
 	gs := &goRedisSentinel{ids: ids}
 	o := w.GoRedis
 	cfg := w.Writers
@@ -203,7 +203,7 @@ func newGoRedisSentinel(w scenario.Spec, sentinels []string, masterName, passwor
 		maxRetries = -1 // go-redis: -1 is none, 0 its default of 3
 	}
 	opt := &redis.FailoverOptions{
-		MasterName: masterName, SentinelAddrs: sentinels, Password: password, SentinelPassword: "",
+		MasterName: masterName, SentinelAddrs: sentinels, Password: password, SentinelPassword: sentinelPassword,
 		Protocol: 2, DisableIdentity: true, MaxRetries: maxRetries, PoolSize: o.PoolSize, PoolTimeout: cfg.Timeout.D,
 		DialTimeout: o.DialTimeout.D, ReadTimeout: o.ReadTimeout.D, WriteTimeout: o.WriteTimeout.D, ContextTimeoutEnabled: true,
 		OnConnect: func(ctx context.Context, cn *redis.Conn) error {

@@ -112,6 +112,7 @@ func (sp *spawner) startCommand(ctx context.Context, w scenario.Spec, g *groupRu
 		"REDISHA_SENTINELS="+strings.Join(sentinels, ","),
 		"REDISHA_MASTER_NAME="+g.MasterName,
 		"REDISHA_PASSWORD="+sp.s.Topology.Password,
+		"REDISHA_SENTINEL_PASSWORD="+sp.s.Sentinel.Password,
 		"REDISHA_MASTER_ADDR="+g.fe.MasterAddr,
 		"REDISHA_REPLICA_ADDR="+g.fe.ReplicaAddr,
 		"REDISHA_TIMEOUT_MS="+strconv.FormatInt(w.Writers.Timeout.D.Milliseconds(), 10),

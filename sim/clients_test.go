@@ -202,9 +202,15 @@ faults:
 
 // go-redis's FailoverClient and redis-py's Sentinel client find the
 // master through the memory backend's Sentinels, and after a master kill
-// find the new one.
+// find the new one; with a Sentinel password too, which both are given.
 func TestSentinelClientsRecoverFromAMasterKill(t *testing.T) {
 	python(t, true)
+	for _, sets := range [][]string{{"duration=10s"}, {"duration=10s", "sentinel.password=s3cret!"}} {
+		t.Run(strings.Join(sets, " "), func(t *testing.T) { sentinelClientsRecover(t, sets) })
+	}
+}
+
+func sentinelClientsRecover(t *testing.T, sets []string) {
 	s := clientScenario(t, `
 workloads:
   - name: goredis
@@ -217,7 +223,7 @@ workloads:
     readers: {count: 1, rate: 50, timeout: 1s}
 faults:
   - {at: 2s, action: kill, target: master}
-`, "duration=10s")
+`, sets...)
 	res, err := sim.Run(t.Context(), s, memory.Backend{}, sim.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -155,14 +155,14 @@ func (p *rolePoller) update(name, info string, err error) {
 	}
 }
 
-// watchSentinels subscribes to every Sentinel's events (PSUBSCRIBE *) and
-// returns once the subscriptions are made; the events are then recorded,
+// watchSentinels subscribes to every Sentinel's events (PSUBSCRIBE *),
+// authenticating with password when not empty, and returns once the subscriptions are made; the events are then recorded,
 // naming the node each is about, until ctx ends. wait waits for the
 // recording goroutines.
-func watchSentinels(ctx context.Context, c rig.Cluster, rec *timeline.Recorder) (wait func()) {
+func watchSentinels(ctx context.Context, c rig.Cluster, password string, rec *timeline.Recorder) (wait func()) {
 	var wg sync.WaitGroup
 	for _, s := range c.Sentinels() {
-		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, DialTimeout: time.Second})
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: password, Protocol: 2, DisableIdentity: true, DialTimeout: time.Second})
 		ps := rc.PSubscribe(ctx, "*")
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		ps.Receive(sctx) // the subscription's confirmation; go-redis resubscribes after reconnects

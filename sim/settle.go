@@ -34,7 +34,7 @@ func settleAndReadBack(ctx context.Context, s *scenario.Scenario, c rig.Cluster,
 	deadline := time.Now().Add(s.Settle.D)
 	var master string
 	for {
-		m, err := sentinelMaster(ctx, c, g.MasterName)
+		m, err := sentinelMaster(ctx, c, s.Sentinel.Password, g.MasterName)
 		if err == nil && settled(poller.snapshot(), m, g.Nodes) {
 			master, rb.Settled = m, true
 			break

@@ -36,7 +36,7 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.
 			return nil
 		case <-time.After(time.Until(rec.Base().Add(f.At.D))):
 		}
-		target, err := resolveTarget(ctx, f.Target, groups, c, px, poller, named)
+		target, err := resolveTarget(ctx, f.Target, groups, c, s.Sentinel.Password, px, poller, named)
 		if err != nil {
 			rec.Event(timeline.Event{Kind: timeline.KindFault, Source: "engine", Name: string(f.Action), Target: f.Target, Err: err.Error()})
 			return fmt.Errorf("fault %s %s at %v: %w", f.Action, f.Target, f.At, err)
@@ -67,7 +67,7 @@ func runFaults(ctx context.Context, s *scenario.Scenario, c rig.Cluster, px rig.
 // "<group>.master" and "<group>.replica" the same in that group;
 // "host:<name>" the host; "proxy" the proxy under test; else a node or
 // Sentinel by name, or a name an earlier fault gave by as.
-func resolveTarget(ctx context.Context, t string, groups []scenario.Group, c rig.Cluster, px rig.ProxyUnderTest, poller *rolePoller, named map[string]rig.Instance) (rig.Instance, error) {
+func resolveTarget(ctx context.Context, t string, groups []scenario.Group, c rig.Cluster, sentinelPassword string, px rig.ProxyUnderTest, poller *rolePoller, named map[string]rig.Instance) (rig.Instance, error) {
 	if in, ok := named[t]; ok {
 		return in, nil
 	}
@@ -112,7 +112,7 @@ func resolveTarget(ctx context.Context, t string, groups []scenario.Group, c rig
 	if g == nil {
 		return nil, fmt.Errorf("unknown group %q", group)
 	}
-	m, err := sentinelMaster(ctx, c, g.MasterName)
+	m, err := sentinelMaster(ctx, c, sentinelPassword, g.MasterName)
 	if err != nil {
 		return nil, err
 	}
@@ -136,13 +136,14 @@ func resolveTarget(ctx context.Context, t string, groups []scenario.Group, c rig
 	return byName[names[0]], nil
 }
 
-// sentinelMaster asks every reachable Sentinel for the master and returns
-// the node a majority of the answers name.
-func sentinelMaster(ctx context.Context, c rig.Cluster, masterName string) (string, error) {
+// sentinelMaster asks every reachable Sentinel (authenticating with
+// password, the Sentinels' requirepass, when not empty) for the master
+// and returns the node a majority of the answers name.
+func sentinelMaster(ctx context.Context, c rig.Cluster, password, masterName string) (string, error) {
 	votes := map[string]int{}
 	answered := 0
 	for _, s := range c.Sentinels() {
-		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1,
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: password, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
 			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond})
 		qctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		hp, err := rc.Do(qctx, "SENTINEL", "get-master-addr-by-name", masterName).StringSlice()

@@ -38,7 +38,7 @@ func TestTargetsResolveByGroupAndHost(t *testing.T) {
 		{"sentinel1", "sentinel1"},
 		{"host:h2", "h2"},
 	} {
-		in, err := resolveTarget(t.Context(), c2.target, groups, c, nil, poller, named)
+		in, err := resolveTarget(t.Context(), c2.target, groups, c, "", nil, poller, named)
 		if err != nil {
 			t.Errorf("%s: %v", c2.target, err)
 			continue
@@ -53,11 +53,11 @@ func TestTargetsResolveByGroupAndHost(t *testing.T) {
 			named["gone"] = in
 		}
 	}
-	if in, err := resolveTarget(t.Context(), "gone", groups, c, nil, poller, named); err != nil || in.Name() != "h2" {
+	if in, err := resolveTarget(t.Context(), "gone", groups, c, "", nil, poller, named); err != nil || in.Name() != "h2" {
 		t.Errorf("a name given by as: got %v, %v; want h2", in, err)
 	}
 	for _, bad := range []string{"host:h3", "group3.master", "redis1"} {
-		if in, err := resolveTarget(t.Context(), bad, groups, c, nil, poller, named); err == nil {
+		if in, err := resolveTarget(t.Context(), bad, groups, c, "", nil, poller, named); err == nil {
 			t.Errorf("%s: got %s, want an error", bad, in.Name())
 		}
 	}

@@ -1,14 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -33,9 +34,11 @@ type runFlags struct {
 	backend string
 	sets    []string
 	jsonOut string
-	htmlOut string
-	svgOut  string
-	quiet   bool
+	// junitOut is the --junit file: the expectations as JUnit test cases.
+	junitOut string
+	htmlOut  string
+	svgOut   string
+	quiet    bool
 	// startJitter is the most the workload's start is delayed, at random.
 	startJitter time.Duration
 	// allowFaults lets a run apply faults to an external deployment;
@@ -63,17 +66,25 @@ fault with the command it would run, and exits 0, writing nothing. With
 deletes them at the end, and undoes the faults it applied (also on
 SIGINT).
 
+With --junit FILE the run is also written as JUnit XML for CI: the
+scenario is the test suite, each expectation a test case named by its
+text, failed with the measured value in its message; a run that fails
+to start, fails or is interrupted is a suite with one case, "run", in
+error. --json writes the full record and, first, a summary for pipelines
+(schema_version, snake_case keys, durations in seconds; see
+sim/report/SCHEMA.md).
+
 Without a file, runs the embedded ` + scenarios.Default + `. Exit code: 0 when every
 expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 130 when interrupted.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := loadScenario(args, f)
-			if err != nil {
+			if err := checkOutputs("json", f.jsonOut, "junit", f.junitOut, "html", f.htmlOut, "svg", f.svgOut); err != nil {
 				return err
 			}
-			if err := checkOutputs("json", f.jsonOut, "html", f.htmlOut, "svg", f.svgOut); err != nil {
-				return err
+			s, err := loadScenario(args, f)
+			if err != nil {
+				return junitError(f, scenarioName(args), f.backend, err)
 			}
 			if !cmd.Flags().Changed("log-level") {
 				// The report tells what the logs would; keep the terminal
@@ -88,13 +99,22 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 			defer stop()
 			if s.IsExternal() && !f.allowFaults {
 				if err := external.Plan(ctx, s, 0, os.Stdout); err != nil {
-					return exitError{exitBadInput, fmt.Errorf("dry run on the external deployment: %w", err)}
+					return junitError(f, s.Name, s.Backend, exitError{exitBadInput, fmt.Errorf("dry run on the external deployment: %w", err)})
 				}
 				return nil
 			}
 			res, err := runScenario(ctx, s, f, log, os.Stderr)
 			if err != nil {
-				return err
+				return junitError(f, s.Name, s.Backend, err)
+			}
+			if f.junitOut != "" {
+				var b bytes.Buffer
+				if err := report.JUnit(&b, res.Timeline, res.Report); err != nil {
+					return exitError{exitFailed, err}
+				}
+				if err := writeOutput(f.junitOut, b.Bytes()); err != nil {
+					return exitError{exitFailed, err}
+				}
 			}
 			out := io.Writer(os.Stdout)
 			if f.quiet {
@@ -112,8 +132,8 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 			}
 			if f.svgOut != "" {
 				svg := htmlreport.RunSVG(htmlreport.RunData{Timeline: res.Timeline, Report: res.Report})
-				if err := os.WriteFile(f.svgOut, []byte(svg), 0o644); err != nil {
-					return exitError{exitFailed, fmt.Errorf("write %s: %w", f.svgOut, err)}
+				if err := writeOutput(f.svgOut, []byte(svg)); err != nil {
+					return exitError{exitFailed, err}
 				}
 			}
 			if f.jsonOut != "" {
@@ -134,7 +154,8 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringVar(&f.backend, "backend", "", "memory, docker or external (default: the scenario's)")
 	cmd.Flags().StringArrayVar(&f.sets, "set", nil, "override a scenario field, e.g. --set sentinel.down_after=1s (repeatable)")
-	cmd.Flags().StringVar(&f.jsonOut, "json", "", "write the full timeline and verdicts to this file")
+	cmd.Flags().StringVar(&f.jsonOut, "json", "", "write a versioned summary (sim/report/SCHEMA.md), the full timeline and the verdicts to this file")
+	cmd.Flags().StringVar(&f.junitOut, "junit", "", "write the expectations as JUnit XML test cases to this file (for CI)")
 	cmd.Flags().StringVar(&f.htmlOut, "html", "", "write a self-contained HTML report (timeline chart, phases, model) to this file")
 	cmd.Flags().StringVar(&f.svgOut, "svg", "", "write the timeline chart alone as an SVG file")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code, --json and --html only)")
@@ -243,19 +264,39 @@ func (p *progressLine) done() {
 	}
 }
 
-// writeJSON saves the timeline and the verdicts.
+// writeJSON saves the summary, the timeline and the verdicts.
 func writeJSON(path string, tl *timeline.Timeline, r *verdict.Report) error {
-	b, err := json.MarshalIndent(struct {
-		Timeline *timeline.Timeline `json:"timeline"`
-		Report   *verdict.Report    `json:"report"`
-	}{tl, r}, "", " ")
+	b, err := report.JSON(tl, r)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	return writeOutput(path, b)
+}
+
+// junitError writes, when --junit was given, the run that could not be
+// judged as a suite with one case in error, and returns err.
+func junitError(f *runFlags, scenario, backend string, err error) error {
+	if f.junitOut == "" {
+		return err
 	}
-	return nil
+	var b bytes.Buffer
+	if werr := report.JUnitError(&b, scenario, backend, err); werr != nil {
+		return errors.Join(err, werr)
+	}
+	if werr := writeOutput(f.junitOut, b.Bytes()); werr != nil {
+		return errors.Join(err, werr)
+	}
+	return err
+}
+
+// scenarioName names the scenario of args before it is loaded: the
+// file's name without its extension, or the embedded default's.
+func scenarioName(args []string) string {
+	name := scenarios.Default
+	if len(args) > 0 {
+		name = args[0]
+	}
+	return strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
 }
 
 // backendFor picks the backend and proxy starter of a scenario; an

@@ -51,7 +51,9 @@ func Require(t TB) {
 
 // Options configure a Redis process.
 type Options struct {
-	// Password sets requirepass and masterauth.
+	// Password sets requirepass and masterauth; for a Sentinel, its own
+	// requirepass (a master's password is a "sentinel auth-pass" line of
+	// Args).
 	Password string
 	// Persistence enables RDB snapshots on shutdown (save 3600 1); off by
 	// default, as an empty save line.
@@ -139,7 +141,11 @@ func (s *Server) args() ([]string, string, error) {
 		conf := filepath.Join(s.Dir, "sentinel.conf")
 		// Sentinel rewrites its file: keep it if it exists (restart).
 		if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
-			lines := append([]string{"port " + strconv.Itoa(s.Port), "bind 127.0.0.1", "dir " + s.Dir}, s.opts.Args...)
+			lines := []string{"port " + strconv.Itoa(s.Port), "bind 127.0.0.1", "dir " + s.Dir}
+			if s.Password != "" {
+				lines = append(lines, "requirepass "+s.Password)
+			}
+			lines = append(lines, s.opts.Args...)
 			if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 				return nil, "", err
 			}
@@ -228,7 +234,7 @@ func (s *Server) ping(ctx context.Context) error {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Second))
 	cmd := "PING\r\n"
-	if s.Password != "" && !s.opts.Sentinel {
+	if s.Password != "" {
 		cmd = "AUTH " + s.Password + "\r\nPING\r\n"
 	}
 	if _, err := c.Write([]byte(cmd)); err != nil {
@@ -321,9 +327,7 @@ func (s *Server) Close() {
 // Client returns a go-redis client for the process.
 func (s *Server) Client() *redis.Client {
 	opt := &redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second}
-	if !s.opts.Sentinel {
-		opt.Password = s.Password
-	}
+	opt.Password = s.Password
 	return redis.NewClient(opt)
 }
 

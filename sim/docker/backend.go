@@ -204,17 +204,8 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 			return nil, err
 		}
 	}
+	conf := sentinelConf(t, masterIPs)
 	for i, name := range t.Sentinels {
-		conf := fmt.Sprintf("port %d\ndir /data\nsentinel resolve-hostnames no\n", SentinelPort)
-		for k, g := range t.Groups {
-			conf += fmt.Sprintf("sentinel monitor %s %s %d %d\n"+
-				"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s %d\nsentinel parallel-syncs %s %d\n",
-				g.MasterName, masterIPs[k], RedisPort, t.Quorum,
-				g.MasterName, t.DownAfter.Milliseconds(), g.MasterName, t.FailoverTimeout.Milliseconds(), g.MasterName, t.ParallelSyncs)
-			if t.Password != "" {
-				conf += fmt.Sprintf("sentinel auth-pass %s %s\n", g.MasterName, t.Password)
-			}
-		}
 		files := []testcontainers.ContainerFile{{Reader: strings.NewReader(conf), ContainerFilePath: "/data/sentinel.conf", FileMode: 0o666}}
 		c, err := cl.run(ctx, name, rig.KindSentinel, cl.images.Redis, 20+i, []string{"redis-server", "/data/sentinel.conf", "--sentinel"}, files, nil)
 		if err != nil {
@@ -500,10 +491,31 @@ func (cl *Cluster) waitReplicasSynced(ctx context.Context, group []*Container) e
 	return nil
 }
 
+// sentinelConf is every Sentinel's sentinel.conf: a monitor line and the
+// settings per group, the nodes' password as auth-pass, and the
+// Sentinels' own password as requirepass (Sentinel authenticates to the
+// other Sentinels with it too, so all share it).
+func sentinelConf(t rig.Topology, masterIPs []netip.Addr) string {
+	conf := fmt.Sprintf("port %d\ndir /data\nsentinel resolve-hostnames no\n", SentinelPort)
+	if t.SentinelPassword != "" {
+		conf += fmt.Sprintf("requirepass %s\n", t.SentinelPassword)
+	}
+	for k, g := range t.Groups {
+		conf += fmt.Sprintf("sentinel monitor %s %s %d %d\n"+
+			"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s %d\nsentinel parallel-syncs %s %d\n",
+			g.MasterName, masterIPs[k], RedisPort, t.Quorum,
+			g.MasterName, t.DownAfter.Milliseconds(), g.MasterName, t.FailoverTimeout.Milliseconds(), g.MasterName, t.ParallelSyncs)
+		if t.Password != "" {
+			conf += fmt.Sprintf("sentinel auth-pass %s %s\n", g.MasterName, t.Password)
+		}
+	}
+	return conf
+}
+
 func (cl *Cluster) waitSentinelsDiscovered(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for _, s := range cl.sentinels {
-		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Protocol: 2, DisableIdentity: true})
+		rc := redis.NewClient(&redis.Options{Addr: s.Addr(), Password: cl.topo.SentinelPassword, Protocol: 2, DisableIdentity: true})
 		for k, g := range cl.topo.Groups {
 			want := []string{"num-slaves", strconv.Itoa(len(cl.groups[k]) - 1), "num-other-sentinels", strconv.Itoa(len(cl.sentinels) - 1)}
 			for {

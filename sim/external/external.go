@@ -128,7 +128,7 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 	reported := map[string]bool{}
 	var extra []string
 	for _, sa := range d.Sentinels {
-		hp, replicas, err := askSentinel(ctx, sa, d.MasterName, timeout)
+		hp, replicas, err := askSentinel(ctx, sa, s.Sentinel.Password, d.MasterName, timeout)
 		if err != nil {
 			return nil, fmt.Errorf("sentinel %s: %w", sa, err)
 		}
@@ -196,10 +196,11 @@ func nodeList(nodes []scenario.ExternalNode) string {
 	return strings.Join(out, ", ")
 }
 
-// askSentinel asks a Sentinel for the master of name and the replicas it
+// askSentinel asks a Sentinel (authenticating with password, its
+// requirepass, when not empty) for the master of name and the replicas it
 // knows, as host:port.
-func askSentinel(ctx context.Context, addr, name string, timeout time.Duration) (string, []string, error) {
-	rc := client(addr, "", timeout)
+func askSentinel(ctx context.Context, addr, password, name string, timeout time.Duration) (string, []string, error) {
+	rc := client(addr, password, timeout)
 	defer rc.Close()
 	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()
@@ -424,7 +425,7 @@ func (c *cluster) deleteKeys(ctx context.Context) error {
 	var addr string
 	var lastErr error
 	for _, sa := range d.Sentinels {
-		hp, _, err := askSentinel(ctx, sa, d.MasterName, c.b.opt.Timeout)
+		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
 		if err == nil {
 			addr = hp
 			break

@@ -256,7 +256,7 @@ func (n *node) failover(ctx context.Context) (string, error) {
 	before := ""
 	var errs []error
 	for _, sa := range d.Sentinels {
-		hp, _, err := askSentinel(ctx, sa, d.MasterName, c.b.opt.Timeout)
+		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
 		if err == nil {
 			before = hp
 			break
@@ -272,7 +272,7 @@ func (n *node) failover(ctx context.Context) (string, error) {
 	by := ""
 	errs = nil
 	for _, sa := range d.Sentinels {
-		rc := client(sa, "", c.b.opt.Timeout)
+		rc := client(sa, c.b.s.Sentinel.Password, c.b.opt.Timeout)
 		err := rc.Do(ctx, "SENTINEL", "FAILOVER", d.MasterName).Err()
 		rc.Close()
 		if err == nil {
@@ -290,7 +290,7 @@ func (n *node) failover(ctx context.Context) (string, error) {
 	}
 	start := time.Now()
 	for time.Since(start) < limit {
-		hp, _, err := askSentinel(ctx, by, d.MasterName, c.b.opt.Timeout)
+		hp, _, err := askSentinel(ctx, by, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
 		if err == nil && hp != before {
 			name, _ := c.NodeByAddr(hp)
 			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the master moved from %s to %s (%s) in %v", d.MasterName, by, before, hp, name, time.Since(start).Round(time.Millisecond)), nil

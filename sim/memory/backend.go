@@ -53,7 +53,7 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 	c := &Cluster{nw: newNetwork(seed), log: log}
 	opts := nodeOptions{password: t.Password, persistence: t.Persistence, lag: t.ReplicationLag,
 		minReplicasToWrite: t.MinReplicasToWrite, minReplicasMaxLag: t.MinReplicasMaxLag}
-	cfg := sentinelConfig{quorum: t.Quorum, downAfter: t.DownAfter, failoverTimeout: t.FailoverTimeout, parallelSyncs: t.ParallelSyncs}
+	cfg := sentinelConfig{quorum: t.Quorum, downAfter: t.DownAfter, failoverTimeout: t.FailoverTimeout, parallelSyncs: t.ParallelSyncs, password: t.SentinelPassword}
 	var replicas []*Node
 	for _, g := range t.Groups {
 		if len(g.Nodes) == 0 {

@@ -23,6 +23,9 @@ type sentinelConfig struct {
 	downAfter       time.Duration
 	failoverTimeout time.Duration
 	parallelSyncs   int
+	// password is the Sentinel's requirepass: its RESP front refuses
+	// commands before AUTH (none when empty).
+	password string
 }
 
 // monitored is one "sentinel monitor" line: a master's name and address

@@ -14,7 +14,8 @@ import (
 )
 
 // startServer opens the Sentinel's RESP port: SENTINEL, INFO, ROLE and,
-// from miniredis, PING and pub/sub for the events.
+// from miniredis, PING and pub/sub for the events; with a password, only
+// after AUTH.
 func (s *Sentinel) startServer() error {
 	ln, err := listenRetry(s.addr)
 	if err != nil {
@@ -37,9 +38,13 @@ func (s *Sentinel) startServer() error {
 			c.WriteBulk(m.name)
 		}
 	})
+	gate := newPasswordGate(s.cfg.password)
 	srv.SetPreHook(func(c *server.Peer, cmd string, args ...string) bool {
 		if !s.waitRunning() {
 			c.Close()
+			return true
+		}
+		if gate.check(c, cmd, args) {
 			return true
 		}
 		switch cmd {

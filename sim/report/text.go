@@ -1,6 +1,9 @@
 // Package report renders a run's verdict for people: a summary, the
 // interruption broken into phases, lost writes, the two-master window, the
-// expectations, and a compact timeline.
+// expectations, and a compact timeline. For pipelines it writes the same
+// verdict as JUnit XML (JUnit) and as the versioned summary of the --json
+// file (JSON, Summary), whose JSON Schema it embeds (Schema, Validate);
+// SCHEMA.md documents both.
 package report
 
 import (
@@ -207,14 +210,7 @@ func expectations(w io.Writer, r *verdict.Report) {
 		if !e.Held {
 			mark = "FAIL"
 		}
-		val := fmt.Sprintf("%g", e.Measured)
-		if e.IsDuration() {
-			val = secs(time.Duration(e.Measured * float64(time.Second)))
-		}
-		if e.Unknown != "" {
-			val = "unknown: " + e.Unknown
-		}
-		fmt.Fprintf(w, "  %s %-32s (measured %s)\n", mark, e.Raw, val)
+		fmt.Fprintf(w, "  %s %-32s (measured %s)\n", mark, e.Raw, measured(e))
 	}
 }
 

@@ -28,8 +28,11 @@ type Topology struct {
 	// Hosts place instances on named hosts (failure domains), a host
 	// fault acting on all of a host's members at once. An instance on no
 	// host is alone; no hosts means every instance is alone.
-	Hosts              []Host
-	Password           string
+	Hosts []Host
+	// Password is the nodes' requirepass and masterauth (none when empty).
+	Password string
+	// SentinelPassword is the Sentinels' requirepass (none when empty).
+	SentinelPassword   string
 	MinReplicasToWrite int
 	MinReplicasMaxLag  time.Duration
 	// Persistence makes a graceful stop write a snapshot that a restart
@@ -149,7 +152,7 @@ func TopologyOf(s *scenario.Scenario) Topology {
 	}
 	return Topology{
 		Groups: groups, Hosts: hosts,
-		Password:           s.Topology.Password,
+		Password: s.Topology.Password, SentinelPassword: s.Sentinel.Password,
 		MinReplicasToWrite: s.Topology.MinReplicasToWrite, MinReplicasMaxLag: s.Topology.MinReplicasMaxLag.D,
 		Persistence: s.Topology.Persistence, ReplicationLag: s.Topology.ReplicationLag.D,
 		Sentinels: s.SentinelNames(), Quorum: s.Sentinel.Quorum, DownAfter: s.Sentinel.DownAfter.D,

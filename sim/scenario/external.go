@@ -22,8 +22,8 @@ type External struct {
 	// MasterName is the master name the Sentinels monitor (default
 	// sentinel.master_name's, mymaster).
 	MasterName string `yaml:"master_name"`
-	// SentinelPassword is the Sentinels' requirepass (not supported yet:
-	// must be empty).
+	// SentinelPassword is the Sentinels' requirepass (default none); it
+	// becomes sentinel.password.
 	SentinelPassword string `yaml:"sentinel_password"`
 	// Nodes are the Redis nodes, at least two: a name for reports and
 	// targets, and the address as Sentinel reports it.
@@ -97,7 +97,7 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
 	}
 	e := &s.External
-	given := len(e.Sentinels) > 0 || len(e.Nodes) > 0 || e.MasterName != "" || e.Proxy != (ExternalProxy{}) || e.CommandTimeout.Set()
+	given := len(e.Sentinels) > 0 || len(e.Nodes) > 0 || e.MasterName != "" || e.SentinelPassword != "" || e.Proxy != (ExternalProxy{}) || e.CommandTimeout.Set()
 	if !s.IsExternal() {
 		if given {
 			bad("external", "only backend external reads an external section: set backend: external, or remove it")
@@ -125,8 +125,13 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	for i, a := range e.Sentinels {
 		addr(fmt.Sprintf("external.sentinels[%d]", i), a)
 	}
-	if e.SentinelPassword != "" {
-		bad("external.sentinel_password", "a Sentinel password is not supported yet: the observers do not authenticate to Sentinels")
+	switch {
+	case s.Sentinel.Password != "" && s.Sentinel.Password != e.SentinelPassword:
+		bad("sentinel.password", "backend external takes the Sentinels' password as external.sentinel_password")
+	case passwordProblem(e.SentinelPassword) != "":
+		bad("external.sentinel_password", "%s", passwordProblem(e.SentinelPassword))
+	default:
+		s.Sentinel.Password = e.SentinelPassword
 	}
 	switch {
 	case e.MasterName == "" && s.Sentinel.MasterName != "":

@@ -124,6 +124,12 @@ type Sentinel struct {
 	// for all (default: Sentinel i on host i, modulo the number of
 	// topology.hosts).
 	Hosts []string `yaml:"hosts"`
+	// Password is the Sentinels' own requirepass (default none): the
+	// backends configure their Sentinels with it, and every connection
+	// the harness and a Sentinel-aware proxy make to a Sentinel
+	// authenticates with it. With backend external it is
+	// external.sentinel_password.
+	Password string `yaml:"password"`
 }
 
 // Proxy is the proxy under test.

@@ -20,6 +20,8 @@ func (s *Scenario) Settings() map[string]string {
 	delete(out, "name")
 	delete(out, "description")
 	delete(out, "topology.password")
+	delete(out, "sentinel.password")
+	delete(out, "external.sentinel_password")
 	return out
 }
 

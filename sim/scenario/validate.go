@@ -18,6 +18,20 @@ import (
 
 var namePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]*$`)
 
+// passwordPattern is a password that goes into a config file line
+// (sentinel.conf's requirepass) as it is: printable ASCII without spaces
+// or quotes.
+var passwordPattern = regexp.MustCompile(`^[!#-&(-\[\]-~]+$`)
+
+// passwordProblem says what is wrong with a Sentinel password ("" when
+// nothing is).
+func passwordProblem(pw string) string {
+	if pw == "" || passwordPattern.MatchString(pw) {
+		return ""
+	}
+	return "invalid password: printable ASCII without spaces, quotes or backslashes"
+}
+
 // Defaults of a scenario, applied by normalize.
 const (
 	DefaultDuration        = 30 * time.Second
@@ -169,6 +183,9 @@ func (s *Scenario) normalize() []fieldError {
 		se.MasterName = "mymaster"
 	} else if !namePattern.MatchString(se.MasterName) {
 		bad("sentinel.master_name", "invalid name %q: letters, digits, '-' and '_'", se.MasterName)
+	}
+	if msg := passwordProblem(se.Password); msg != "" && !s.IsExternal() {
+		bad("sentinel.password", "%s", msg)
 	}
 
 	errs = append(errs, s.normalizeGroups(masterNameGiven, countOK)...)

@@ -301,7 +301,7 @@ func BuildProxyConfig(s *scenario.Scenario, nodes []NodeAddr, sentinels []string
 		for i, g := range l.Groups {
 			for name, role := range map[string]string{g.MasterBackend: "master", g.ReplicaBackend: "replica"} {
 				if b := cfg.Backend(name); b != nil {
-					b.Sentinel = &config.Sentinel{MasterName: groups[i].MasterName, Addrs: sentinels, Role: role}
+					b.Sentinel = &config.Sentinel{MasterName: groups[i].MasterName, Addrs: sentinels, Role: role, Password: s.Sentinel.Password}
 				}
 			}
 		}

@@ -270,3 +270,19 @@ func TestOneGroupTakesTheFirstPairAndRefusesASecond(t *testing.T) {
 		t.Errorf("got %v, want %s...", err, want)
 	}
 }
+
+// A Sentinel-aware proxy authenticates to the Sentinels with
+// sentinel.password.
+func TestSentinelAwareProxyTakesTheSentinelPassword(t *testing.T) {
+	s := load(t, "master-kill", "proxy.sentinel_aware=true", "sentinel.password=s3cret!")
+	l, err := undertest.BuildProxyConfig(s, placeholders(s), []string{"127.0.0.1:26379"}, undertest.InProcess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{l.Groups[0].MasterBackend, l.Groups[0].ReplicaBackend} {
+		b := l.Config.Backend(name)
+		if b == nil || b.Sentinel == nil || b.Sentinel.Password != "s3cret!" {
+			t.Errorf("backend %s: Sentinel settings %+v, want the password s3cret!", name, b)
+		}
+	}
+}

@@ -8,7 +8,7 @@ prints one JSON answer per line on stdout. Requests run on a few threads,
 so answers may come in any order. It exits when stdin closes.
 
 Environment: REDISHA_SENTINELS (host:port,...), REDISHA_MASTER_NAME,
-REDISHA_PASSWORD, REDISHA_TIMEOUT_MS (the harness's operation timeout,
+REDISHA_PASSWORD, REDISHA_SENTINEL_PASSWORD, REDISHA_TIMEOUT_MS (the harness's operation timeout,
 used as the socket timeout), REDISHA_DRIVER_THREADS (default 8).
 """
 import json
@@ -49,8 +49,12 @@ def main():
     timeout = int(os.environ.get("REDISHA_TIMEOUT_MS", "1000")) / 1000.0
     threads = int(os.environ.get("REDISHA_DRIVER_THREADS", "8"))
 
+    sentinel_kwargs = {"socket_timeout": timeout}
+    sentinel_password = os.environ.get("REDISHA_SENTINEL_PASSWORD") or None
+    if sentinel_password:
+        sentinel_kwargs["password"] = sentinel_password
     sentinel = Sentinel(sentinels, socket_timeout=timeout, password=password,
-                        sentinel_kwargs={"socket_timeout": timeout})
+                        sentinel_kwargs=sentinel_kwargs)
     master = sentinel.master_for(name, socket_timeout=timeout, socket_connect_timeout=timeout,
                                  connection_class=TracedConnection)
     replica = sentinel.slave_for(name, socket_timeout=timeout, socket_connect_timeout=timeout,
