@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -98,12 +99,12 @@ func (s *Scenario) specs() []GroupSpec {
 func (s *Scenario) ResolvedGroups() []Group {
 	specs := s.specs()
 	if len(specs) == 1 && specs[0].Name == "" && specs[0].Nodes == 0 {
-		return []Group{{Name: "group1", MasterName: cmpOr(specs[0].MasterName, s.Sentinel.MasterName), Nodes: s.plainNodeNames(),
+		return []Group{{Name: "group1", MasterName: cmp.Or(specs[0].MasterName, s.Sentinel.MasterName), Nodes: s.plainNodeNames(),
 			MasterBackend: specs[0].MasterBackend, ReplicaBackend: specs[0].ReplicaBackend}}
 	}
 	out := make([]Group, 0, len(specs))
 	for i, g := range specs {
-		name := cmpOr(g.Name, fmt.Sprintf("group%d", i+1))
+		name := cmp.Or(g.Name, fmt.Sprintf("group%d", i+1))
 		n := g.Nodes
 		if n == 0 {
 			n = s.Topology.Nodes
@@ -121,7 +122,7 @@ func (s *Scenario) ResolvedGroups() []Group {
 		if master == "" && len(specs) == 1 {
 			master = s.Sentinel.MasterName
 		}
-		out = append(out, Group{Name: name, MasterName: cmpOr(master, name), Nodes: nodes,
+		out = append(out, Group{Name: name, MasterName: cmp.Or(master, name), Nodes: nodes,
 			MasterBackend: g.MasterBackend, ReplicaBackend: g.ReplicaBackend})
 	}
 	return out
@@ -187,11 +188,4 @@ func (s *Scenario) HostOf(member string) string {
 		}
 	}
 	return ""
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
