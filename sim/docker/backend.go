@@ -552,20 +552,12 @@ func dictHas(d, kv []string) bool {
 
 // Nodes returns the Redis containers.
 func (cl *Cluster) Nodes() []rig.Instance {
-	out := make([]rig.Instance, len(cl.nodes))
-	for i, n := range cl.nodes {
-		out[i] = n
-	}
-	return out
+	return rig.Instances(cl.nodes)
 }
 
 // Sentinels returns the Sentinel containers.
 func (cl *Cluster) Sentinels() []rig.Instance {
-	out := make([]rig.Instance, len(cl.sentinels))
-	for i, s := range cl.sentinels {
-		out[i] = s
-	}
-	return out
+	return rig.Instances(cl.sentinels)
 }
 
 // Hosts returns the hosts: each acts on all its containers at once.

@@ -357,19 +357,11 @@ type applied struct {
 }
 
 func (c *cluster) Nodes() []rig.Instance {
-	out := make([]rig.Instance, len(c.nodes))
-	for i, n := range c.nodes {
-		out[i] = n
-	}
-	return out
+	return rig.Instances(c.nodes)
 }
 
 func (c *cluster) Sentinels() []rig.Instance {
-	out := make([]rig.Instance, len(c.sentinels))
-	for i, s := range c.sentinels {
-		out[i] = s
-	}
-	return out
+	return rig.Instances(c.sentinels)
 }
 
 func (c *cluster) Hosts() []rig.Instance { return nil }

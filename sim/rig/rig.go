@@ -420,3 +420,13 @@ func together(members []Stepper, f func(Stepper) error) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// Instances returns a backend's instances of one concrete type as
+// Instances, for Cluster.Nodes and Cluster.Sentinels.
+func Instances[T Instance](xs []T) []Instance {
+	out := make([]Instance, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
