@@ -102,10 +102,7 @@ func writePredictionJSON(path string, pred *model.Prediction) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeOutput(path, b)
 }
 
 // reportModel prints, after a run's report, the run against the model;

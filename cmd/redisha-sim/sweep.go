@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -266,10 +267,10 @@ func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 	if f.jsonOut != "" {
 		b, err := json.MarshalIndent(res, "", " ")
 		if err == nil {
-			err = os.WriteFile(f.jsonOut, b, 0o644)
+			err = writeOutput(f.jsonOut, b)
 		}
 		if err != nil {
-			return exitError{exitFailed, fmt.Errorf("write %s: %w", f.jsonOut, err)}
+			return exitError{exitFailed, err}
 		}
 	}
 	if f.htmlOut != "" {
@@ -278,8 +279,8 @@ func writeSweep(res *sweep.Result, f *sweepFlags, out io.Writer) error {
 		}
 	}
 	if f.svgOut != "" {
-		if err := os.WriteFile(f.svgOut, []byte(htmlreport.SweepSVG(sweepChart(res))), 0o644); err != nil {
-			return exitError{exitFailed, fmt.Errorf("write %s: %w", f.svgOut, err)}
+		if err := writeOutput(f.svgOut, []byte(htmlreport.SweepSVG(sweepChart(res)))); err != nil {
+			return exitError{exitFailed, err}
 		}
 	}
 	if failed > 0 {
@@ -534,21 +535,14 @@ func printTable(w io.Writer, header []string, rows [][]string) {
 }
 
 func writeCSV(path string, header []string, rows [][]string) error {
-	fh, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	w := csv.NewWriter(fh)
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
 	_ = w.Write(header)
 	_ = w.WriteAll(rows)
 	if err := w.Error(); err != nil {
-		fh.Close()
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := fh.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeOutput(path, b.Bytes())
 }
 
 // durationValue parses a swept value as a duration, if it is one.
