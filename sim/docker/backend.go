@@ -155,7 +155,7 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 		return nil, err
 	}
 	setTCLogger(log)
-	runID := randomID()
+	runID := runIDFromEnv()
 	cl := &Cluster{runID: runID, cli: cli, topo: t, log: log.With("run", runID), byAddr: map[string]string{},
 		labels: map[string]string{LabelProject: "1", LabelRun: runID}}
 	for k, v := range ownerLabels() {
@@ -173,6 +173,9 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 		return nil, err
 	}
 	if err := cl.createNetworks(ctx, t.Subnet); err != nil {
+		return nil, err
+	}
+	if err := cl.attachRunner(ctx); err != nil {
 		return nil, err
 	}
 	var masterIPs []netip.Addr
@@ -600,6 +603,7 @@ func (cl *Cluster) Close(ctx context.Context) error {
 			}
 		}
 	}
+	cl.detachRunner(ctx)
 	for _, n := range []*testcontainers.DockerNetwork{cl.clients, cl.cluster} {
 		if n != nil {
 			if err := n.Remove(ctx); err != nil {
