@@ -289,7 +289,11 @@ func RunInRunner(ctx context.Context, opt RunnerOptions) (res RunnerResult, err 
 		pw.CloseWithError(cerr)
 	}()
 	lines := make(chan error, 1)
-	go func() { lines <- relayStdout(pr, stdout) }()
+	copied.Add(1)
+	go func() {
+		defer copied.Done()
+		relayStdout(pr, stdout, lines)
+	}()
 
 	code, werr := waitRunner(ctx, cli, id, lines)
 	logs.Close()
@@ -367,22 +371,24 @@ func waitRunner(ctx context.Context, cli *client.Client, id string, lines <-chan
 // errLineSeen tells waitRunner that the protocol line came.
 var errLineSeen = errors.New("protocol line seen")
 
-// relayStdout checks the runner's first line against RunnerProtocolLine
-// (reporting errLineSeen, or the mismatch, at once) and copies the rest to
-// out.
-func relayStdout(r io.Reader, out io.Writer) error {
+// relayStdout checks the runner's first line (at most 4 kB) against
+// RunnerProtocolLine, sends errLineSeen or the mismatch on first, and
+// copies the rest to out (discards it after a mismatch) until r ends.
+func relayStdout(r io.Reader, out io.Writer, first chan<- error) {
 	br := bufio.NewReaderSize(r, 4096)
-	line, err := br.ReadString('\n')
-	line = strings.TrimRight(line, "\r\n")
-	if line != RunnerProtocolLine {
-		io.Copy(io.Discard, br)
-		if err != nil && line == "" {
-			return fmt.Errorf("%w: it printed nothing (%v)", ErrRunnerProtocol, err)
-		}
-		return fmt.Errorf("%w: its first line is %.80q, want %q", ErrRunnerProtocol, line, RunnerProtocolLine)
+	b, err := br.ReadSlice('\n')
+	line := strings.TrimRight(string(b), "\r\n")
+	switch {
+	case line == RunnerProtocolLine:
+		first <- errLineSeen
+	case err != nil && line == "":
+		first <- fmt.Errorf("%w: it printed nothing (%v)", ErrRunnerProtocol, err)
+		out = io.Discard
+	default:
+		first <- fmt.Errorf("%w: its first line is %.80q, want %q", ErrRunnerProtocol, line, RunnerProtocolLine)
+		out = io.Discard
 	}
-	go io.Copy(out, br)
-	return errLineSeen
+	io.Copy(out, br)
 }
 
 // stopRunner sends the runner SIGTERM: the run in it removes what it made
