@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +36,15 @@ func newRunnerCmd() *cobra.Command {
 				return exitError{exitBadInput, fmt.Errorf("runner protocol %q asked, this binary speaks %d", args[0], docker.RunnerProtocol)}
 			}
 			fmt.Println(docker.RunnerProtocolLine)
+			if os.Getenv(docker.EnvRunnerName) != "" {
+				// The host holds our stdin: its end is the host gone
+				// (even killed). Stop the run as SIGTERM does (run's
+				// handler), so that it removes what it made.
+				go func() {
+					io.Copy(io.Discard, os.Stdin)
+					syscall.Kill(os.Getpid(), syscall.SIGTERM)
+				}()
+			}
 			if code := run(append([]string{"run"}, args[1:]...)); code != exitOK {
 				return exitError{code, nil}
 			}

@@ -29,6 +29,9 @@ package docker
 //     RunnerResultPath; the host copies it out and renders the report, the
 //     JUnit, HTML and SVG files itself, as after a direct run. The runner's
 //     standard output and error are streamed to the host's.
+//   - The host holds the runner's standard input open while it waits; the
+//     runner stops its run (as on SIGTERM) when it ends, so that a host
+//     that dies, even killed, stops its runner.
 //   - The host removes the runner when it exits, on error and on
 //     SIGINT/SIGTERM (it first stops the runner with SIGTERM, so that the
 //     run removes its own containers, then removes whatever still carries
@@ -248,6 +251,10 @@ func RunInRunner(ctx context.Context, opt RunnerOptions) (res RunnerResult, err 
 		Config: &container.Config{
 			Image: opt.Images.Proxy, Entrypoint: []string{"/usr/local/bin/redisha-sim"}, Cmd: cmd, Env: env, Labels: labels,
 			WorkingDir: RunnerScenarioDir,
+			// The host holds the runner's stdin while it waits: when the
+			// host goes away (even killed), the runner reads its end and
+			// stops the run, which cleans up.
+			OpenStdin: true, StdinOnce: true, AttachStdin: true,
 		},
 		HostConfig: &container.HostConfig{Binds: []string{socket + ":" + runnerSocket}},
 	})
@@ -271,6 +278,11 @@ func RunInRunner(ctx context.Context, opt RunnerOptions) (res RunnerResult, err 
 	if _, err := cli.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: files}); err != nil {
 		return res, fmt.Errorf("copy the scenario into the runner: %w", err)
 	}
+	att, err := cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true})
+	if err != nil {
+		return res, fmt.Errorf("attach to the runner's input: %w", err)
+	}
+	defer att.Close()
 	if _, err := cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return res, fmt.Errorf("start the runner: %w", err)
 	}
