@@ -112,6 +112,31 @@ var _ = Describe("The harness where it cannot reach the containers", Ordered, La
 		Expect(dock-mem).To(BeNumerically("~", 0, agreement), "runner %v, memory %v", dock, mem)
 		expectNoLeftovers(ctx)
 	}, SpecTimeout(runTimeout))
+
+	It("an interrupted run in runner mode (SIGINT) removes the runner, its containers and networks", Label("cleanup"), func(ctx SpecContext) {
+		cmd := startRunnerRun(ctx)
+		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+		Expect(exitCode(cmd)).To(Equal(130))
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(runTimeout))
+
+	It("a killed host's runner stops its run, and redisha-sim clean removes the runner", Label("cleanup"), func(ctx SpecContext) {
+		cmd := startRunnerRun(ctx)
+		Expect(cmd.Process.Kill()).To(Succeed())
+		exitCode(cmd)
+		// The runner reads the end of its input and removes the run's
+		// containers and networks; it stays, exited, for clean.
+		Eventually(func() []string {
+			cs, ns, err := docker.Leftovers(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			return append(cs, ns...)
+		}).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(time.Second).
+			Should(ConsistOf(MatchRegexp(`^redisha-[0-9a-f]+-runner \(exited\)$`)), "only the exited runner is left")
+		out, err := exec.CommandContext(ctx, binary, "clean").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(MatchRegexp(`removed [1-9]\d* container`))
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(runTimeout))
 })
 
 // runInHarnessContainer runs `redisha-sim run` on master-kill in a
@@ -244,6 +269,20 @@ func forwardToDockerSocket(ctx context.Context) (string, *atomic.Int64) {
 		}
 	}()
 	return ln.Addr().String(), &conns
+}
+
+// startRunnerRun starts `redisha-sim run --backend docker` on
+// master-kill in runner mode and waits until the run's containers exist
+// (the runner and at least two of the cluster's).
+func startRunnerRun(ctx context.Context) *exec.Cmd {
+	GinkgoHelper()
+	cmd := exec.Command(binary, "run", "--backend", "docker", "--docker-mode", "runner", "-q", "scenarios/master-kill.yaml")
+	cmd.Dir = ".."
+	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(cmd.Start()).To(Succeed())
+	Eventually(ours).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
+		Should(BeNumerically(">=", 3), "the run's containers")
+	return cmd
 }
 
 // readRunJSON decodes a run's --json file.
