@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,24 +119,26 @@ var _ = Describe("The harness where it cannot reach the containers", Ordered, La
 		cmd := startRunnerRun(ctx)
 		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
 		Expect(exitCode(cmd)).To(Equal(130))
+		Expect(ownedBy(ctx, cmd.Process.Pid)).To(BeEmpty(), "the run's containers and networks")
 		expectNoLeftovers(ctx)
 	}, SpecTimeout(runTimeout))
 
-	It("a killed host's runner stops its run, and redisha-sim clean removes the runner", Label("cleanup"), func(ctx SpecContext) {
+	It("a killed host's runner stops its run and is left for redisha-sim clean", Label("cleanup"), func(ctx SpecContext) {
 		cmd := startRunnerRun(ctx)
 		Expect(cmd.Process.Kill()).To(Succeed())
 		exitCode(cmd)
 		// The runner reads the end of its input and removes the run's
-		// containers and networks; it stays, exited, for clean.
-		Eventually(func() []string {
-			cs, ns, err := docker.Leftovers(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			return append(cs, ns...)
-		}).WithContext(ctx).WithTimeout(2*time.Minute).WithPolling(time.Second).
+		// containers and networks; it stays, exited, labelled with the
+		// dead host process as its owner.
+		Eventually(ownedBy).WithContext(ctx).WithArguments(cmd.Process.Pid).WithTimeout(2*time.Minute).WithPolling(time.Second).
 			Should(ConsistOf(MatchRegexp(`^redisha-[0-9a-f]+-runner \(exited\)$`)), "only the exited runner is left")
-		out, err := exec.CommandContext(ctx, binary, "clean").CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), string(out))
-		Expect(string(out)).To(MatchRegexp(`removed [1-9]\d* container`))
+		// Leftovers lists it: what clean removes (clean itself is not run
+		// here, it would remove other runs' leftovers too).
+		cs, _, err := docker.Leftovers(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		runner := ownedBy(ctx, cmd.Process.Pid)[0]
+		Expect(cs).To(ContainElement(runner))
+		removeOwnedBy(ctx, cmd.Process.Pid)
 		expectNoLeftovers(ctx)
 	}, SpecTimeout(runTimeout))
 })
@@ -144,10 +148,7 @@ var _ = Describe("The harness where it cannot reach the containers", Ordered, La
 // own, with the Docker socket mounted, and returns its result and output.
 func runInHarnessContainer(ctx context.Context, sets []string) (*sim.Result, string) {
 	GinkgoHelper()
-	tc, err := testcontainers.NewDockerClientWithOpts(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	cli := tc.Client
-	DeferCleanup(cli.Close)
+	cli := dockerClient(ctx)
 	tag := fmt.Sprintf("e2e-harness-%d", time.Now().UnixNano())
 	labels := map[string]string{docker.LabelProject: "1", docker.LabelRun: tag, docker.LabelRole: "e2e-harness"}
 	nw, err := cli.NetworkCreate(ctx, tag, client.NetworkCreateOptions{Labels: labels})
@@ -280,9 +281,66 @@ func startRunnerRun(ctx context.Context) *exec.Cmd {
 	cmd.Dir = ".."
 	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 	Expect(cmd.Start()).To(Succeed())
-	Eventually(ours).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
-		Should(BeNumerically(">=", 3), "the run's containers")
+	Eventually(func() int { return len(ownedBy(ctx, cmd.Process.Pid)) }).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
+		Should(BeNumerically(">=", 4), "the runner and the run's first containers")
 	return cmd
+}
+
+// ownedBy lists the containers ("name (state)") and networks labelled
+// with pid as their owner's process ID.
+func ownedBy(ctx context.Context, pid int) []string {
+	GinkgoHelper()
+	cli := dockerClient(ctx)
+	f := client.Filters{}
+	f.Add("label", docker.LabelOwnerPID+"="+strconv.Itoa(pid))
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	Expect(err).NotTo(HaveOccurred())
+	ns, err := cli.NetworkList(ctx, client.NetworkListOptions{Filters: f})
+	Expect(err).NotTo(HaveOccurred())
+	var out []string
+	for _, c := range cs.Items {
+		out = append(out, strings.TrimPrefix(strings.Join(c.Names, ","), "/")+" ("+string(c.State)+")")
+	}
+	for _, n := range ns.Items {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+// removeOwnedBy removes the containers labelled with pid as their owner.
+func removeOwnedBy(ctx context.Context, pid int) {
+	GinkgoHelper()
+	cli := dockerClient(ctx)
+	f := client.Filters{}
+	f.Add("label", docker.LabelOwnerPID+"="+strconv.Itoa(pid))
+	cs, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	Expect(err).NotTo(HaveOccurred())
+	for _, c := range cs.Items {
+		_, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+		Expect(ignoreNotFound(err)).To(Succeed())
+	}
+}
+
+var (
+	specClientOnce sync.Once
+	specClient     *client.Client
+	specClientErr  error
+)
+
+// dockerClient is the Docker client of these specs (DOCKER_HOST and the
+// rest of the environment, as testcontainers reads them), made once.
+func dockerClient(ctx context.Context) *client.Client {
+	GinkgoHelper()
+	specClientOnce.Do(func() {
+		tc, err := testcontainers.NewDockerClientWithOpts(ctx)
+		if err != nil {
+			specClientErr = err
+			return
+		}
+		specClient = tc.Client
+	})
+	Expect(specClientErr).NotTo(HaveOccurred())
+	return specClient
 }
 
 // readRunJSON decodes a run's --json file.
