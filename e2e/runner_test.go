@@ -111,6 +111,7 @@ var _ = Describe("The harness where it cannot reach the containers", Ordered, La
 		Expect(failoverProblems(res, f.Target)).To(BeEmpty())
 		mem := memory()
 		dock := res.Report.WriteInterruption.Duration
+		AddReportEntry("write interruption on master-kill via redisha, DOCKER_HOST=tcp", map[string]any{"memory": mem, "runner": dock})
 		Expect(dock-mem).To(BeNumerically("~", 0, agreement), "runner %v, memory %v", dock, mem)
 		expectNoLeftovers(ctx)
 	}, SpecTimeout(runTimeout))

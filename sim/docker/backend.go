@@ -9,6 +9,10 @@
 // network only, so clients still reach it: a split brain. Every container
 // has a fixed address on each network, kept across stop and start, since
 // Sentinel cannot follow a node whose address changes.
+//
+// Where the harness cannot route to those networks (Docker Desktop, a
+// remote daemon, a harness in a container), the whole run goes into a
+// runner container attached to them: see runner.go.
 package docker
 
 import (
