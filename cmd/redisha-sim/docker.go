@@ -21,7 +21,9 @@ func newImagesCmd(g *globalFlags) *cobra.Command {
 from a registry: ` + docker.LocalRedis + ` (redis-server and
 redis-sentinel), ` + docker.LocalHAProxy + ` (haproxy), both from this machine's
 Debian packages (apt-get install redis-server haproxy), and
-` + docker.LocalProxy + ` (this project's proxy, from this binary or --binary).
+` + docker.LocalProxy + ` (this project's proxy, from this binary or --binary;
+tagged ` + docker.EnvProxyImage + ` instead when set). The proxy image also
+runs the runner of --docker-mode runner.
 Without arguments, builds all three.
 
 On a machine that can pull, set ` + docker.EnvRedisImage + `=redis:7.0 and

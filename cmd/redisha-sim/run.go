@@ -18,6 +18,7 @@ import (
 
 	"github.com/redisha-sim/redisha-sim/scenarios"
 	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/external"
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
 	"github.com/redisha-sim/redisha-sim/sim/model"
@@ -44,6 +45,12 @@ type runFlags struct {
 	// allowFaults lets a run apply faults to an external deployment;
 	// without it, such a run is a dry run.
 	allowFaults bool
+	// dockerMode is where a docker run's engine runs: direct, runner or
+	// auto (sim/docker's ChooseMode).
+	dockerMode string
+	// args and logLevel are the command's, passed on to a runner.
+	args     []string
+	logLevel string
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -86,6 +93,7 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 			if err != nil {
 				return junitError(f, scenarioName(args), f.backend, err)
 			}
+			f.args = args
 			if !cmd.Flags().Changed("log-level") {
 				// The report tells what the logs would; keep the terminal
 				// for the progress line.
@@ -95,6 +103,7 @@ expectation holds, 1 when one fails (or the run fails), 2 on bad input,
 			if err != nil {
 				return err
 			}
+			f.logLevel = g.logLevel
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if s.IsExternal() && !f.allowFaults {
@@ -160,6 +169,7 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringVar(&f.svgOut, "svg", "", "write the timeline chart alone as an SVG file")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code, --json and --html only)")
 	cmd.Flags().BoolVar(&f.allowFaults, "allow-faults", false, "apply the faults to an external deployment (backend external); without it, a dry run that prints the plan")
+	cmd.Flags().StringVar(&f.dockerMode, "docker-mode", "", "backend docker: where the engine runs: direct (this process reaches the containers), runner (in a container on the run's networks) or auto (default: $"+docker.EnvMode+", else auto)")
 	cmd.Flags().DurationVar(&f.startJitter, "start-jitter", 0, "delay the workload by a random time up to this, so that repeated runs fault the master at different phases of the checks (0: a fixed start)")
 }
 
@@ -215,6 +225,17 @@ func runScenario(ctx context.Context, s *scenario.Scenario, f *runFlags, log *sl
 			return nil, exitError{exitBadInput, fmt.Errorf("check the external deployment: %w", err)}
 		}
 	}
+	mode := ""
+	if s.Backend == "docker" && !s.IsExternal() {
+		var why string
+		if mode, why, err = docker.ChooseMode(ctx, f.dockerMode); err != nil {
+			return nil, exitError{exitBadInput, err}
+		}
+		log.Info("docker mode", "mode", mode, "why", why)
+		if mode == docker.ModeRunner {
+			return runInRunner(ctx, s, f, log)
+		}
+	}
 	line := newProgressLine(out)
 	res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, Progress: line.update, StartJitter: f.startJitter})
 	line.done()
@@ -224,6 +245,7 @@ func runScenario(ctx context.Context, s *scenario.Scenario, f *runFlags, log *sl
 	case err != nil:
 		return nil, exitError{exitFailed, err}
 	}
+	res.Timeline.DockerMode = mode
 	return res, nil
 }
 

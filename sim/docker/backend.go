@@ -9,6 +9,10 @@
 // network only, so clients still reach it: a split brain. Every container
 // has a fixed address on each network, kept across stop and start, since
 // Sentinel cannot follow a node whose address changes.
+//
+// Where the harness cannot route to those networks (Docker Desktop, a
+// remote daemon, a harness in a container), the whole run goes into a
+// runner container attached to them: see runner.go.
 package docker
 
 import (
@@ -155,7 +159,7 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 		return nil, err
 	}
 	setTCLogger(log)
-	runID := randomID()
+	runID := runIDFromEnv()
 	cl := &Cluster{runID: runID, cli: cli, topo: t, log: log.With("run", runID), byAddr: map[string]string{},
 		labels: map[string]string{LabelProject: "1", LabelRun: runID}}
 	for k, v := range ownerLabels() {
@@ -173,6 +177,9 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 		return nil, err
 	}
 	if err := cl.createNetworks(ctx, t.Subnet); err != nil {
+		return nil, err
+	}
+	if err := cl.attachRunner(ctx); err != nil {
 		return nil, err
 	}
 	var masterIPs []netip.Addr
@@ -600,6 +607,7 @@ func (cl *Cluster) Close(ctx context.Context) error {
 			}
 		}
 	}
+	cl.detachRunner(ctx)
 	for _, n := range []*testcontainers.DockerNetwork{cl.clients, cl.cluster} {
 		if n != nil {
 			if err := n.Remove(ctx); err != nil {

@@ -130,7 +130,9 @@ func BuildLocalImages(ctx context.Context, which []string, proxyBinary string, l
 			files: map[string]string{"/usr/sbin/haproxy": "/usr/local/sbin/haproxy"},
 		},
 		"proxy": {
-			tag:        LocalProxy,
+			// Under REDISHA_PROXY_IMAGE when set: a build of a branch
+			// beside the shared local tag.
+			tag:        ImagesFor("", "", "").Proxy,
 			files:      map[string]string{self: "/usr/local/bin/redisha-sim"},
 			entrypoint: []string{"/usr/local/bin/redisha-sim"},
 		},

@@ -30,6 +30,10 @@ const (
 // ownerLabels are this process's owner labels (none when /proc cannot
 // tell its start: Clean then treats the run's owner as unknown).
 func ownerLabels() map[string]string {
+	if m := ownerLabelsFromEnv(); m != nil {
+		// A runner's run belongs to the host process that started it.
+		return m
+	}
 	host, err := os.Hostname()
 	if err != nil {
 		return nil

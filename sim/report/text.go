@@ -27,7 +27,11 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.3fs", d.Seconds()) }
 // run of that group alone would have it.
 func Text(w io.Writer, tl *timeline.Timeline, r *verdict.Report) {
 	p := tl.Params
-	fmt.Fprintf(w, "Scenario %s on the %s backend, through %s\n", tl.Scenario, tl.Backend, tl.Proxy)
+	backend := tl.Backend
+	if tl.DockerMode != "" {
+		backend += " (" + tl.DockerMode + " mode)"
+	}
+	fmt.Fprintf(w, "Scenario %s on the %s backend, through %s\n", tl.Scenario, backend, tl.Proxy)
 	fmt.Fprintf(w, "  Sentinel: %d, quorum %d, down-after %v, failover-timeout %v\n", p.Sentinels, p.Quorum, p.DownAfter, p.FailoverTimeout)
 	fmt.Fprintf(w, "  Proxy checks: inter %v, fastinter %v, downinter %v, rise %d, fall %d", p.Inter, p.FastInter, p.DownInter, p.Rise, p.Fall)
 	if p.TimeoutCheck > 0 {

@@ -136,3 +136,24 @@ func TestReportSaysWhenAFailoverWaitedForASecondElection(t *testing.T) {
 		t.Errorf("report lacks %q:\n%s", want, b.String())
 	}
 }
+
+// A docker run says where its engine ran; the rest of the report is that
+// of the same run without the mode.
+func TestReportSaysTheDockerMode(t *testing.T) {
+	var run struct {
+		Timeline *timeline.Timeline `json:"timeline"`
+	}
+	loadGz(t, "../verdict/testdata/runs/master-kill.json.gz", &run)
+	var plain, runner bytes.Buffer
+	Text(&plain, run.Timeline, verdict.Judge(run.Timeline, nil))
+	run.Timeline.Backend, run.Timeline.DockerMode = "docker", "runner"
+	Text(&runner, run.Timeline, verdict.Judge(run.Timeline, nil))
+	first, rest, _ := strings.Cut(runner.String(), "\n")
+	if !strings.Contains(first, "on the docker (runner mode) backend") {
+		t.Errorf("first line: got %q, want the docker backend in runner mode", first)
+	}
+	_, plainRest, _ := strings.Cut(plain.String(), "\n")
+	if rest != plainRest {
+		t.Errorf("the report after its first line differs with the mode set")
+	}
+}

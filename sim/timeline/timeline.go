@@ -162,7 +162,12 @@ type ReadBack struct {
 type Timeline struct {
 	Scenario string `json:"scenario"`
 	Backend  string `json:"backend"`
-	Proxy    string `json:"proxy"`
+	// DockerMode is where a docker run's engine ran: "direct" (this
+	// process, reaching the containers at their bridge addresses) or
+	// "runner" (a runner container on the run's networks); "" on the
+	// other backends.
+	DockerMode string `json:"docker_mode,omitempty"`
+	Proxy      string `json:"proxy"`
 	// Start is the wall-clock instant of T=0, for people.
 	Start         time.Time     `json:"start"`
 	End           time.Duration `json:"end"`
