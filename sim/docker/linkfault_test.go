@@ -294,6 +294,26 @@ func TestLinkFaultsThroughTheRelayTakeEffectAndTheirUndoRestoresTheLink(t *testi
 		}
 	})
 
+
+	t.Run("a fault set on a stopped container takes effect when it starts", func(t *testing.T) {
+		if err := replica.Do(ctx, fault.Stop); err != nil {
+			t.Fatal(err)
+		}
+		const delay = 150 * time.Millisecond
+		linkFault(ctx, t, replica, fault.LinkFault{Action: fault.Delay, Delay: delay})
+		if err := replica.Do(ctx, fault.Start); err != nil {
+			t.Fatal(err)
+		}
+		rc := oneConn(replica.Addr())
+		defer rc.Close()
+		if p := pingTimes(ctx, t, rc, 3); p[0] < delay {
+			t.Errorf("after start: PING took %v, want at least %v", p, delay)
+		}
+		linkFault(ctx, t, replica, fault.LinkFault{Action: fault.Undelay})
+		if p := pingTimes(ctx, t, rc, 3); p[1] > 50*time.Millisecond {
+			t.Errorf("after undelay: PING took %v", p)
+		}
+	})
 }
 
 // BenchmarkRelayControl compares the two ways of setting a relay's rules:
