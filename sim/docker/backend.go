@@ -9,6 +9,11 @@
 // network only, so clients still reach it: a split brain. Every container
 // has a fixed address on each network, kept across stop and start, since
 // Sentinel cannot follow a node whose address changes.
+//
+// On an image with the relay (LabelRelay: the local build), every node
+// and Sentinel runs behind sim/link's relay, which takes the link faults
+// (blackhole, reset, loss, bandwidth, delay) in user space, on any kernel
+// (relay.go).
 package docker
 
 import (

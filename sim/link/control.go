@@ -123,6 +123,11 @@ type Placement struct {
 //     the target's class and the direction mirrored: what the target
 //     hears (in) is what Y sends on them (out).
 //
+// A bandwidth is then shared per relay: by the target's connections
+// through its own relay, and separately by those through each peer's
+// (in practice one side carries a link's traffic: a replica's through
+// its master's relay, a Sentinel's through the node's).
+//
 // members lists the instances of each class by name.
 func Place(target string, targetClass Class, f fault.LinkFault, members map[Class][]string) ([]Placement, error) {
 	classes, dirs, err := Classes(f)
