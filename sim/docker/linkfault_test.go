@@ -294,7 +294,6 @@ func TestLinkFaultsThroughTheRelayTakeEffectAndTheirUndoRestoresTheLink(t *testi
 		}
 	})
 
-
 	t.Run("a fault set on a stopped container takes effect when it starts", func(t *testing.T) {
 		if err := replica.Do(ctx, fault.Stop); err != nil {
 			t.Fatal(err)
