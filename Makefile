@@ -9,7 +9,7 @@ FUZZTIME ?= 15s
 # for comparisons and benchmarks, socat for the runtime API, Chromium for
 # the screenshot tests, busybox for shells in the local images, python3
 # and python3-redis for the redis-py client driver and the command-client tests.
-DEB_PACKAGES := redis-server redis-sentinel redis-tools haproxy socat chromium fonts-dejavu-core busybox-static iproute2 python3 python3-redis
+DEB_PACKAGES := redis-server redis-sentinel redis-tools haproxy socat chromium fonts-dejavu-core busybox-static python3 python3-redis
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help build deps images test unit e2e fuzz lint vet fmt bench clean
@@ -24,18 +24,12 @@ deps: ## install the Debian packages the tests need (apt-get)
 	@if dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1; then echo "packages present"; else \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES); fi
 
-images: build ## build the local container images (redis, haproxy, proxy) from Debian packages
+images: build ## build the local container images (redis with the relay, haproxy, proxy) from Debian packages and bin/redisha-sim
 	./bin/redisha-sim images
 
 test: deps images lint unit fuzz e2e ## everything CI runs: set up, lint, unit and integration tests, fuzzing, e2e
 
-# NETEM_PROBE succeeds where the kernel has tc netem (the docker backend's
-# delay fault needs it): then the delay test must run, not skip. Many
-# kernels (these machines', many CI runners', Docker Desktop's) lack it.
-NETEM_PROBE := unshare -n tc qdisc add dev lo root netem delay 1ms >/dev/null 2>&1
-
-unit: ## unit and integration tests (real redis-server processes), race detector on; the netem delay test is required where the kernel has netem
-	if $(NETEM_PROBE); then export REDISHA_REQUIRE_NETEM=1; else echo "no tc netem in this kernel: the docker delay test will skip"; fi; \
+unit: ## unit and integration tests (real redis-server processes), race detector on
 	REDISHA_REQUIRE_REDIS=1 REDISHA_REQUIRE_CHROMIUM=1 REDISHA_REQUIRE_PYREDIS=1 $(GO) test -race -p 1 -count=1 -timeout 30m $(PKGS_NO_E2E)
 
 e2e: ## the Ginkgo suite against real containers

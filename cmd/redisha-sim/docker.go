@@ -19,12 +19,19 @@ func newImagesCmd(g *globalFlags) *cobra.Command {
 		Short: "Build the container images from Debian's redis-server and haproxy packages and this binary",
 		Long: `Build the images the docker backend uses, for machines that cannot pull
 from a registry: ` + docker.LocalRedis + ` (redis-server and
-redis-sentinel), ` + docker.LocalHAProxy + ` (haproxy), both from this machine's
-Debian packages (apt-get install redis-server haproxy), and
-` + docker.LocalProxy + ` (this project's proxy, from this binary or --binary;
-tagged ` + docker.EnvProxyImage + ` instead when set). The proxy image also
-runs the runner of --docker-mode runner.
-Without arguments, builds all three.
+redis-sentinel, and this binary or --binary for the relay in front of
+each node and Sentinel, which does the link faults),
+` + docker.LocalHAProxy + ` (haproxy), both from this machine's Debian packages
+(apt-get install redis-server haproxy), and ` + docker.LocalProxy + `
+(this project's proxy, from this binary or --binary; it also runs the
+runner of --docker-mode runner). The binary must be static
+(CGO_ENABLED=0, as make build does). Without arguments, builds all three.
+
+To build under another tag, leaving the local ones alone (a branch's
+images), set ` + docker.EnvRedisImage + `, ` + docker.EnvHAProxyImage + ` or
+` + docker.EnvProxyImage + ` to a redisha-sim/ tag, e.g.
+` + docker.EnvRedisImage + `=redisha-sim/redis:dev-mybranch; runs and tests with
+the same variable use it.
 
 On a machine that can pull, set ` + docker.EnvRedisImage + `=redis:7.0 and
 ` + docker.EnvHAProxyImage + `=haproxy:2.6 instead.`,
@@ -48,7 +55,7 @@ On a machine that can pull, set ` + docker.EnvRedisImage + `=redis:7.0 and
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&binary, "binary", "", "redisha-sim binary for the proxy image (default: this one)")
+	cmd.Flags().StringVar(&binary, "binary", "", "static redisha-sim binary for the proxy and Redis images (default: this one)")
 	return cmd
 }
 

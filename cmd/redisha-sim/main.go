@@ -98,7 +98,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error, off (run: off unless given)")
-	root.AddCommand(newProxyCmd(g), newRunCmd(g), newModelCmd(), newSweepCmd(g), newTuneCmd(g), newImagesCmd(g), newCleanCmd(), newSummarizeCmd(), newRunnerCmd())
+	root.AddCommand(newProxyCmd(g), newRunCmd(g), newModelCmd(), newSweepCmd(g), newTuneCmd(g), newImagesCmd(g), newRelayCmd(g), newCleanCmd(), newSummarizeCmd(), newRunnerCmd())
 	return root
 }
 

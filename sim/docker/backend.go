@@ -13,6 +13,11 @@
 // Where the harness cannot route to those networks (Docker Desktop, a
 // remote daemon, a harness in a container), the whole run goes into a
 // runner container attached to them: see runner.go.
+//
+// On an image with the relay (LabelRelay: the local build), every node
+// and Sentinel runs behind sim/link's relay, which takes the link faults
+// (blackhole, reset, loss, bandwidth, delay) in user space, on any kernel
+// (relay.go).
 package docker
 
 import (
@@ -24,6 +29,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"strconv"
@@ -37,6 +43,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/redis/go-redis/v9"
 	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/link"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/testcontainers/testcontainers-go"
 	tclog "github.com/testcontainers/testcontainers-go/log"
@@ -54,6 +61,13 @@ const (
 const (
 	RedisPort    = 6379
 	SentinelPort = 26379
+	// Behind the relay (an image with LabelRelay), Redis and Sentinel
+	// listen on loopback at these ports, the relay on RedisPort and
+	// SentinelPort on every address, and its control endpoint on
+	// RelayControlPort.
+	RedisInnerPort    = 6380
+	SentinelInnerPort = 26380
+	RelayControlPort  = 7390
 )
 
 // StopTimeout is longer than Redis's own shutdown-timeout (10s), so docker
@@ -122,6 +136,14 @@ type Cluster struct {
 	hosts     []rig.Instance
 	extra     []*Container // proxies
 
+	// relay is set when the Redis image carries the relay (LabelRelay):
+	// nodes and Sentinels run behind it and take the link faults.
+	relay bool
+	// nodeIPs and sentinelIPs are the addresses, on both networks, of
+	// every node and Sentinel of the topology: the relays' peer classes.
+	nodeIPs, sentinelIPs []netip.Addr
+	hc                   *http.Client
+
 	mu      sync.Mutex
 	byAddr  map[string]string
 	closing bool
@@ -137,9 +159,10 @@ type Container struct {
 	port      int
 	password  string
 	cl        *Cluster
-	// delay and jitter are the link's shape (action delay), applied
-	// again when the container gets new interfaces.
-	delay, jitter time.Duration
+	// relayed are the requests this container's relay has taken since
+	// the last heal of each, sent again when a start or restart gives a
+	// new relay (guarded by cl.mu).
+	relayed []link.Request
 }
 
 // Start creates the networks and the containers: every group's first node
@@ -176,11 +199,25 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 	if err := cl.requireImage(ctx, cl.images.Redis); err != nil {
 		return nil, err
 	}
+	if cl.relay, err = hasRelay(ctx, cli, cl.images.Redis); err != nil {
+		return nil, err
+	}
+	cl.hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	if err := cl.createNetworks(ctx, t.Subnet); err != nil {
 		return nil, err
 	}
 	if err := cl.attachRunner(ctx); err != nil {
 		return nil, err
+	}
+	n := 0
+	for _, g := range t.Groups {
+		for range g.Nodes {
+			cl.nodeIPs = append(cl.nodeIPs, cl.ip(cl.clusterP, nodeHostNumber(n)), cl.ip(cl.clientsP, nodeHostNumber(n)))
+			n++
+		}
+	}
+	for i := range t.Sentinels {
+		cl.sentinelIPs = append(cl.sentinelIPs, cl.ip(cl.clusterP, 20+i), cl.ip(cl.clientsP, 20+i))
 	}
 	var masterIPs []netip.Addr
 	i := 0
@@ -211,10 +248,16 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 			return nil, err
 		}
 	}
-	conf := sentinelConf(t, masterIPs)
 	for i, name := range t.Sentinels {
+		conf := sentinelConf(t, masterIPs)
+		if cl.relay {
+			// Behind the relay: Sentinel announces the relay's address
+			// to the others (hello messages), not its loopback port.
+			conf += fmt.Sprintf("bind 127.0.0.1\nsentinel announce-ip %s\nsentinel announce-port %d\n", cl.ip(cl.clusterP, 20+i), SentinelPort)
+			conf = strings.Replace(conf, fmt.Sprintf("port %d\n", SentinelPort), fmt.Sprintf("port %d\n", SentinelInnerPort), 1)
+		}
 		files := []testcontainers.ContainerFile{{Reader: strings.NewReader(conf), ContainerFilePath: "/data/sentinel.conf", FileMode: 0o666}}
-		c, err := cl.run(ctx, name, rig.KindSentinel, cl.images.Redis, 20+i, []string{"redis-server", "/data/sentinel.conf", "--sentinel"}, files, nil)
+		c, err := cl.run(ctx, name, rig.KindSentinel, cl.images.Redis, 20+i, cl.behindRelay(SentinelPort, SentinelInnerPort, []string{"redis-server", "/data/sentinel.conf", "--sentinel"}), files, nil)
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", name, err)
 		}
@@ -260,7 +303,15 @@ func (cl *Cluster) runNode(ctx context.Context, t rig.Topology, name string, i i
 	if replica {
 		args = append(args, "--replicaof", masterIP.String(), strconv.Itoa(RedisPort))
 	}
-	c, err := cl.run(ctx, name, rig.KindNode, cl.images.Redis, nodeHostNumber(i), args, nil, nil)
+	if cl.relay {
+		// Behind the relay: a replica announces the relay's address to
+		// its master (INFO replication, and so Sentinel), not the
+		// loopback port it listens on.
+		args[2], args[4] = strconv.Itoa(RedisInnerPort), "127.0.0.1"
+		args = append(args, "--replica-announce-ip", cl.ip(cl.clusterP, nodeHostNumber(i)).String(),
+			"--replica-announce-port", strconv.Itoa(RedisPort))
+	}
+	c, err := cl.run(ctx, name, rig.KindNode, cl.images.Redis, nodeHostNumber(i), cl.behindRelay(RedisPort, RedisInnerPort, args), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
@@ -299,7 +350,7 @@ func (cl *Cluster) requireImage(ctx context.Context, image string) error {
 	if err != nil {
 		return fmt.Errorf("image %s is not available (%v): run 'redisha-sim images' (make images) to build it from Debian's packages, or set %s/%s to an image you can pull", image, err, EnvRedisImage, EnvHAProxyImage)
 	}
-	if (image == LocalRedis || image == LocalHAProxy || image == LocalProxy) && rev != ImageRevision {
+	if ownBuild(image) && rev != ImageRevision {
 		return fmt.Errorf("image %s was built by an older redisha-sim (revision %q, want %s): run 'redisha-sim images' (make images) again", image, rev, ImageRevision)
 	}
 	return nil
@@ -410,12 +461,6 @@ func (cl *Cluster) run(ctx context.Context, name string, kind rig.Kind, image st
 				return err
 			}},
 		}),
-	}
-	if kind == rig.KindNode {
-		// tc in the container shapes the node's link (action delay).
-		opts = append(opts, testcontainers.WithHostConfigModifier(func(hc *container.HostConfig) {
-			hc.CapAdd = append(hc.CapAdd, "NET_ADMIN")
-		}))
 	}
 	if len(files) > 0 {
 		opts = append(opts, testcontainers.WithFiles(files...))

@@ -2,26 +2,23 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha-sim/redisha-sim/proxy/redistest"
 	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 )
 
-// requireNetemEnv makes a Docker host without netem a failure of the
-// delay test instead of a skip.
-const requireNetemEnv = "REDISHA_REQUIRE_NETEM"
-
 // requireDocker skips when no Docker engine answers, unless
 // REDISHA_REQUIRE_REDIS is set (CI: it runs the containers too), and
-// builds the local Redis image when it is missing or stale.
+// builds the local Redis image when it is missing or stale (under the tag
+// REDISHA_REDIS_IMAGE names when it is a redisha-sim/ one).
 func requireDocker(t *testing.T) {
 	t.Helper()
 	redistest.Require(t) // the image is built from redis-server
@@ -36,7 +33,14 @@ func requireDocker(t *testing.T) {
 	}
 	for _, m := range missing {
 		if m == "redis" {
-			if err := BuildLocalImages(ctx, []string{"redis"}, "", nil); err != nil {
+			// The Redis image carries redisha-sim for its relay.
+			bin := filepath.Join(t.TempDir(), "redisha-sim")
+			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/redisha-sim/redisha-sim/cmd/redisha-sim")
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("go build: %v: %s", err, out)
+			}
+			if err := BuildLocalImages(ctx, []string{"redis"}, bin, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -91,58 +95,40 @@ func startPair(ctx context.Context, t *testing.T) rig.Cluster {
 	return c
 }
 
+// A delay with jitter through the relay, on a node and on a Sentinel:
+// every PING leaves between delay and delay+jitter late, until undelay.
 func TestDelayedContainerAnswersPINGLateUntilUndelay(t *testing.T) {
 	requireDocker(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	c := startPair(ctx, t)
-	if !fault.Of(fault.Delay).Available(fault.Docker, rig.KindNode) || fault.Of(fault.Delay).Available(fault.Docker, rig.KindSentinel) {
-		t.Fatal("the docker backend must support delay on nodes, and only there")
-	}
-	node := c.Nodes()[1]
-	rc := redis.NewClient(&redis.Options{Addr: node.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1,
-		PoolSize: 1, DialTimeout: 2 * time.Second, ReadTimeout: 3 * time.Second})
-	defer rc.Close()
-	pings := func(n int) (lo, hi time.Duration) {
-		t.Helper()
-		lo = time.Hour
-		for i := 0; i < n; i++ {
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			start := time.Now()
-			err := rc.Ping(pctx).Err()
-			d := time.Since(start)
-			cancel()
-			if err != nil {
-				t.Fatalf("PING %d: %v", i, err)
-			}
-			lo, hi = min(lo, d), max(hi, d)
+	for _, in := range []rig.Instance{c.Nodes()[1], c.Sentinels()[0]} {
+		kind := in.Kind()
+		if !fault.Of(fault.Delay).Available(fault.Docker, kind) {
+			t.Fatalf("the docker backend must support delay on a %s", kind)
 		}
-		return lo, hi
-	}
-	if lo, hi := pings(5); hi > 100*time.Millisecond {
-		t.Fatalf("before the delay: PING took %v to %v, want under 100ms", lo, hi)
-	}
-
-	const delay = 200 * time.Millisecond
-	err := node.(rig.LinkShaper).Shape(ctx, delay, 0)
-	if errors.Is(err, ErrNoNetem) && os.Getenv(requireNetemEnv) == "" {
-		t.Skipf("%v; set %s to make this a failure", err, requireNetemEnv)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	lo, hi := pings(5)
-	t.Logf("delay %v: PING from the host took %v to %v", delay, lo, hi)
-	if lo < delay || hi >= delay+300*time.Millisecond {
-		t.Errorf("PING took %v to %v, want within [%v, %v)", lo, hi, delay, delay+300*time.Millisecond)
-	}
-
-	if err := node.(rig.LinkShaper).Shape(ctx, 0, 0); err != nil {
-		t.Fatal(err)
-	}
-	lo, hi = pings(5)
-	t.Logf("after undelay: PING took %v to %v", lo, hi)
-	if hi > 100*time.Millisecond {
-		t.Errorf("after undelay: PING took %v to %v, want under 100ms", lo, hi)
+		rc := oneConn(in.Addr())
+		defer rc.Close()
+		if p := pingTimes(ctx, t, rc, 5); p[4] > 100*time.Millisecond {
+			t.Fatalf("%s before the delay: PING took %v, want under 100ms", in.Name(), p)
+		}
+		const delay, jitter = 200 * time.Millisecond, 100 * time.Millisecond
+		if err := in.(rig.LinkFaulter).LinkFault(ctx, fault.LinkFault{Action: fault.Delay, Delay: delay, Jitter: jitter}); err != nil {
+			t.Fatal(err)
+		}
+		p := pingTimes(ctx, t, rc, 9)
+		t.Logf("%s, delay %v jitter %v: PING from the host took %v", in.Name(), delay, jitter, p)
+		if p[0] < delay || p[8] >= delay+jitter+50*time.Millisecond {
+			t.Errorf("%s: PING took %v, want within [%v, %v)", in.Name(), p, delay, delay+jitter+50*time.Millisecond)
+		}
+		if p[8]-p[0] < 10*time.Millisecond {
+			t.Errorf("%s: PING took %v: no jitter", in.Name(), p)
+		}
+		if err := in.(rig.LinkFaulter).LinkFault(ctx, fault.LinkFault{Action: fault.Undelay}); err != nil {
+			t.Fatal(err)
+		}
+		if p := pingTimes(ctx, t, rc, 5); p[4] > 100*time.Millisecond {
+			t.Errorf("%s after undelay: PING took %v, want under 100ms", in.Name(), p)
+		}
 	}
 }

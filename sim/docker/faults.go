@@ -2,13 +2,10 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/moby/moby/api/types/container"
@@ -17,7 +14,6 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/testcontainers/testcontainers-go"
-	tcexec "github.com/testcontainers/testcontainers-go/exec"
 )
 
 // Name is the container's name in the scenario.
@@ -46,9 +42,8 @@ func (c *Container) Do(ctx context.Context, action fault.Action) error {
 
 var _ rig.Stepper = (*Container)(nil)
 
-// Act performs a fault action with the docker API (rig.Stepper); a link
-// delay set earlier goes on the new interfaces a start, restart or
-// reconnect gives.
+// Act performs a fault action with the docker API (rig.Stepper); the link
+// faults set earlier go on the new relay a start or restart gives.
 func (c *Container) Act(ctx context.Context, action fault.Action) error {
 	if !fault.Of(action).Available(fault.Docker, c.kind) {
 		return fmt.Errorf("%s %s: the docker backend cannot %[1]s a %s", action, c.name, c.kind)
@@ -86,139 +81,15 @@ func (c *Container) Act(ctx context.Context, action fault.Action) error {
 		return fmt.Errorf("docker %s %s: %w", action, c.name, err)
 	}
 	switch action {
-	case fault.Start, fault.Restart, fault.Reconnect:
-		// New interfaces: the link's delay goes on them too.
-		if c.delay > 0 || c.jitter > 0 {
-			if err := c.applyShape(ctx); err != nil {
-				return err
-			}
+	case fault.Start, fault.Restart, fault.Unpause:
+		// A new relay takes the link faults set before again; a thawed
+		// one those set while it was frozen.
+		if err := c.replayRelay(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
 }
-
-// ErrNoNetem is the error of action delay on a Docker host whose kernel
-// has no netem queueing discipline (CONFIG_NET_SCH_NETEM, module
-// sch_netem): the docker backend cannot delay there.
-var ErrNoNetem = errors.New("the Docker host's kernel has no netem (CONFIG_NET_SCH_NETEM, module sch_netem)")
-
-var _ rig.LinkShaper = (*Container)(nil)
-
-// netemLimit is the netem queue's length in packets: enough for the
-// traffic of a few seconds, so that a delay drops nothing (netem's default
-// is 1000).
-const netemLimit = 100000
-
-// Shape slows the node's link (rig.LinkShaper) with netem on each of the
-// container's interfaces: every packet it sends, to the proxy, clients,
-// Sentinels and replicas, leaves delay plus a random extra uniform in
-// [0, jitter] late. Zeros remove it. It returns once tc lists the
-// setting on every interface; a container that is not running gets it
-// when it starts, and it is applied again after start, restart and
-// reconnect, which give the container new interfaces.
-func (c *Container) Shape(ctx context.Context, delay, jitter time.Duration) error {
-	if !fault.Of(fault.Delay).Available(fault.Docker, c.kind) {
-		return fmt.Errorf("shape the link of %s: the docker backend cannot delay a %s", c.name, c.kind)
-	}
-	c.delay, c.jitter = delay, jitter
-	res, err := c.cl.cli.ContainerInspect(ctx, c.ID(), client.ContainerInspectOptions{})
-	if err != nil {
-		return fmt.Errorf("inspect %s: %w", c.name, err)
-	}
-	if st := res.Container.State; st == nil || st.Status != container.StateRunning {
-		return nil
-	}
-	return c.applyShape(ctx)
-}
-
-// applyShape sets the container's netem qdiscs to its delay and jitter,
-// or removes them, and checks what tc then lists.
-func (c *Container) applyShape(ctx context.Context) error {
-	qdiscs, err := c.qdiscs(ctx)
-	if err != nil {
-		return err
-	}
-	on := c.delay > 0 || c.jitter > 0
-	for dev, kind := range qdiscs {
-		var args []string
-		switch {
-		case on:
-			// netem's jitter is symmetric (delay ± jitter, uniform): center
-			// it at delay + jitter/2 to get [delay, delay+jitter].
-			args = []string{"tc", "qdisc", "replace", "dev", dev, "root", "netem", "limit", strconv.Itoa(netemLimit),
-				"delay", usec(c.delay + c.jitter/2)}
-			if c.jitter > 0 {
-				args = append(args, usec(c.jitter/2))
-			}
-		case kind == "netem":
-			args = []string{"tc", "qdisc", "del", "dev", dev, "root"}
-		default:
-			continue
-		}
-		if out, err := c.exec(ctx, args...); err != nil {
-			if strings.Contains(out, "qdisc kind is unknown") {
-				return fmt.Errorf("shape the link of %s: %w (tc: %s)", c.name, ErrNoNetem, out)
-			}
-			return fmt.Errorf("shape the link of %s: %s: %w: %s", c.name, strings.Join(args, " "), err, out)
-		}
-	}
-	after, err := c.qdiscs(ctx)
-	if err != nil {
-		return err
-	}
-	for dev, kind := range after {
-		if (kind == "netem") != on {
-			return fmt.Errorf("shape the link of %s: %s has qdisc %s after tc", c.name, dev, kind)
-		}
-	}
-	c.cl.log.Debug("link shaped", "container", c.name, "delay", c.delay, "jitter", c.jitter, "devices", len(after))
-	return nil
-}
-
-// qdiscs maps each of the container's interfaces but loopback to the kind
-// of its root qdisc, as "tc qdisc show" lists them.
-func (c *Container) qdiscs(ctx context.Context) (map[string]string, error) {
-	out, err := c.exec(ctx, "tc", "qdisc", "show")
-	if err != nil {
-		return nil, fmt.Errorf("shape the link of %s: tc qdisc show: %w: %s (the image needs tc: run 'redisha-sim images')", c.name, err, out)
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(out, "\n") {
-		// qdisc netem 8001: dev eth0 root refcnt 2 limit 1000 delay 300ms
-		f := strings.Fields(line)
-		if len(f) < 6 || f[0] != "qdisc" || f[3] != "dev" || f[5] != "root" {
-			continue
-		}
-		if dev := strings.TrimSuffix(f[4], ":"); dev != "lo" {
-			m[dev] = f[1]
-		}
-	}
-	if len(m) == 0 {
-		return nil, fmt.Errorf("shape the link of %s: tc lists no interface: %q", c.name, out)
-	}
-	return m, nil
-}
-
-// exec runs a command in the container and returns its output; a non-zero
-// exit is an error.
-func (c *Container) exec(ctx context.Context, args ...string) (string, error) {
-	code, r, err := c.c.Exec(ctx, args, tcexec.Multiplexed())
-	if err != nil {
-		return "", err
-	}
-	b, err := io.ReadAll(r)
-	out := strings.TrimSpace(string(b))
-	if err != nil {
-		return out, err
-	}
-	if code != 0 {
-		return out, fmt.Errorf("exit code %d", code)
-	}
-	return out, nil
-}
-
-// usec writes a duration for tc.
-func usec(d time.Duration) string { return strconv.FormatInt(d.Microseconds(), 10) + "us" }
 
 // faultNetwork is the network a disconnect cuts: the cluster network for
 // Redis and Sentinel (clients still reach a node: a split brain), the

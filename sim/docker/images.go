@@ -41,6 +41,34 @@ const (
 	EnvProxyImage   = "REDISHA_PROXY_IMAGE"
 )
 
+// LabelRelay marks an image that carries redisha-sim at
+// /usr/local/bin/redisha-sim for its relay (`redisha-sim relay`): the
+// docker backend runs its nodes and Sentinels behind the relay, and can
+// then fault their links, only on such an image.
+const LabelRelay = "redisha-sim.relay"
+
+// RelayBinary is where the Redis image keeps redisha-sim for the relay.
+const RelayBinary = "/usr/local/bin/redisha-sim"
+
+// buildTags are the tags BuildLocalImages builds and MissingImages
+// checks: for each image, the environment's choice when it names a
+// redisha-sim/ image (a private build, e.g. redisha-sim/redis:dev-relay,
+// which leaves the shared local tags alone), else the local default.
+// Another name (redis:7.0) is an image to pull, never built here.
+func buildTags() map[string]string {
+	tags := map[string]string{"redis": LocalRedis, "haproxy": LocalHAProxy, "proxy": LocalProxy}
+	for w, env := range map[string]string{"redis": EnvRedisImage, "haproxy": EnvHAProxyImage, "proxy": EnvProxyImage} {
+		if v := os.Getenv(env); strings.HasPrefix(v, "redisha-sim/") {
+			tags[w] = v
+		}
+	}
+	return tags
+}
+
+// ownBuild reports whether image is one BuildLocalImages makes (a
+// redisha-sim/ tag), whose revision must then be current.
+func ownBuild(image string) bool { return strings.HasPrefix(image, "redisha-sim/") }
+
 // ImagesFor resolves a scenario's images: its own choice, else the
 // environment's, else the local builds.
 func ImagesFor(redis, haproxy, proxy string) Images {
@@ -60,14 +88,16 @@ func ImagesFor(redis, haproxy, proxy string) Images {
 // images, kept in their label LabelImageRevision. It changes whenever the
 // images' contents change, so that an image built by an older redisha-sim
 // counts as missing and is built again. Revisions: 2 adds tc (iproute2)
-// to the Redis image, for action delay.
-const ImageRevision = "2"
+// to the Redis image, for action delay; 3 replaces tc with redisha-sim's
+// relay (LabelRelay), which does every link fault in user space.
+const ImageRevision = "3"
 
 // LabelImageRevision is the label that holds an image's ImageRevision.
 const LabelImageRevision = "redisha-sim.image-revision"
 
-// MissingImages lists which of the local images (redis, haproxy, proxy)
-// the daemon does not have, or has from an older ImageRevision.
+// MissingImages lists which of the local images (redis, haproxy, proxy,
+// under buildTags) the daemon does not have, or has from an older
+// ImageRevision.
 func MissingImages(ctx context.Context) ([]string, error) {
 	cli, err := dockerClient(ctx)
 	if err != nil {
@@ -75,7 +105,8 @@ func MissingImages(ctx context.Context) ([]string, error) {
 	}
 	defer cli.Close()
 	var missing []string
-	for _, w := range []struct{ name, tag string }{{"redis", LocalRedis}, {"haproxy", LocalHAProxy}, {"proxy", LocalProxy}} {
+	tags := buildTags()
+	for _, w := range []struct{ name, tag string }{{"redis", tags["redis"]}, {"haproxy", tags["haproxy"]}, {"proxy", tags["proxy"]}} {
 		if rev, err := imageRevision(ctx, cli, w.tag); err != nil || rev != ImageRevision {
 			missing = append(missing, w.name)
 		}
@@ -105,34 +136,37 @@ type imageSpec struct {
 	links map[string]string
 	// entrypoint is empty for images whose command names the program.
 	entrypoint []string
+	// labels are more labels for the image.
+	labels map[string]string
 }
 
 // BuildLocalImages builds the images from this machine's Debian packages
-// (redis-server and iproute2's tc, haproxy) and a redisha-sim binary (the
-// proxy image), for
-// machines that reach no registry. which selects "redis", "haproxy",
+// (redis-server, haproxy) and a redisha-sim binary (the proxy image, and
+// the relay in the Redis image), for machines that reach no registry,
+// under the tags buildTags gives. which selects "redis", "haproxy",
 // "proxy" (all when empty); proxyBinary is the binary to put in the proxy
-// image (best built with CGO_ENABLED=0).
+// and Redis images (it must be static: build it with CGO_ENABLED=0).
 func BuildLocalImages(ctx context.Context, which []string, proxyBinary string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	self := proxyBinary
+	tags := buildTags()
 	specs := map[string]imageSpec{
-		// tc (Debian's iproute2) shapes a node's link (action delay).
+		// redisha-sim's relay fronts every node and Sentinel (the link
+		// faults).
 		"redis": {
-			tag:   LocalRedis,
-			files: map[string]string{"/usr/bin/redis-server": "/usr/local/bin/redis-server", "/usr/sbin/tc": "/usr/sbin/tc"},
-			links: map[string]string{"/usr/local/bin/redis-sentinel": "redis-server"},
+			tag:    tags["redis"],
+			files:  map[string]string{"/usr/bin/redis-server": "/usr/local/bin/redis-server", self: RelayBinary},
+			links:  map[string]string{"/usr/local/bin/redis-sentinel": "redis-server"},
+			labels: map[string]string{LabelRelay: "1"},
 		},
 		"haproxy": {
-			tag:   LocalHAProxy,
+			tag:   tags["haproxy"],
 			files: map[string]string{"/usr/sbin/haproxy": "/usr/local/sbin/haproxy"},
 		},
 		"proxy": {
-			// Under REDISHA_PROXY_IMAGE when set: a build of a branch
-			// beside the shared local tag.
-			tag:        ImagesFor("", "", "").Proxy,
+			tag:        tags["proxy"],
 			files:      map[string]string{self: "/usr/local/bin/redisha-sim"},
 			entrypoint: []string{"/usr/local/bin/redisha-sim"},
 		},
@@ -151,12 +185,12 @@ func BuildLocalImages(ctx context.Context, which []string, proxyBinary string, l
 		if !ok {
 			return fmt.Errorf("unknown image %q: want redis, haproxy or proxy", w)
 		}
-		if w == "proxy" && self == "" {
-			return errors.New("the proxy image needs a redisha-sim binary")
+		if (w == "proxy" || w == "redis") && self == "" {
+			return fmt.Errorf("the %s image needs a redisha-sim binary", w)
 		}
 		for host := range spec.files {
 			if _, err := os.Stat(host); err != nil {
-				return fmt.Errorf("image %s needs %s: install Debian's package that has it (redis-server, iproute2, haproxy; make deps): %w", spec.tag, host, err)
+				return fmt.Errorf("image %s needs %s: install Debian's package that has it (redis-server, haproxy; make deps): %w", spec.tag, host, err)
 			}
 		}
 		log.Info("building image", "tag", spec.tag)
@@ -252,7 +286,11 @@ func buildImage(ctx context.Context, cli *client.Client, spec imageSpec) error {
 		ep, _ := json.Marshal(spec.entrypoint)
 		df += "ENTRYPOINT " + string(ep) + "\n"
 	}
-	df += "LABEL redisha-sim.image=1 " + LabelImageRevision + "=" + ImageRevision + "\n"
+	df += "LABEL redisha-sim.image=1 " + LabelImageRevision + "=" + ImageRevision
+	for k, v := range spec.labels {
+		df += " " + k + "=" + v
+	}
+	df += "\n"
 	if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df)), Typeflag: tar.TypeReg}); err != nil {
 		return err
 	}

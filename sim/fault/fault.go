@@ -101,9 +101,10 @@ var (
 	// everywhereAndHosts is everywhere, and on hosts: every member of a
 	// host at the same instant.
 	everywhereAndHosts = map[string][]Kind{Memory: {KindNode, KindSentinel, KindHost}, Docker: withHosts, External: nodes}
-	// memoryNodes is an action the memory backend performs on its nodes
-	// only, and the docker backend not at all.
-	memoryNodes    = map[string][]Kind{Memory: nodes}
+	// linkFaults are the user-space link faults: the memory backend
+	// applies them on its nodes' own links, the docker backend through
+	// the relay in each node and Sentinel container (sim/link).
+	linkFaults     = map[string][]Kind{Memory: nodes, Docker: nodesSentinels}
 	peersDirection = []string{"peers", "direction"}
 )
 
@@ -129,29 +130,25 @@ var all = []Entry{
 		Help: "cut a node or Sentinel from the other nodes and Sentinels (replication, pings, hellos, votes); clients, the proxy and the harness still reach it (a proxy container, on docker: cut from its clients and the nodes)"},
 	{Action: Reconnect, Targets: withHosts, Backends: everywhereAndHosts,
 		Help: "join a disconnected instance to its network again"},
-	// Only Redis nodes are delayed: the docker backend's node containers
-	// have tc and CAP_NET_ADMIN; the memory backend delays a node's
-	// replies itself.
-	// peers and direction narrow a delay on the memory backend only: netem
-	// delays all the node sends (scenario validation checks it).
-	{Action: Delay, Undo: Undelay, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes}, Link: true, Params: []string{"delay", "jitter", "peers", "direction"},
-		Help: "slow link (nodes only): every reply the node sends, to the proxy's checks, clients, Sentinels and replicas, leaves delay plus a random extra uniform in [0, jitter] late, in order per connection (fields delay, jitter; on the memory backend also peers and direction, default out)"},
-	{Action: Undelay, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes}, Link: true,
+	// The link faults act in user space on both backends: the memory
+	// backend on its nodes' own links, the docker backend through the
+	// relay in each node and Sentinel container (sim/link), the same
+	// rules in both. The timing model runs a blackhole of every peer both
+	// ways (as a pause: sim/model's faultOf) but no narrower one, so the
+	// entry is not Model.
+	{Action: Delay, Undo: Undelay, Targets: nodesSentinels, Backends: linkFaults, Link: true, Params: []string{"delay", "jitter", "peers", "direction"},
+		Help: "slow link: every message the target sends (direction out, the default) or hears (in), with the peers (default all: the proxy's checks, clients, Sentinels and replicas), leaves delay plus a random extra uniform in [0, jitter] late, in order per connection (fields delay, jitter, peers, direction)"},
+	{Action: Undelay, Targets: nodesSentinels, Backends: linkFaults, Link: true,
 		Help: "remove a delay"},
-	// The user-space link faults: the memory backend applies them on its
-	// own links; the docker backend needs a relay per instance (not built
-	// yet), so it performs none of them. The timing model runs a
-	// blackhole of every peer both ways (as a pause: sim/model's
-	// faultOf) but no narrower one, so the entry is not Model.
-	{Action: Blackhole, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: peersDirection,
+	{Action: Blackhole, Undo: Heal, Targets: nodesSentinels, Backends: linkFaults, Link: true, Params: peersDirection,
 		Help: "silent drop: bytes to (in) or from (out) the target are held, connections stay open and hang, new ones are accepted and never answered (fields peers, direction)"},
-	{Action: Reset, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: []string{"peers"},
+	{Action: Reset, Undo: Heal, Targets: nodesSentinels, Backends: linkFaults, Link: true, Params: []string{"peers"},
 		Help: "connections with the peers are reset (RST) at once and new ones are reset as they open; a reset cuts a connection both ways, so it takes no direction (field peers)"},
-	{Action: Loss, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: []string{"loss", "peers", "direction"},
+	{Action: Loss, Undo: Heal, Targets: nodesSentinels, Backends: linkFaults, Link: true, Params: []string{"loss", "peers", "direction"},
 		Help: "a fraction (loss, 0..1) of the connections with the peers hangs in the direction as a blackholed one does, the others pass: TCP retransmits a lost packet, so what an application sees of loss is a connection that stalls, not missing bytes (fields loss, peers, direction)"},
-	{Action: Bandwidth, Undo: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true, Params: []string{"rate", "peers", "direction"},
+	{Action: Bandwidth, Undo: Heal, Targets: nodesSentinels, Backends: linkFaults, Link: true, Params: []string{"rate", "peers", "direction"},
 		Help: "a slow link: what passes in the direction to or from the peers is paced to rate bytes per second, shared by their connections (fields rate, peers, direction)"},
-	{Action: Heal, Targets: nodesSentinels, Backends: memoryNodes, Link: true,
+	{Action: Heal, Targets: nodesSentinels, Backends: linkFaults, Link: true,
 		Help: "clear every link fault of the target (blackhole, reset, loss, bandwidth and a delay): held bytes flow again"},
 	// The memory backend's Sentinel front does not take SENTINEL FAILOVER
 	// yet, and the docker backend does not send it yet: external only.

@@ -61,7 +61,8 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 		{fault.Reconnect, fault.Memory, fault.KindSentinel, true},
 		{fault.Disconnect, fault.Docker, fault.KindSentinel, true},
 		{fault.Delay, fault.Docker, fault.KindNode, true},
-		{fault.Delay, fault.Docker, fault.KindSentinel, false},
+		{fault.Delay, fault.Docker, fault.KindSentinel, true},
+		{fault.Delay, fault.Memory, fault.KindSentinel, false},
 		{fault.Stop, fault.Memory, fault.KindProxy, false}, // in-process
 		{fault.Stop, fault.Docker, fault.KindProxy, true},
 		{"jitter", fault.Docker, fault.KindNode, false},
@@ -109,14 +110,17 @@ func TestHostsTakeKillStopPauseAndDisconnectWithTheirUndos(t *testing.T) {
 	}
 }
 
-func TestTheUserSpaceLinkFaultsAreMemoryOnlyAndHealUndoesThem(t *testing.T) {
+func TestTheUserSpaceLinkFaultsRunOnBothBackendsAndHealUndoesThem(t *testing.T) {
 	for _, a := range []fault.Action{fault.Blackhole, fault.Reset, fault.Loss, fault.Bandwidth} {
 		e := fault.Of(a)
 		if !e.Link || e.Undo != fault.Heal || !e.Takes("peers") {
 			t.Errorf("%s: got link %v, undo %q, peers %v; want a link fault undone by heal that takes peers", a, e.Link, e.Undo, e.Takes("peers"))
 		}
-		if !e.Available(fault.Memory, fault.KindNode) || e.Available(fault.Docker, fault.KindNode) || e.Available(fault.Memory, fault.KindSentinel) {
-			t.Errorf("%s: want the memory backend's nodes only", a)
+		if !e.Available(fault.Memory, fault.KindNode) || e.Available(fault.Memory, fault.KindSentinel) {
+			t.Errorf("%s: want the memory backend's nodes only on that backend", a)
+		}
+		if !e.Available(fault.Docker, fault.KindNode) || !e.Available(fault.Docker, fault.KindSentinel) || e.Available(fault.Docker, fault.KindProxy) || e.Available(fault.Docker, fault.KindHost) {
+			t.Errorf("%s: want the docker backend's nodes and Sentinels (their relays), not its proxy or hosts", a)
 		}
 	}
 	if fault.Of(fault.Reset).Takes("direction") || !fault.Of(fault.Blackhole).Takes("direction") {

@@ -295,15 +295,7 @@ func (i nodeInstance) verifyLink(f fault.LinkFault) error {
 	addr, pw, name := i.n.addr, i.n.opts.password, i.n.name
 	clients := slices.Contains(f.Classes(), fault.PeersClients)
 	held := func() bool {
-		i.n.mu.Lock()
-		defer i.n.mu.Unlock()
-		for d := range 2 {
-			r := i.n.lf.r[classClients][d]
-			if r.blackhole || r.reset || r.loss > 0 || r.rate > 0 {
-				return true
-			}
-		}
-		return false
+		return i.n.lf.Rule(classClients, dirIn).Holds() || i.n.lf.Rule(classClients, dirOut).Holds()
 	}
 	const limit = 300 * time.Millisecond
 	switch {

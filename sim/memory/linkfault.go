@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/fault"
+	simlink "github.com/redisha-sim/redisha-sim/sim/link"
 )
 
 // A node's links, as the link faults (blackhole, reset, loss, bandwidth,
@@ -23,59 +24,22 @@ import (
 // lost connection) are delivered, in order, once the fault is healed; a
 // reset closes the connections at once and resets new ones as they open.
 
-// peerClass indexes a node's peer classes.
-type peerClass int
+// The rules themselves, and what they do to the bytes, are sim/link's,
+// shared with the containers' relay; these names keep the backend's code
+// short.
+type (
+	peerClass = simlink.Class
+	dir       = simlink.Dir
+	connDraw  = simlink.Draw
+)
 
 const (
-	classClients peerClass = iota
-	classNodes
-	classSentinels
-	numClasses
+	classClients   = simlink.Clients
+	classNodes     = simlink.Nodes
+	classSentinels = simlink.Sentinels
+	dirIn          = simlink.In
+	dirOut         = simlink.Out
 )
-
-// dir indexes the two directions of a link as the node sees it.
-type dir int
-
-const (
-	dirIn dir = iota
-	dirOut
-)
-
-var (
-	classOf = map[string]peerClass{fault.PeersClients: classClients, fault.PeersNodes: classNodes, fault.PeersSentinels: classSentinels}
-	dirOf   = map[string]dir{fault.In: dirIn, fault.Out: dirOut}
-)
-
-// linkRule is the faults on one peer class in one direction.
-type linkRule struct {
-	blackhole bool
-	// reset is set on both directions of a class.
-	reset bool
-	// loss is the fraction of connections that hang in this direction:
-	// those whose draw (connDraw) is below it.
-	loss float64
-	// rate paces what passes, in bytes per second (0: unlimited); next is
-	// when the bytes already admitted have passed.
-	rate float64
-	next time.Time
-	// delay and jitter: each message leaves delay plus a uniform extra in
-	// [0, jitter] late.
-	delay, jitter time.Duration
-}
-
-// linkRules are a node's link faults, guarded by the node's lock.
-type linkRules struct {
-	r [numClasses][2]linkRule
-	// changed is closed and replaced at every change, waking what waits
-	// on a held link.
-	changed chan struct{}
-}
-
-// connDraw is one connection's draw for action loss, per direction: the
-// connection hangs in a direction while the loss there exceeds it. A
-// connection keeps its draw, so a loss set later takes the same fraction
-// of the connections already open.
-type connDraw [2]float64
 
 func (nw *network) draw() connDraw {
 	nw.mu.Lock()
@@ -86,53 +50,10 @@ func (nw *network) draw() connDraw {
 // applyLinkFault changes the node's link rules and then does what the
 // change does at once: a reset closes the connections of its classes.
 func (n *Node) applyLinkFault(f fault.LinkFault) error {
-	var classes []peerClass
-	for _, c := range f.Classes() {
-		pc, ok := classOf[c]
-		if !ok {
-			return fmt.Errorf("%s %s: unknown peer class %q", f.Action, n.name, c)
-		}
-		classes = append(classes, pc)
+	classes, err := n.lf.Apply(f)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", f.Action, n.name, err)
 	}
-	var dirs []dir
-	for _, d := range f.Dirs() {
-		dd, ok := dirOf[d]
-		if !ok {
-			return fmt.Errorf("%s %s: unknown direction %q", f.Action, n.name, d)
-		}
-		dirs = append(dirs, dd)
-	}
-	n.mu.Lock()
-	if n.lf.changed == nil {
-		n.lf.changed = make(chan struct{})
-	}
-	for _, c := range classes {
-		for _, d := range dirs {
-			r := &n.lf.r[c][d]
-			switch f.Action {
-			case fault.Blackhole:
-				r.blackhole = true
-			case fault.Reset:
-				r.reset = true
-			case fault.Loss:
-				r.loss = f.Loss
-			case fault.Bandwidth:
-				r.rate, r.next = f.Rate, time.Time{}
-			case fault.Delay:
-				r.delay, r.jitter = f.Delay, f.Jitter
-			case fault.Undelay:
-				r.delay, r.jitter = 0, 0
-			case fault.Heal:
-				*r = linkRule{}
-			default:
-				n.mu.Unlock()
-				return fmt.Errorf("%s %s: not a link fault", f.Action, n.name)
-			}
-		}
-	}
-	close(n.lf.changed)
-	n.lf.changed = make(chan struct{})
-	n.mu.Unlock()
 	n.log.Debug("link fault", "action", f.Action, "peers", f.Classes(), "direction", f.Dirs())
 	if f.Action == fault.Reset {
 		for _, c := range classes {
@@ -198,88 +119,20 @@ func resetConn(c net.Conn) {
 }
 
 // resetting reports whether connections with class are reset.
-func (n *Node) resetting(c peerClass) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.lf.r[c][dirIn].reset || n.lf.r[c][dirOut].reset
-}
+func (n *Node) resetting(c peerClass) bool { return n.lf.Resetting(c) }
 
 // linkDelay draws how late a message on class in direction d is: the
 // delay plus a uniform share of the jitter.
-func (n *Node) linkDelay(c peerClass, d dir) time.Duration {
-	n.mu.Lock()
-	r := n.lf.r[c][d]
-	n.mu.Unlock()
-	if r.jitter > 0 {
-		r.delay += n.net.uniform(r.jitter)
-	}
-	return r.delay
-}
-
-// heldLocked reports whether a connection with draw u on class is held
-// in direction d: blackholed, or lost.
-func (n *Node) heldLocked(c peerClass, d dir, u connDraw) bool {
-	r := n.lf.r[c][d]
-	return r.blackhole || u[d] < r.loss
-}
+func (n *Node) linkDelay(c peerClass, d dir) time.Duration { return n.lf.Delay(c, d, n.net.uniform) }
 
 // held reports whether the connection is held now.
-func (n *Node) held(c peerClass, d dir, u connDraw) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.heldLocked(c, d, u)
-}
+func (n *Node) held(c peerClass, d dir, u connDraw) bool { return n.lf.Held(c, d, u) }
 
 // pass waits until size bytes may pass on a connection (draw u) with
 // class in direction d: while the direction is held, then as long as its
 // bandwidth takes for them. It reports false when done closes first.
 func (n *Node) pass(done <-chan struct{}, c peerClass, d dir, u connDraw, size int) bool {
-	for {
-		n.mu.Lock()
-		held := n.heldLocked(c, d, u)
-		changed := n.lf.changed
-		var wait time.Duration
-		if !held {
-			wait = n.lf.r[c][d].reserve(time.Now(), size)
-		}
-		n.mu.Unlock()
-		if !held {
-			if wait <= 0 {
-				return true
-			}
-			t := time.NewTimer(wait)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return true
-			case <-done:
-				return false
-			}
-		}
-		if changed == nil {
-			// No fault was ever applied, so nothing can be held.
-			return true
-		}
-		select {
-		case <-changed:
-		case <-done:
-			return false
-		}
-	}
-}
-
-// reserve admits size bytes at the rule's rate and returns how long until
-// they have passed; zero without a rate.
-func (r *linkRule) reserve(now time.Time, size int) time.Duration {
-	if r.rate <= 0 {
-		return 0
-	}
-	start := r.next
-	if start.Before(now) {
-		start = now
-	}
-	r.next = start.Add(time.Duration(float64(size) / r.rate * float64(time.Second)))
-	return r.next.Sub(now)
+	return n.lf.Pass(done, c, d, u, size)
 }
 
 // clientHooks are the node's link faults on one client connection

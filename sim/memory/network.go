@@ -184,7 +184,7 @@ func (nw *network) connect(owner *Sentinel, addr, kind string) *link {
 		n.mu.Lock()
 		// A node that resets its Sentinels' connections (action reset)
 		// refuses a new one as a stopped node does.
-		up := n.state != nodeStopped && !n.lf.r[classSentinels][dirIn].reset
+		up := n.state != nodeStopped && !n.lf.Rule(classSentinels, dirIn).Reset
 		if up {
 			n.links[l] = struct{}{}
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/alicebob/miniredis/v2/server"
+	simlink "github.com/redisha-sim/redisha-sim/sim/link"
 
 	"github.com/redisha-sim/redisha-sim/sim/fault"
 )
@@ -50,7 +51,7 @@ type Node struct {
 	// lf are the node's link faults (delay, blackhole, reset, loss,
 	// bandwidth) per peer class and direction. They last, as a
 	// disconnect does, until undone.
-	lf linkRules
+	lf simlink.Rules
 
 	repl replState
 	// snap is the snapshot a graceful stop wrote (persistence on).
@@ -171,7 +172,7 @@ func (n *Node) accept(ln net.Listener, srv *server.Server) {
 			c.Close()
 			return
 		}
-		reset := n.lf.r[classClients][dirIn].reset
+		reset := n.lf.Rule(classClients, dirIn).Reset
 		tc := &trackedConn{Conn: c, n: n, done: make(chan struct{})}
 		if !reset {
 			n.conns[tc] = struct{}{}

@@ -240,8 +240,8 @@ type Reporter interface {
 
 // LinkShaper is an instance whose network link can be slowed: the engine
 // calls Shape, not Do, for the actions on the link (fault.Entry.Link:
-// delay and undelay). The nodes of a backend that the fault table says can
-// delay implement it.
+// delay and undelay). The instances of a backend that the fault table says
+// can delay implement it or LinkFaulter (which the engine prefers).
 type LinkShaper interface {
 	// Shape delays every reply the instance sends by delay plus a random
 	// extra uniform in [0, jitter], keeping the order on each connection;

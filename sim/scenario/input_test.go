@@ -170,11 +170,9 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 		{"a direction on a reset", "faults: [{at: 1s, action: reset, target: master, direction: in}]\n", nil, []string{
 			"s.yaml:1:61: faults[0].direction: action reset takes no direction: remove it (actions that take one: delay, blackhole, loss, bandwidth)"}},
 		{"a blackholed Sentinel on the memory backend", "faults: [{at: 1s, action: blackhole, target: sentinel1}]\n", nil, []string{
-			`s.yaml:1:46: faults[0].target: the memory backend cannot blackhole "sentinel1", a Sentinel: it can blackhole Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
-		{"a blackhole on the docker backend", "backend: docker\nfaults: [{at: 1s, action: blackhole, target: master}]\n", nil, []string{
-			`s.yaml:2:27: faults[0].action: the docker backend cannot blackhole "master", a Redis node: it cannot blackhole anything (backend memory can)`}},
-		{"a one-way delay on the docker backend", "backend: docker\nfaults: [{at: 1s, action: delay, delay: 1s, target: master, direction: out}]\n", nil, []string{
-			"s.yaml:2:72: faults[0].direction: the docker backend delays everything a node sends (tc netem): remove peers and direction, or use backend memory"}},
+			`s.yaml:1:46: faults[0].target: the memory backend cannot blackhole "sentinel1", a Sentinel: it can blackhole Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
+		{"a blackholed proxy on the docker backend", "backend: docker\nproxy: {kind: haproxy}\nfaults: [{at: 1s, action: blackhole, target: proxy}]\n", nil, []string{
+			`s.yaml:3:46: faults[0].target: the docker backend cannot blackhole "proxy", the proxy: action blackhole acts on Redis nodes and Sentinels only; valid: master, replica, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3 or a name given by as to one of them`}},
 		{"proxy.config /dev/zero", "name: x\nproxy: {config: /dev/zero}\n", nil, []string{"s.yaml:2:17: proxy.config: cannot read /dev/zero: not a regular file (a character device)"}},
 	}
 	for _, c := range cases {
@@ -251,3 +249,17 @@ func TestNamesOfAnInvalidCountAreBounded(t *testing.T) {
 }
 
 func typeOfScenario() reflect.Type { return reflect.TypeOf(Scenario{}) }
+
+// The docker backend performs every link fault through its relays, on
+// nodes and Sentinels, narrowed to peer classes and directions.
+func TestTheDockerBackendTakesLinkFaultsOnNodesAndSentinelsPerPeerAndDirection(t *testing.T) {
+	for _, data := range []string{
+		"backend: docker\nfaults: [{at: 1s, action: delay, delay: 1s, jitter: 100ms, target: master, peers: [clients], direction: out}]\n",
+		"backend: docker\nfaults: [{at: 1s, action: blackhole, target: master, peers: [sentinels], direction: in}, {at: 2s, action: heal, target: master}]\n",
+		"backend: docker\nfaults: [{at: 1s, action: reset, target: sentinel1, peers: [nodes]}, {at: 2s, action: loss, loss: 0.5, target: replica}, {at: 3s, action: bandwidth, rate: 1000, target: sentinel2, direction: out}]\n",
+	} {
+		if errs := parseErrors(t, data); len(errs) > 0 {
+			t.Errorf("%q: got %v, want it accepted", data, errs)
+		}
+	}
+}

@@ -114,7 +114,7 @@ func TestDelayFaultsAreCheckedStrictly(t *testing.T) {
 		"delay-on-stop.yaml":        "testdata/delay-on-stop.yaml:3:51: faults[0].delay: only action delay takes a delay, not stop: remove it or use action delay",
 		"jitter-on-undelay.yaml":    "testdata/jitter-on-undelay.yaml:7:13: faults[1].jitter: only action delay takes a jitter, not undelay: remove it or use action delay",
 		"negative-jitter.yaml":      `testdata/negative-jitter.yaml:3:68: faults[0].jitter: invalid duration "-200ms": must not be negative`,
-		"delay-on-sentinel.yaml":    `testdata/delay-on-sentinel.yaml:4:37: faults[1].target: the memory backend cannot delay "s1", a Sentinel: action delay acts on Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`,
+		"delay-on-sentinel.yaml":    `testdata/delay-on-sentinel.yaml:4:37: faults[1].target: the memory backend cannot delay "s1", a Sentinel: it can delay Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`,
 	}
 	expectFileErrors(t, cases, true)
 	expectSetErrors(t, "testdata/delay.yaml", map[string]string{
@@ -126,10 +126,10 @@ func TestDelayFaultsAreCheckedStrictly(t *testing.T) {
 
 func TestFaultTheBackendCannotDoIsOneErrorNamingFileLineActionAndBackend(t *testing.T) {
 	expectFileErrors(t, map[string]string{
-		"docker-blackhole.yaml": `testdata/docker-blackhole.yaml:5:22: faults[1].action: the docker backend cannot blackhole "master", a Redis node: it cannot blackhole anything (backend memory can)`,
+		"memory-blackhole-sentinel.yaml": `testdata/memory-blackhole-sentinel.yaml:5:41: faults[1].target: the memory backend cannot blackhole "sentinel1", a Sentinel: it can blackhole Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`,
 	}, true)
-	if _, err := Load("testdata/docker-blackhole.yaml", []string{"backend=memory"}); err != nil {
-		t.Errorf("with --set backend=memory: got %v, want no error (the memory backend blackholes nodes)", err)
+	if _, err := Load("testdata/memory-blackhole-sentinel.yaml", []string{"backend=docker"}); err != nil {
+		t.Errorf("with --set backend=docker: got %v, want no error (the docker backend blackholes Sentinels through their relays)", err)
 	}
 	if _, err := Load("testdata/docker-stop-proxy.yaml", nil); err != nil {
 		t.Errorf("got %v, want no error (the docker backend stops its proxy container)", err)

@@ -451,13 +451,6 @@ func linkParams(backend, path string, fx fault.Entry, f *Fault) []fieldError {
 	case set["rate"] && (math.IsNaN(*f.Rate) || *f.Rate <= 0 || math.IsInf(*f.Rate, 0)):
 		bad("rate", "must be a number of bytes per second greater than zero, got %v", *f.Rate)
 	}
-	if backend == fault.Docker && f.Action == fault.Delay && (set["peers"] || set["direction"]) {
-		field := "peers"
-		if !set["peers"] {
-			field = "direction"
-		}
-		bad(field, "the docker backend delays everything a node sends (tc netem): remove peers and direction, or use backend memory")
-	}
 	return errs
 }
 

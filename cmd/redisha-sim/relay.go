@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/redisha-sim/redisha-sim/sim/link"
+)
+
+func newRelayCmd(g *globalFlags) *cobra.Command {
+	var opts link.RelayOptions
+	var nodes, sentinels []string
+	cmd := &cobra.Command{
+		Use:   "relay --listen ADDR --upstream ADDR [flags] [-- PROGRAM ARGS...]",
+		Short: "Relay an instance's port and apply link faults to it (the docker backend's node and Sentinel containers)",
+		Long: `Accept on --listen, forward every connection to --upstream, and apply the
+link faults (blackhole, reset, loss, bandwidth, delay) that the control
+endpoint (--control, HTTP: POST /faults) sets, per peer class (a source
+address in --nodes or --sentinels, else clients) and direction.
+
+With a PROGRAM after --, the relay starts in the background and PROGRAM
+replaces this process (exec), so that it keeps its PID (1 in a container)
+and gets the signals docker sends.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := g.logger()
+			if err != nil {
+				return err
+			}
+			if opts.Listen == "" || opts.Upstream == "" {
+				return exitError{exitBadInput, fmt.Errorf("relay: --listen and --upstream are required")}
+			}
+			for _, l := range []struct {
+				flag string
+				in   []string
+				out  *[]netip.Addr
+			}{{"--nodes", nodes, &opts.Nodes}, {"--sentinels", sentinels, &opts.Sentinels}} {
+				for _, s := range l.in {
+					a, err := netip.ParseAddr(strings.TrimSpace(s))
+					if err != nil {
+						return exitError{exitBadInput, fmt.Errorf("relay: %s: %q is not an IP address", l.flag, s)}
+					}
+					*l.out = append(*l.out, a)
+				}
+			}
+			if len(args) > 0 {
+				return execBehindRelay(opts, args)
+			}
+			opts.Log = log
+			r, err := link.NewRelay(opts)
+			if err != nil {
+				return exitError{exitFailed, fmt.Errorf("relay: %w", err)}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if err := r.Serve(ctx); err != nil {
+				return exitError{exitFailed, fmt.Errorf("relay: %w", err)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.Listen, "listen", "", "address to accept on (e.g. :6379)")
+	f.StringVar(&opts.Upstream, "upstream", "", "the instance's address (e.g. 127.0.0.1:6380)")
+	f.StringVar(&opts.Control, "control", "", "address of the control endpoint (HTTP), none when empty")
+	f.StringSliceVar(&nodes, "nodes", nil, "source addresses of peer class nodes (comma-separated)")
+	f.StringSliceVar(&sentinels, "sentinels", nil, "source addresses of peer class sentinels (comma-separated)")
+	return cmd
+}
+
+// execBehindRelay starts this binary as the relay in the background,
+// waits (up to 2s) until it accepts, and replaces this process with
+// program.
+func execBehindRelay(opts link.RelayOptions, program []string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return exitError{exitFailed, fmt.Errorf("relay: find this executable: %w", err)}
+	}
+	path, err := exec.LookPath(program[0])
+	if err != nil {
+		return exitError{exitBadInput, fmt.Errorf("relay: %w", err)}
+	}
+	var args []string
+	for _, a := range os.Args[1:] {
+		if a == "--" {
+			break
+		}
+		args = append(args, a)
+	}
+	child := exec.Command(self, args...)
+	child.Stdout, child.Stderr = os.Stdout, os.Stderr
+	if err := child.Start(); err != nil {
+		return exitError{exitFailed, fmt.Errorf("relay: start: %w", err)}
+	}
+	_, port, _ := net.SplitHostPort(opts.Listen)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), 100*time.Millisecond); err == nil {
+			c.Close()
+			break
+		}
+	}
+	if err := syscall.Exec(path, program, os.Environ()); err != nil {
+		return exitError{exitFailed, fmt.Errorf("relay: exec %s: %w", path, err)}
+	}
+	return nil
+}
