@@ -223,3 +223,13 @@ func TestAnExpectationCanTestOneGroup(t *testing.T) {
 		t.Errorf("got %+v, want the run's lost_writes, a count", e)
 	}
 }
+
+func TestAnnounceHostnamesIsForTheDockerBackendOnly(t *testing.T) {
+	if _, err := Load("../../scenarios/master-kill.yaml", []string{"backend=docker", "sentinel.announce_hostnames=true"}); err != nil {
+		t.Errorf("docker: got %v, want no error", err)
+	}
+	_, err := Load("../../scenarios/master-kill.yaml", []string{"sentinel.announce_hostnames=true"})
+	if err == nil || !strings.Contains(err.Error(), "sentinel.announce_hostnames: the memory backend cannot configure it") {
+		t.Errorf("memory: got %v, want one error at sentinel.announce_hostnames", err)
+	}
+}
