@@ -74,7 +74,6 @@ func TestFakeSentinelForcedFailoverLikeRealOne(t *testing.T) {
 	type result struct {
 		first, second string
 		seq           []string
-		leaderFirst   bool
 		others        int
 	}
 	got := map[string]result{}
