@@ -46,6 +46,9 @@ type Backend struct {
 	sview      sentinel.View
 	sviewAt    time.Time
 	sviewFirst bool
+	// hosts are the addresses of the host names in the Sentinel view and
+	// the servers' addresses, looked up as each view arrives (sameAddr).
+	hosts map[string][]string
 }
 
 func newBackend(p *Proxy, cfg *config.Backend) (*Backend, error) {

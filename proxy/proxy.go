@@ -38,6 +38,15 @@ type Options struct {
 	Dialer tcpcheck.Dialer
 	// Rand draws the spread-checks jitter; nil means math/rand/v2.
 	Rand func() float64
+	// Resolver looks up the host names a Sentinel-aware backend compares:
+	// the addresses Sentinel names (with announce-hostnames) and the
+	// servers' own; nil means net.DefaultResolver.
+	Resolver Resolver
+}
+
+// Resolver looks up a host name's addresses, as *net.Resolver does.
+type Resolver interface {
+	LookupHost(ctx context.Context, host string) ([]string, error)
 }
 
 // Proxy is a running proxy.
@@ -46,6 +55,7 @@ type Proxy struct {
 	log      *slog.Logger
 	events   *Bus
 	dialer   tcpcheck.Dialer
+	resolver Resolver
 	start    time.Time
 	frontMap map[string]*Frontend
 	fronts   []*Frontend
@@ -88,6 +98,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		cfg:      cfg,
 		log:      opts.Logger,
 		dialer:   opts.Dialer,
+		resolver: opts.Resolver,
 		start:    time.Now(),
 		frontMap: map[string]*Frontend{},
 		backMap:  map[string]*Backend{},
@@ -96,6 +107,9 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.resolver == nil {
+		p.resolver = net.DefaultResolver
 	}
 	if p.dialer == nil {
 		p.dialer = &net.Dialer{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,9 +50,14 @@ type SentinelState struct {
 	Since  time.Time
 }
 
-// sameAddr compares host:port addresses, tolerating "localhost" against
-// 127.0.0.1 and other spellings that resolve to the same literal.
-func sameAddr(a, b string) bool {
+// sameAddr compares host:port addresses: the same port, and hosts that
+// are the same literal (an IP in any spelling, "localhost" as 127.0.0.1,
+// a name in any case) or that share an address once the host names among
+// them are looked up in hosts (name → addresses: Sentinel with
+// announce-hostnames names masters and replicas by DNS name, which a
+// server's address may give as an IP, or as another name of the same
+// node).
+func sameAddr(a, b string, hosts map[string][]string) bool {
 	if a == b {
 		return true
 	}
@@ -60,16 +66,97 @@ func sameAddr(a, b string) bool {
 	if err1 != nil || err2 != nil || ap != bp {
 		return false
 	}
-	norm := func(h string) string {
-		if h == "localhost" {
-			return "127.0.0.1"
-		}
-		if ip := net.ParseIP(h); ip != nil {
-			return ip.String()
-		}
-		return strings.ToLower(h)
+	na, nb := normHost(ah), normHost(bh)
+	if na == nb {
+		return true
 	}
-	return norm(ah) == norm(bh)
+	as, bs := addrsOf(na, hosts), addrsOf(nb, hosts)
+	for _, x := range as {
+		if slices.Contains(bs, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// normHost is a host as sameAddr compares it: an IP in its canonical
+// form, "localhost" as 127.0.0.1, a name in lower case.
+func normHost(h string) string {
+	if h == "localhost" {
+		return "127.0.0.1"
+	}
+	if ip := net.ParseIP(h); ip != nil {
+		return ip.String()
+	}
+	return strings.ToLower(h)
+}
+
+// addrsOf is a normalised host's addresses: itself for an IP, else what
+// hosts holds for the name (normalised).
+func addrsOf(h string, hosts map[string][]string) []string {
+	if net.ParseIP(h) != nil {
+		return []string{h}
+	}
+	return hosts[h]
+}
+
+// resolveTimeout bounds the look-up of one host name.
+const resolveTimeout = time.Second
+
+// lookupHosts looks up every host name (not an IP, not localhost) among
+// the view's master and replicas and the backend's servers, each bounded
+// by resolveTimeout; a name that fails keeps the addresses prev had for
+// it (a DNS hiccup must not flip the routing), and the failure is logged.
+// It runs outside the backend's lock.
+func (b *Backend) lookupHosts(ctx context.Context, v sentinel.View, servers []string, prev map[string][]string) map[string][]string {
+	names := map[string]bool{}
+	add := func(addr string) {
+		if h, _, err := net.SplitHostPort(addr); err == nil {
+			if n := normHost(h); net.ParseIP(n) == nil {
+				names[n] = true
+			}
+		}
+	}
+	add(v.Master)
+	for _, r := range v.Replicas {
+		add(r.Addr)
+	}
+	for _, a := range servers {
+		add(a)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	// Looked up together: one slow name costs resolveTimeout, not one
+	// per name.
+	type result struct {
+		name  string
+		addrs []string
+		err   error
+	}
+	results := make(chan result, len(names))
+	for n := range names {
+		go func() {
+			lctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+			defer cancel()
+			addrs, err := b.p.resolver.LookupHost(lctx, n)
+			results <- result{n, addrs, err}
+		}()
+	}
+	out := make(map[string][]string, len(names))
+	for range names {
+		r := <-results
+		if r.err != nil || len(r.addrs) == 0 {
+			b.p.log.Warn(fmt.Sprintf("backend '%s': cannot resolve '%s' (%v); comparing Sentinel's addresses with the last addresses known.", b.Name, r.name, r.err), "backend", b.Name)
+			out[r.name] = prev[r.name]
+			continue
+		}
+		for i, a := range r.addrs {
+			r.addrs[i] = normHost(a)
+		}
+		out[r.name] = r.addrs
+	}
+	return out
 }
 
 // sentinelAllowsLocked reports whether Sentinel lets s take new sessions:
@@ -81,21 +168,30 @@ func (b *Backend) sentinelAllowsLocked(s *Server) bool {
 	}
 	if sc.Role == "replica" {
 		for _, r := range b.sview.Replicas {
-			if sameAddr(r.Addr, s.Addr) {
+			if sameAddr(r.Addr, s.Addr, b.hosts) {
 				return !r.Down && r.LinkOK
 			}
 		}
 		return false
 	}
-	return sameAddr(b.sview.Master, s.Addr)
+	return sameAddr(b.sview.Master, s.Addr, b.hosts)
 }
 
-// applySentinel takes a new Sentinel view.
-func (b *Backend) applySentinel(v sentinel.View) {
+// applySentinel takes a new Sentinel view, with the host names in it and
+// in the servers' addresses looked up first.
+func (b *Backend) applySentinel(ctx context.Context, v sentinel.View) {
+	b.mu.Lock()
+	servers := make([]string, len(b.servers))
+	for i, s := range b.servers {
+		servers[i] = s.Addr
+	}
+	prevHosts := b.hosts
+	b.mu.Unlock()
+	hosts := b.lookupHosts(ctx, v, servers, prevHosts)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	prev := b.sview
-	b.sview, b.sviewAt = v, time.Now()
+	b.sview, b.sviewAt, b.hosts = v, time.Now(), hosts
 	if prev.Agreed != v.Agreed || prev.Master != v.Master || prev.Reason != v.Reason || b.sviewFirst {
 		b.sviewFirst = false
 		var msg string
@@ -128,7 +224,7 @@ func (b *Backend) applySentinel(v sentinel.View) {
 			s.sentinelFast = false
 			continue
 		}
-		if b.cfg.Sentinel.Role != "replica" && (!prev.Agreed || !sameAddr(prev.Master, v.Master)) && s.checked && !s.health.Up() {
+		if b.cfg.Sentinel.Role != "replica" && (!prev.Agreed || !sameAddr(prev.Master, v.Master, b.hosts)) && s.checked && !s.health.Up() {
 			s.sentinelFast = true
 			select {
 			case s.kick <- struct{}{}:
@@ -156,7 +252,7 @@ func (b *Backend) watchSentinel(ctx context.Context) {
 	err := sentinel.Watch(ctx, sentinel.Options{
 		MasterName: sc.MasterName, Addrs: sc.Addrs, Password: sc.Password, Quorum: sc.Quorum,
 		Logger: b.p.log.With("backend", b.Name),
-	}, b.applySentinel)
+	}, func(v sentinel.View) { b.applySentinel(ctx, v) })
 	if err != nil && ctx.Err() == nil {
 		b.p.log.Error(fmt.Sprintf("backend '%s': cannot follow Sentinel: %v; routing by health checks only.", b.Name, err), "backend", b.Name)
 	}

@@ -99,11 +99,11 @@ func (p *rolePoller) pollNode(ctx context.Context, n rig.Instance) {
 		if ctx.Err() != nil {
 			return
 		}
-		p.update(n.Name(), info, err)
+		p.update(ctx, n.Name(), info, err)
 	}
 }
 
-func (p *rolePoller) update(name, info string, err error) {
+func (p *rolePoller) update(ctx context.Context, name, info string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	prev := p.roles[name]
@@ -139,7 +139,7 @@ func (p *rolePoller) update(name, info string, err error) {
 			}
 		}
 		if host != "" {
-			if m, ok := p.c.NodeByAddr(net.JoinHostPort(host, port)); ok {
+			if m, ok := nodeByAddr(ctx, p.c, net.JoinHostPort(host, port)); ok {
 				cur.master = m
 			} else {
 				cur.master = net.JoinHostPort(host, port)
@@ -181,8 +181,10 @@ func watchSentinels(ctx context.Context, c rig.Cluster, password string, rec *ti
 					if !ok {
 						return
 					}
-					rec.Event(timeline.Event{Kind: timeline.KindSentinel, Source: s.Name(), Name: m.Channel,
-						Node: eventNode(c, m.Channel, m.Payload), Detail: m.Payload})
+					// The time it arrived, before a host name's look-up.
+					at := rec.Now()
+					rec.Event(timeline.Event{T: at, Kind: timeline.KindSentinel, Source: s.Name(), Name: m.Channel,
+						Node: eventNode(ctx, c, m.Channel, m.Payload), Detail: m.Payload})
 				}
 			}
 		}()
@@ -192,7 +194,7 @@ func watchSentinels(ctx context.Context, c rig.Cluster, password string, rec *ti
 
 // eventNode names the node a Sentinel event is about: the new master of a
 // +switch-master, else the instance of "<type> <name> <ip> <port>".
-func eventNode(c rig.Cluster, channel, payload string) string {
+func eventNode(ctx context.Context, c rig.Cluster, channel, payload string) string {
 	f := strings.Fields(payload)
 	addr := ""
 	switch {
@@ -204,7 +206,7 @@ func eventNode(c rig.Cluster, channel, payload string) string {
 	if addr == "" {
 		return ""
 	}
-	name, _ := c.NodeByAddr(addr)
+	name, _ := nodeByAddr(ctx, c, addr)
 	return name
 }
 
@@ -218,4 +220,43 @@ func watchProxy(ctx context.Context, p rig.ProxyUnderTest, rec *timeline.Recorde
 		rec.Event(timeline.Event{T: rec.Since(e.At), Kind: timeline.KindProxy, Source: "proxy", Name: name,
 			Port: e.Port, Node: e.Node, State: e.State, Detail: e.Detail})
 	})
+}
+
+// hostLookup bounds nodeByAddr's look-up of a host name.
+const hostLookup = 300 * time.Millisecond
+
+// nodeByAddr names the node at addr as Redis or Sentinel reports it: the
+// cluster's own mapping first (docker maps its container names too), else,
+// for a host name (Sentinel with announce-hostnames) the cluster does not
+// know, the node at one of the name's addresses, looked up through the
+// cluster when it resolves names itself, else the system's resolver,
+// bounded by hostLookup.
+func nodeByAddr(ctx context.Context, c rig.Cluster, addr string) (string, bool) {
+	if name, ok := c.NodeByAddr(addr); ok {
+		return name, true
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || net.ParseIP(host) != nil {
+		return "", false
+	}
+	var r interface {
+		LookupHost(ctx context.Context, host string) ([]string, error)
+	} = net.DefaultResolver
+	if cr, ok := c.(interface {
+		LookupHost(ctx context.Context, host string) ([]string, error)
+	}); ok {
+		r = cr
+	}
+	lctx, cancel := context.WithTimeout(ctx, hostLookup)
+	defer cancel()
+	addrs, err := r.LookupHost(lctx, host)
+	if err != nil {
+		return "", false
+	}
+	for _, a := range addrs {
+		if name, ok := c.NodeByAddr(net.JoinHostPort(a, port)); ok {
+			return name, true
+		}
+	}
+	return "", false
 }

@@ -153,7 +153,7 @@ func sentinelMaster(ctx context.Context, c rig.Cluster, password, masterName str
 			continue
 		}
 		answered++
-		if name, ok := c.NodeByAddr(net.JoinHostPort(hp[0], hp[1])); ok {
+		if name, ok := nodeByAddr(ctx, c, net.JoinHostPort(hp[0], hp[1])); ok {
 			votes[name]++
 		}
 	}

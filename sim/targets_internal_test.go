@@ -24,7 +24,7 @@ func TestTargetsResolveByGroupAndHost(t *testing.T) {
 	t.Cleanup(func() { c.Close(t.Context()) })
 	poller := newRolePoller(c, "", &nodeIdentity{})
 	for _, n := range []string{"group1.redis2", "group2.redis2"} {
-		poller.update(n, "role:slave\r\nmaster_link_status:up\r\n", nil)
+		poller.update(t.Context(), n, "role:slave\r\nmaster_link_status:up\r\n", nil)
 	}
 	named := map[string]rig.Instance{}
 	groups := s.ResolvedGroups()

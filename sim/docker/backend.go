@@ -227,9 +227,13 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 		}
 		masterIP := cl.ip(cl.clusterP, nodeHostNumber(i))
 		masterIPs = append(masterIPs, masterIP)
+		master := masterIP.String()
+		if t.AnnounceHostnames {
+			master = g.Nodes[0]
+		}
 		var group []*Container
 		for j, name := range g.Nodes {
-			c, err := cl.runNode(ctx, t, name, i, j > 0, masterIP)
+			c, err := cl.runNode(ctx, t, name, i, j > 0, master)
 			if err != nil {
 				return nil, err
 			}
@@ -283,9 +287,10 @@ func nodeHostNumber(i int) int {
 	return 40 + i
 }
 
-// runNode starts the i-th node of the topology, a replica of masterIP
-// when replica is set.
-func (cl *Cluster) runNode(ctx context.Context, t rig.Topology, name string, i int, replica bool, masterIP netip.Addr) (*Container, error) {
+// runNode starts the i-th node of the topology, a replica of master (an
+// IP, or with AnnounceHostnames the master's container name) when replica
+// is set.
+func (cl *Cluster) runNode(ctx context.Context, t rig.Topology, name string, i int, replica bool, master string) (*Container, error) {
 	args := []string{"redis-server", "--port", strconv.Itoa(RedisPort), "--bind", "0.0.0.0", "--protected-mode", "no",
 		"--dir", "/data", "--appendonly", "no", "--repl-diskless-sync-delay", "0"}
 	if t.Persistence {
@@ -300,8 +305,12 @@ func (cl *Cluster) runNode(ctx context.Context, t rig.Topology, name string, i i
 		args = append(args, "--min-replicas-to-write", strconv.Itoa(t.MinReplicasToWrite),
 			"--min-replicas-max-lag", strconv.Itoa(int(t.MinReplicasMaxLag.Seconds())))
 	}
+	if t.AnnounceHostnames {
+		// Known to the others by its name on both networks (an alias).
+		args = append(args, "--replica-announce-ip", name)
+	}
 	if replica {
-		args = append(args, "--replicaof", masterIP.String(), strconv.Itoa(RedisPort))
+		args = append(args, "--replicaof", master, strconv.Itoa(RedisPort))
 	}
 	if cl.relay {
 		// Behind the relay: a replica announces the relay's address to
@@ -437,6 +446,9 @@ func (cl *Cluster) run(ctx context.Context, name string, kind rig.Kind, image st
 	cl.mu.Lock()
 	cl.byAddr[c.clusterIP.String()] = name
 	cl.byAddr[c.clientsIP.String()] = name
+	if kind == rig.KindNode {
+		cl.byAddr[name] = name
+	}
 	cl.mu.Unlock()
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithCmd(cmd...),
@@ -549,19 +561,33 @@ func (cl *Cluster) waitReplicasSynced(ctx context.Context, group []*Container) e
 // other Sentinels with it too, so all share it).
 func sentinelConf(t rig.Topology, masterIPs []netip.Addr) string {
 	conf := fmt.Sprintf("port %d\ndir /data\nsentinel resolve-hostnames no\n", SentinelPort)
+	if t.AnnounceHostnames {
+		// As Kubernetes charts run it: masters monitored, and every node
+		// reported, by host name.
+		conf = fmt.Sprintf("port %d\ndir /data\nsentinel resolve-hostnames yes\nsentinel announce-hostnames yes\n", SentinelPort)
+	}
 	if t.SentinelPassword != "" {
 		conf += fmt.Sprintf("requirepass %s\n", t.SentinelPassword)
 	}
 	for k, g := range t.Groups {
 		conf += fmt.Sprintf("sentinel monitor %s %s %d %d\n"+
 			"sentinel down-after-milliseconds %s %d\nsentinel failover-timeout %s %d\nsentinel parallel-syncs %s %d\n",
-			g.MasterName, masterIPs[k], RedisPort, t.Quorum,
+			g.MasterName, monitored(t, k, masterIPs), RedisPort, t.Quorum,
 			g.MasterName, t.DownAfter.Milliseconds(), g.MasterName, t.FailoverTimeout.Milliseconds(), g.MasterName, t.ParallelSyncs)
 		if t.Password != "" {
 			conf += fmt.Sprintf("sentinel auth-pass %s %s\n", g.MasterName, t.Password)
 		}
 	}
 	return conf
+}
+
+// monitored is the address group k's master is monitored at: its IP, or
+// with AnnounceHostnames its container name.
+func monitored(t rig.Topology, k int, masterIPs []netip.Addr) string {
+	if t.AnnounceHostnames {
+		return t.Groups[k].Nodes[0]
+	}
+	return masterIPs[k].String()
 }
 
 func (cl *Cluster) waitSentinelsDiscovered(ctx context.Context) error {
@@ -615,7 +641,9 @@ func (cl *Cluster) Sentinels() []rig.Instance {
 // Hosts returns the hosts: each acts on all its containers at once.
 func (cl *Cluster) Hosts() []rig.Instance { return cl.hosts }
 
-// NodeByAddr names the node at an address on either network.
+// NodeByAddr names the node at an address on either network, or at its
+// container name (as Sentinel and the replicas report it with
+// AnnounceHostnames).
 func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || port != strconv.Itoa(RedisPort) {
@@ -625,6 +653,20 @@ func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
 	defer cl.mu.Unlock()
 	name, ok := cl.byAddr[host]
 	return name, ok
+}
+
+// LookupHost resolves a node's container name to its addresses on both
+// networks, as Docker's DNS does inside the networks (the harness's
+// host cannot ask it); other names go to the system's resolver. An
+// in-process proxy compares the host names Sentinel reports with
+// AnnounceHostnames through it (proxy.Resolver).
+func (cl *Cluster) LookupHost(ctx context.Context, host string) ([]string, error) {
+	for _, n := range cl.nodes {
+		if strings.EqualFold(n.name, host) {
+			return []string{n.clusterIP.String(), n.clientsIP.String()}, nil
+		}
+	}
+	return net.DefaultResolver.LookupHost(ctx, host)
 }
 
 // SentinelAddr is a node's address on the cluster network, as Sentinel

@@ -34,13 +34,30 @@ func (c *Container) ID() string { return c.c.GetContainerID() }
 // on the container: its state, its networks, and, for Redis and Sentinel,
 // whether it answers.
 func (c *Container) Do(ctx context.Context, action fault.Action) error {
-	if err := c.Act(ctx, action); err != nil {
-		return err
-	}
-	return c.Verify(ctx, action)
+	_, err := c.DoReport(ctx, action)
+	return err
 }
 
-var _ rig.Stepper = (*Container)(nil)
+// DoReport performs a fault action as Do does (rig.Reporter): a failover
+// of a node's group acts through the Sentinels (rig.Failover) and reports
+// where the master moved; the other actions report nothing.
+func (c *Container) DoReport(ctx context.Context, action fault.Action) (string, error) {
+	if action == fault.Failover {
+		if !fault.Of(action).Available(fault.Docker, c.kind) {
+			return "", fmt.Errorf("%s %s: the docker backend cannot %[1]s a %s", action, c.name, c.kind)
+		}
+		return rig.FailoverOf(ctx, c.cl, c.cl.topo, c.name)
+	}
+	if err := c.Act(ctx, action); err != nil {
+		return "", err
+	}
+	return "", c.Verify(ctx, action)
+}
+
+var (
+	_ rig.Stepper  = (*Container)(nil)
+	_ rig.Reporter = (*Container)(nil)
+)
 
 // Act performs a fault action with the docker API (rig.Stepper); the link
 // faults set earlier go on the new relay a start or restart gives.

@@ -150,9 +150,10 @@ var all = []Entry{
 		Help: "a slow link: what passes in the direction to or from the peers is paced to rate bytes per second, shared by their connections (fields rate, peers, direction)"},
 	{Action: Heal, Targets: nodesSentinels, Backends: linkFaults, Link: true,
 		Help: "clear every link fault of the target (blackhole, reset, loss, bandwidth and a delay): held bytes flow again"},
-	// The memory backend's Sentinel front does not take SENTINEL FAILOVER
-	// yet, and the docker backend does not send it yet: external only.
-	{Action: Failover, Targets: nodes, Backends: map[string][]Kind{External: nodes},
+	// A failover acts through the Sentinels (rig.Failover; the memory
+	// backend's Sentinels take SENTINEL FAILOVER as sentinel.c does), not
+	// on the node itself: nodes only, never a host.
+	{Action: Failover, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes, External: nodes}, Model: true,
 		Help: "planned switchover: SENTINEL FAILOVER <master-name> on a Sentinel, for the group of the target (a node, usually master); it returns once the Sentinels name another master"},
 }
 

@@ -74,6 +74,11 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 		{fault.Disconnect, fault.Memory, fault.KindProxy, false}, // in-process
 		{fault.Restart, fault.Docker, fault.KindHost, false},
 		{fault.Delay, fault.Docker, fault.KindHost, false},
+		{fault.Failover, fault.Memory, fault.KindNode, true}, // SENTINEL FAILOVER, every backend
+		{fault.Failover, fault.Docker, fault.KindNode, true},
+		{fault.Failover, fault.External, fault.KindNode, true},
+		{fault.Failover, fault.Docker, fault.KindHost, false},
+		{fault.Failover, fault.Memory, fault.KindSentinel, false},
 	}
 	for _, c := range cases {
 		if got := fault.Of(c.action).Available(c.backend, c.kind); got != c.want {
@@ -86,7 +91,7 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 			modelled = append(modelled, e.Action)
 		}
 	}
-	if want := []fault.Action{fault.Stop, fault.Kill, fault.Restart, fault.Pause, fault.Disconnect}; !slices.Equal(modelled, want) {
+	if want := []fault.Action{fault.Stop, fault.Kill, fault.Restart, fault.Pause, fault.Disconnect, fault.Failover}; !slices.Equal(modelled, want) {
 		t.Errorf("modelled: got %v, want %v", modelled, want)
 	}
 	if !fault.Of(fault.Delay).Link || !fault.Of(fault.Delay).Takes("jitter") || fault.Of(fault.Kill).Takes("delay") {

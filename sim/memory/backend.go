@@ -33,6 +33,9 @@ type Cluster struct {
 	sentinels []*Sentinel
 	hosts     []rig.Instance
 	log       *slog.Logger
+	// topo is the topology started: a node's failover reads its group's
+	// master name from it.
+	topo rig.Topology
 }
 
 // Start brings every group's nodes up (the first as master, the others
@@ -50,7 +53,7 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	c := &Cluster{nw: newNetwork(seed), log: log}
+	c := &Cluster{nw: newNetwork(seed), log: log, topo: t}
 	opts := nodeOptions{password: t.Password, persistence: t.Persistence, lag: t.ReplicationLag,
 		minReplicasToWrite: t.MinReplicasToWrite, minReplicasMaxLag: t.MinReplicasMaxLag}
 	cfg := sentinelConfig{quorum: t.Quorum, downAfter: t.DownAfter, failoverTimeout: t.FailoverTimeout, parallelSyncs: t.ParallelSyncs, password: t.SentinelPassword}
@@ -136,7 +139,7 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 func (c *Cluster) placeHosts(hosts []rig.Host) ([]rig.Instance, error) {
 	byName := map[string]rig.Stepper{}
 	for _, n := range c.nodes {
-		byName[n.name] = nodeInstance{n}
+		byName[n.name] = nodeInstance{n, c}
 	}
 	for _, s := range c.sentinels {
 		byName[s.name] = sentinelInstance{s}
@@ -186,7 +189,7 @@ func freeAddr() (string, error) {
 func (c *Cluster) Nodes() []rig.Instance {
 	out := make([]rig.Instance, len(c.nodes))
 	for i, n := range c.nodes {
-		out[i] = nodeInstance{n}
+		out[i] = nodeInstance{n, c}
 	}
 	return out
 }
@@ -222,7 +225,10 @@ func (c *Cluster) Close(context.Context) error {
 	return nil
 }
 
-type nodeInstance struct{ n *Node }
+type nodeInstance struct {
+	n *Node
+	c *Cluster
+}
 
 func (i nodeInstance) Name() string   { return i.n.name }
 func (i nodeInstance) Kind() rig.Kind { return rig.KindNode }
@@ -231,6 +237,22 @@ func (i nodeInstance) Addr() string   { return i.n.addr }
 // Do performs a fault and verifies it from outside: a stopped node refuses
 // connections, a paused one does not answer, a started one answers.
 func (i nodeInstance) Do(ctx context.Context, action fault.Action) error {
+	_, err := i.DoReport(ctx, action)
+	return err
+}
+
+// DoReport performs a fault as Do does (rig.Reporter); a failover, which
+// acts through the Sentinels (rig.Failover), reports where the master
+// moved.
+func (i nodeInstance) DoReport(ctx context.Context, action fault.Action) (string, error) {
+	if action == fault.Failover {
+		return rig.FailoverOf(ctx, i.c, i.c.topo, i.n.name)
+	}
+	return "", i.do(ctx, action)
+}
+
+// do is Act then Verify.
+func (i nodeInstance) do(ctx context.Context, action fault.Action) error {
 	if err := i.Act(ctx, action); err != nil {
 		return err
 	}
@@ -364,6 +386,7 @@ var (
 	_ rig.LinkFaulter = nodeInstance{}
 	_ rig.LinkShaper  = nodeInstance{}
 	_ rig.Stepper     = nodeInstance{}
+	_ rig.Reporter    = nodeInstance{}
 	_ rig.Stepper     = sentinelInstance{}
 )
 

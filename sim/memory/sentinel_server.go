@@ -276,6 +276,19 @@ func (s *Sentinel) sentinelReply(sub string, args []string) resp {
 			return resp{err: fmt.Sprintf("NOQUORUM %d usable Sentinels. %s", usable, strings.Join(problems, ". "))}
 		}
 		return resp{status: fmt.Sprintf("OK %d usable Sentinels. Quorum and failover authorization can be reached", usable)}
+	case "failover":
+		// sentinelCommand's "failover": exactly the master name.
+		if len(args) != 1 {
+			return resp{err: "ERR wrong number of arguments for 'sentinel|failover' command"}
+		}
+		if ok, e := named(); !ok {
+			return e
+		}
+		if err := s.core.ForceFailover(m, s.now()); err != nil {
+			return resp{err: err.Error()}
+		}
+		s.log.Info("executing user requested FAILOVER", "master", m.Name)
+		return resp{status: "OK"}
 	case "myid":
 		id := s.myid
 		return resp{bulk: &id}

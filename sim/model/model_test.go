@@ -274,3 +274,22 @@ func TestAStoppedMasterUnderWritesWaitsForItsReplicasPeriodicAcks(t *testing.T) 
 		t.Errorf("median +sdown under writes %v, without %v: got %v later, want 0.3-0.9 s (the wait for the ACKs, ~0.6 s)", writes.SDown.P50, idle.P50, d)
 	}
 }
+
+// SENTINEL FAILOVER (sentinel.c's forced failover): the Sentinel asked
+// leads at once, without SDOWN, ODOWN or an election; the old master,
+// never down, keeps saying role:master until a Sentinel's next INFO to
+// it (up to the 10 s INFO period) demotes it, and the seed's checks send
+// it writes all that time: no interruption, a two-master window instead.
+func TestForcedFailoverSwitchesWithinASecondAndLeavesTwoMasters(t *testing.T) {
+	pred := predictScenario(t, "master-failover")
+	if pred.SDown.N != 0 || pred.ODown.N != 0 {
+		t.Errorf("+sdown in %d trials, +odown in %d: want none (the master never goes down)", pred.SDown.N, pred.ODown.N)
+	}
+	within(t, "promotion", pred.Promotion, 0, time.Second)
+	within(t, "first +switch-master", pred.Switch, 0, 2*time.Second)
+	within(t, "write interruption", pred.Interruption, 0, 200*time.Millisecond)
+	within(t, "two-master window", pred.TwoMaster, 8*time.Second, 12*time.Second)
+	if pred.CascadingFailovers != 0 {
+		t.Errorf("%d trials promoted more than once, want none", pred.CascadingFailovers)
+	}
+}

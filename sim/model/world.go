@@ -332,6 +332,12 @@ func (w *world) doFault() {
 		for _, n := range w.targets {
 			n.cut = true
 		}
+	case fault.Failover:
+		// SENTINEL FAILOVER on the first Sentinel for the first group,
+		// as rig.Failover sends it: the core starts a forced failover
+		// (or refuses, as sentinel.c does; then nothing happens).
+		s := w.sentinels[0]
+		_ = s.core.ForceFailover(s.watches[0].m, w.q.now)
 	}
 }
 

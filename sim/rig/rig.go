@@ -46,6 +46,10 @@ type Topology struct {
 	DownAfter       time.Duration
 	FailoverTimeout time.Duration
 	ParallelSyncs   int
+	// AnnounceHostnames has the nodes announced and monitored by host
+	// name (the docker backend: replica-announce-ip, resolve-hostnames,
+	// announce-hostnames).
+	AnnounceHostnames bool
 	// Seed makes random choices repeatable; zero picks one.
 	Seed int64
 	// Images and Subnet configure the docker backend.
@@ -156,7 +160,7 @@ func TopologyOf(s *scenario.Scenario) Topology {
 		MinReplicasToWrite: s.Topology.MinReplicasToWrite, MinReplicasMaxLag: s.Topology.MinReplicasMaxLag.D,
 		Persistence: s.Topology.Persistence, ReplicationLag: s.Topology.ReplicationLag.D,
 		Sentinels: s.SentinelNames(), Quorum: s.Sentinel.Quorum, DownAfter: s.Sentinel.DownAfter.D,
-		FailoverTimeout: s.Sentinel.FailoverTimeout.D, ParallelSyncs: s.Sentinel.ParallelSyncs,
+		FailoverTimeout: s.Sentinel.FailoverTimeout.D, ParallelSyncs: s.Sentinel.ParallelSyncs, AnnounceHostnames: s.Sentinel.AnnounceHostnames,
 		Seed: s.Seed, Images: s.Images, Subnet: s.Network.Subnet,
 	}
 }

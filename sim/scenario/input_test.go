@@ -86,7 +86,7 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 		{"every unknown field", "nam: x\ntopology: {nodez: 3, names: [a, b]}\nsentinel: {cnt: 1}\nfoo: {bar: 1}\n", nil, []string{
 			"s.yaml:1:1: nam: unknown field; valid here: " + tagsOf(typeOfScenario()),
 			"s.yaml:2:12: topology.nodez: unknown field; valid here: nodes, names, password, min_replicas_to_write, min_replicas_max_lag, persistence, replication_lag, groups, hosts",
-			"s.yaml:3:12: sentinel.cnt: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name, hosts, password",
+			"s.yaml:3:12: sentinel.cnt: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name, hosts, password, announce_hostnames",
 			"s.yaml:4:1: foo: unknown field; valid here: " + tagsOf(typeOfScenario())}},
 		{"second document", "name: x\n---\nname: y\n", nil, []string{
 			"s.yaml:3:5: a second YAML document: a scenario is one document; remove the '---' and what follows, or put it in a file of its own"}},

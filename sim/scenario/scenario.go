@@ -130,6 +130,14 @@ type Sentinel struct {
 	// authenticates with it. With backend external it is
 	// external.sentinel_password.
 	Password string `yaml:"password"`
+	// AnnounceHostnames names the nodes by host name rather than IP, as
+	// Kubernetes charts run Sentinel (default false; docker backend only):
+	// every node announces its container name (replica-announce-ip), the
+	// replicas replicate from the master's name, and the Sentinels run
+	// with resolve-hostnames and announce-hostnames and monitor the
+	// master by its name, so that Sentinel's replies and events name
+	// nodes by host name.
+	AnnounceHostnames bool `yaml:"announce_hostnames"`
 }
 
 // Proxy is the proxy under test.

@@ -12,7 +12,7 @@ import (
 
 func TestBadScenariosGiveOneClearLineEach(t *testing.T) {
 	cases := map[string]string{
-		"unknown-field.yaml":   "testdata/unknown-field.yaml:4:3: sentinel.down_afterr: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name, hosts, password",
+		"unknown-field.yaml":   "testdata/unknown-field.yaml:4:3: sentinel.down_afterr: unknown field; valid here: count, quorum, down_after, failover_timeout, parallel_syncs, master_name, hosts, password, announce_hostnames",
 		"bad-duration.yaml":    `testdata/bad-duration.yaml:4:15: sentinel.down_after: invalid duration "five seconds": want a number with a unit, e.g. 1s, 250ms, 1m30s`,
 		"unknown-target.yaml":  `testdata/unknown-target.yaml:5:13: faults[0].target: unknown target "mastr"; valid: master, replica, proxy, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3`,
 		"negative-rate.yaml":   "testdata/negative-rate.yaml:5:11: workload.writers.rate: must be greater than zero (operations per second per client), got -10",
@@ -221,5 +221,15 @@ func TestAnExpectationCanTestOneGroup(t *testing.T) {
 	}
 	if e := s.Expectations[1]; e.Group != "" || e.IsDuration() {
 		t.Errorf("got %+v, want the run's lost_writes, a count", e)
+	}
+}
+
+func TestAnnounceHostnamesIsForTheDockerBackendOnly(t *testing.T) {
+	if _, err := Load("../../scenarios/master-kill.yaml", []string{"backend=docker", "sentinel.announce_hostnames=true"}); err != nil {
+		t.Errorf("docker: got %v, want no error", err)
+	}
+	_, err := Load("../../scenarios/master-kill.yaml", []string{"sentinel.announce_hostnames=true"})
+	if err == nil || !strings.Contains(err.Error(), "sentinel.announce_hostnames: the memory backend cannot configure it") {
+		t.Errorf("memory: got %v, want one error at sentinel.announce_hostnames", err)
 	}
 }

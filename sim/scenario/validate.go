@@ -187,6 +187,9 @@ func (s *Scenario) normalize() []fieldError {
 	if msg := passwordProblem(se.Password); msg != "" && !s.IsExternal() {
 		bad("sentinel.password", "%s", msg)
 	}
+	if se.AnnounceHostnames && s.Backend != "docker" {
+		bad("sentinel.announce_hostnames", "the %s backend cannot configure it: only the docker backend names its nodes by host name (a running deployment's Sentinels say what they were configured to)", s.Backend)
+	}
 
 	errs = append(errs, s.normalizeGroups(masterNameGiven, countOK)...)
 

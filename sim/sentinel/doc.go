@@ -43,11 +43,11 @@
 //     sentinelFailoverStateMachine and its steps, sentinelSelectSlave with
 //     compareSlavesForPromotion,
 //     sentinelFailoverReconfNextSlave, sentinelFailoverDetectEnd,
-//     sentinelAbortFailover, sentinelFailoverSwitchToPromotedSlave,
+//     sentinelAbortFailover, sentinelCommand's "failover" (ForceFailover), sentinelFailoverSwitchToPromotedSlave,
 //     sentinelResetMasterAndChangeAddress, sentinelResetMaster (with
 //     SENTINEL_RESET_NO_SENTINELS), sentinelGetCurrentMasterAddress.
 //
 // Not covered: scripts, the config file (a restarted Sentinel keeps its
-// state in memory, see Restart), SENTINEL SET/RESET/FAILOVER, replica
+// state in memory, see Restart), SENTINEL SET/RESET, replica
 // announcement options, TLS and authentication.
 package sentinel

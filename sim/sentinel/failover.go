@@ -1,6 +1,7 @@
 package sentinel
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,13 @@ func (s *Sentinel) startFailoverIfNeeded(m *Master, now time.Duration) bool {
 		}
 		return false
 	}
+	s.startFailover(m, now)
+	return true
+}
+
+// startFailover is sentinelStartFailover: a new epoch, and a randomised
+// start time.
+func (s *Sentinel) startFailover(m *Master, now time.Duration) {
 	m.FailoverState = FailoverWaitStart
 	m.Flags |= FlagFailoverInProgress
 	s.CurrentEpoch++
@@ -27,7 +35,31 @@ func (s *Sentinel) startFailoverIfNeeded(m *Master, now time.Duration) bool {
 	s.emit(Event{Type: EventTryFailover, Inst: &m.Instance, Master: m})
 	m.FailoverStartTime = now + s.desync()
 	m.FailoverStateChangeTime = now
-	return true
+}
+
+// The refusals of SENTINEL FAILOVER, as sentinel.c words them (the
+// error reply without its leading "-").
+var (
+	ErrFailoverInProgress = errors.New("INPROG Failover already in progress")
+	ErrNoGoodSlave        = errors.New("NOGOODSLAVE No suitable replica to promote")
+)
+
+// ForceFailover is sentinelCommand's "failover" (SENTINEL FAILOVER
+// <master-name>): with no failover of m in progress and a replica fit to
+// be promoted (SelectSlave), this Sentinel starts a failover (a new epoch,
+// +new-epoch, +try-failover) flagged forced, which leads at its next
+// tick without an election or ODOWN; the master may well be up. It
+// refuses with ErrFailoverInProgress or ErrNoGoodSlave.
+func (s *Sentinel) ForceFailover(m *Master, now time.Duration) error {
+	if m.Is(FlagFailoverInProgress) {
+		return ErrFailoverInProgress
+	}
+	if s.SelectSlave(m, now) == nil {
+		return ErrNoGoodSlave
+	}
+	s.startFailover(m, now)
+	m.Flags |= FlagForceFailover
+	return nil
 }
 
 // failoverStateMachine is sentinelFailoverStateMachine: at most one step
@@ -62,7 +94,7 @@ func (s *Sentinel) setState(m *Master, st FailoverState, now time.Duration) {
 // election, bounded by min(election timeout, failover-timeout) past the
 // randomised start time.
 func (s *Sentinel) failoverWaitStart(m *Master, now time.Duration) {
-	if leader := s.getLeader(m, m.FailoverEpoch, now); leader != s.MyID {
+	if leader := s.getLeader(m, m.FailoverEpoch, now); leader != s.MyID && !m.Is(FlagForceFailover) {
 		if now-m.FailoverStartTime > min(ElectionTimeout, m.FailoverTimeout) {
 			s.emit(Event{Type: EventAbortNotElected, Inst: &m.Instance, Master: m})
 			s.abortFailover(m, now)
@@ -110,7 +142,7 @@ func (s *Sentinel) abortFailover(m *Master, now time.Duration) {
 	if m.FailoverState > FailoverWaitPromotion {
 		return
 	}
-	m.Flags &^= FlagFailoverInProgress
+	m.Flags &^= FlagFailoverInProgress | FlagForceFailover
 	s.setState(m, FailoverNone, now)
 	if m.Promoted != nil {
 		m.Promoted.Flags &^= FlagPromoted

@@ -54,6 +54,9 @@ const (
 	FlagReconfSent
 	FlagReconfInprog
 	FlagReconfDone
+	// FlagForceFailover marks a failover SENTINEL FAILOVER started
+	// (SRI_FORCE_FAILOVER): it needs no election.
+	FlagForceFailover
 )
 
 // FailoverState is a master's SENTINEL_FAILOVER_STATE_*.
@@ -154,6 +157,7 @@ var flagNames = []struct {
 	{FlagSDown, "s_down"}, {FlagODown, "o_down"}, {FlagMaster, "master"}, {FlagSlave, "slave"}, {FlagSentinel, "sentinel"},
 	{0, "disconnected"}, {FlagMasterDown, "master_down"}, {FlagFailoverInProgress, "failover_in_progress"},
 	{FlagPromoted, "promoted"}, {FlagReconfSent, "reconf_sent"}, {FlagReconfInprog, "reconf_inprog"}, {FlagReconfDone, "reconf_done"},
+	{FlagForceFailover, "force_failover"},
 }
 
 // FlagString is the flags field of SENTINEL MASTER/REPLICAS/SENTINELS, in
@@ -299,7 +303,7 @@ func (s *Sentinel) Restart(now time.Duration) {
 		ri.Flags &^= FlagSDown | FlagODown | FlagMasterDown
 	})
 	for _, m := range s.Masters {
-		m.Flags &^= FlagFailoverInProgress
+		m.Flags &^= FlagFailoverInProgress | FlagForceFailover
 		m.FailoverState = FailoverNone
 	}
 	s.Tilt, s.PrevTick = false, now

@@ -39,7 +39,13 @@ func StartInProcessProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluste
 	if err != nil {
 		return nil, err
 	}
-	p, err := proxy.New(layout.Config, proxy.Options{Logger: log})
+	opts := proxy.Options{Logger: log}
+	// A cluster that names its nodes by host names the harness's DNS
+	// does not know (docker's container names) resolves them itself.
+	if r, ok := c.(proxy.Resolver); ok {
+		opts.Resolver = r
+	}
+	p, err := proxy.New(layout.Config, opts)
 	if err != nil {
 		return nil, fmt.Errorf("start proxy: %w", err)
 	}
