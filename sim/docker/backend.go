@@ -257,7 +257,12 @@ func (b Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (_
 		if cl.relay {
 			// Behind the relay: Sentinel announces the relay's address
 			// to the others (hello messages), not its loopback port.
-			conf += fmt.Sprintf("bind 127.0.0.1\nsentinel announce-ip %s\nsentinel announce-port %d\n", cl.ip(cl.clusterP, 20+i), SentinelPort)
+			// With announce_hostnames, by its name, as charts run it.
+			announce := cl.ip(cl.clusterP, 20+i).String()
+			if t.AnnounceHostnames {
+				announce = name
+			}
+			conf += fmt.Sprintf("bind 127.0.0.1\nsentinel announce-ip %s\nsentinel announce-port %d\n", announce, SentinelPort)
 			conf = strings.Replace(conf, fmt.Sprintf("port %d\n", SentinelPort), fmt.Sprintf("port %d\n", SentinelInnerPort), 1)
 		}
 		files := []testcontainers.ContainerFile{{Reader: strings.NewReader(conf), ContainerFilePath: "/data/sentinel.conf", FileMode: 0o666}}
@@ -305,20 +310,26 @@ func (cl *Cluster) runNode(ctx context.Context, t rig.Topology, name string, i i
 		args = append(args, "--min-replicas-to-write", strconv.Itoa(t.MinReplicasToWrite),
 			"--min-replicas-max-lag", strconv.Itoa(int(t.MinReplicasMaxLag.Seconds())))
 	}
-	if t.AnnounceHostnames {
-		// Known to the others by its name on both networks (an alias).
-		args = append(args, "--replica-announce-ip", name)
-	}
 	if replica {
 		args = append(args, "--replicaof", master, strconv.Itoa(RedisPort))
 	}
+	// A replica announces to its master (INFO replication, and so to
+	// Sentinel) the address the others reach it by: its name on both
+	// networks (an alias) with announce_hostnames; behind the relay the
+	// relay's address, not the loopback port Redis listens on.
+	announce := ""
+	switch {
+	case t.AnnounceHostnames:
+		announce = name
+	case cl.relay:
+		announce = cl.ip(cl.clusterP, nodeHostNumber(i)).String()
+	}
+	if announce != "" {
+		args = append(args, "--replica-announce-ip", announce)
+	}
 	if cl.relay {
-		// Behind the relay: a replica announces the relay's address to
-		// its master (INFO replication, and so Sentinel), not the
-		// loopback port it listens on.
 		args[2], args[4] = strconv.Itoa(RedisInnerPort), "127.0.0.1"
-		args = append(args, "--replica-announce-ip", cl.ip(cl.clusterP, nodeHostNumber(i)).String(),
-			"--replica-announce-port", strconv.Itoa(RedisPort))
+		args = append(args, "--replica-announce-port", strconv.Itoa(RedisPort))
 	}
 	c, err := cl.run(ctx, name, rig.KindNode, cl.images.Redis, nodeHostNumber(i), cl.behindRelay(RedisPort, RedisInnerPort, args), nil, nil)
 	if err != nil {
