@@ -609,7 +609,7 @@ func (cl *Cluster) waitSentinelsDiscovered(ctx context.Context) error {
 			want := []string{"num-slaves", strconv.Itoa(len(cl.groups[k]) - 1), "num-other-sentinels", strconv.Itoa(len(cl.sentinels) - 1)}
 			for {
 				m, err := rc.Do(ctx, "SENTINEL", "master", g.MasterName).StringSlice()
-				if err == nil && dictHas(m, want) {
+				if err == nil && dictHas(m, want) && replicasReady(ctx, rc, g.MasterName) {
 					break
 				}
 				if time.Now().After(deadline) || ctx.Err() != nil {
@@ -622,6 +622,32 @@ func (cl *Cluster) waitSentinelsDiscovered(ctx context.Context) error {
 		rc.Close()
 	}
 	return nil
+}
+
+// replicasReady reports whether a Sentinel has connected to every replica
+// it lists and read its INFO: a replica it has only just discovered (from
+// the master's INFO) is flagged disconnected until then, and a failover
+// asked for meanwhile finds no replica to promote (NOGOODSLAVE).
+func replicasReady(ctx context.Context, rc *redis.Client, master string) bool {
+	rs, err := rc.Do(ctx, "SENTINEL", "replicas", master).Slice()
+	if err != nil {
+		return false
+	}
+	for _, r := range rs {
+		kv, ok := r.([]any)
+		if !ok {
+			return false
+		}
+		var d []string
+		for _, v := range kv {
+			s, _ := v.(string)
+			d = append(d, s)
+		}
+		if !dictHas(d, []string{"flags", "slave", "master-link-status", "ok"}) {
+			return false
+		}
+	}
+	return true
 }
 
 func dictHas(d, kv []string) bool {
