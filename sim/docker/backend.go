@@ -118,21 +118,29 @@ type Cluster struct {
 	hosts     []rig.Instance
 	extra     []*Container // proxies
 
-	mu      sync.Mutex
-	byAddr  map[string]string
+	mu     sync.Mutex
+	byAddr map[string]string
+	// moves counts the reschedules: the n-th moves its container to host
+	// number firstMovedHost+n of both /24s.
+	moves   int
 	closing bool
 }
 
 // Container is one container of the cluster.
 type Container struct {
-	name      string
-	kind      rig.Kind
-	c         *testcontainers.DockerContainer
+	name string
+	kind rig.Kind
+	c    *testcontainers.DockerContainer
+	// mu guards the addresses, which a reschedule changes while the
+	// harness reads them.
+	mu        sync.Mutex
 	clusterIP netip.Addr
 	clientsIP netip.Addr
-	port      int
-	password  string
-	cl        *Cluster
+	// former are the clients and cluster addresses a reschedule left.
+	former   []netip.Addr
+	port     int
+	password string
+	cl       *Cluster
 	// delay and jitter are the link's shape (action delay), applied
 	// again when the container gets new interfaces.
 	delay, jitter time.Duration
@@ -580,7 +588,8 @@ func (cl *Cluster) NodeByAddr(addr string) (string, bool) {
 func (cl *Cluster) SentinelAddr(name string) string {
 	for _, n := range cl.nodes {
 		if n.name == name {
-			return net.JoinHostPort(n.clusterIP.String(), strconv.Itoa(RedisPort))
+			cluster, _ := n.ips()
+			return net.JoinHostPort(cluster.String(), strconv.Itoa(RedisPort))
 		}
 	}
 	return ""
