@@ -8,7 +8,9 @@
 // and the proxies. A network disconnect cuts a node from the cluster
 // network only, so clients still reach it: a split brain. Every container
 // has a fixed address on each network, kept across stop and start, since
-// Sentinel cannot follow a node whose address changes.
+// Sentinel cannot follow a node whose address changes; only action
+// reschedule moves a node, as a rescheduled pod moves, to another fixed
+// address (firstMovedHost on), and the cluster names it by both.
 package docker
 
 import (
