@@ -141,7 +141,10 @@ func (n *Node) start() error {
 	n.cronBase = n.started.Add(-phase)
 	n.stopping = false
 	n.authed = map[*server.Peer]bool{}
-	n.repl = replState{role: roleMaster, replID: newRunID(), secondOffset: -1}
+	// The replication generation goes on from the last life: a stream
+	// of that life still ending (its pump's linkDown) must not take down
+	// the link a REPLICAOF of this one makes.
+	n.repl = replState{role: roleMaster, replID: newRunID(), secondOffset: -1, gen: n.repl.gen + 1}
 	if n.opts.persistence && n.snap != nil {
 		restore(m, n.snap.data)
 		n.repl.replID, n.repl.offset = n.snap.replID, n.snap.offset

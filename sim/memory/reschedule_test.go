@@ -85,9 +85,9 @@ func TestRescheduledReplicaServesOnANewAddressAndIsNamedByBoth(t *testing.T) {
 	}
 	// It starts as first configured: a replica of r1, which syncs it.
 	var info string
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(info, "master_link_status:up"); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(info, "master_link_status:up"); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("5s after the reschedule r2 does not replicate r1:\n%s", info)
+			t.Fatalf("10s after the reschedule r2 does not replicate r1:\n%s", info)
 		}
 		info = infoOf(t, now)
 	}
