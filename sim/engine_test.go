@@ -180,3 +180,39 @@ func TestFaultTheBackendCannotDoIsASetupErrorBeforeAnythingStarts(t *testing.T) 
 		t.Errorf("got stages %v, want none: nothing may start", stages)
 	}
 }
+
+// A master killed and rescheduled on a new address: the run's timeline
+// names it redis1 at both addresses (the fault's detail, the role poller
+// that follows it, Sentinel's events on the old address), Sentinel fails
+// over once and never learns the new address, and the orphan master gets
+// no writes through the seed's checks while Redis has two masters.
+func TestMasterBackOnANewAddressIsNamedByBothAndStaysAnOrphanMaster(t *testing.T) {
+	s := load(t, "master-new-address.yaml", "sentinel.down_after=1500ms", "duration=16s", "faults[0].at=2s", "faults[1].at=7s")
+	res := run(t, s)
+	r := res.Report
+	var moved time.Duration
+	var roleAfter, sdownOld, slaveNew bool
+	for _, e := range res.Timeline.Events {
+		switch {
+		case e.Kind == timeline.KindFault && e.Name == "reschedule":
+			if !strings.HasPrefix(e.Detail, "redis1 moved from ") || e.Err != "" {
+				t.Errorf("reschedule event: detail %q, error %q; want redis1's move", e.Detail, e.Err)
+			}
+			moved = e.T
+		case moved == 0:
+		case e.Kind == timeline.KindRole && e.Node == "redis1" && e.Role == "master":
+			roleAfter = true
+		case e.Kind == timeline.KindSentinel && e.Name == "+sdown" && e.Node == "redis1" && strings.HasPrefix(e.Detail, "slave "):
+			sdownOld = true
+		case e.Kind == timeline.KindSentinel && e.Name == "+slave" && e.Node == "redis1":
+			slaveNew = true
+		}
+	}
+	if moved == 0 || !roleAfter || !sdownOld || slaveNew {
+		t.Errorf("reschedule at %v, redis1 polled as master after it %v, Sentinel's +sdown of the old address %v, +slave of redis1 %v; want the first three and no +slave",
+			moved, roleAfter, sdownOld, slaveNew)
+	}
+	if r.Failovers != 1 || r.TwoMaster.Total != 0 || r.TwoMaster.RoleOverlap < 5*time.Second {
+		t.Errorf("failovers %d, two-master window %v, role overlap %v: want 1, 0s and the rest of the run (about 9s)", r.Failovers, r.TwoMaster.Total, r.TwoMaster.RoleOverlap)
+	}
+}

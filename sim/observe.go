@@ -80,11 +80,17 @@ func (p *rolePoller) run(ctx context.Context) {
 	wg.Wait()
 }
 
+// pollNode polls n's role every RolePoll, at the address n has at each
+// poll: a rescheduled node is followed to its new one.
 func (p *rolePoller) pollNode(ctx context.Context, n rig.Instance) {
-	rc := redis.NewClient(&redis.Options{Addr: n.Addr(), Password: p.password, Protocol: 2, DisableIdentity: true,
-		MaxRetries: -1, PoolSize: 1, DialTimeout: 2 * RolePoll, ReadTimeout: 2 * RolePoll, WriteTimeout: 2 * RolePoll,
-		ContextTimeoutEnabled: true})
-	defer rc.Close()
+	dial := func(addr string) *redis.Client {
+		return redis.NewClient(&redis.Options{Addr: addr, Password: p.password, Protocol: 2, DisableIdentity: true,
+			MaxRetries: -1, PoolSize: 1, DialTimeout: 2 * RolePoll, ReadTimeout: 2 * RolePoll, WriteTimeout: 2 * RolePoll,
+			ContextTimeoutEnabled: true})
+	}
+	addr := n.Addr()
+	rc := dial(addr)
+	defer func() { rc.Close() }()
 	t := time.NewTicker(RolePoll)
 	defer t.Stop()
 	for {
@@ -92,6 +98,10 @@ func (p *rolePoller) pollNode(ctx context.Context, n rig.Instance) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if a := n.Addr(); a != addr {
+			rc.Close()
+			addr, rc = a, dial(a)
 		}
 		qctx, cancel := context.WithTimeout(ctx, 2*RolePoll)
 		info, err := rc.Info(qctx, "server", "replication").Result()

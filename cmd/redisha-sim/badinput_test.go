@@ -132,6 +132,11 @@ func TestBadInputGetsOneLineAndExitTwo(t *testing.T) {
 		"notrun.json":      `{"a": 1}`,
 		"groups.yaml":      "topology:\n  groups: many\n",
 		"hosts.yaml":       "topology:\n  hosts: [h1]\nfaults:\n  - {at: 1s, action: kill, target: \"host:h2\"}\n",
+		"resched.yaml":     "faults:\n  - {at: 1s, action: reschedule, target: sentinel2}\n",
+		"loss.yaml":        "faults:\n  - {at: 1s, action: loss, target: replica, loss: 2, peers: [nodes]}\n",
+		"peers.yaml":       "faults:\n  - {at: 1s, action: loss, target: replica, loss: 0.5, peers: [replicas]}\n",
+		"nolink.yaml":      "faults:\n  - {at: 1s, action: blackhole, target: redis7}\n",
+		"rate.yaml":        "faults:\n  - {at: 1s, action: bandwidth, target: master, rate: 0}\n",
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -178,6 +183,11 @@ func TestBadInputGetsOneLineAndExitTwo(t *testing.T) {
 		{[]string{"run", "groups.yaml"}, `groups.yaml:2:11: topology.groups: want a number of groups from 1 to 16 (or a list of groups), got "many"`},
 		{[]string{"model", "--set", "topology.groups=17"}, "--set topology.groups=17: topology.groups: must be from 1 to 16, got 17"},
 		{[]string{"run", "hosts.yaml"}, `hosts.yaml:4:36: faults[0].target: unknown host "h2"; declared in topology.hosts: h1`},
+		{[]string{"run", "resched.yaml"}, `resched.yaml:2:42: faults[0].target: the memory backend cannot reschedule "sentinel2", a Sentinel: action reschedule acts on Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`},
+		{[]string{"run", "loss.yaml"}, `loss.yaml:2:51: faults[0].loss: must be a fraction from 0 to 1, got 2`},
+		{[]string{"run", "peers.yaml"}, `peers.yaml:2:64: faults[0].peers[0]: unknown peer class "replicas"; valid: clients, nodes, sentinels`},
+		{[]string{"run", "nolink.yaml"}, `nolink.yaml:2:41: faults[0].target: unknown target "redis7"; valid: master, replica, proxy, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3`},
+		{[]string{"run", "rate.yaml"}, `rate.yaml:2:55: faults[0].rate: must be a number of bytes per second greater than zero, got 0`},
 		{[]string{"run", "--set", "topology.groups=2", "--set", "sentinel.master_name=m"}, "--set sentinel.master_name=m: sentinel.master_name: 2 groups: set master_name per group instead"},
 		{[]string{"run", "--set", "sentinel.down_after="}, `--set sentinel.down_after=: sentinel.down_after: invalid value "": empty: want a duration such as 1s or 250ms`},
 		{[]string{"run", "--set", "proxy.shutdown_sessions=maybe"}, `--set proxy.shutdown_sessions=maybe: proxy.shutdown_sessions: invalid value "maybe": want true or false`},

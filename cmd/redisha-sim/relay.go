@@ -7,18 +7,21 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/link"
 )
 
 func newRelayCmd(g *globalFlags) *cobra.Command {
 	var opts link.RelayOptions
 	var nodes, sentinels []string
+	var addressIn string
 	cmd := &cobra.Command{
 		Use:   "relay --listen ADDR --upstream ADDR [flags] [-- PROGRAM ARGS...]",
 		Short: "Relay an instance's port and apply link faults to it (the docker backend's node and Sentinel containers)",
@@ -52,7 +55,11 @@ and gets the signals docker sends.`,
 				}
 			}
 			if len(args) > 0 {
-				return execBehindRelay(opts, args)
+				program, err := withAddress(args, addressIn)
+				if err != nil {
+					return err
+				}
+				return execBehindRelay(opts, program)
 			}
 			opts.Log = log
 			r, err := link.NewRelay(opts)
@@ -73,7 +80,41 @@ and gets the signals docker sends.`,
 	f.StringVar(&opts.Control, "control", "", "address of the control endpoint (HTTP), none when empty")
 	f.StringSliceVar(&nodes, "nodes", nil, "source addresses of peer class nodes (comma-separated)")
 	f.StringSliceVar(&sentinels, "sentinels", nil, "source addresses of peer class sentinels (comma-separated)")
+	f.StringVar(&addressIn, "address-in", "", "a subnet (CIDR): an argument "+docker.AddressArg+" of PROGRAM becomes this host's address in it")
 	return cmd
+}
+
+// withAddress replaces every argument docker.AddressArg of program with
+// this host's interface address in the subnet (the container's address on
+// the cluster network as it is now, after a reschedule too).
+func withAddress(program []string, subnet string) ([]string, error) {
+	if !slices.Contains(program, docker.AddressArg) {
+		return program, nil
+	}
+	p, err := netip.ParsePrefix(subnet)
+	if err != nil {
+		return nil, exitError{exitBadInput, fmt.Errorf("relay: --address-in: %q is not a subnet (CIDR), and the program takes %s", subnet, docker.AddressArg)}
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, exitError{exitFailed, fmt.Errorf("relay: list this host's addresses: %w", err)}
+	}
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		if ip, ok := netip.AddrFromSlice(ipn.IP); ok && p.Contains(ip.Unmap()) {
+			out := slices.Clone(program)
+			for i, arg := range out {
+				if arg == docker.AddressArg {
+					out[i] = ip.Unmap().String()
+				}
+			}
+			return out, nil
+		}
+	}
+	return nil, exitError{exitFailed, fmt.Errorf("relay: this host has no address in %s", p)}
 }
 
 // execBehindRelay starts this binary as the relay in the background,

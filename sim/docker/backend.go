@@ -8,7 +8,9 @@
 // and the proxies. A network disconnect cuts a node from the cluster
 // network only, so clients still reach it: a split brain. Every container
 // has a fixed address on each network, kept across stop and start, since
-// Sentinel cannot follow a node whose address changes.
+// Sentinel cannot follow a node whose address changes; only action
+// reschedule moves a node, as a rescheduled pod moves, to another fixed
+// address (firstMovedHost on), and the cluster names it by both.
 //
 // Where the harness cannot route to those networks (Docker Desktop, a
 // remote daemon, a harness in a container), the whole run goes into a
@@ -144,21 +146,29 @@ type Cluster struct {
 	nodeIPs, sentinelIPs []netip.Addr
 	hc                   *http.Client
 
-	mu      sync.Mutex
-	byAddr  map[string]string
+	mu     sync.Mutex
+	byAddr map[string]string
+	// moves counts the reschedules: the n-th moves its container to host
+	// number firstMovedHost+n of both /24s.
+	moves   int
 	closing bool
 }
 
 // Container is one container of the cluster.
 type Container struct {
-	name      string
-	kind      rig.Kind
-	c         *testcontainers.DockerContainer
+	name string
+	kind rig.Kind
+	c    *testcontainers.DockerContainer
+	// mu guards the addresses, which a reschedule changes while the
+	// harness reads them.
+	mu        sync.Mutex
 	clusterIP netip.Addr
 	clientsIP netip.Addr
-	port      int
-	password  string
-	cl        *Cluster
+	// former are the clients and cluster addresses a reschedule left.
+	former   []netip.Addr
+	port     int
+	password string
+	cl       *Cluster
 	// relayed are the requests this container's relay has taken since
 	// the last heal of each, sent again when a start or restart gives a
 	// new relay (guarded by cl.mu).
@@ -322,7 +332,7 @@ func (cl *Cluster) runNode(ctx context.Context, t rig.Topology, name string, i i
 	case t.AnnounceHostnames:
 		announce = name
 	case cl.relay:
-		announce = cl.ip(cl.clusterP, nodeHostNumber(i)).String()
+		announce = AddressArg
 	}
 	if announce != "" {
 		args = append(args, "--replica-announce-ip", announce)
@@ -711,7 +721,8 @@ func (cl *Cluster) LookupHost(ctx context.Context, host string) ([]string, error
 func (cl *Cluster) SentinelAddr(name string) string {
 	for _, n := range cl.nodes {
 		if n.name == name {
-			return net.JoinHostPort(n.clusterIP.String(), strconv.Itoa(RedisPort))
+			cluster, _ := n.ips()
+			return net.JoinHostPort(cluster.String(), strconv.Itoa(RedisPort))
 		}
 	}
 	return ""

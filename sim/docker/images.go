@@ -50,6 +50,11 @@ const LabelRelay = "redisha-sim.relay"
 // RelayBinary is where the Redis image keeps redisha-sim for the relay.
 const RelayBinary = "/usr/local/bin/redisha-sim"
 
+// AddressArg, as an argument of the program the relay runs, stands for
+// the container's address on the cluster network when it starts (the
+// relay's --address-in).
+const AddressArg = "{cluster-address}"
+
 // buildTags are the tags BuildLocalImages builds and MissingImages
 // checks: for each image, the environment's choice when it names a
 // redisha-sim/ image (a private build, e.g. redisha-sim/redis:dev-relay,

@@ -42,7 +42,10 @@ func hasRelay(ctx context.Context, cli *client.Client, image string) (bool, erro
 
 // behindRelay is the container command that runs program behind the
 // relay, which accepts on port and forwards to innerPort on loopback;
-// program as it is when the image has no relay.
+// program as it is when the image has no relay. An argument AddressArg of
+// program becomes the container's address on the cluster network when it
+// starts, so that a node rescheduled to another address announces that
+// one.
 func (cl *Cluster) behindRelay(port, innerPort int, program []string) []string {
 	if !cl.relay {
 		return program
@@ -57,7 +60,8 @@ func (cl *Cluster) behindRelay(port, innerPort int, program []string) []string {
 	cmd := []string{RelayBinary, "relay", "--log-level", "warn",
 		"--listen", ":" + strconv.Itoa(port), "--upstream", net.JoinHostPort("127.0.0.1", strconv.Itoa(innerPort)),
 		"--control", ":" + strconv.Itoa(RelayControlPort),
-		"--nodes", join(cl.nodeIPs), "--sentinels", join(cl.sentinelIPs), "--"}
+		"--nodes", join(cl.nodeIPs), "--sentinels", join(cl.sentinelIPs),
+		"--address-in", cl.clusterP.String(), "--"}
 	return append(cmd, program...)
 }
 

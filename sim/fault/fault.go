@@ -23,6 +23,7 @@ const (
 	Kill       Action = "kill"
 	Start      Action = "start"
 	Restart    Action = "restart"
+	Reschedule Action = "reschedule"
 	Pause      Action = "pause"
 	Unpause    Action = "unpause"
 	Disconnect Action = "disconnect"
@@ -118,6 +119,14 @@ var all = []Entry{
 		Help: "start a stopped or killed instance on the same address"},
 	{Action: Restart, Targets: allKinds, Backends: everywhere, Model: true,
 		Help: "stop then start"},
+	// A rescheduled pod: the docker backend moves the container's
+	// endpoints to another host number of both /24s while it is stopped;
+	// the memory backend listens on another loopback port. The node
+	// starts as its first start did (the initial master as a master, a
+	// replica with replicaof its first master's first address), as a new
+	// pod reads the configuration it was deployed with.
+	{Action: Reschedule, Targets: nodes, Backends: map[string][]Kind{Memory: nodes, Docker: nodes},
+		Help: "a rescheduled pod: a graceful stop if the node runs, then a start on a new address (docker: another host number on the same networks; memory: another port), with its first configuration (the initial master as a master, a replica replicating its first master's first address) and the restart's data rules (its snapshot with persistence, else empty); the old address stays dead and the harness names the node by both"},
 	{Action: Pause, Undo: Unpause, Targets: withHosts, Backends: everywhereAndHosts, Model: true,
 		Help: "freeze (docker pause): connections stay open, nothing answers"},
 	{Action: Unpause, Targets: withHosts, Backends: everywhereAndHosts,

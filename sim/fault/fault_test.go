@@ -73,6 +73,12 @@ func TestTheTableSaysWhatTheBackendsAndTheModelDo(t *testing.T) {
 		{fault.Reconnect, fault.Memory, fault.KindHost, true},
 		{fault.Disconnect, fault.Memory, fault.KindProxy, false}, // in-process
 		{fault.Restart, fault.Docker, fault.KindHost, false},
+		{fault.Reschedule, fault.Memory, fault.KindNode, true},
+		{fault.Reschedule, fault.Docker, fault.KindNode, true},
+		{fault.Reschedule, fault.Docker, fault.KindSentinel, false},
+		{fault.Reschedule, fault.Docker, fault.KindProxy, false},
+		{fault.Reschedule, fault.Memory, fault.KindHost, false},
+		{fault.Reschedule, fault.External, fault.KindNode, false},
 		{fault.Delay, fault.Docker, fault.KindHost, false},
 		{fault.Failover, fault.Memory, fault.KindNode, true}, // SENTINEL FAILOVER, every backend
 		{fault.Failover, fault.Docker, fault.KindNode, true},

@@ -83,10 +83,11 @@ func (Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (rig
 			}
 		}
 		for _, n := range group[1:] {
-			n.becomeReplicaOf(group[0].addr)
+			n.firstMaster = group[0].Addr()
+			n.becomeReplicaOf(n.firstMaster)
 		}
 		replicas = append(replicas, group[1:]...)
-		cfg.masters = append(cfg.masters, monitored{name: g.MasterName, addr: group[0].addr, replicas: len(group) - 1})
+		cfg.masters = append(cfg.masters, monitored{name: g.MasterName, addr: group[0].Addr(), replicas: len(group) - 1})
 	}
 	if err := waitFor(ctx, 10*time.Second, func() bool { return linksUp(replicas) }); err != nil {
 		c.Close(ctx)
@@ -206,9 +207,10 @@ func (c *Cluster) Sentinels() []rig.Instance {
 // Hosts returns the hosts: each acts on all its members at once.
 func (c *Cluster) Hosts() []rig.Instance { return c.hosts }
 
-// NodeByAddr names the node at addr.
+// NodeByAddr names the node at addr, or the node that was there before
+// a reschedule moved it.
 func (c *Cluster) NodeByAddr(addr string) (string, bool) {
-	if n := c.nw.node(addr); n != nil {
+	if n := c.nw.nodeNamed(addr); n != nil {
 		return n.name, true
 	}
 	return "", false
@@ -232,7 +234,7 @@ type nodeInstance struct {
 
 func (i nodeInstance) Name() string   { return i.n.name }
 func (i nodeInstance) Kind() rig.Kind { return rig.KindNode }
-func (i nodeInstance) Addr() string   { return i.n.addr }
+func (i nodeInstance) Addr() string   { return i.n.Addr() }
 
 // Do performs a fault and verifies it from outside: a stopped node refuses
 // connections, a paused one does not answer, a started one answers.
@@ -241,14 +243,21 @@ func (i nodeInstance) Do(ctx context.Context, action fault.Action) error {
 	return err
 }
 
-// DoReport performs a fault as Do does (rig.Reporter); a failover, which
+// DoReport performs a fault as Do does (rig.Reporter): a failover, which
 // acts through the Sentinels (rig.Failover), reports where the master
-// moved.
+// moved; a reschedule the addresses the node moved between.
 func (i nodeInstance) DoReport(ctx context.Context, action fault.Action) (string, error) {
 	if action == fault.Failover {
 		return rig.FailoverOf(ctx, i.c, i.c.topo, i.n.name)
 	}
-	return "", i.do(ctx, action)
+	from := i.n.Addr()
+	if err := i.do(ctx, action); err != nil {
+		return "", err
+	}
+	if action != fault.Reschedule {
+		return "", nil
+	}
+	return fmt.Sprintf("%s moved from %s to %s", i.n.name, from, i.n.Addr()), nil
 }
 
 // do is Act then Verify.
@@ -267,9 +276,21 @@ func (i nodeInstance) Act(ctx context.Context, action fault.Action) error {
 	return i.n.do(ctx, action)
 }
 
-// Verify checks the fault from outside (rig.Stepper).
+// Verify checks the fault from outside (rig.Stepper); a rescheduled node
+// answers on its new address and no longer on any former one.
 func (i nodeInstance) Verify(ctx context.Context, action fault.Action) error {
-	return verify(ctx, i.n.addr, i.n.opts.password, action)
+	if err := verify(ctx, i.n.Addr(), i.n.opts.password, action); err != nil {
+		return err
+	}
+	if action == fault.Reschedule {
+		for _, old := range i.n.net.formerAddrs(i.n) {
+			if c, err := net.DialTimeout("tcp", old, 200*time.Millisecond); err == nil {
+				c.Close()
+				return fmt.Errorf("reschedule %s: its old address %s still accepts connections", i.n.name, old)
+			}
+		}
+	}
+	return nil
 }
 
 // Shape slows the node's link (rig.LinkShaper): every reply it sends, on
@@ -282,7 +303,7 @@ func (i nodeInstance) Shape(ctx context.Context, delay, jitter time.Duration) er
 	if st, _ := i.n.stateOf(); st != nodeRunning {
 		return nil // it answers nothing now; the delay applies once it does
 	}
-	took, ok := timedPing(i.n.addr, i.n.opts.password, delay+jitter+time.Second)
+	took, ok := timedPing(i.n.Addr(), i.n.opts.password, delay+jitter+time.Second)
 	switch {
 	case !ok:
 		return fmt.Errorf("delay %s: it does not answer PING within %v", i.n.name, delay+jitter+time.Second)
@@ -314,7 +335,7 @@ func (i nodeInstance) LinkFault(ctx context.Context, f fault.LinkFault) error {
 // verifyLink checks a link fault's effect by talking to the node as a
 // client would.
 func (i nodeInstance) verifyLink(f fault.LinkFault) error {
-	addr, pw, name := i.n.addr, i.n.opts.password, i.n.name
+	addr, pw, name := i.n.Addr(), i.n.opts.password, i.n.name
 	clients := slices.Contains(f.Classes(), fault.PeersClients)
 	held := func() bool {
 		return i.n.lf.Rule(classClients, dirIn).Holds() || i.n.lf.Rule(classClients, dirOut).Holds()
@@ -461,7 +482,7 @@ func verify(ctx context.Context, addr, password string, action fault.Action) err
 		if answers {
 			return fmt.Errorf("pause: %s still answers", addr)
 		}
-	case fault.Start, fault.Restart, fault.Unpause:
+	case fault.Start, fault.Restart, fault.Reschedule, fault.Unpause:
 		if !answers {
 			return fmt.Errorf("%s: %s does not answer PING", action, addr)
 		}

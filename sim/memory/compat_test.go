@@ -162,7 +162,7 @@ func fakePair(t *testing.T) pair {
 		t.Cleanup(func() { n.shutdown(false) })
 		nodes = append(nodes, n)
 	}
-	nodes[1].becomeReplicaOf(nodes[0].addr)
+	nodes[1].becomeReplicaOf(nodes[0].Addr())
 	if err := waitFor(t.Context(), 5*time.Second, func() bool {
 		nodes[1].mu.Lock()
 		defer nodes[1].mu.Unlock()
@@ -170,7 +170,7 @@ func fakePair(t *testing.T) pair {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return pair{"fake", nodes[0].addr, nodes[1].addr}
+	return pair{"fake", nodes[0].Addr(), nodes[1].Addr()}
 }
 
 // transcript runs the same conversation on a pair and returns what it saw.
@@ -261,11 +261,11 @@ func TestRestartedNodeComesBackAsMasterWithOrWithoutItsSnapshot(t *testing.T) {
 			nodes = append(nodes, n)
 		}
 		m := nodes[0]
-		nodes[1].becomeReplicaOf(m.addr)
+		nodes[1].becomeReplicaOf(m.Addr())
 		if err := waitFor(t.Context(), 3*time.Second, func() bool { nodes[1].mu.Lock(); defer nodes[1].mu.Unlock(); return nodes[1].repl.linkUp }); err != nil {
 			t.Fatalf("replica link: %v", err)
 		}
-		c := dialRaw(t, m.addr)
+		c := dialRaw(t, m.Addr())
 		c.do(t, "AUTH", "pw")
 		c.do(t, "SET", "kept", "1")
 		if err := m.do(t.Context(), fault.Stop); err != nil {
@@ -274,7 +274,7 @@ func TestRestartedNodeComesBackAsMasterWithOrWithoutItsSnapshot(t *testing.T) {
 		if err := m.do(t.Context(), fault.Start); err != nil {
 			t.Fatal(err)
 		}
-		c = dialRaw(t, m.addr)
+		c = dialRaw(t, m.Addr())
 		c.do(t, "AUTH", "pw")
 		info := c.do(t, "INFO", "replication")
 		got := c.do(t, "GET", "kept")
@@ -302,12 +302,12 @@ func TestKilledMasterLosesWhatItHadNotReplicated(t *testing.T) {
 		defer n.shutdown(false)
 		nodes = append(nodes, n)
 	}
-	nodes[1].becomeReplicaOf(nodes[0].addr)
+	nodes[1].becomeReplicaOf(nodes[0].Addr())
 	if err := waitFor(t.Context(), 3*time.Second, func() bool { nodes[1].mu.Lock(); defer nodes[1].mu.Unlock(); return nodes[1].repl.linkUp }); err != nil {
 		t.Fatalf("replica link: %v", err)
 	}
-	c := dialRaw(t, nodes[0].addr)
-	r := dialRaw(t, nodes[1].addr)
+	c := dialRaw(t, nodes[0].Addr())
+	r := dialRaw(t, nodes[1].Addr())
 	c.do(t, "SET", "early", "1")
 	if err := waitFor(t.Context(), 3*time.Second, func() bool { return r.do(t, "GET", "early") == "$1" }); err != nil {
 		t.Fatalf("the first write never reached the replica: %v", err)

@@ -38,7 +38,7 @@ func (n *Node) infoSection(name string) string {
 	kv := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
 	switch name {
 	case "server":
-		_, port, _ := net.SplitHostPort(n.addr)
+		_, port, _ := net.SplitHostPort(n.Addr())
 		b.WriteString("# Server\r\n")
 		kv("redis_version", "7.0.15")
 		kv("redis_mode", "standalone")
@@ -116,7 +116,7 @@ func (n *Node) replicationInfoLocked(b *strings.Builder) {
 	}
 	kv("connected_slaves", len(r.replicas))
 	for i, rl := range n.sortedReplicasLocked() {
-		host, port, _ := net.SplitHostPort(rl.node.addr)
+		host, port, _ := net.SplitHostPort(rl.node.Addr())
 		kv(fmt.Sprintf("slave%d", i), fmt.Sprintf("ip=%s,port=%s,state=online,offset=%d,lag=%d", host, port, rl.acked, int(time.Since(rl.lastAck).Seconds())))
 	}
 	kv("master_failover_state", "no-failover")

@@ -20,7 +20,10 @@ type network struct {
 	mu        sync.Mutex
 	nodes     map[string]*Node
 	sentinels map[string]*Sentinel
-	rnd       *rand.Rand
+	// former are the addresses nodes left when rescheduled: nothing
+	// listens there, but the harness still names the node by them.
+	former map[string]*Node
+	rnd    *rand.Rand
 	// clock, when set (by a test, before anything runs), is the time the
 	// nodes report in INFO's seconds fields (a Sentinel with a test clock
 	// reads them).
@@ -36,7 +39,7 @@ func (nw *network) now() time.Time {
 }
 
 func newNetwork(seed uint64) *network {
-	return &network{nodes: map[string]*Node{}, sentinels: map[string]*Sentinel{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &network{nodes: map[string]*Node{}, sentinels: map[string]*Sentinel{}, former: map[string]*Node{}, rnd: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
 // latency is one loopback hop: 50-250µs.
@@ -57,6 +60,42 @@ func (nw *network) node(addr string) *Node {
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
 	return nw.nodes[addr]
+}
+
+// move gives a stopped node a new address: connections to the old one
+// are refused from now on.
+func (nw *network) move(n *Node, addr string) {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	old := n.Addr()
+	delete(nw.nodes, old)
+	nw.former[old] = n
+	delete(nw.former, addr)
+	nw.nodes[addr] = n
+	n.addr.Store(&addr)
+}
+
+// nodeNamed finds a node by an address it has or had.
+func (nw *network) nodeNamed(addr string) *Node {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	if n := nw.nodes[addr]; n != nil {
+		return n
+	}
+	return nw.former[addr]
+}
+
+// formerAddrs are the addresses n had before its reschedules.
+func (nw *network) formerAddrs(n *Node) []string {
+	nw.mu.Lock()
+	defer nw.mu.Unlock()
+	var out []string
+	for a, m := range nw.former {
+		if m == n {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (nw *network) sentinel(addr string) *Sentinel {

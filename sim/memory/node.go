@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -26,10 +27,16 @@ import (
 // address, pause, network disconnect).
 type Node struct {
 	name string
-	addr string
-	opts nodeOptions
-	net  *network
-	log  *slog.Logger
+	// addr is where the node listens: set at creation, changed only by a
+	// reschedule (while the node is stopped), read without n.mu.
+	addr atomic.Pointer[string]
+	// firstMaster is the address of the master it was first started to
+	// replicate ("" for the initial master): the configuration a
+	// rescheduled pod starts with.
+	firstMaster string
+	opts        nodeOptions
+	net         *network
+	log         *slog.Logger
 
 	mu      sync.Mutex
 	state   nodeState
@@ -96,15 +103,17 @@ func newRunID() string {
 }
 
 func newNode(name, addr string, opts nodeOptions, nw *network, log *slog.Logger) *Node {
-	return &Node{name: name, addr: addr, opts: opts, net: nw, log: log.With("node", name),
+	n := &Node{name: name, opts: opts, net: nw, log: log.With("node", name),
 		conns: map[net.Conn]struct{}{}, authed: map[*server.Peer]bool{}, links: map[*link]struct{}{}}
+	n.addr.Store(&addr)
+	return n
 }
 
 // Name is the node's name.
 func (n *Node) Name() string { return n.name }
 
 // Addr is the node's host:port.
-func (n *Node) Addr() string { return n.addr }
+func (n *Node) Addr() string { return *n.addr.Load() }
 
 // start brings the node up on its address: from its snapshot when it has
 // one, else empty, and always as a master, as a restarted Redis does.
@@ -116,7 +125,7 @@ func (n *Node) start() error {
 	if n.state != nodeStopped {
 		return fmt.Errorf("start %s: already %s", n.name, n.state)
 	}
-	ln, err := listenRetry(n.addr)
+	ln, err := listenRetry(n.Addr())
 	if err != nil {
 		return fmt.Errorf("start %s: %w", n.name, err)
 	}
@@ -133,7 +142,10 @@ func (n *Node) start() error {
 	n.cronBase = n.started.Add(-phase)
 	n.stopping = false
 	n.authed = map[*server.Peer]bool{}
-	n.repl = replState{role: roleMaster, replID: newRunID(), secondOffset: -1}
+	// The replication generation goes on from the last life: a stream
+	// of that life still ending (its pump's linkDown) must not take down
+	// the link a REPLICAOF of this one makes.
+	n.repl = replState{role: roleMaster, replID: newRunID(), secondOffset: -1, gen: n.repl.gen + 1}
 	if n.opts.persistence && n.snap != nil {
 		restore(m, n.snap.data)
 		n.repl.replID, n.repl.offset = n.snap.replID, n.snap.offset
@@ -141,7 +153,7 @@ func (n *Node) start() error {
 	}
 	n.acceptWG.Add(1)
 	go n.accept(ln, m.Server())
-	n.log.Debug("started", "addr", n.addr, "from_snapshot", n.opts.persistence && n.snap != nil)
+	n.log.Debug("started", "addr", n.Addr(), "from_snapshot", n.opts.persistence && n.snap != nil)
 	return nil
 }
 
@@ -549,7 +561,7 @@ func (n *Node) writeRole(c *server.Peer) {
 		c.WriteInt(int(r.offset))
 		c.WriteLen(len(r.replicas))
 		for _, rp := range n.sortedReplicasLocked() {
-			host, port, _ := net.SplitHostPort(rp.node.addr)
+			host, port, _ := net.SplitHostPort(rp.node.Addr())
 			c.WriteLen(3)
 			c.WriteBulk(host)
 			c.WriteBulk(port)
@@ -615,6 +627,8 @@ func (n *Node) do(ctx context.Context, action fault.Action) error {
 			return err
 		}
 		return n.start()
+	case fault.Reschedule:
+		return n.reschedule()
 	case fault.Pause:
 		return n.pause()
 	case fault.Unpause:
@@ -627,4 +641,27 @@ func (n *Node) do(ctx context.Context, action fault.Action) error {
 		return nil
 	}
 	return fmt.Errorf("unknown action %q", action)
+}
+
+// reschedule is a rescheduled pod: a graceful stop if the node runs, then
+// a start on another free loopback port, as its first start did: the
+// initial master as a master, a replica replicating the address its first
+// master had then. The old address is nobody's: it refuses connections.
+func (n *Node) reschedule() error {
+	if err := n.shutdown(true); err != nil {
+		return err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return fmt.Errorf("reschedule %s: %w", n.name, err)
+	}
+	n.net.move(n, addr)
+	if err := n.start(); err != nil {
+		return fmt.Errorf("reschedule %s: %w", n.name, err)
+	}
+	if n.firstMaster != "" {
+		n.becomeReplicaOf(n.firstMaster)
+	}
+	n.log.Debug("rescheduled", "addr", addr, "replicaof", n.firstMaster)
+	return nil
 }

@@ -115,7 +115,7 @@ func (n *Node) sortedReplicasLocked() []*replicaLink {
 	for _, rl := range n.repl.replicas {
 		out = append(out, rl)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].node.addr < out[j].node.addr })
+	sort.Slice(out, func(i, j int) bool { return out[i].node.Addr() < out[j].node.Addr() })
 	return out
 }
 

@@ -78,7 +78,7 @@ func scriptRun(t *testing.T, sc sentineltest.Script) *sentineltest.Log {
 		nodes = append(nodes, n)
 	}
 	for _, n := range nodes[1:] {
-		n.becomeReplicaOf(nodes[0].addr)
+		n.becomeReplicaOf(nodes[0].Addr())
 	}
 	if err := waitFor(ctx, 10*time.Second, func() bool { return linksUp(nodes[1:]) }); err != nil {
 		t.Fatalf("replicas did not sync: %v", err)
@@ -86,11 +86,11 @@ func scriptRun(t *testing.T, sc sentineltest.Script) *sentineltest.Log {
 	var sentinels []*Sentinel
 	var mu sync.Mutex
 	log := sentineltest.NewLog(sc, func(addr string) int {
-		return slices.IndexFunc(nodes, func(n *Node) bool { return n.addr == addr })
+		return slices.IndexFunc(nodes, func(n *Node) bool { return n.Addr() == addr })
 	}, func(runID string) int {
 		return slices.IndexFunc(sentinels, func(s *Sentinel) bool { return s.myid == runID })
 	})
-	cfg := sentinelConfig{masters: []monitored{{name: "mymaster", addr: nodes[0].addr}}, quorum: sc.Quorum, downAfter: sc.DownAfter,
+	cfg := sentinelConfig{masters: []monitored{{name: "mymaster", addr: nodes[0].Addr()}}, quorum: sc.Quorum, downAfter: sc.DownAfter,
 		failoverTimeout: sc.FailoverTimeout, parallelSyncs: sc.ParallelSyncs}
 	for j := range sc.Sentinels {
 		addr, err := freeAddr()

@@ -69,7 +69,7 @@ func fakeStopSubject(t *testing.T) stopSubject {
 		nodes = append(nodes, n)
 	}
 	m, r := nodes[0], nodes[1]
-	r.becomeReplicaOf(m.addr)
+	r.becomeReplicaOf(m.Addr())
 	if err := waitFor(t.Context(), 5*time.Second, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -80,7 +80,7 @@ func fakeStopSubject(t *testing.T) stopSubject {
 	r.mu.Lock()
 	started := r.cronBase
 	r.mu.Unlock()
-	return stopSubject{name: "fake", master: m.addr, replicaStarted: started,
+	return stopSubject{name: "fake", master: m.Addr(), replicaStarted: started,
 		stop: func() { m.do(context.Background(), fault.Stop) }}
 }
 

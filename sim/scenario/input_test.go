@@ -173,6 +173,25 @@ func TestHostileScenariosGetExactErrors(t *testing.T) {
 			`s.yaml:1:46: faults[0].target: the memory backend cannot blackhole "sentinel1", a Sentinel: it can blackhole Redis nodes only (backend docker can); valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
 		{"a blackholed proxy on the docker backend", "backend: docker\nproxy: {kind: haproxy}\nfaults: [{at: 1s, action: blackhole, target: proxy}]\n", nil, []string{
 			`s.yaml:3:46: faults[0].target: the docker backend cannot blackhole "proxy", the proxy: action blackhole acts on Redis nodes and Sentinels only; valid: master, replica, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3 or a name given by as to one of them`}},
+		{"a loss below 0", "faults: [{at: 1s, action: loss, target: master, loss: -0.1}]\n", nil, []string{
+			"s.yaml:1:55: faults[0].loss: must be a fraction from 0 to 1, got -0.1"}},
+		{"a link fault on a target that does not exist", "faults: [{at: 1s, action: loss, target: redis9, loss: 0.5}]\n", nil, []string{
+			`s.yaml:1:41: faults[0].target: unknown target "redis9"; valid: master, replica, proxy, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3`}},
+		{"a link fault on a host", "topology: {hosts: [h1, h2, h3]}\nfaults: [{at: 1s, action: blackhole, target: host:h1}]\n", nil, []string{
+			`s.yaml:2:46: faults[0].target: the memory backend cannot blackhole "host:h1", a host: action blackhole acts on Redis nodes and Sentinels only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
+		// A node back on a new address (issue 19 item 3).
+		{"a reschedule of a Sentinel", "faults: [{at: 1s, action: reschedule, target: sentinel1}]\n", nil, []string{
+			`s.yaml:1:47: faults[0].target: the memory backend cannot reschedule "sentinel1", a Sentinel: action reschedule acts on Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
+		{"a reschedule of a host", "topology: {hosts: [h1, h2, h3]}\nfaults: [{at: 1s, action: reschedule, target: host:h1}]\n", nil, []string{
+			`s.yaml:2:47: faults[0].target: the memory backend cannot reschedule "host:h1", a host: action reschedule acts on Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
+		{"a reschedule of the proxy on docker", "backend: docker\nproxy: {kind: haproxy}\nfaults: [{at: 1s, action: reschedule, target: proxy}]\n", nil, []string{
+			`s.yaml:3:47: faults[0].target: the docker backend cannot reschedule "proxy", the proxy: action reschedule acts on Redis nodes only; valid: master, replica, redis1, redis2, redis3 or a name given by as to one of them`}},
+		{"a reschedule with peers", "faults: [{at: 1s, action: reschedule, target: master, peers: [nodes]}]\n", nil, []string{
+			"s.yaml:1:62: faults[0].peers: action reschedule takes no peers: remove it (actions that take one: delay, blackhole, reset, loss, bandwidth)"}},
+		{"a reschedule with a loss", "faults: [{at: 1s, action: reschedule, target: master, loss: 0.5}]\n", nil, []string{
+			"s.yaml:1:61: faults[0].loss: action reschedule takes no loss: remove it (actions that take one: loss)"}},
+		{"a reschedule of a node that does not exist", "faults: [{at: 1s, action: reschedule, target: redis4}]\n", nil, []string{
+			`s.yaml:1:47: faults[0].target: unknown target "redis4"; valid: master, replica, proxy, redis1, redis2, redis3, sentinel1, sentinel2, sentinel3`}},
 		{"proxy.config /dev/zero", "name: x\nproxy: {config: /dev/zero}\n", nil, []string{"s.yaml:2:17: proxy.config: cannot read /dev/zero: not a regular file (a character device)"}},
 	}
 	for _, c := range cases {

@@ -97,6 +97,10 @@ func faultWindows(tl *timeline.Timeline) map[string][]interval {
 			case fx.Link:
 			case fx.Undo != "":
 				begin(node, fx.Undo, e.T)
+			case fx.Action == fault.Reschedule:
+				// Back on another address: the one the proxy's server
+				// line names stays dead for the rest of the run.
+				begin(node, fault.Start, e.T)
 			case fx.Action == fault.Restart:
 				// Stop then start: the node is away while it acts.
 				begin(node, fault.Start, e.T)

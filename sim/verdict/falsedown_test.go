@@ -79,6 +79,19 @@ func TestKilledMasterMarkedDownIsNotAFalseDownMark(t *testing.T) {
 	}
 }
 
+func TestRescheduledReplicaMarkedDownAtItsOldAddressIsNotAFalseDownMark(t *testing.T) {
+	tl := trioTimeline()
+	// The poller follows the node to its new address and sees a healthy
+	// replica; the proxy's server line keeps the old one, dead for good.
+	faultOn(tl, 3000, "reschedule", "redis2")
+	roleAt(tl, 3100, "redis2", timeline.RoleReplica)
+	downAt(tl, 6000, timeline.PortReplica, "redis2")
+	downAt(tl, 30000, timeline.PortReplica, "redis2")
+	if fd := falseDownsOf(t, tl); fd.Count != 0 {
+		t.Fatalf("got %+v, want no false DOWN mark for the old address of a rescheduled node", fd.Marks)
+	}
+}
+
 func TestDownMarkRightAfterTheNodeCameBackIsNotAFalseDownMark(t *testing.T) {
 	tl := trioTimeline()
 	// A check that began while the node was paused can fail after the
