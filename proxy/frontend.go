@@ -115,11 +115,13 @@ func acceptBackoff(prev time.Duration) time.Duration {
 	return min(max(2*prev, 5*time.Millisecond), time.Second)
 }
 
-// serve routes a session to a server and copies data until it ends.
+// serve routes a session to a server and starts copying data; the session
+// ends in end, called by the last direction to finish. serve itself
+// returns once the copy has started, so that the stack the dial grew does
+// not stay parked for the session's life: an idle session holds only its
+// two directions' small stacks.
 func (p *Proxy) serve(ctx context.Context, s *session) {
 	f, b := s.fe, s.be
-	defer p.untrack(s)
-	defer p.release(f)
 	n := f.cur.Add(1)
 	for {
 		m := f.max.Load()
@@ -128,7 +130,6 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 		}
 	}
 	f.total.Add(1)
-	defer f.cur.Add(-1)
 	if f.cfg.TCPKeepAlive {
 		setKeepAlive(s.client)
 	}
@@ -137,7 +138,7 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 	if err != nil {
 		f.denied.Add(1)
 		s.client.Close()
-		p.closed(s)
+		p.end(s, false)
 		return
 	}
 	b.mu.Lock()
@@ -145,8 +146,18 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 	b.mu.Unlock()
 	p.events.Publish(Event{Type: EventSessionOpen, Frontend: f.Name, Backend: b.Name, Server: srv.Name, Session: s.id, Client: s.clientAddr.String()})
 	p.pipe(s, server, srv)
-	b.detach(s)
+}
+
+// end publishes the end of a session and releases what it held; routed
+// says it had a server.
+func (p *Proxy) end(s *session, routed bool) {
+	if routed {
+		s.be.detach(s)
+	}
 	p.closed(s)
+	s.fe.cur.Add(-1)
+	p.release(s.fe)
+	p.untrack(s)
 }
 
 // connect assigns a server and connects to it, retrying failed attempts
@@ -269,8 +280,9 @@ func (b *Backend) shouldRedispatchLocked(srv *Server, n, retries int) bool {
 
 var errSessionKilled = errors.New("session killed")
 
-// pipe copies both ways until both directions end or one fails, then closes
-// both connections.
+// pipe copies both ways, one goroutine per direction, until both
+// directions end or one fails; the last to finish closes both connections
+// and ends the session.
 func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 	f, b := s.fe, s.be
 	to := b.cfg.Timeouts
@@ -283,7 +295,6 @@ func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 		count: &s.bytesIn, totals: []*atomic.Int64{&srv.bytesIn, &b.bytesIn, &f.bytesIn}}
 	resp := &direction{s: s, dst: s.client, src: server, idle: idle, abortTerm: termServerAbort,
 		count: &s.bytesOut, totals: []*atomic.Int64{&srv.bytesOut, &b.bytesOut, &f.bytesOut}}
-	var wg sync.WaitGroup
 	var once sync.Once
 	abort := func() {
 		once.Do(func() {
@@ -291,9 +302,16 @@ func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 			server.Close()
 		})
 	}
-	wg.Add(1)
+	var running atomic.Int32
+	running.Store(2)
+	done := func() {
+		if running.Add(-1) == 0 {
+			abort()
+			p.end(s, true)
+		}
+	}
 	go func() {
-		defer wg.Done()
+		defer done()
 		if !req.pipe() {
 			abort()
 		} else if t := f.cfg.Timeouts.ClientFin; t > 0 {
@@ -301,13 +319,14 @@ func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 			resp.setLimit(t)
 		}
 	}()
-	if !resp.pipe() {
-		abort()
-	} else if t := to.ServerFin; t > 0 {
-		req.setLimit(t)
-	}
-	wg.Wait()
-	abort()
+	go func() {
+		defer done()
+		if !resp.pipe() {
+			abort()
+		} else if t := to.ServerFin; t > 0 {
+			req.setLimit(t)
+		}
+	}()
 }
 
 // closed publishes the end of a session.

@@ -183,11 +183,11 @@ func (d *direction) deadline() time.Time {
 // The data path moves bytes through user space with read and write, as
 // HAProxy does, in buffers taken from a pool only while data is in flight.
 // Measured against HAProxy 2.6 (strace -c -f on both during the same
-// redis-benchmark run; see the README's Benchmark section), io.Copy's
-// splice through a pipe cost 6 system calls per request (splice in, splice
-// out, and a splice that finds nothing, each way) where HAProxy makes 4
-// (recvfrom and sendto each way): for Redis's small messages the zero-copy
-// path saves no copy worth its extra calls.
+// redis-benchmark run), io.Copy's splice through a pipe cost 6 splice calls
+// per request (in, out, and one that finds nothing, each way), each dearer
+// than a read or write of a few bytes, plus a pipe held while data flows;
+// HAProxy makes 4 (recvfrom and sendto each way). For Redis's small
+// messages the zero-copy path saves no copy worth its calls.
 //
 // An epoll event-loop library (panjf2000/gnet, cloudwego/netpoll) was
 // weighed and not taken: both are maintained, but both own the sockets and
@@ -209,9 +209,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 
 // pipe copies src to dst until src ends, then propagates the half-close to
 // dst. Between readiness events a direction holds no buffer (see
-// transfer). While data flows it wakes at least every idle window, so that
-// a lost wake-up could never stall it for longer; once a window passes
-// without data it parks until the idle deadline. It reports whether the
+// transfer). While data flows it re-arms its deadline at least every idle
+// window, as the copy loop before it did; once a window passes without
+// data it parks until the idle deadline. It reports whether the
 // direction ended cleanly (EOF); on false, the session must be torn down.
 func (d *direction) pipe() bool {
 	window := idleWindow(d.idle.limit)

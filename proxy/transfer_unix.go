@@ -4,24 +4,21 @@ package proxy
 
 import (
 	"os"
-	"runtime"
 	"syscall"
 )
-
-// shortReadDrains says that a read returning less than the buffer has
-// emptied the socket: on Linux a TCP read stops short only when its receive
-// queue is empty, and the runtime's edge-triggered epoll reports any data
-// that arrives after it. Elsewhere transfer reads until EAGAIN.
-const shortReadDrains = runtime.GOOS == "linux"
 
 // transfer moves what src has to dst until src ends (eof), a read or write
 // fails, src's read deadline passes, or maxReadsPerWake reads were made
 // (more may be ready: the caller comes back). It drives the runtime's
 // poller through syscall.RawConn: the callback reads the descriptor
-// itself, and between readiness events it parks without a buffer. A read
-// that drains the socket goes straight back to waiting, without the read
-// that would find nothing (net.Conn.Read makes that read: the runtime
-// forgets a readiness reported before each Read starts).
+// itself, and between readiness events it parks without a buffer.
+//
+// It reads until EAGAIN, even after a read that returned less than the
+// buffer: that read may have drained the data while the peer's FIN, which
+// came with it, is still to be read, and the edge-triggered poller will not
+// report it again (TestHalfCloseReachesTheServerAndRepliesStillFlow hangs
+// without that read). HAProxy saves that read because its poller hands it
+// EPOLLRDHUP; the Go runtime's does not.
 func (d *direction) transfer() (moved, eof bool, err error) {
 	if d.raw == nil {
 		sc, ok := d.src.(syscall.Conn)
@@ -57,9 +54,6 @@ func (d *direction) transfer() (moved, eof bool, err error) {
 			}
 			d.moved(n)
 			moved = true
-			if shortReadDrains && n < len(buf) {
-				return false
-			}
 		}
 		return true
 	})
