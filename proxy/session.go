@@ -161,6 +161,9 @@ type direction struct {
 	limit atomic.Int64
 	// raw is src's descriptor for transfer, set on its first call.
 	raw syscall.RawConn
+	// inq says src reports how much is left to read after each read
+	// (Linux's TCP_INQ; see readFD).
+	inq bool
 }
 
 // setLimit bounds the direction to end within t from now, waking it if it

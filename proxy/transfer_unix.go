@@ -13,12 +13,12 @@ import (
 // poller through syscall.RawConn: the callback reads the descriptor
 // itself, and between readiness events it parks without a buffer.
 //
-// It reads until EAGAIN, even after a read that returned less than the
-// buffer: that read may have drained the data while the peer's FIN, which
-// came with it, is still to be read, and the edge-triggered poller will not
-// report it again (TestHalfCloseReachesTheServerAndRepliesStillFlow hangs
-// without that read). HAProxy saves that read because its poller hands it
-// EPOLLRDHUP; the Go runtime's does not.
+// It reads until EAGAIN unless the read says nothing is left (readFD): a
+// read that returned less than the buffer may have drained the data while
+// the peer's FIN, which came with it, is still to be read, and the
+// edge-triggered poller will not report it again
+// (TestHalfCloseReachesTheServerAndRepliesStillFlow hangs without that
+// read).
 func (d *direction) transfer() (moved, eof bool, err error) {
 	if d.raw == nil {
 		sc, ok := d.src.(syscall.Conn)
@@ -28,6 +28,7 @@ func (d *direction) transfer() (moved, eof bool, err error) {
 		if d.raw, err = sc.SyscallConn(); err != nil {
 			return false, false, err
 		}
+		d.raw.Control(func(fd uintptr) { d.inq = enableInq(fd) })
 	}
 	var ioErr error
 	err = d.raw.Read(func(fd uintptr) bool {
@@ -35,7 +36,7 @@ func (d *direction) transfer() (moved, eof bool, err error) {
 		defer bufPool.Put(bp)
 		buf := *bp
 		for range maxReadsPerWake {
-			n, rerr := syscall.Read(int(fd), buf)
+			n, drained, rerr := readFD(fd, buf, d.inq)
 			switch {
 			case rerr == syscall.EINTR:
 				continue
@@ -54,6 +55,9 @@ func (d *direction) transfer() (moved, eof bool, err error) {
 			}
 			d.moved(n)
 			moved = true
+			if drained {
+				return false
+			}
 		}
 		return true
 	})
