@@ -3,6 +3,7 @@ package proxy
 import (
 	"encoding/binary"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,10 +28,21 @@ func readFD(fd uintptr, buf []byte, inq bool) (n int, drained bool, err error) {
 		n, err = syscall.Read(int(fd), buf)
 		return n, false, err
 	}
+	// recvmsg by hand: unix.Recvmsg allocates room for a peer address on
+	// every call, which a connected socket never fills.
 	var oob [32]byte
-	n, oobn, _, _, err := unix.Recvmsg(int(fd), buf, oob[:inqSpace], 0)
-	if err != nil || n <= 0 {
-		return n, false, err
+	iov := unix.Iovec{Base: unsafe.SliceData(buf)}
+	iov.SetLen(len(buf))
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
+	msg.SetControllen(inqSpace)
+	r, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
+	if errno != 0 {
+		return 0, false, errno
+	}
+	n = int(r)
+	oobn := int(msg.Controllen)
+	if n == 0 {
+		return 0, false, nil
 	}
 	// One control message: a header (length, level, type), then the int.
 	h := unix.CmsgLen(0)
