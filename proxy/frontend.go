@@ -280,6 +280,14 @@ func (b *Backend) shouldRedispatchLocked(srv *Server, n, retries int) bool {
 
 var errSessionKilled = errors.New("session killed")
 
+// link is a routed session's data path: its two directions and what they
+// share, in one allocation.
+type link struct {
+	req, resp direction
+	once      sync.Once
+	running   atomic.Int32
+}
+
 // pipe copies both ways, one goroutine per direction, until both
 // directions end or one fails; the last to finish closes both connections
 // and ends the session.
@@ -291,42 +299,40 @@ func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 		clientIdle, serverIdle = to.Tunnel, to.Tunnel
 	}
 	idle := newIdleClock(clientIdle, serverIdle)
-	req := &direction{s: s, dst: server, src: s.client, idle: idle, abortTerm: termClientAbort,
-		count: &s.bytesIn, totals: []*atomic.Int64{&srv.bytesIn, &b.bytesIn, &f.bytesIn}}
-	resp := &direction{s: s, dst: s.client, src: server, idle: idle, abortTerm: termServerAbort,
-		count: &s.bytesOut, totals: []*atomic.Int64{&srv.bytesOut, &b.bytesOut, &f.bytesOut}}
-	var once sync.Once
-	abort := func() {
-		once.Do(func() {
-			s.client.Close()
-			server.Close()
-		})
+	l := &link{
+		req: direction{s: s, dst: server, src: s.client, idle: idle, abortTerm: termClientAbort,
+			count: &s.bytesIn, totals: [3]*atomic.Int64{&srv.bytesIn, &b.bytesIn, &f.bytesIn}},
+		resp: direction{s: s, dst: s.client, src: server, idle: idle, abortTerm: termServerAbort,
+			count: &s.bytesOut, totals: [3]*atomic.Int64{&srv.bytesOut, &b.bytesOut, &f.bytesOut}},
 	}
-	var running atomic.Int32
-	running.Store(2)
-	done := func() {
-		if running.Add(-1) == 0 {
-			abort()
-			p.end(s, true)
-		}
+	l.running.Store(2)
+	// When the client half-closes, client-fin bounds the rest; when the
+	// server does, server-fin.
+	go p.runDirection(l, &l.req, &l.resp, f.cfg.Timeouts.ClientFin)
+	go p.runDirection(l, &l.resp, &l.req, to.ServerFin)
+}
+
+// runDirection copies one direction d; when it ends cleanly, fin (if set) bounds
+// the other direction, and on failure both connections close. The last
+// direction to finish ends the session.
+func (p *Proxy) runDirection(l *link, d, other *direction, fin time.Duration) {
+	if !d.pipe() {
+		l.abort()
+	} else if fin > 0 {
+		other.setLimit(fin)
 	}
-	go func() {
-		defer done()
-		if !req.pipe() {
-			abort()
-		} else if t := f.cfg.Timeouts.ClientFin; t > 0 {
-			// The client has half-closed: client-fin bounds the rest.
-			resp.setLimit(t)
-		}
-	}()
-	go func() {
-		defer done()
-		if !resp.pipe() {
-			abort()
-		} else if t := to.ServerFin; t > 0 {
-			req.setLimit(t)
-		}
-	}()
+	if l.running.Add(-1) == 0 {
+		l.abort()
+		p.end(l.req.s, true)
+	}
+}
+
+// abort closes both connections, once.
+func (l *link) abort() {
+	l.once.Do(func() {
+		l.req.src.Close()
+		l.req.dst.Close()
+	})
 }
 
 // closed publishes the end of a session.

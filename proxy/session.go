@@ -155,7 +155,7 @@ type direction struct {
 	count *atomic.Int64
 	// totals also receive the bytes (the server's, backend's and frontend's
 	// counters).
-	totals []*atomic.Int64
+	totals [3]*atomic.Int64
 	// limit, when set (unix nanoseconds), is a hard end for this direction:
 	// the other side half-closed and its fin timeout runs.
 	limit atomic.Int64
@@ -164,6 +164,13 @@ type direction struct {
 	// inq says src reports how much is left to read after each read
 	// (Linux's TCP_INQ; see readFD).
 	inq bool
+	// onReadable is transfer's callback, made once; it leaves its outcome
+	// in the three fields after it (fields, not captured variables, so
+	// that a parked direction holds no allocation of its own).
+	onReadable func(fd uintptr) bool
+	xMoved     bool
+	xEOF       bool
+	xErr       error
 }
 
 // setLimit bounds the direction to end within t from now, waking it if it

@@ -30,39 +30,46 @@ func (d *direction) transfer() (moved, eof bool, err error) {
 		}
 		d.raw.Control(func(fd uintptr) { d.inq = enableInq(fd) })
 	}
-	var ioErr error
-	err = d.raw.Read(func(fd uintptr) bool {
-		bp := bufPool.Get().(*[]byte)
-		defer bufPool.Put(bp)
-		buf := *bp
-		for range maxReadsPerWake {
-			n, drained, rerr := readFD(fd, buf, d.inq)
-			switch {
-			case rerr == syscall.EINTR:
-				continue
-			case rerr == syscall.EAGAIN:
-				return false
-			case rerr != nil:
-				ioErr = os.NewSyscallError("read", rerr)
-				return true
-			case n == 0:
-				eof = true
-				return true
-			}
-			if _, werr := d.dst.Write(buf[:n]); werr != nil {
-				ioErr = werr
-				return true
-			}
-			d.moved(n)
-			moved = true
-			if drained {
-				return false
-			}
-		}
-		return true
-	})
-	if ioErr != nil {
-		err = ioErr
+	if d.onReadable == nil {
+		d.onReadable = d.readable
 	}
-	return moved, eof, err
+	d.xMoved, d.xEOF, d.xErr = false, false, nil
+	err = d.raw.Read(d.onReadable)
+	if d.xErr != nil {
+		err = d.xErr
+	}
+	return d.xMoved, d.xEOF, err
+}
+
+// readable is transfer's RawConn.Read callback: it moves what fd has and
+// reports false to wait for the next readiness.
+func (d *direction) readable(fd uintptr) bool {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for range maxReadsPerWake {
+		n, drained, rerr := readFD(fd, buf, d.inq)
+		switch {
+		case rerr == syscall.EINTR:
+			continue
+		case rerr == syscall.EAGAIN:
+			return false
+		case rerr != nil:
+			d.xErr = os.NewSyscallError("read", rerr)
+			return true
+		case n == 0:
+			d.xEOF = true
+			return true
+		}
+		if _, werr := d.dst.Write(buf[:n]); werr != nil {
+			d.xErr = werr
+			return true
+		}
+		d.moved(n)
+		d.xMoved = true
+		if drained {
+			return false
+		}
+	}
+	return true
 }
