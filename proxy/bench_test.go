@@ -3,6 +3,9 @@ package proxy
 import (
 	"io"
 	"net"
+	"runtime"
+	rtmetrics "runtime/metrics"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,3 +102,89 @@ func benchStream(b *testing.B, direct bool) {
 
 func BenchmarkStream(b *testing.B)       { benchStream(b, false) }
 func BenchmarkStreamDirect(b *testing.B) { benchStream(b, true) }
+
+// BenchmarkIdleSessions reports what an idle routed session costs the Go
+// runtime: goroutine stack bytes and heap bytes still live after a
+// collection, per session, with 1000 sessions held open. The client and
+// server ends live in this process too: the server accepts without a
+// goroutine, so the stacks are the proxy's alone, but the heap figure
+// includes the test's two connections per session. Unlike RSS, these do
+// not depend on when the collector last ran. Every round adds 1000
+// sessions (four descriptors each in this process): run it with
+// -benchtime 1x to 3x.
+func BenchmarkIdleSessions(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var held []net.Conn
+	var accepted atomic.Int64
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+			accepted.Add(1)
+		}
+	}()
+	b.Cleanup(func() {
+		ln.Close()
+		<-stopped
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	p, err := New(&config.Config{
+		Frontends: []*config.Frontend{{Name: "fe", Binds: []config.Bind{{Addr: "127.0.0.1:0"}}, DefaultBackend: "be",
+			Timeouts: config.Timeouts{Client: time.Minute}}},
+		Backends: []*config.Backend{{Name: "be", Timeouts: config.Timeouts{Connect: time.Second, Server: time.Minute},
+			Servers: []*config.Server{{Name: "s", Addr: ln.Addr().String()}}}},
+	}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	addr := p.Frontend("fe").Addr().String()
+	samples := []rtmetrics.Sample{{Name: "/memory/classes/heap/stacks:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	const n = 1000
+	var stacks, heap float64
+	for i := range b.N {
+		runtime.GC()
+		rtmetrics.Read(samples)
+		s0, h0 := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+		conns := make([]net.Conn, 0, n)
+		for range n {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				b.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		// Every session routed (the server accepted n more), then a
+		// moment for the directions to park.
+		for deadline := time.Now().Add(10 * time.Second); accepted.Load() < int64(n)*int64(i+1); {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d sessions routed, want %d", accepted.Load()-int64(n*i), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(200 * time.Millisecond)
+		runtime.GC()
+		rtmetrics.Read(samples)
+		stacks += float64(samples[0].Value.Uint64()-s0) / n
+		heap += float64(samples[1].Value.Uint64()-h0) / n
+		// Sessions stay open until the end, so that none ends (and frees
+		// memory) while a later round measures.
+		b.Cleanup(func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		})
+	}
+	b.ReportMetric(stacks/float64(b.N), "stack-B/session")
+	b.ReportMetric(heap/float64(b.N), "heap-B/session")
+}

@@ -115,11 +115,13 @@ func acceptBackoff(prev time.Duration) time.Duration {
 	return min(max(2*prev, 5*time.Millisecond), time.Second)
 }
 
-// serve routes a session to a server and copies data until it ends.
+// serve routes a session to a server and starts copying data; the session
+// ends in end, called by the last direction to finish. serve itself
+// returns once the copy has started, so that the stack the dial grew does
+// not stay parked for the session's life: an idle session holds only its
+// two directions' small stacks.
 func (p *Proxy) serve(ctx context.Context, s *session) {
 	f, b := s.fe, s.be
-	defer p.untrack(s)
-	defer p.release(f)
 	n := f.cur.Add(1)
 	for {
 		m := f.max.Load()
@@ -128,7 +130,6 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 		}
 	}
 	f.total.Add(1)
-	defer f.cur.Add(-1)
 	if f.cfg.TCPKeepAlive {
 		setKeepAlive(s.client)
 	}
@@ -137,7 +138,7 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 	if err != nil {
 		f.denied.Add(1)
 		s.client.Close()
-		p.closed(s)
+		p.end(s, false)
 		return
 	}
 	b.mu.Lock()
@@ -145,8 +146,18 @@ func (p *Proxy) serve(ctx context.Context, s *session) {
 	b.mu.Unlock()
 	p.events.Publish(Event{Type: EventSessionOpen, Frontend: f.Name, Backend: b.Name, Server: srv.Name, Session: s.id, Client: s.clientAddr.String()})
 	p.pipe(s, server, srv)
-	b.detach(s)
+}
+
+// end publishes the end of a session and releases what it held; routed
+// says it had a server.
+func (p *Proxy) end(s *session, routed bool) {
+	if routed {
+		s.be.detach(s)
+	}
 	p.closed(s)
+	s.fe.cur.Add(-1)
+	p.release(s.fe)
+	p.untrack(s)
 }
 
 // connect assigns a server and connects to it, retrying failed attempts
@@ -269,8 +280,17 @@ func (b *Backend) shouldRedispatchLocked(srv *Server, n, retries int) bool {
 
 var errSessionKilled = errors.New("session killed")
 
-// pipe copies both ways until both directions end or one fails, then closes
-// both connections.
+// link is a routed session's data path: its two directions and what they
+// share, in one allocation.
+type link struct {
+	req, resp direction
+	once      sync.Once
+	running   atomic.Int32
+}
+
+// pipe copies both ways, one goroutine per direction, until both
+// directions end or one fails; the last to finish closes both connections
+// and ends the session.
 func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 	f, b := s.fe, s.be
 	to := b.cfg.Timeouts
@@ -279,35 +299,40 @@ func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 		clientIdle, serverIdle = to.Tunnel, to.Tunnel
 	}
 	idle := newIdleClock(clientIdle, serverIdle)
-	req := &direction{s: s, dst: server, src: s.client, idle: idle, abortTerm: termClientAbort,
-		count: &s.bytesIn, totals: []*atomic.Int64{&srv.bytesIn, &b.bytesIn, &f.bytesIn}}
-	resp := &direction{s: s, dst: s.client, src: server, idle: idle, abortTerm: termServerAbort,
-		count: &s.bytesOut, totals: []*atomic.Int64{&srv.bytesOut, &b.bytesOut, &f.bytesOut}}
-	var wg sync.WaitGroup
-	var once sync.Once
-	abort := func() {
-		once.Do(func() {
-			s.client.Close()
-			server.Close()
-		})
+	l := &link{
+		req: direction{s: s, dst: server, src: s.client, idle: idle, abortTerm: termClientAbort,
+			count: &s.bytesIn, totals: [3]*atomic.Int64{&srv.bytesIn, &b.bytesIn, &f.bytesIn}},
+		resp: direction{s: s, dst: s.client, src: server, idle: idle, abortTerm: termServerAbort,
+			count: &s.bytesOut, totals: [3]*atomic.Int64{&srv.bytesOut, &b.bytesOut, &f.bytesOut}},
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if !req.pipe() {
-			abort()
-		} else if t := f.cfg.Timeouts.ClientFin; t > 0 {
-			// The client has half-closed: client-fin bounds the rest.
-			resp.setLimit(t)
-		}
-	}()
-	if !resp.pipe() {
-		abort()
-	} else if t := to.ServerFin; t > 0 {
-		req.setLimit(t)
+	l.running.Store(2)
+	// When the client half-closes, client-fin bounds the rest; when the
+	// server does, server-fin.
+	go p.runDirection(l, &l.req, &l.resp, f.cfg.Timeouts.ClientFin)
+	go p.runDirection(l, &l.resp, &l.req, to.ServerFin)
+}
+
+// runDirection copies one direction d; when it ends cleanly, fin (if set) bounds
+// the other direction, and on failure both connections close. The last
+// direction to finish ends the session.
+func (p *Proxy) runDirection(l *link, d, other *direction, fin time.Duration) {
+	if !d.pipe() {
+		l.abort()
+	} else if fin > 0 {
+		other.setLimit(fin)
 	}
-	wg.Wait()
-	abort()
+	if l.running.Add(-1) == 0 {
+		l.abort()
+		p.end(l.req.s, true)
+	}
+}
+
+// abort closes both connections, once.
+func (l *link) abort() {
+	l.once.Do(func() {
+		l.req.src.Close()
+		l.req.dst.Close()
+	})
 }
 
 // closed publishes the end of a session.
