@@ -39,6 +39,13 @@ package docker
 //     process's owner labels, so that 'redisha-sim clean' removes it once
 //     the host process is gone, as any leftover.
 //
+//   - A sweep or a tune in runner mode runs each of its runs this way, one
+//     runner per run, given the scenario file and that run's settings.
+//   - Only the scenario's directory is copied in: a scenario that names a
+//     file outside it, through a symbolic link or deeper than the copy
+//     goes (CheckCopiedIn), from the file or a --set, is refused before
+//     anything starts.
+//
 // A binary in the proxy image that does not print the same protocol line
 // (an image older than this binary) is refused with advice to rebuild the
 // images.
