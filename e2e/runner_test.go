@@ -192,6 +192,21 @@ var _ = Describe("The harness where it cannot reach the containers", Ordered, La
 		expectNoLeftovers(ctx)
 	}, SpecTimeout(runTimeout))
 
+	It("an interrupted sweep in runner mode (SIGINT) removes its runner, the run's containers and networks", Label("sweep", "cleanup"), func(ctx SpecContext) {
+		cmd := exec.Command(binary, "sweep", "--backend", "docker", "--docker-mode", "runner", "--set", "settle=10s,11s", "--repeat", "1",
+			"--trials", "0", "scenarios/master-kill.yaml")
+		cmd.Dir = ".."
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(cmd.Start()).To(Succeed())
+		Eventually(func() int { return len(ownedBy(ctx, cmd.Process.Pid)) }).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
+			Should(BeNumerically(">=", 4), "the runner and the run's first containers")
+		Expect(ownedBy(ctx, cmd.Process.Pid)).To(ContainElement(MatchRegexp(`^redisha-[0-9a-f]+-runner \(running\)$`)))
+		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+		Expect(exitCode(cmd)).To(Equal(130))
+		Expect(ownedBy(ctx, cmd.Process.Pid)).To(BeEmpty(), "the runner, the run's containers and networks")
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(runTimeout))
+
 	It("refuses a proxy image whose redisha-sim is older than the command, with advice, and leaves nothing", func(ctx SpecContext) {
 		// An image of the command before runner mode: its binary has
 		// no runner command (cobra's error, exit 1).

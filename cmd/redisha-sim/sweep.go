@@ -65,7 +65,9 @@ A --set with commas sweeps that field (proxy.inter=250ms,500ms,1s,2s); one
 without sets it for every run. Memory runs go in parallel (--parallel),
 container runs one at a time. Each run starts its workload after a random
 delay (--start-jitter), so repeats fault the master at different phases of
-the checks and of Sentinel's timers.
+the checks and of Sentinel's timers. On the docker backend, --docker-mode (as
+for run) says where each run's engine runs: in runner mode every run goes
+through a runner container of its own; the output is the same.
 
   redisha-sim sweep scenarios/master-kill.yaml --set proxy.inter=250ms,500ms,1s,2s \
       --set sentinel.down_after=1s,5s --repeat 5 --csv sweep.csv --json sweep.json --html sweep.html`,

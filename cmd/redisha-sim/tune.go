@@ -56,7 +56,8 @@ scenario's delay faults, or under --reply-delay/--reply-jitter, or says
 the model cannot estimate it.
 
 When no check setting can meet the budget, says why (Sentinel's
-down-after alone takes longer) and what would.`,
+down-after alone takes longer) and what would. On the docker backend,
+--docker-mode works as for sweep.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("budget") {
