@@ -48,17 +48,24 @@ func TestRunnerRefusesAnotherProtocolWithoutSayingItsLine(t *testing.T) {
 	}
 }
 
-func TestRunRefusesAnUnknownDockerMode(t *testing.T) {
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(t.Context(), binary(t), "run", "--backend", "docker", "--docker-mode", "vm")
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() != exitBadInput {
-		t.Fatalf("run --docker-mode vm: got %v, want exit code %d", err, exitBadInput)
-	}
-	if !strings.Contains(stderr.String(), "want direct, runner or auto") {
-		t.Errorf("stderr: got %q, want the valid modes", stderr.String())
+func TestRunSweepAndTuneRefuseAnUnknownDockerMode(t *testing.T) {
+	file := filepath.Join("..", "..", "scenarios", "master-kill.yaml")
+	for _, args := range [][]string{
+		{"run", "--backend", "docker", "--docker-mode", "vm"},
+		{"sweep", "--backend", "docker", "--docker-mode", "vm", "--set", "settle=10s,11s", file},
+		{"tune", "--backend", "docker", "--docker-mode", "vm", "--budget", "9s", file},
+	} {
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(t.Context(), binary(t), args...)
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != exitBadInput {
+			t.Fatalf("%v: got %v, want exit code %d", args, err, exitBadInput)
+		}
+		if !strings.Contains(stderr.String(), "want direct, runner or auto") {
+			t.Errorf("%v: stderr: got %q, want the valid modes", args, stderr.String())
+		}
 	}
 }
 
