@@ -4,11 +4,14 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/moby/moby/client"
 
 	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
@@ -23,16 +26,28 @@ func ours(ctx context.Context) int {
 }
 
 // startRun starts `redisha-sim run --backend docker` on master-kill and
-// waits until its containers exist.
+// waits until at least three of its own containers exist: labelled with
+// its process ID as their owner's (in runner mode too), not other runs'.
 func startRun(ctx context.Context) *exec.Cmd {
 	GinkgoHelper()
 	cmd := exec.Command(binary, "run", "--backend", "docker", "-q", "scenarios/master-kill.yaml")
 	cmd.Dir = ".."
 	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 	Expect(cmd.Start()).To(Succeed())
-	Eventually(ours).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
+	Eventually(ownedContainers).WithContext(ctx).WithArguments(cmd.Process.Pid).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
 		Should(BeNumerically(">=", 3), "the run's containers")
 	return cmd
+}
+
+// ownedContainers counts the containers labelled with pid as their
+// owner's process ID.
+func ownedContainers(ctx context.Context, pid int) int {
+	GinkgoHelper()
+	f := client.Filters{}
+	f.Add("label", docker.LabelOwnerPID+"="+strconv.Itoa(pid))
+	cs, err := dockerClient(ctx).ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	Expect(err).NotTo(HaveOccurred())
+	return len(cs.Items)
 }
 
 // exitCode waits for cmd to exit.
@@ -64,6 +79,7 @@ var _ = Describe("Cleanup", Label("docker", "cleanup"), func() {
 		Expect(cmd.Process.Kill()).To(Succeed())
 		exitCode(cmd)
 		Expect(ours(ctx)).To(BeNumerically(">", 0), "a killed run cannot clean up")
+		Expect(ownedContainers(ctx, cmd.Process.Pid)).To(BeNumerically(">", 0), "the killed run's own containers are left")
 		out, err := exec.CommandContext(ctx, binary, "clean").CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), string(out))
 		Expect(string(out)).To(MatchRegexp(`removed [1-9]\d* container`))
@@ -75,7 +91,7 @@ var _ = Describe("Cleanup", Label("docker", "cleanup"), func() {
 		defer cancel()
 		go func() {
 			defer GinkgoRecover()
-			for ctx.Err() == nil && ours(ctx) < 2 {
+			for ctx.Err() == nil && ownedContainers(ctx, os.Getpid()) < 2 {
 				time.Sleep(50 * time.Millisecond)
 			}
 			cancel()

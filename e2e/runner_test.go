@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,7 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/report"
+	"github.com/redisha-sim/redisha-sim/sim/sweep"
 )
 
 // runnerSets shorten master-kill for these specs: one kill, a short
@@ -142,6 +144,108 @@ var _ = Describe("The harness where it cannot reach the containers", Ordered, La
 		removeOwnedBy(ctx, cmd.Process.Pid)
 		expectNoLeftovers(ctx)
 	}, SpecTimeout(runTimeout))
+
+	It("a sweep in runner mode runs each of its runs in a runner of its own, and leaves nothing", Label("sweep"), func(ctx SpecContext) {
+		out := filepath.Join(GinkgoT().TempDir(), "sweep.json")
+		cmd := exec.CommandContext(ctx, binary, "sweep", "--backend", "docker", "--docker-mode", "runner", "--log-level", "info",
+			"--set", "settle=10s", "--set", "duration=20s,22s", "--repeat", "1", "--trials", "0", "--start-jitter", "0",
+			"--json", out, "scenarios/master-kill.yaml")
+		cmd.Dir = ".."
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, GinkgoWriter), io.MultiWriter(&stderr, GinkgoWriter)
+		Expect(cmd.Start()).To(Succeed())
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// The runners, seen while the sweep runs: containers labelled
+		// with the sweep's process as their owner.
+		runners := map[string]bool{}
+		tick := time.NewTicker(300 * time.Millisecond)
+		defer tick.Stop()
+	watch:
+		for {
+			select {
+			case <-done:
+				break watch
+			case <-tick.C:
+				for _, c := range ownedBy(ctx, cmd.Process.Pid) {
+					if name, _, ok := strings.Cut(c, " "); ok && strings.HasSuffix(name, "-runner") {
+						runners[name] = true
+					}
+				}
+			}
+		}
+		Expect(cmd.ProcessState.ExitCode()).To(Equal(0), "the sweep's exit code")
+		Expect(runners).To(HaveLen(2), "one runner per run")
+		Expect(stderr.String()).To(ContainSubstring(`msg="docker mode" mode=runner`))
+		Expect(strings.Count(stderr.String(), `msg="runner started"`)).To(Equal(2))
+		var res sweep.Result
+		Expect(json.Unmarshal(mustRead(out), &res)).To(Succeed())
+		Expect(res.Runs).To(HaveLen(2))
+		for _, r := range res.Runs {
+			Expect(r.Err).To(BeEmpty())
+			Expect(r.Recovered).To(BeTrue())
+			Expect(r.Metrics["write_interruption"]).To(BeNumerically(">", 0), "point %d: a kill interrupts writes", r.Point)
+			Expect(r.Metrics[sweep.DetectionMetric]).To(BeNumerically(">", 0), "point %d: the proxy's DOWN mark, from the runner's timeline", r.Point)
+		}
+		Expect(stdout.String()).To(ContainSubstring("2 point(s) x 1 repeat(s) on the docker backend"))
+		Expect(ownedBy(ctx, cmd.Process.Pid)).To(BeEmpty(), "the runners, their containers and networks")
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(runTimeout))
+
+	It("an interrupted sweep in runner mode (SIGINT) removes its runner, the run's containers and networks", Label("sweep", "cleanup"), func(ctx SpecContext) {
+		cmd := exec.Command(binary, "sweep", "--backend", "docker", "--docker-mode", "runner", "--set", "settle=10s,11s", "--repeat", "1",
+			"--trials", "0", "scenarios/master-kill.yaml")
+		cmd.Dir = ".."
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		Expect(cmd.Start()).To(Succeed())
+		Eventually(func() int { return len(ownedBy(ctx, cmd.Process.Pid)) }).WithContext(ctx).WithTimeout(time.Minute).WithPolling(200*time.Millisecond).
+			Should(BeNumerically(">=", 4), "the runner and the run's first containers")
+		Expect(ownedBy(ctx, cmd.Process.Pid)).To(ContainElement(MatchRegexp(`^redisha-[0-9a-f]+-runner \(running\)$`)))
+		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+		Expect(exitCode(cmd)).To(Equal(130))
+		Expect(ownedBy(ctx, cmd.Process.Pid)).To(BeEmpty(), "the runner, the run's containers and networks")
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(runTimeout))
+
+	It("refuses a proxy image whose redisha-sim is older than the command, with advice, and leaves nothing", func(ctx SpecContext) {
+		// An image of the command before runner mode: its binary has
+		// no runner command (cobra's error, exit 1).
+		dir := GinkgoT().TempDir()
+		src := filepath.Join(dir, "old.go")
+		Expect(os.WriteFile(src, []byte(oldBinarySource), 0o644)).To(Succeed())
+		old := filepath.Join(dir, "redisha-sim")
+		build := exec.CommandContext(ctx, "go", "build", "-o", old, src)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GO111MODULE=off")
+		b, err := build.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "go build: %s", b)
+		tag := fmt.Sprintf("redisha-sim/proxy:e2e-old-%d", time.Now().UnixNano())
+		images := exec.CommandContext(ctx, binary, "images", "proxy", "--binary", old)
+		images.Env = append(os.Environ(), docker.EnvProxyImage+"="+tag)
+		b, err = images.CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), "images proxy: %s", b)
+		DeferCleanup(func(ctx context.Context) error {
+			_, err := dockerClient(ctx).ImageRemove(ctx, tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+			return ignoreNotFound(err)
+		})
+
+		out := filepath.Join(dir, "run.json")
+		cmd := exec.CommandContext(ctx, binary, "run", "--backend", "docker", "--docker-mode", "runner", "-q", "--json", out, "scenarios/master-kill.yaml")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), docker.EnvProxyImage+"="+tag)
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, io.MultiWriter(&stderr, GinkgoWriter)
+		err = cmd.Run()
+		var ee *exec.ExitError
+		Expect(errors.As(err, &ee)).To(BeTrue(), "the run's error: %v", err)
+		Expect(ee.ExitCode()).To(Equal(1))
+		Expect(stderr.String()).To(ContainSubstring(`unknown command "runner"`), "the old binary's own words, streamed")
+		Expect(stderr.String()).To(ContainSubstring("does not speak this binary's runner protocol"))
+		Expect(stderr.String()).To(ContainSubstring("(image " + tag + ")"))
+		Expect(stderr.String()).To(ContainSubstring("run 'redisha-sim images proxy' (make images) to put this binary in the proxy image, or set " + docker.EnvProxyImage))
+		Expect(out).NotTo(BeAnExistingFile())
+		Expect(ownedBy(ctx, cmd.Process.Pid)).To(BeEmpty(), "the runner")
+		expectNoLeftovers(ctx)
+	}, SpecTimeout(5*time.Minute))
 })
 
 // runInHarnessContainer runs `redisha-sim run` on master-kill in a
@@ -367,3 +471,18 @@ func mustRead(path string) []byte {
 	Expect(err).NotTo(HaveOccurred())
 	return b
 }
+
+// oldBinarySource is a redisha-sim from before runner mode, as far as a
+// runner sees it: "redisha-sim runner ..." is an unknown command.
+const oldBinarySource = `package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	fmt.Fprintln(os.Stderr, "Error: unknown command \"runner\" for \"redisha-sim\"")
+	os.Exit(1)
+}
+`

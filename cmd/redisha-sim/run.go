@@ -169,8 +169,13 @@ func addRunFlags(cmd *cobra.Command, f *runFlags) {
 	cmd.Flags().StringVar(&f.svgOut, "svg", "", "write the timeline chart alone as an SVG file")
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no report (exit code, --json and --html only)")
 	cmd.Flags().BoolVar(&f.allowFaults, "allow-faults", false, "apply the faults to an external deployment (backend external); without it, a dry run that prints the plan")
-	cmd.Flags().StringVar(&f.dockerMode, "docker-mode", "", "backend docker: where the engine runs: direct (this process reaches the containers), runner (in a container on the run's networks) or auto (default: $"+docker.EnvMode+", else auto)")
+	addDockerModeFlag(cmd, f)
 	cmd.Flags().DurationVar(&f.startJitter, "start-jitter", 0, "delay the workload by a random time up to this, so that repeated runs fault the master at different phases of the checks (0: a fixed start)")
+}
+
+// addDockerModeFlag adds --docker-mode (run, sweep and tune).
+func addDockerModeFlag(cmd *cobra.Command, f *runFlags) {
+	cmd.Flags().StringVar(&f.dockerMode, "docker-mode", "", "backend docker: where the engine runs: direct (this process reaches the containers), runner (in a container on the run's networks) or auto (default: $"+docker.EnvMode+", else auto)")
 }
 
 func failedCount(r *verdict.Report) int {
@@ -233,7 +238,7 @@ func runScenario(ctx context.Context, s *scenario.Scenario, f *runFlags, log *sl
 		}
 		log.Info("docker mode", "mode", mode, "why", why)
 		if mode == docker.ModeRunner {
-			return runInRunner(ctx, s, f, log)
+			return runInRunner(ctx, s, f, log, os.Stdout, os.Stderr)
 		}
 	}
 	line := newProgressLine(out)

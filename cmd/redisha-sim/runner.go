@@ -58,9 +58,18 @@ func newRunnerCmd() *cobra.Command {
 const runnerAdvice = "run 'redisha-sim images proxy' (make images) to put this binary in the proxy image, or set " + docker.EnvProxyImage + " to an image of this version"
 
 // runInRunner runs s in a runner container (docker's runner mode) and
-// returns its result as a direct run does.
-func runInRunner(ctx context.Context, s *scenario.Scenario, f *runFlags, log *slog.Logger) (*sim.Result, error) {
-	args := []string{"-q", "--log-level", f.logLevel, "--backend", "docker", "--start-jitter", f.startJitter.String()}
+// returns its result as a direct run does; the runner's standard output
+// and error go to stdout and stderr. A runner that exits without a result
+// gives an exitError with its code and no message: it said why on stderr.
+func runInRunner(ctx context.Context, s *scenario.Scenario, f *runFlags, log *slog.Logger, stdout, stderr io.Writer) (*sim.Result, error) {
+	if err := checkRunnerFiles(s); err != nil {
+		return nil, err
+	}
+	level := f.logLevel
+	if level == "" {
+		level = "off"
+	}
+	args := []string{"-q", "--log-level", level, "--backend", "docker", "--start-jitter", f.startJitter.String()}
 	for _, set := range f.sets {
 		args = append(args, "--set", set)
 	}
@@ -76,7 +85,7 @@ func runInRunner(ctx context.Context, s *scenario.Scenario, f *runFlags, log *sl
 	images := docker.ImagesFor(s.Images.Redis, s.Images.HAProxy, s.Images.Proxy)
 	start := time.Now()
 	rr, err := docker.RunInRunner(ctx, docker.RunnerOptions{Args: args, ScenarioDir: dir, Images: images,
-		Stdout: os.Stdout, Stderr: os.Stderr, Log: log})
+		Stdout: stdout, Stderr: stderr, Log: log})
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil, exitError{130, errors.New("interrupted: everything the run started was stopped")}
@@ -99,4 +108,24 @@ func runInRunner(ctx context.Context, s *scenario.Scenario, f *runFlags, log *sl
 	}
 	file.Timeline.DockerMode = docker.ModeRunner
 	return &sim.Result{Timeline: file.Timeline, Report: file.Report, Proxy: file.Timeline.Proxy}, nil
+}
+
+// checkRunnerFiles refuses, as bad input, a scenario that names a file
+// the runner would not have: runner mode copies in only the scenario's
+// directory (docker.CheckCopiedIn).
+func checkRunnerFiles(s *scenario.Scenario) error {
+	if s.FS != nil || s.File == "" {
+		return nil
+	}
+	dir, err := filepath.Abs(filepath.Dir(s.File))
+	if err != nil {
+		return exitError{exitBadInput, err}
+	}
+	for _, ref := range s.Files() {
+		if err := docker.CheckCopiedIn(dir, ref.Path); err != nil {
+			return exitError{exitBadInput, s.ErrorAt(ref.Field, err.Error()+
+				": runner mode copies only the scenario's directory into the runner; put the file in it, or use --docker-mode direct on a host that reaches the containers")}
+		}
+	}
+	return nil
 }

@@ -14,12 +14,14 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/docker"
 	"github.com/redisha-sim/redisha-sim/sim/htmlreport"
 	"github.com/redisha-sim/redisha-sim/sim/model"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
@@ -63,7 +65,9 @@ A --set with commas sweeps that field (proxy.inter=250ms,500ms,1s,2s); one
 without sets it for every run. Memory runs go in parallel (--parallel),
 container runs one at a time. Each run starts its workload after a random
 delay (--start-jitter), so repeats fault the master at different phases of
-the checks and of Sentinel's timers.
+the checks and of Sentinel's timers. On the docker backend, --docker-mode (as
+for run) says where each run's engine runs: in runner mode every run goes
+through a runner container of its own; the output is the same.
 
   redisha-sim sweep scenarios/master-kill.yaml --set proxy.inter=250ms,500ms,1s,2s \
       --set sentinel.down_after=1s,5s --repeat 5 --csv sweep.csv --json sweep.json --html sweep.html`,
@@ -73,6 +77,7 @@ the checks and of Sentinel's timers.
 			if err != nil {
 				return err
 			}
+			f.logLevel = g.logLevel
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			res, err := runSweep(ctx, args[0], f, log, os.Stderr)
@@ -97,6 +102,7 @@ func addSweepFlags(cmd *cobra.Command, f *sweepFlags) {
 	cmd.Flags().StringVar(&f.svgOut, "svg", "", "write the chart alone as an SVG file")
 	cmd.Flags().IntVar(&f.trials, "trials", 1000, "timing-model trials per point (0: no model)")
 	cmd.Flags().DurationVar(&f.jitter, "start-jitter", 2*time.Second, "random delay before each run's workload, so repeats sample the phases")
+	addDockerModeFlag(cmd, &f.runFlags)
 }
 
 // quietLogger is the command's logger: off unless --log-level is given.
@@ -113,10 +119,11 @@ func runSweep(ctx context.Context, path string, f *sweepFlags, log *slog.Logger,
 	if err := checkSweepFlags(f); err != nil {
 		return nil, err
 	}
+	load, run := sweepFuncs(ctx, path, &f.runFlags, log, progressOut)
 	var bar *progressBar
 	res, err := sweep.Sweep(ctx, sweep.Options{
 		Sets: f.sets, Repeat: f.repeat, Parallel: f.parallel, Trials: f.trials, Jitter: f.jitter,
-		Load: loader(path, &f.runFlags), Run: runner(log),
+		Load: load, Run: run,
 		Started: func(total, parallel int, guess time.Duration) {
 			bar = newProgressBar(progressOut, total, parallel, guess)
 		},
@@ -149,28 +156,124 @@ func libError(err error) error {
 	}
 }
 
-// loader loads the scenario at path with the command's --backend and
-// the given settings.
-func loader(path string, f *runFlags) sweep.LoadFunc {
-	return func(sets []string) (*scenario.Scenario, error) {
+// sweepFuncs are the load and run functions of a sweep or tune of the
+// scenario at path, with the command's --backend and --docker-mode. On the
+// docker backend the mode is chosen once, at the first load, as run
+// chooses it; in runner mode each run goes through a runner (as run's
+// does), given the scenario file and the settings its scenario was loaded
+// with, and the loads refuse a scenario that names a file the runner
+// would not have. The runner's standard output is discarded and its
+// standard error goes to stderr when logging (--log-level): the output is
+// the same in both modes.
+func sweepFuncs(ctx context.Context, path string, f *runFlags, log *slog.Logger, stderr io.Writer) (sweep.LoadFunc, sweep.RunFunc) {
+	var (
+		mu     sync.Mutex
+		chosen bool
+		mode   string
+		// setsOf are the settings each scenario was loaded with.
+		setsOf = map[*scenario.Scenario][]string{}
+	)
+	dockerMode := func() (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !chosen {
+			m, why, err := docker.ChooseMode(ctx, f.dockerMode)
+			if err != nil {
+				return "", exitError{exitBadInput, err}
+			}
+			log.Info("docker mode", "mode", m, "why", why)
+			chosen, mode = true, m
+		}
+		return mode, nil
+	}
+	load := func(sets []string) (*scenario.Scenario, error) {
 		rf := *f
 		rf.sets = sets
-		return loadScenario([]string{path}, &rf)
+		s, err := loadScenario([]string{path}, &rf)
+		if err != nil {
+			return nil, err
+		}
+		if s.Backend == "docker" && !s.IsExternal() {
+			m, err := dockerMode()
+			if err != nil {
+				return nil, err
+			}
+			if m == docker.ModeRunner {
+				if err := checkRunnerFiles(s); err != nil {
+					return nil, err
+				}
+			}
+		}
+		mu.Lock()
+		setsOf[s] = slices.Clone(sets)
+		mu.Unlock()
+		return s, nil
 	}
-}
-
-// runner runs a scenario on its backend, for the sweep library.
-func runner(log *slog.Logger) sweep.RunFunc {
-	return func(ctx context.Context, s *scenario.Scenario, jitter time.Duration) (*sim.Result, error) {
+	run := func(ctx context.Context, s *scenario.Scenario, jitter time.Duration) (*sim.Result, error) {
 		if s.IsExternal() {
 			return nil, errors.New("sweeps and tuning do not run on backend external yet: use run")
+		}
+		mu.Lock()
+		m, sets, ok := mode, setsOf[s], setsOf[s] != nil
+		mu.Unlock()
+		if s.Backend == "docker" && m == docker.ModeRunner {
+			if !ok {
+				return nil, errors.New("a scenario the sweep did not load: its settings are unknown")
+			}
+			rf := *f
+			rf.sets, rf.startJitter, rf.args = sets, jitter, []string{path}
+			runnerErr := io.Discard
+			if !strings.EqualFold(f.logLevel, "off") {
+				runnerErr = stderr
+			}
+			var tail tailWriter
+			res, err := runInRunner(ctx, s, &rf, log, io.Discard, io.MultiWriter(&tail, runnerErr))
+			if ee := (exitError{}); errors.As(err, &ee) && ee.err == nil {
+				err = fmt.Errorf("the run in its runner exited with code %d: %s", ee.code, tail.last())
+			}
+			return res, err
 		}
 		b, starter, err := backendFor(s, false)
 		if err != nil {
 			return nil, err
 		}
-		return sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, StartJitter: jitter})
+		res, err := sim.Run(ctx, s, b, sim.Options{Log: log, StartProxy: starter, StartJitter: jitter})
+		if err == nil && s.Backend == "docker" {
+			res.Timeline.DockerMode = m
+		}
+		return res, err
 	}
+	return load, run
+}
+
+// tailWriter keeps the last tailMax bytes written to it.
+type tailWriter struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+const tailMax = 4096
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > tailMax {
+		t.b = append([]byte(nil), t.b[len(t.b)-tailMax:]...)
+	}
+	return len(p), nil
+}
+
+// last is the last line written that is not empty, or "(it said
+// nothing)".
+func (t *tailWriter) last() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(string(t.b)), "\n")
+	if l := strings.TrimSpace(lines[len(lines)-1]); l != "" {
+		return l
+	}
+	return "(it said nothing)"
 }
 
 // progressBar shows runs done, elapsed time and an estimate of what is

@@ -56,7 +56,8 @@ scenario's delay faults, or under --reply-delay/--reply-jitter, or says
 the model cannot estimate it.
 
 When no check setting can meet the budget, says why (Sentinel's
-down-after alone takes longer) and what would.`,
+down-after alone takes longer) and what would. On the docker backend,
+--docker-mode works as for sweep.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("budget") {
@@ -69,6 +70,7 @@ down-after alone takes longer) and what would.`,
 			if err != nil {
 				return err
 			}
+			f.logLevel = g.logLevel
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return tune(ctx, args[0], f, log, os.Stdout, os.Stderr)
@@ -84,6 +86,7 @@ down-after alone takes longer) and what would.`,
 	cmd.Flags().DurationSliceVar(&f.timeouts, "timeouts", nil, "check timeouts to search, 0 for none set (default: 0,250ms,500ms,1s,2s where they decide detection, else 0)")
 	cmd.Flags().DurationVar(&f.replyDelay, "reply-delay", 0, "how late a healthy node's replies may be, to judge the false DOWN risk of short timeouts")
 	cmd.Flags().DurationVar(&f.replyJitter, "reply-jitter", 0, "a random extra, uniform up to this, on top of --reply-delay")
+	addDockerModeFlag(cmd, &f.runFlags)
 	return cmd
 }
 
@@ -105,10 +108,11 @@ func tune(ctx context.Context, path string, f *tuneFlags, log *slog.Logger, out,
 			return exitError{exitBadInput, fmt.Errorf("--timeouts, --reply-delay, --reply-jitter: %v is negative", d)}
 		}
 	}
+	load, run := sweepFuncs(ctx, path, &f.runFlags, log, progress)
 	t, err := sweep.Screen(sweep.TuneOptions{
 		Timeouts: f.timeouts, ReplyDelay: f.replyDelay, ReplyJitter: f.replyJitter,
 		Budget: f.budget, Sets: f.sets, Repeat: f.repeat, Parallel: f.parallel, Trials: f.trials, FinalTrials: modelTrials,
-		Load: loader(path, &f.runFlags), Run: runner(log),
+		Load: load, Run: run,
 		Screening: func(n int) {
 			fmt.Fprintf(progress, "screening %d check settings with the timing model (%d trials each)...\n", n, f.trials)
 		},

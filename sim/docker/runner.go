@@ -39,6 +39,13 @@ package docker
 //     process's owner labels, so that 'redisha-sim clean' removes it once
 //     the host process is gone, as any leftover.
 //
+//   - A sweep or a tune in runner mode runs each of its runs this way, one
+//     runner per run, given the scenario file and that run's settings.
+//   - Only the scenario's directory is copied in: a scenario that names a
+//     file outside it, through a symbolic link or deeper than the copy
+//     goes (CheckCopiedIn), from the file or a --set, is refused before
+//     anything starts.
+//
 // A binary in the proxy image that does not print the same protocol line
 // (an image older than this binary) is refused with advice to rebuild the
 // images.
@@ -57,6 +64,7 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -469,6 +477,34 @@ func runnerFiles(dir string) (io.Reader, error) {
 		return nil, err
 	}
 	return &b, nil
+}
+
+// CheckCopiedIn says why the file at path, named by a scenario in dir (an
+// absolute directory), would not be in a runner, which gets dir as
+// runnerFiles copies it: outside dir, reached through a symbolic link
+// (the copy follows none), or deeper than the copy goes. It returns nil
+// for a file the copy includes (or would, were it there).
+func CheckCopiedIn(dir, file string) error {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("%s is outside the scenario's directory %s", file, dir)
+	}
+	parts := strings.Split(filepath.ToSlash(rel), "/")
+	if len(parts) > maxCopyDepth+1 {
+		return fmt.Errorf("%s is more than %d directories below the scenario's directory %s", file, maxCopyDepth, dir)
+	}
+	p := dir
+	for _, part := range parts {
+		p = filepath.Join(p, part)
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%s is reached through the symbolic link %s", file, p)
+		}
+	}
+	return nil
 }
 
 // copyOut reads one regular file out of a container, at most maxResult

@@ -129,3 +129,57 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// CheckCopiedIn and runnerFiles agree: a file is said to be copied in
+// exactly when the runner's tar holds it.
+func TestCheckCopiedInSaysWhatRunnerFilesCopies(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "scenario")
+	deep := filepath.Join(dir, "a", "b", "c", "d", "e", "f", "g", "h")
+	must(t, os.MkdirAll(filepath.Join(deep, "i"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(root, "elsewhere"), 0o755))
+	files := map[string]bool{ // path from root: copied in?
+		"scenario/s.yaml":               true,
+		"scenario/a/b/c/d/e/f/g/h/x":    true,
+		"scenario/a/b/c/d/e/f/g/h/i/y":  false,
+		"elsewhere/z.cfg":               false,
+		"outside.cfg":                   false,
+		"scenario/linkdir/w.cfg":        false,
+		"scenario/link.cfg":             false,
+		"scenario/missing-but-inside.x": true,
+	}
+	for _, f := range []string{"scenario/s.yaml", "scenario/a/b/c/d/e/f/g/h/x", "scenario/a/b/c/d/e/f/g/h/i/y", "elsewhere/z.cfg", "outside.cfg"} {
+		must(t, os.WriteFile(filepath.Join(root, f), []byte(f), 0o644))
+	}
+	must(t, os.WriteFile(filepath.Join(root, "elsewhere", "w.cfg"), []byte("w"), 0o644))
+	must(t, os.Symlink(filepath.Join(root, "elsewhere"), filepath.Join(dir, "linkdir")))
+	must(t, os.Symlink(filepath.Join(root, "outside.cfg"), filepath.Join(dir, "link.cfg")))
+
+	r, err := runnerFiles(dir)
+	must(t, err)
+	inTar := map[string]bool{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		inTar[h.Name] = true
+	}
+	for f, want := range files {
+		err := CheckCopiedIn(dir, filepath.Join(root, f))
+		if got := err == nil; got != want {
+			t.Errorf("CheckCopiedIn(%s): got %v, want copied in %v", f, err, want)
+		}
+		rel, _ := filepath.Rel(dir, filepath.Join(root, f))
+		if _, statErr := os.Stat(filepath.Join(root, f)); statErr == nil && !strings.HasPrefix(rel, "..") {
+			if inTar["scenario/"+filepath.ToSlash(rel)] != want {
+				t.Errorf("runnerFiles: %s in the tar %v, CheckCopiedIn says %v", f, !want, want)
+			}
+		}
+	}
+	if err := CheckCopiedIn(dir, filepath.Join(dir, "..", "outside.cfg")); err == nil || !strings.Contains(err.Error(), "outside the scenario's directory") {
+		t.Errorf("CheckCopiedIn(../outside.cfg): got %v, want outside the scenario's directory", err)
+	}
+}
