@@ -109,12 +109,21 @@ type State struct {
 	// Extra are addresses Sentinel reports as replicas that are no node
 	// of the scenario.
 	Extra []string
+	// Proxy is the user's proxy's stats CSV mapped onto the scenario,
+	// nil without external.proxy.stats_csv.
+	Proxy *ProxyView
+	// Down are the replicas that did not answer, with why, when
+	// external.allow_degraded lets the run start without them.
+	Down map[string]string
 }
 
 // Inspect checks a deployment without changing it: every Sentinel
 // answers and names the same master, that master is a node of the
 // scenario, Sentinel reports every node of the scenario (as the master or
-// a replica), and every node answers as the role Sentinel gives it.
+// a replica), the user's proxy's stats CSV, if given, maps onto the
+// nodes (InspectProxy), and every node answers as the role Sentinel gives it; with
+// external.allow_degraded, a replica that does not answer is noted in
+// State.Down instead.
 func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (*State, error) {
 	d := s.External
 	if timeout == 0 {
@@ -156,11 +165,18 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 				n.Name, n.Addr, d.MasterName, master, strings.Join(replicaAddrs(reported, master), ", "))
 		}
 	}
-	st := &State{Master: name, Roles: map[string]string{}, PIDs: map[string]string{}, Extra: extra}
+	st := &State{Master: name, Roles: map[string]string{}, PIDs: map[string]string{}, Extra: extra, Down: map[string]string{}}
 	for _, n := range d.Nodes {
 		role, pid, err := nodeInfo(ctx, n.Addr, s.Topology.Password, timeout)
+		if err != nil && d.AllowDegraded && n.Name != name && ctx.Err() == nil {
+			st.Down[n.Name] = err.Error()
+			continue
+		}
+		if err != nil && d.AllowDegraded && n.Name == name {
+			return nil, fmt.Errorf("node %s (%s), the master: %w (external.allow_degraded lets replicas be down, not the master)", n.Name, n.Addr, err)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("node %s (%s): %w", n.Name, n.Addr, err)
+			return nil, fmt.Errorf("node %s (%s): %w (external.allow_degraded: true starts with replicas down)", n.Name, n.Addr, err)
 		}
 		want := "slave"
 		if n.Name == name {
@@ -170,6 +186,10 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 			return nil, fmt.Errorf("node %s (%s) says it is a %s, but the Sentinels name %s the master", n.Name, n.Addr, role, name)
 		}
 		st.Roles[n.Name], st.PIDs[n.Name] = role, pid
+	}
+	var err error
+	if st.Proxy, err = InspectProxy(ctx, s, timeout); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
@@ -292,10 +312,16 @@ func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	for n, why := range st.Down {
+		log.Warn("a replica is down as the run starts (external.allow_degraded)", "node", n, "err", why)
+	}
 	if len(st.Extra) > 0 {
 		log.Warn("the Sentinels report replicas that are no node of the scenario; their events are not named", "replicas", st.Extra)
 	}
-	c := &cluster{b: b, log: log, byAddr: map[string]string{}, pauses: pauseLengths(b.s), pids: st.PIDs}
+	if v := st.Proxy; v != nil && len(v.Unmapped) > 0 {
+		log.Warn("the proxy's stats show servers that are no node of the scenario; their states are recorded without a node", "servers", v.Unmapped)
+	}
+	c := &cluster{b: b, log: log, byAddr: map[string]string{}, pauses: pauseLengths(b.s), pids: st.PIDs, proxy: st.Proxy}
 	for _, n := range d.Nodes {
 		c.nodes = append(c.nodes, &node{c: c, n: n})
 		c.byAddr[n.Addr] = n.Name
@@ -346,6 +372,8 @@ type cluster struct {
 	// pids are the nodes' process ids as last read, for {pid} when a
 	// node does not answer (stopped by an earlier fault).
 	pids map[string]string
+	// proxy is the user's proxy's stats CSV as Start mapped it, or nil.
+	proxy *ProxyView
 }
 
 // applied is a fault that left a node changed.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/fault"
@@ -23,10 +26,28 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 	fmt.Fprintf(w, "dry run of %s on the external deployment (nothing applied: --allow-faults applies the faults)\n", s.Name)
 	fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s\n", len(d.Sentinels), st.Master, d.MasterName)
 	for _, n := range d.Nodes {
+		if why, down := st.Down[n.Name]; down {
+			fmt.Fprintf(w, "  node %s at %s: down (%s); allowed by external.allow_degraded\n", n.Name, n.Addr, why)
+			continue
+		}
 		fmt.Fprintf(w, "  node %s at %s: %s, pid %s\n", n.Name, n.Addr, st.Roles[n.Name], st.PIDs[n.Name])
 	}
 	for _, a := range st.Extra {
 		fmt.Fprintf(w, "  note: the Sentinels also report a replica at %s, which is no node of the scenario\n", a)
+	}
+	if v := st.Proxy; v != nil {
+		for _, b := range slices.Sorted(maps.Keys(v.Ports)) {
+			var servers []string
+			for _, k := range slices.Sorted(maps.Keys(v.Servers)) {
+				if be, sv, _ := strings.Cut(k, "/"); be == b {
+					servers = append(servers, sv+"="+v.Servers[k])
+				}
+			}
+			fmt.Fprintf(w, "  proxy stats %s: backend %s serves the %s port: %s\n", v.URL, b, v.Ports[b], strings.Join(servers, " "))
+		}
+		for _, k := range v.Unmapped {
+			fmt.Fprintf(w, "  note: the proxy's server %s is no node of the scenario\n", k)
+		}
 	}
 	if len(s.Faults) == 0 {
 		fmt.Fprintln(w, "  no faults")

@@ -3,6 +3,7 @@ package scenario
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -33,6 +34,11 @@ type External struct {
 	Proxy ExternalProxy `yaml:"proxy"`
 	// CommandTimeout bounds each fault command (default 30s).
 	CommandTimeout Duration `yaml:"command_timeout"`
+	// AllowDegraded lets the run start with replicas down (not
+	// answering): the scenario then measures a degraded deployment. The
+	// master must answer and the Sentinels must agree on it either way.
+	// Default false: a node down refuses the run.
+	AllowDegraded bool `yaml:"allow_degraded"`
 }
 
 // ExternalNode is one Redis node of an external deployment.
@@ -53,8 +59,35 @@ type ExternalProxy struct {
 	// Replica may be empty.
 	Master  string `yaml:"master"`
 	Replica string `yaml:"replica"`
-	// StatsCSV is an HAProxy stats CSV URL (not read yet).
+	// StatsCSV is the URL of the proxy's statistics as HAProxy's CSV
+	// (e.g. http://admin:secret@haproxy.staging:9000/haproxy_stats;csv,
+	// basic auth in the URL); optional. When given, the run follows the
+	// proxy's view of each server through it, as on the other backends.
 	StatsCSV string `yaml:"stats_csv"`
+	// MasterBackend and ReplicaBackend are the CSV's backends (pxname)
+	// behind the master and replica ports. Default: the one backend whose
+	// servers are nodes, or the backend whose name holds "master" and the
+	// one whose name holds "replica" or "slave".
+	MasterBackend  string `yaml:"master_backend"`
+	ReplicaBackend string `yaml:"replica_backend"`
+}
+
+// statsURLProblem says what is wrong with a stats CSV URL, or "". It
+// never repeats the URL's password.
+func statsURLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "not a URL: want e.g. http://admin:secret@haproxy.staging:9000/haproxy_stats;csv"
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%s: want an http:// or https:// URL, e.g. http://haproxy.staging:9000/haproxy_stats;csv", u.Redacted())
+	case u.Hostname() == "":
+		return fmt.Sprintf("%s: no host, e.g. http://haproxy.staging:9000/haproxy_stats;csv", u.Redacted())
+	case u.Fragment != "":
+		return fmt.Sprintf("%s: a URL without #fragment", u.Redacted())
+	}
+	return ""
 }
 
 // hostPattern is a host name, an IPv4 address or an IPv6 address.
@@ -97,7 +130,7 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
 	}
 	e := &s.External
-	given := len(e.Sentinels) > 0 || len(e.Nodes) > 0 || e.MasterName != "" || e.SentinelPassword != "" || e.Proxy != (ExternalProxy{}) || e.CommandTimeout.Set()
+	given := len(e.Sentinels) > 0 || len(e.Nodes) > 0 || e.MasterName != "" || e.SentinelPassword != "" || e.Proxy != (ExternalProxy{}) || e.CommandTimeout.Set() || e.AllowDegraded
 	if !s.IsExternal() {
 		if given {
 			bad("external", "only backend external reads an external section: set backend: external, or remove it")
@@ -206,7 +239,22 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 			addr("external.proxy.replica", p.Replica)
 		}
 		if p.StatsCSV != "" {
-			bad("external.proxy.stats_csv", "reading the proxy's stats CSV is not supported yet: remove it")
+			if msg := statsURLProblem(p.StatsCSV); msg != "" {
+				bad("external.proxy.stats_csv", "%s", msg)
+			}
+		}
+		for _, kv := range [][2]string{{"master_backend", p.MasterBackend}, {"replica_backend", p.ReplicaBackend}} {
+			key, v := kv[0], kv[1]
+			switch {
+			case v == "":
+			case p.StatsCSV == "":
+				bad("external.proxy."+key, "names a backend of the stats CSV: give external.proxy.stats_csv, or remove it")
+			case !hostPattern.MatchString(v):
+				bad("external.proxy."+key, "invalid backend name %q: letters, digits, '.', '_', ':' and '-'", v)
+			}
+		}
+		if p.MasterBackend != "" && p.MasterBackend == p.ReplicaBackend {
+			bad("external.proxy.replica_backend", "%q is the master_backend too: the master and replica ports have their own backends", p.ReplicaBackend)
 		}
 	}
 	dur("external.command_timeout", &e.CommandTimeout, DefaultCommandTimeout, true)
