@@ -136,7 +136,7 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 	var master, masterSaidBy string
 	reported := map[string]bool{}
 	var extra []string
-	for _, sa := range d.Sentinels {
+	for _, sa := range d.SentinelAddrs() {
 		hp, replicas, err := askSentinel(ctx, sa, s.Sentinel.Password, d.MasterName, timeout)
 		if err != nil {
 			return nil, fmt.Errorf("sentinel %s: %w", sa, err)
@@ -264,6 +264,24 @@ func flat(v any) map[string]string {
 	return out
 }
 
+// processID reads the process id of a node or a Sentinel (INFO server).
+func processID(ctx context.Context, addr, password string, timeout time.Duration) (string, error) {
+	rc := client(addr, password, timeout)
+	defer rc.Close()
+	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	info, err := rc.Info(qctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for l := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
+			return v, nil
+		}
+	}
+	return "", errors.New("INFO server has no process_id")
+}
+
 // nodeInfo reads a node's role and process id.
 func nodeInfo(ctx context.Context, addr, password string, timeout time.Duration) (role, pid string, err error) {
 	rc := client(addr, password, timeout)
@@ -326,8 +344,8 @@ func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (
 		c.nodes = append(c.nodes, &node{c: c, n: n})
 		c.byAddr[n.Addr] = n.Name
 	}
-	for i, a := range d.Sentinels {
-		c.sentinels = append(c.sentinels, sentinel{name: t.Sentinels[i], addr: a})
+	for i, se := range d.Sentinels {
+		c.sentinels = append(c.sentinels, &sentinel{c: c, name: t.Sentinels[i], s: se})
 	}
 	log.Info("attached to the external deployment", "master", st.Master, "nodes", len(c.nodes), "sentinels", len(c.sentinels), "key_prefix", b.opt.KeyPrefix)
 	return c, nil
@@ -359,7 +377,7 @@ type cluster struct {
 	b         *Backend
 	log       *slog.Logger
 	nodes     []*node
-	sentinels []sentinel
+	sentinels []*sentinel
 	byAddr    map[string]string
 
 	mu sync.Mutex
@@ -376,9 +394,9 @@ type cluster struct {
 	proxy *ProxyView
 }
 
-// applied is a fault that left a node changed.
+// applied is a fault that left a node or a Sentinel changed.
 type applied struct {
-	node   *node
+	node   member
 	action fault.Action
 	// until is when a native pause ends.
 	until time.Time
@@ -413,17 +431,17 @@ func (c *cluster) Close(ctx context.Context) error {
 	for i := len(left) - 1; i >= 0; i-- {
 		a := left[i]
 		undo := fault.Of(a.action).Undo
-		if a.action == fault.Pause && a.until != (time.Time{}) {
-			if err := a.node.waitAnswers(ctx, time.Until(a.until)+5*time.Second); err != nil {
+		if n, native := a.node.(*node); native && a.action == fault.Pause && a.until != (time.Time{}) {
+			if err := n.waitAnswers(ctx, time.Until(a.until)+5*time.Second); err != nil {
 				errs = append(errs, fmt.Errorf("undo pause %s: %w", a.node.Name(), err))
 			}
 			continue
 		}
-		if a.node.n.Faults[string(undo)] == "" {
-			c.log.Warn("a fault is left applied: the node has no command to undo it", "node", a.node.Name(), "fault", a.action, "undo", undo)
+		if a.node.commands()[string(undo)] == "" {
+			c.log.Warn("a fault is left applied: there is no command to undo it", "target", a.node.Name(), "fault", a.action, "undo", undo)
 			continue
 		}
-		c.log.Info("undoing a fault", "node", a.node.Name(), "fault", a.action, "undo", undo)
+		c.log.Info("undoing a fault", "target", a.node.Name(), "fault", a.action, "undo", undo)
 		if _, err := a.node.DoReport(ctx, undo); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s %s: %w", a.action, a.node.Name(), err))
 		}
@@ -444,7 +462,7 @@ func (c *cluster) deleteKeys(ctx context.Context) error {
 	d := c.b.s.External
 	var addr string
 	var lastErr error
-	for _, sa := range d.Sentinels {
+	for _, sa := range d.SentinelAddrs() {
 		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
 		if err == nil {
 			addr = hp
@@ -500,14 +518,4 @@ func DeleteKeys(ctx context.Context, addr, password, prefix string, timeout time
 		}
 	}
 	return deleted, fmt.Errorf("more than %d SCAN calls", maxScans)
-}
-
-// sentinel is a Sentinel of the deployment: observed, never faulted.
-type sentinel struct{ name, addr string }
-
-func (s sentinel) Name() string   { return s.name }
-func (s sentinel) Kind() rig.Kind { return rig.KindSentinel }
-func (s sentinel) Addr() string   { return s.addr }
-func (s sentinel) Do(_ context.Context, action fault.Action) error {
-	return fmt.Errorf("%s %s: the external backend does not fault Sentinels", action, s.name)
 }

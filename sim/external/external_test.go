@@ -30,8 +30,9 @@ func deployment(t *testing.T) *redistest.Cluster {
 
 // describe writes a scenario naming the deployment (nodes redis1..3, the
 // first its master) with extra YAML (faults, nodes' commands) and loads
-// it.
-func describe(t *testing.T, c *redistest.Cluster, kill string, extra string) *scenario.Scenario {
+// it; sentinelFaults, when given, are the Sentinels' faults mappings in
+// YAML, in order ("" for none).
+func describe(t *testing.T, c *redistest.Cluster, kill string, extra string, sentinelFaults ...string) *scenario.Scenario {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: external-test\nbackend: external\nduration: 8s\nsettle: 20s\nwarmup: 20s\n")
@@ -40,6 +41,10 @@ func describe(t *testing.T, c *redistest.Cluster, kill string, extra string) *sc
 	for i, s := range c.Sentinels {
 		if i > 0 {
 			b.WriteString(", ")
+		}
+		if i < len(sentinelFaults) && sentinelFaults[i] != "" {
+			fmt.Fprintf(&b, "{addr: %q, faults: %s}", s.Addr, sentinelFaults[i])
+			continue
 		}
 		b.WriteString(s.Addr)
 	}
@@ -192,7 +197,7 @@ func TestBadDeploymentsGiveOneClearError(t *testing.T) {
 	t.Cleanup(stray.Close)
 
 	unreachable := describe(t, c, "true", "")
-	unreachable.External.Sentinels = append(unreachable.External.Sentinels, "127.0.0.1:1")
+	unreachable.External.Sentinels = append(unreachable.External.Sentinels, scenario.ExternalSentinel{Addr: "127.0.0.1:1"})
 	unreported := describe(t, c, "true", "")
 	unreported.External.Nodes = append(unreported.External.Nodes, scenario.ExternalNode{Name: "redis4", Addr: stray.Addr})
 

@@ -18,6 +18,9 @@ import (
 // writes to w what the run would do: each fault at its time, on the node
 // its target names now, with the command it would run.
 func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io.Writer) error {
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
 	st, err := Inspect(ctx, s, timeout)
 	if err != nil {
 		return err
@@ -75,11 +78,26 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 		}
 		n, ok := s.ExternalNode(target)
 		what := ""
+		si := slices.Index(s.SentinelNames(), target)
 		switch tmpl := n.Faults[string(f.Action)]; {
+		case si >= 0 && si < len(d.Sentinels):
+			se := d.Sentinels[si]
+			tmpl = se.Faults[string(f.Action)]
+			if tmpl == "" {
+				what = "no command for " + string(f.Action) + " on this Sentinel"
+				break
+			}
+			pid := ""
+			if strings.Contains(tmpl, "{pid}") {
+				if p, err := processID(ctx, se.Addr, s.Sentinel.Password, timeout); err == nil {
+					pid = p
+				}
+			}
+			what = fmt.Sprintf("sh -c %q", Expand(tmpl, target, se.Addr, pid))
 		case !ok:
 			what = "not a node: the external backend cannot fault it"
 		case tmpl != "" && f.Action != fault.Failover:
-			what = "sh -c " + fmt.Sprintf("%q", Expand(tmpl, n, st.PIDs[n.Name]))
+			what = "sh -c " + fmt.Sprintf("%q", Expand(tmpl, n.Name, n.Addr, st.PIDs[n.Name]))
 		case f.Action == fault.Pause:
 			length := 10 * time.Second
 			if npause < len(pauses) {

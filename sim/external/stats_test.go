@@ -1,9 +1,13 @@
 package external_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,9 +39,11 @@ func freePorts(t *testing.T, n int) []int {
 // seedLikeConfig is an HAProxy configuration in the seed's shape (its
 // backend names, its role checks, a stats listener with basic auth) in
 // front of the nodes, on ports[0] (master), ports[1] (replica) and
-// ports[2] (stats). Its servers are named s1, s2, ... so that only their
-// addresses name the nodes.
-func seedLikeConfig(nodes []*redistest.Server, ports []int) string {
+// ports[2] (stats). Its servers are named prefix1, prefix2, ...: "s" so
+// that only their addresses (the CSV's addr column) name the nodes,
+// "redis" so that their names do (HAProxy fills addr only with "stats
+// show-legends").
+func seedLikeConfig(nodes []*redistest.Server, ports []int, prefix string) string {
 	port := func(i int) string { return fmt.Sprintf("127.0.0.1:%d", ports[i]) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "defaults\n mode tcp\n timeout connect 1s\n timeout server 15s\n timeout client 15s\n")
@@ -46,7 +52,7 @@ func seedLikeConfig(nodes []*redistest.Server, ports []int) string {
 		fmt.Fprintf(&b, "backend back_redis_%s\n option tcp-check\n tcp-check send PING\\r\\n\n tcp-check expect string +PONG\n", side.name)
 		fmt.Fprintf(&b, " tcp-check send info\\ replication\\r\\n\n tcp-check expect string role:%s\n tcp-check send QUIT\\r\\n\n tcp-check expect string +OK\n", side.role)
 		for j, n := range nodes {
-			fmt.Fprintf(&b, " server s%d %s check inter 250ms fall 2 rise 1\n", j+1, n.Addr)
+			fmt.Fprintf(&b, " server %s%d %s check inter 250ms fall 2 rise 1\n", prefix, j+1, n.Addr)
 		}
 	}
 	fmt.Fprintf(&b, "listen stats\n bind %s\n mode http\n timeout client 5s\n timeout connect 4s\n timeout server 30s\n stats uri /haproxy_stats\n stats auth admin:1234\n", port(2))
@@ -57,7 +63,7 @@ func seedLikeConfig(nodes []*redistest.Server, ports []int) string {
 // front of a deployment as a user would run it.
 func startOwnProxy(t *testing.T, c *redistest.Cluster) (master, replica, stats string) {
 	t.Helper()
-	text := seedLikeConfig(c.Nodes(), freePorts(t, 3))
+	text := seedLikeConfig(c.Nodes(), freePorts(t, 3), "s")
 	cfg, _, err := config.Parse("deployment.cfg", strings.NewReader(text), config.ParseOptions{})
 	if err != nil {
 		t.Fatalf("parse:\n%s\n%v", text, err)
@@ -84,6 +90,48 @@ func proxyEvents(tl *timeline.Timeline, after time.Duration) []string {
 func TestTheUserProxysViewIsFollowedThroughItsStatsCSV(t *testing.T) {
 	c := deployment(t)
 	master, replica, stats := startOwnProxy(t, c)
+	followThroughStats(t, c, master, replica, stats, "s")
+}
+
+func TestARealHAProxysViewIsFollowedThroughItsStatsCSV(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Skip("no haproxy installed")
+	}
+	c := deployment(t)
+	ports := freePorts(t, 3)
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(seedLikeConfig(c.Nodes(), ports, "redis")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-db", "-f", cfg)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	stats := fmt.Sprintf("127.0.0.1:%d", ports[2])
+	for i := 0; ; i++ {
+		conn, err := net.DialTimeout("tcp", stats, time.Second)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if i == 50 {
+			t.Fatalf("haproxy does not listen on %s: %v\n%s", stats, err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	followThroughStats(t, c, fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1]), stats, "redis")
+}
+
+// followThroughStats runs master-kill through a proxy of the deployment
+// and checks that the proxy's view, read from its stats CSV, is on the
+// timeline (its servers named prefix1, prefix2, ...): the old master's server down and the new one's up on the
+// master port.
+func followThroughStats(t *testing.T, c *redistest.Cluster, master, replica, stats, prefix string) {
+	t.Helper()
 	s := describe(t, c, "kill -9 {pid}", "faults:\n  - {at: 2s, action: kill, target: master}\n")
 	s.External.Proxy.Master, s.External.Proxy.Replica = master, replica
 	s.External.Proxy.StatsCSV = "http://admin:1234@" + stats + "/haproxy_stats;csv"
@@ -96,8 +144,8 @@ func TestTheUserProxysViewIsFollowedThroughItsStatsCSV(t *testing.T) {
 		t.Errorf("ports: got %v, want back_redis_master1 master and back_redis_slave1 replica", v.Ports)
 	}
 	for i := range c.Nodes() {
-		if got, want := v.Servers[fmt.Sprintf("back_redis_master1/s%d", i+1)], fmt.Sprintf("redis%d", i+1); got != want {
-			t.Errorf("server s%d: got node %q, want %q (by its addr column)", i+1, got, want)
+		if got, want := v.Servers[fmt.Sprintf("back_redis_master1/%s%d", prefix, i+1)], fmt.Sprintf("redis%d", i+1); got != want {
+			t.Errorf("server %s%d: got node %q, want %q", prefix, i+1, got, want)
 		}
 	}
 	if strings.Contains(v.URL, "1234") {

@@ -2,11 +2,11 @@ package scenario
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -18,8 +18,9 @@ import (
 // them) with a command per fault action, and the user's proxy, if any.
 // The Redis password is topology.password.
 type External struct {
-	// Sentinels are the Sentinels' host:port addresses, at least one.
-	Sentinels []string `yaml:"sentinels"`
+	// Sentinels are the Sentinels, at least one: each its host:port, or
+	// {addr, faults} to give it fault commands (as a node's).
+	Sentinels []ExternalSentinel `yaml:"sentinels"`
 	// MasterName is the master name the Sentinels monitor (default
 	// sentinel.master_name's, mymaster).
 	MasterName string `yaml:"master_name"`
@@ -47,10 +48,54 @@ type ExternalNode struct {
 	// Addr is host:port as Sentinel reports the node.
 	Addr string `yaml:"addr"`
 	// Faults map a fault action (kill, stop, start, restart, pause,
-	// unpause) to a command template run on the harness's machine by
+	// unpause, disconnect, reconnect) to a command template run on the
+	// harness's machine by
 	// "sh -c": {name}, {addr}, {host}, {port} and {pid} (the node's
 	// process_id from INFO, read when the fault fires) are substituted.
 	Faults map[string]string `yaml:"faults"`
+}
+
+// ExternalSentinel is one Sentinel of an external deployment, written as
+// its address ("sentinel-0.staging:26379") or as {addr, faults}.
+type ExternalSentinel struct {
+	// Addr is its host:port.
+	Addr string `yaml:"addr"`
+	// Faults map a fault action (kill, stop, start, restart, pause,
+	// unpause, disconnect, reconnect) to a command template, as a node's
+	// do. A Sentinel has no
+	// native pause: CLIENT PAUSE holds its replies, but it keeps pinging,
+	// voting and failing over on its own connections.
+	Faults map[string]string `yaml:"faults"`
+	// plain is true when it was written as an address alone.
+	plain bool
+}
+
+// UnmarshalYAML reads an address or a mapping.
+func (e *ExternalSentinel) UnmarshalYAML(unmarshal func(any) error) error {
+	var v any
+	if err := unmarshal(&v); err != nil {
+		return err
+	}
+	if a, ok := v.(string); ok {
+		*e = ExternalSentinel{Addr: a, plain: true}
+		return nil
+	}
+	type object ExternalSentinel
+	var o object
+	if err := unmarshal(&o); err != nil {
+		return err
+	}
+	*e = ExternalSentinel(o)
+	return nil
+}
+
+// SentinelAddrs are the Sentinels' addresses, in order.
+func (e External) SentinelAddrs() []string {
+	var out []string
+	for _, s := range e.Sentinels {
+		out = append(out, s.Addr)
+	}
+	return out
 }
 
 // ExternalProxy is the user's proxy: where the workload connects.
@@ -103,7 +148,7 @@ var NativeActions = []fault.Action{fault.Pause, fault.Unpause, fault.Failover}
 
 // CommandActions are the actions an external node's faults map may give
 // a command for.
-var CommandActions = []fault.Action{fault.Kill, fault.Stop, fault.Start, fault.Restart, fault.Pause, fault.Unpause}
+var CommandActions = []fault.Action{fault.Kill, fault.Stop, fault.Start, fault.Restart, fault.Pause, fault.Unpause, fault.Disconnect, fault.Reconnect}
 
 // IsExternal reports whether the scenario attaches to a running
 // deployment.
@@ -155,8 +200,18 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	if len(e.Sentinels) > MaxSentinels {
 		bad("external.sentinels", "%d Sentinels: at most %d", len(e.Sentinels), MaxSentinels)
 	}
-	for i, a := range e.Sentinels {
-		addr(fmt.Sprintf("external.sentinels[%d]", i), a)
+	for i, se := range e.Sentinels {
+		path := fmt.Sprintf("external.sentinels[%d]", i)
+		if se.plain {
+			addr(path, se.Addr)
+			continue
+		}
+		if se.Addr == "" {
+			bad(path+".addr", "the Sentinel's address is needed, e.g. {addr: sentinel-0.staging:26379, faults: {kill: ...}}")
+		} else {
+			addr(path+".addr", se.Addr)
+		}
+		errs = append(errs, checkCommands(path, se.Faults)...)
 	}
 	switch {
 	case s.Sentinel.Password != "" && s.Sentinel.Password != e.SentinelPassword:
@@ -206,18 +261,7 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 			bad(path+".addr", "address %q used twice", n.Addr)
 		}
 		addrs[n.Addr] = true
-		var keys []string
-		for k := range n.Faults {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if !slices.Contains(CommandActions, fault.Action(k)) {
-				bad(path+".faults."+k, "no command for action %q: the actions a command performs are %s", k, actionList(CommandActions))
-			} else if n.Faults[k] == "" {
-				bad(path+".faults."+k, "an empty command: give one, or leave %s out", k)
-			}
-		}
+		errs = append(errs, checkCommands(path, n.Faults)...)
 	}
 	if len(e.Nodes) >= 2 && len(e.Nodes) <= MaxNodes {
 		s.Topology.Names = list
@@ -261,12 +305,55 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	return errs
 }
 
+// checkCommands checks the fault commands of a node or a Sentinel.
+func checkCommands(path string, faults map[string]string) []fieldError {
+	var errs []fieldError
+	for _, k := range slices.Sorted(maps.Keys(faults)) {
+		if !slices.Contains(CommandActions, fault.Action(k)) {
+			errs = append(errs, fieldError{path: path + ".faults." + k, msg: fmt.Sprintf("no command for action %q: the actions a command performs are %s", k, actionList(CommandActions))})
+		} else if faults[k] == "" {
+			errs = append(errs, fieldError{path: path + ".faults." + k, msg: fmt.Sprintf("an empty command: give one, or leave %s out", k)})
+		}
+	}
+	return errs
+}
+
 // checkExternalFault checks that an external deployment can perform a
-// fault: an action with no native way needs a command on every node the
-// target may resolve to (the named node, or every node for master,
-// replica and names given by as).
+// fault: an action with no native way needs a command on every node or
+// Sentinel the target may resolve to (the named one, or every one of its
+// kind for master, replica and names given by as). A Sentinel has no
+// native action.
 func (s *Scenario) checkExternalFault(path string, f *Fault) []fieldError {
-	if !s.IsExternal() || slices.Contains(NativeActions, f.Action) || !slices.Contains(CommandActions, f.Action) {
+	if !s.IsExternal() || !slices.Contains(CommandActions, f.Action) {
+		return nil
+	}
+	if f.Kind == fault.KindSentinel {
+		names := s.SentinelNames()
+		target := s.asTarget(f.Target)
+		var missing []string
+		where := "external.sentinels[].faults." + string(f.Action)
+		for i, se := range s.External.Sentinels {
+			if i >= len(names) || (slices.Contains(names, target) && names[i] != target) {
+				continue
+			}
+			if se.Faults[string(f.Action)] == "" {
+				missing = append(missing, names[i])
+				where = fmt.Sprintf("external.sentinels[%d].faults.%s", i, f.Action)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if len(missing) > 1 {
+			where = "external.sentinels[].faults." + string(f.Action) + " on each"
+		}
+		msg := fmt.Sprintf("backend external has no command to %s %s: give %s, written {addr: ..., faults: {%s: ...}}", f.Action, oneOf(missing), where, f.Action)
+		if f.Action == fault.Pause {
+			msg += " (a Sentinel has no native pause: under CLIENT PAUSE it keeps pinging, voting and failing over, only its replies wait)"
+		}
+		return []fieldError{{path: path + ".action", msg: msg}}
+	}
+	if slices.Contains(NativeActions, f.Action) {
 		return nil
 	}
 	nodes := s.External.Nodes
@@ -287,6 +374,25 @@ func (s *Scenario) checkExternalFault(path string, f *Fault) []fieldError {
 		msg += fmt.Sprintf(" on every node (target %q may resolve to any of them)", f.Target)
 	}
 	return []fieldError{{path: path + ".action", msg: msg}}
+}
+
+// asTarget is the target a name given by as stands for, followed
+// through earlier faults (a name given by as to a name given by as); any
+// other name is itself.
+func (s *Scenario) asTarget(name string) string {
+	for range len(s.Faults) {
+		found := false
+		for _, f := range s.Faults {
+			if f.As != "" && f.As == name && f.Target != name {
+				name, found = f.Target, true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return name
 }
 
 func actionList(as []fault.Action) string {
