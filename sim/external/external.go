@@ -100,8 +100,11 @@ func (*Backend) Name() string { return fault.External }
 
 // State is what Inspect found of a deployment.
 type State struct {
-	// Master is the node every Sentinel names the master.
+	// Master is the node every Sentinel names the master of the first
+	// group (the only one, with one master name).
 	Master string
+	// Masters are every group's master, by group name.
+	Masters map[string]string
 	// Roles are every node's role as it reports it ("master", "slave").
 	Roles map[string]string
 	// PIDs are every node's process_id.
@@ -117,13 +120,13 @@ type State struct {
 	Down map[string]string
 }
 
-// Inspect checks a deployment without changing it: every Sentinel
-// answers and names the same master, that master is a node of the
-// scenario, Sentinel reports every node of the scenario (as the master or
-// a replica), the user's proxy's stats CSV, if given, maps onto the
-// nodes (InspectProxy), and every node answers as the role Sentinel gives it; with
-// external.allow_degraded, a replica that does not answer is noted in
-// State.Down instead.
+// Inspect checks a deployment without changing it, for every group
+// (master name): every Sentinel answers and names the same master, that
+// master is a node of the group, Sentinel reports every node of the group
+// (as the master or a replica), the user's proxy's stats CSV, if given,
+// maps onto the nodes (InspectProxy), and every node answers as the role
+// Sentinel gives it; with external.allow_degraded, a replica that does
+// not answer is noted in State.Down instead.
 func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (*State, error) {
 	d := s.External
 	if timeout == 0 {
@@ -133,57 +136,37 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 	for _, n := range d.Nodes {
 		byAddr[n.Addr] = n.Name
 	}
-	var master, masterSaidBy string
-	reported := map[string]bool{}
-	var extra []string
-	for _, sa := range d.SentinelAddrs() {
-		hp, replicas, err := askSentinel(ctx, sa, s.Sentinel.Password, d.MasterName, timeout)
+	st := &State{Masters: map[string]string{}, Roles: map[string]string{}, PIDs: map[string]string{}, Down: map[string]string{}}
+	for _, g := range s.ResolvedGroups() {
+		name, err := inspectGroup(ctx, s, g, byAddr, timeout, st)
 		if err != nil {
-			return nil, fmt.Errorf("sentinel %s: %w", sa, err)
+			return nil, err
 		}
-		if master == "" {
-			master, masterSaidBy = hp, sa
-		} else if hp != master {
-			return nil, fmt.Errorf("the Sentinels disagree on the master of %s: %s names %s, %s names %s", d.MasterName, masterSaidBy, master, sa, hp)
-		}
-		for _, r := range replicas {
-			if _, ok := byAddr[r]; ok {
-				reported[r] = true
-			} else if !slices.Contains(extra, r) {
-				extra = append(extra, r)
-			}
+		st.Masters[g.Name] = name
+		if st.Master == "" {
+			st.Master = name
 		}
 	}
-	name, ok := byAddr[master]
-	if !ok {
-		return nil, fmt.Errorf("the Sentinels name %s the master of %s, which is no node of external.nodes (%s)", master, d.MasterName, nodeList(d.Nodes))
-	}
-	reported[master] = true
 	for _, n := range d.Nodes {
-		if !reported[n.Addr] {
-			return nil, fmt.Errorf("external.nodes %s (%s): the Sentinels do not report it for %s (master %s, replicas they report: %s)",
-				n.Name, n.Addr, d.MasterName, master, strings.Join(replicaAddrs(reported, master), ", "))
-		}
-	}
-	st := &State{Master: name, Roles: map[string]string{}, PIDs: map[string]string{}, Extra: extra, Down: map[string]string{}}
-	for _, n := range d.Nodes {
+		g, _ := s.ExternalGroupOf(n.Name)
+		master := st.Masters[g.Name]
 		role, pid, err := nodeInfo(ctx, n.Addr, s.Topology.Password, timeout)
-		if err != nil && d.AllowDegraded && n.Name != name && ctx.Err() == nil {
+		if err != nil && d.AllowDegraded && n.Name != master && ctx.Err() == nil {
 			st.Down[n.Name] = err.Error()
 			continue
 		}
-		if err != nil && d.AllowDegraded && n.Name == name {
+		if err != nil && d.AllowDegraded && n.Name == master {
 			return nil, fmt.Errorf("node %s (%s), the master: %w (external.allow_degraded lets replicas be down, not the master)", n.Name, n.Addr, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("node %s (%s): %w (external.allow_degraded: true starts with replicas down)", n.Name, n.Addr, err)
 		}
 		want := "slave"
-		if n.Name == name {
+		if n.Name == master {
 			want = "master"
 		}
 		if role != want {
-			return nil, fmt.Errorf("node %s (%s) says it is a %s, but the Sentinels name %s the master", n.Name, n.Addr, role, name)
+			return nil, fmt.Errorf("node %s (%s) says it is a %s, but the Sentinels name %s the master of %s", n.Name, n.Addr, role, master, g.MasterName)
 		}
 		st.Roles[n.Name], st.PIDs[n.Name] = role, pid
 	}
@@ -192,6 +175,59 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 		return nil, err
 	}
 	return st, nil
+}
+
+// inspectGroup asks every Sentinel for a group's master and replicas,
+// and returns the name of the master they agree on; replicas that are no
+// node of the scenario go to st.Extra.
+func inspectGroup(ctx context.Context, s *scenario.Scenario, g scenario.Group, byAddr map[string]string, timeout time.Duration, st *State) (string, error) {
+	var master, masterSaidBy string
+	reported := map[string]bool{}
+	for _, sa := range s.External.SentinelAddrs() {
+		hp, replicas, err := askSentinel(ctx, sa, s.Sentinel.Password, g.MasterName, timeout)
+		if err != nil {
+			return "", fmt.Errorf("sentinel %s: %w", sa, err)
+		}
+		if master == "" {
+			master, masterSaidBy = hp, sa
+		} else if hp != master {
+			return "", fmt.Errorf("the Sentinels disagree on the master of %s: %s names %s, %s names %s", g.MasterName, masterSaidBy, master, sa, hp)
+		}
+		for _, r := range replicas {
+			if n, ok := byAddr[r]; ok && slices.Contains(g.Nodes, n) {
+				reported[r] = true
+			} else if !slices.Contains(st.Extra, r) {
+				st.Extra = append(st.Extra, r)
+			}
+		}
+	}
+	var nodes []scenario.ExternalNode
+	for _, n := range s.External.Nodes {
+		if slices.Contains(g.Nodes, n.Name) {
+			nodes = append(nodes, n)
+		}
+	}
+	name, ok := byAddr[master]
+	if !ok || !slices.Contains(g.Nodes, name) {
+		return "", fmt.Errorf("the Sentinels name %s the master of %s, which is no node of %s (%s)", master, g.MasterName, groupLabel(s, g), nodeList(nodes))
+	}
+	reported[master] = true
+	for _, n := range nodes {
+		if !reported[n.Addr] {
+			return "", fmt.Errorf("external.nodes %s (%s): the Sentinels do not report it for %s (master %s, replicas they report: %s)",
+				n.Name, n.Addr, g.MasterName, master, strings.Join(replicaAddrs(reported, master), ", "))
+		}
+	}
+	return name, nil
+}
+
+// groupLabel names a group's nodes for messages: "external.nodes" with
+// one group, "group cache" with several.
+func groupLabel(s *scenario.Scenario, g scenario.Group) string {
+	if len(s.ResolvedGroups()) == 1 {
+		return "external.nodes"
+	}
+	return "group " + g.Name
 }
 
 func replicaAddrs(reported map[string]bool, master string) []string {
@@ -323,7 +359,7 @@ func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (
 	for _, n := range d.Nodes {
 		names = append(names, n.Name)
 	}
-	if !slices.Equal(t.Nodes(), names) {
+	if got := slices.Sorted(slices.Values(t.Nodes())); !slices.Equal(got, slices.Sorted(slices.Values(names))) {
 		return nil, fmt.Errorf("the topology's nodes %v are not the external nodes %v", t.Nodes(), names)
 	}
 	st, err := Inspect(ctx, b.s, b.opt.Timeout)
@@ -347,7 +383,7 @@ func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (
 	for i, se := range d.Sentinels {
 		c.sentinels = append(c.sentinels, &sentinel{c: c, name: t.Sentinels[i], s: se})
 	}
-	log.Info("attached to the external deployment", "master", st.Master, "nodes", len(c.nodes), "sentinels", len(c.sentinels), "key_prefix", b.opt.KeyPrefix)
+	log.Info("attached to the external deployment", "masters", st.Masters, "nodes", len(c.nodes), "sentinels", len(c.sentinels), "key_prefix", b.opt.KeyPrefix)
 	return c, nil
 }
 
@@ -456,36 +492,39 @@ func (c *cluster) Close(ctx context.Context) error {
 	return nil
 }
 
-// deleteKeys deletes every key under the run's prefix from the master
-// the Sentinels name, a batch at a time (SCAN MATCH, UNLINK).
+// deleteKeys deletes every key under the run's prefix from every
+// group's master as the Sentinels name it, a batch at a time (SCAN MATCH,
+// UNLINK).
 func (c *cluster) deleteKeys(ctx context.Context) error {
-	d := c.b.s.External
-	var addr string
-	var lastErr error
-	for _, sa := range d.SentinelAddrs() {
-		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
+	var errs []error
+	for _, g := range c.b.s.ResolvedGroups() {
+		addr, err := c.masterAddr(ctx, g.MasterName)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete the run's keys: %w", err))
+			continue
+		}
+		n, err := DeleteKeys(ctx, addr, c.b.s.Topology.Password, c.b.opt.KeyPrefix, c.b.opt.Timeout)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete the run's keys on %s: %w", addr, err))
+			continue
+		}
+		c.log.Info("deleted the run's keys", "master", addr, "master_name", g.MasterName, "keys", n, "prefix", c.b.opt.KeyPrefix)
+	}
+	return errors.Join(errs...)
+}
+
+// masterAddr is the address of the master of a master name, as the
+// first Sentinel that answers names it.
+func (c *cluster) masterAddr(ctx context.Context, masterName string) (string, error) {
+	var errs []error
+	for _, sa := range c.b.s.External.SentinelAddrs() {
+		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, masterName, c.b.opt.Timeout)
 		if err == nil {
-			addr = hp
-			break
+			return hp, nil
 		}
-		lastErr = err
+		errs = append(errs, err)
 	}
-	if addr == "" {
-		return fmt.Errorf("delete the run's keys: no Sentinel names the master: %w", lastErr)
-	}
-	if name, ok := c.byAddr[addr]; ok {
-		for _, n := range c.nodes {
-			if n.Name() == name {
-				addr = n.Addr()
-			}
-		}
-	}
-	n, err := DeleteKeys(ctx, addr, c.b.s.Topology.Password, c.b.opt.KeyPrefix, c.b.opt.Timeout)
-	if err != nil {
-		return fmt.Errorf("delete the run's keys on %s: %w", addr, err)
-	}
-	c.log.Info("deleted the run's keys", "master", addr, "keys", n, "prefix", c.b.opt.KeyPrefix)
-	return nil
+	return "", fmt.Errorf("no Sentinel names the master of %s: %w", masterName, errors.Join(errs...))
 }
 
 // maxScans bounds the SCAN calls of DeleteKeys: a million keys at 1000 a

@@ -297,33 +297,28 @@ func (n *node) waitAnswers(ctx context.Context, limit time.Duration) error {
 	return fmt.Errorf("no answer within %v: %w", limit, err)
 }
 
-// failover asks a Sentinel for SENTINEL FAILOVER of the master name and
-// waits (up to the command timeout) until the Sentinels name another
-// master than before.
+// failover asks a Sentinel for SENTINEL FAILOVER of the master name of
+// the node's group and waits (up to the command timeout) until the
+// Sentinels name another master than before.
 func (n *node) failover(ctx context.Context) (string, error) {
 	c := n.c
 	d := c.b.s.External
-	before := ""
-	var errs []error
-	for _, sa := range d.SentinelAddrs() {
-		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
-		if err == nil {
-			before = hp
-			break
-		}
-		errs = append(errs, err)
+	g, ok := c.b.s.ExternalGroupOf(n.Name())
+	if !ok {
+		return "", fmt.Errorf("failover %s: the node is in no group", n.Name())
 	}
-	if before == "" {
-		return "", fmt.Errorf("failover %s: no Sentinel names the master: %w", d.MasterName, errors.Join(errs...))
+	before, err := c.masterAddr(ctx, g.MasterName)
+	if err != nil {
+		return "", fmt.Errorf("failover %s: %w", g.MasterName, err)
 	}
 	if name, _ := c.NodeByAddr(before); name != n.Name() {
 		c.log.Warn("failover targets a node that is not the master; SENTINEL FAILOVER acts on the master", "target", n.Name(), "master", name)
 	}
 	by := ""
-	errs = nil
+	var errs []error
 	for _, sa := range d.SentinelAddrs() {
 		rc := client(sa, c.b.s.Sentinel.Password, c.b.opt.Timeout)
-		err := rc.Do(ctx, "SENTINEL", "FAILOVER", d.MasterName).Err()
+		err := rc.Do(ctx, "SENTINEL", "FAILOVER", g.MasterName).Err()
 		rc.Close()
 		if err == nil {
 			by = sa
@@ -332,7 +327,7 @@ func (n *node) failover(ctx context.Context) (string, error) {
 		errs = append(errs, fmt.Errorf("sentinel %s: %w", sa, err))
 	}
 	if by == "" {
-		return "", fmt.Errorf("failover %s: SENTINEL FAILOVER: %w", d.MasterName, errors.Join(errs...))
+		return "", fmt.Errorf("failover %s: SENTINEL FAILOVER: %w", g.MasterName, errors.Join(errs...))
 	}
 	limit := d.CommandTimeout.D
 	if limit == 0 {
@@ -340,10 +335,10 @@ func (n *node) failover(ctx context.Context) (string, error) {
 	}
 	start := time.Now()
 	for time.Since(start) < limit {
-		hp, _, err := askSentinel(ctx, by, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
+		hp, _, err := askSentinel(ctx, by, c.b.s.Sentinel.Password, g.MasterName, c.b.opt.Timeout)
 		if err == nil && hp != before {
 			name, _ := c.NodeByAddr(hp)
-			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the master moved from %s to %s (%s) in %v", d.MasterName, by, before, hp, name, time.Since(start).Round(time.Millisecond)), nil
+			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the master moved from %s to %s (%s) in %v", g.MasterName, by, before, hp, name, time.Since(start).Round(time.Millisecond)), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -351,5 +346,5 @@ func (n *node) failover(ctx context.Context) (string, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("failover %s: SENTINEL FAILOVER on %s was accepted, but the master is still %s after %v", d.MasterName, by, before, limit)
+	return "", fmt.Errorf("failover %s: SENTINEL FAILOVER on %s was accepted, but the master is still %s after %v", g.MasterName, by, before, limit)
 }

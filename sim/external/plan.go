@@ -27,13 +27,22 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 	}
 	d := s.External
 	fmt.Fprintf(w, "dry run of %s on the external deployment (nothing applied: --allow-faults applies the faults)\n", s.Name)
-	fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s\n", len(d.Sentinels), st.Master, d.MasterName)
-	for _, n := range d.Nodes {
-		if why, down := st.Down[n.Name]; down {
-			fmt.Fprintf(w, "  node %s at %s: down (%s); allowed by external.allow_degraded\n", n.Name, n.Addr, why)
-			continue
+	groups := s.ResolvedGroups()
+	for _, g := range groups {
+		if len(groups) > 1 {
+			fmt.Fprintf(w, "  group %s:\n", g.Name)
 		}
-		fmt.Fprintf(w, "  node %s at %s: %s, pid %s\n", n.Name, n.Addr, st.Roles[n.Name], st.PIDs[n.Name])
+		fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s\n", len(d.Sentinels), st.Masters[g.Name], g.MasterName)
+		for _, n := range d.Nodes {
+			if !slices.Contains(g.Nodes, n.Name) {
+				continue
+			}
+			if why, down := st.Down[n.Name]; down {
+				fmt.Fprintf(w, "  node %s at %s: down (%s); allowed by external.allow_degraded\n", n.Name, n.Addr, why)
+				continue
+			}
+			fmt.Fprintf(w, "  node %s at %s: %s, pid %s\n", n.Name, n.Addr, st.Roles[n.Name], st.PIDs[n.Name])
+		}
 	}
 	for _, a := range st.Extra {
 		fmt.Fprintf(w, "  note: the Sentinels also report a replica at %s, which is no node of the scenario\n", a)
@@ -60,15 +69,23 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 	npause := 0
 	for _, f := range s.Faults {
 		target := f.Target
+		group, role := groups[0], target
+		if gn, r, ok := strings.Cut(target, "."); ok && (r == "master" || r == "replica") {
+			for _, g := range groups {
+				if g.Name == gn {
+					group, role = g, r
+				}
+			}
+		}
 		switch {
 		case named[target] != "":
 			target = named[target]
-		case target == "master":
-			target = st.Master
-		case target == "replica":
-			for _, n := range d.Nodes {
-				if n.Name != st.Master {
-					target = n.Name
+		case role == "master":
+			target = st.Masters[group.Name]
+		case role == "replica":
+			for _, n := range group.Nodes {
+				if n != st.Masters[group.Name] {
+					target = n
 					break
 				}
 			}
@@ -107,7 +124,8 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 		case f.Action == fault.Unpause:
 			what = "wait for the CLIENT PAUSE to end"
 		case f.Action == fault.Failover:
-			what = "SENTINEL FAILOVER " + d.MasterName
+			g, _ := s.ExternalGroupOf(target)
+			what = "SENTINEL FAILOVER " + g.MasterName
 		default:
 			what = "no command for " + string(f.Action)
 		}

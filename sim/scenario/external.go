@@ -47,6 +47,10 @@ type ExternalNode struct {
 	Name string `yaml:"name"`
 	// Addr is host:port as Sentinel reports the node.
 	Addr string `yaml:"addr"`
+	// Group names the topology.groups entry the node belongs to, with
+	// several master names (topology.groups: [{name, master_name}, ...]);
+	// leave it out with one.
+	Group string `yaml:"group"`
 	// Faults map a fault action (kill, stop, start, restart, pause,
 	// unpause, disconnect, reconnect) to a command template run on the
 	// harness's machine by
@@ -221,7 +225,12 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	default:
 		s.Sentinel.Password = e.SentinelPassword
 	}
+	grouped := len(s.Topology.Groups.List) > 1
 	switch {
+	case grouped && e.MasterName != "":
+		bad("external.master_name", "%d groups: give each its master_name in topology.groups instead", len(s.Topology.Groups.List))
+	case grouped:
+		// Each group's master name is its own (topology.groups).
 	case e.MasterName == "" && s.Sentinel.MasterName != "":
 		e.MasterName = s.Sentinel.MasterName
 	case e.MasterName == "":
@@ -231,9 +240,13 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	case s.Sentinel.MasterName != "" && s.Sentinel.MasterName != e.MasterName:
 		bad("external.master_name", "%q, but sentinel.master_name is %q: give one", e.MasterName, s.Sentinel.MasterName)
 	}
-	s.Sentinel.MasterName = e.MasterName
-	if s.Topology.Groups.Count > 1 || len(s.Topology.Groups.List) > 0 || s.Topology.Groups.raw != "" {
-		bad("topology.groups", "backend external measures one master name for now: remove groups")
+	if !grouped {
+		s.Sentinel.MasterName = e.MasterName
+	}
+	if s.Topology.Groups.Count > 1 || s.Topology.Groups.raw != "" {
+		bad("topology.groups", "backend external needs the groups named: topology.groups: [{name: cache, master_name: cache}, ...], and each of external.nodes with its group")
+		// Checked as one group from here on: one error, not a cascade.
+		s.Topology.Groups = Groups{}
 	}
 	if len(s.Topology.Names) > 0 || s.Topology.Nodes != 0 {
 		bad("topology.names", "backend external names its nodes in external.nodes: remove topology.nodes and topology.names")
@@ -241,8 +254,8 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	if len(e.Nodes) < 2 {
 		bad("external.nodes", "backend external needs the nodes as Sentinel reports them, at least two: [{name: redis1, addr: 10.0.0.1:6379}, ...]")
 	}
-	if len(e.Nodes) > MaxNodes {
-		bad("external.nodes", "%d nodes: at most %d", len(e.Nodes), MaxNodes)
+	if most := MaxNodes * max(1, len(s.Topology.Groups.List)); len(e.Nodes) > most {
+		bad("external.nodes", "%d nodes: at most %d", len(e.Nodes), most)
 	}
 	names, addrs := map[string]bool{}, map[string]bool{}
 	var list []string
@@ -263,7 +276,15 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		addrs[n.Addr] = true
 		errs = append(errs, checkCommands(path, n.Faults)...)
 	}
-	if len(e.Nodes) >= 2 && len(e.Nodes) <= MaxNodes {
+	switch {
+	case grouped:
+		errs = append(errs, s.groupExternalNodes()...)
+	case len(e.Nodes) >= 2 && len(e.Nodes) <= MaxNodes:
+		for i, n := range e.Nodes {
+			if n.Group != "" {
+				bad(fmt.Sprintf("external.nodes[%d].group", i), "group %q, but the scenario has one group: declare several in topology.groups, or leave group out", n.Group)
+			}
+		}
 		s.Topology.Names = list
 		s.Topology.Nodes = len(list)
 	}
@@ -273,7 +294,9 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		}
 		s.Sentinel.Count = n
 	}
-	if p := e.Proxy; p != (ExternalProxy{}) {
+	if p := e.Proxy; p != (ExternalProxy{}) && grouped {
+		bad("external.proxy", "the user's proxy serves one master name, the scenario has %d groups: leave external.proxy out (the in-process proxy serves every group)", len(s.Topology.Groups.List))
+	} else if p != (ExternalProxy{}) {
 		if p.Master == "" {
 			bad("external.proxy.master", "the proxy's master port is needed, e.g. haproxy.staging:5000")
 		} else {
@@ -303,6 +326,53 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	}
 	dur("external.command_timeout", &e.CommandTimeout, DefaultCommandTimeout, true)
 	return errs
+}
+
+// groupExternalNodes gives each group of topology.groups the external
+// nodes that name it, and checks that every node names a group and every
+// group has at least two nodes.
+func (s *Scenario) groupExternalNodes() []fieldError {
+	var errs []fieldError
+	specs := s.Topology.Groups.List
+	names := make([]string, len(specs))
+	for i, g := range specs {
+		names[i] = g.Name
+		if names[i] == "" {
+			names[i] = fmt.Sprintf("group%d", i+1)
+		}
+		if g.Nodes != 0 {
+			errs = append(errs, fieldError{path: fmt.Sprintf("topology.groups[%d].nodes", i), msg: "backend external takes a group's nodes from external.nodes[].group: remove nodes"})
+		}
+		specs[i].names = []string{}
+	}
+	for i, n := range s.External.Nodes {
+		path := fmt.Sprintf("external.nodes[%d]", i)
+		gi := slices.Index(names, n.Group)
+		switch {
+		case n.Group == "":
+			errs = append(errs, fieldError{path: path + ".name", msg: fmt.Sprintf("node %q has no group: give it one of %s (group: ...)", n.Name, oneOf(names))})
+		case gi < 0:
+			errs = append(errs, fieldError{path: path + ".group", msg: fmt.Sprintf("unknown group %q; topology.groups names %s", n.Group, oneOf(names))})
+		default:
+			specs[gi].names = append(specs[gi].names, n.Name)
+		}
+	}
+	for i := range specs {
+		if k := len(specs[i].names); k < 2 && len(errs) == 0 {
+			errs = append(errs, fieldError{path: fmt.Sprintf("topology.groups[%d]", i), msg: fmt.Sprintf("group %s has %d of external.nodes: give it at least two (a master and a replica)", names[i], k)})
+		}
+	}
+	return errs
+}
+
+// ExternalGroupOf is the group of a node (false when no group has it).
+func (s *Scenario) ExternalGroupOf(node string) (Group, bool) {
+	for _, g := range s.ResolvedGroups() {
+		if slices.Contains(g.Nodes, node) {
+			return g, true
+		}
+	}
+	return Group{}, false
 }
 
 // checkCommands checks the fault commands of a node or a Sentinel.

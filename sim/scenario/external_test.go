@@ -47,6 +47,26 @@ func TestExternalSentinelsMayCarryFaultCommandsAndTheProxyAStatsURL(t *testing.T
 	}
 }
 
+func TestExternalGroupsTakeTheirNodesFromExternalNodes(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "external", "valid-groups.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := s.ResolvedGroups()
+	if len(groups) != 2 {
+		t.Fatalf("groups: got %+v, want cache and sessions", groups)
+	}
+	if g := groups[0]; g.Name != "cache" || g.MasterName != "cache-master" || !slices.Equal(g.Nodes, []string{"redis1", "redis2"}) {
+		t.Errorf("group 1: got %+v, want cache (cache-master) with redis1, redis2", g)
+	}
+	if g := groups[1]; g.Name != "sessions" || g.MasterName != "sessions-master" || !slices.Equal(g.Nodes, []string{"redis3", "redis4", "redis5"}) {
+		t.Errorf("group 2: got %+v, want sessions (sessions-master) with redis3..5", g)
+	}
+	if g, ok := s.ExternalGroupOf("redis4"); !ok || g.Name != "sessions" {
+		t.Errorf("redis4's group: got %q (%v), want sessions", g.Name, ok)
+	}
+}
+
 func TestBadExternalScenariosGiveOneClearLineEach(t *testing.T) {
 	cases := map[string]string{
 		"external/bad-action-key.yaml":          `testdata/external/bad-action-key.yaml:5:57: external.nodes[0].faults.kil: no command for action "kil": the actions a command performs are kill, stop, start, restart, pause, unpause, disconnect, reconnect`,
@@ -60,6 +80,12 @@ func TestBadExternalScenariosGiveOneClearLineEach(t *testing.T) {
 		"external/bad-stats-url.yaml":           `testdata/external/bad-stats-url.yaml:6:46: external.proxy.stats_csv: ftp://admin:xxxxx@haproxy:9000/stats;csv: want an http:// or https:// URL, e.g. http://haproxy.staging:9000/haproxy_stats;csv`,
 		"external/backend-without-stats.yaml":   `testdata/external/backend-without-stats.yaml:6:51: external.proxy.master_backend: names a backend of the stats CSV: give external.proxy.stats_csv, or remove it`,
 		"external/bad-degraded.yaml":            `testdata/external/bad-degraded.yaml:5:19: external.allow_degraded: want true or false, got "maybe"`,
+		"external/groups-unknown.yaml":          `testdata/external/groups-unknown.yaml:12:52: external.nodes[2].group: unknown group "session"; topology.groups names cache, sessions`,
+		"external/groups-missing.yaml":          `testdata/external/groups-missing.yaml:12:14: external.nodes[2].name: node "redis3" has no group: give it one of cache, sessions (group: ...)`,
+		"external/groups-one-node.yaml":         `testdata/external/groups-one-node.yaml:6:7: topology.groups[1]: group sessions has 1 of external.nodes: give it at least two (a master and a replica)`,
+		"external/groups-proxy.yaml":            `testdata/external/groups-proxy.yaml:9:10: external.proxy: the user's proxy serves one master name, the scenario has 2 groups: leave external.proxy out (the in-process proxy serves every group)`,
+		"external/groups-count.yaml":            `testdata/external/groups-count.yaml:3:20: topology.groups: backend external needs the groups named: topology.groups: [{name: cache, master_name: cache}, ...], and each of external.nodes with its group`,
+		"external/group-without-groups.yaml":    `testdata/external/group-without-groups.yaml:5:56: external.nodes[0].group: group "cache", but the scenario has one group: declare several in topology.groups, or leave group out`,
 		"external/shell-addr.yaml":              `testdata/external/shell-addr.yaml:5:28: external.nodes[0].addr: invalid address "10.0.0.1;reboot:6379": want host:port, e.g. sentinel-0.staging:26379`,
 	}
 	expectFileErrors(t, cases, false)

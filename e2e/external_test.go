@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/redisha-sim/redisha-sim/proxy/redistest"
+	"github.com/redisha-sim/redisha-sim/sim"
+	"github.com/redisha-sim/redisha-sim/sim/external"
+	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/report"
+	"github.com/redisha-sim/redisha-sim/sim/rig"
+	"github.com/redisha-sim/redisha-sim/sim/scenario"
+	"github.com/redisha-sim/redisha-sim/sim/stats"
+	"github.com/redisha-sim/redisha-sim/sim/timeline"
+	"github.com/redisha-sim/redisha-sim/sim/undertest"
+)
+
+// externalMasterKill describes a deployment of real redis-server and
+// redis-sentinel processes as backend external, with master-kill.yaml's
+// proxy, workload and fault (the kill a shell command that kills the
+// process), and the Sentinel settings the deployment runs with
+// (redistest: quorum 2, down-after 1s, failover-timeout 5s).
+func externalMasterKill(c *redistest.Cluster, proxyMaster, proxyReplica string) string {
+	cfg, err := filepath.Abs(filepath.Join("..", "scenarios", "haproxy-seed.cfg"))
+	Expect(err).NotTo(HaveOccurred())
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: master-kill\nbackend: external\nduration: 22s\nsettle: 30s\n")
+	fmt.Fprintf(&b, "topology: {password: password1234}\nproxy: {config: %q}\n", cfg)
+	fmt.Fprintf(&b, "workload:\n  writers: {count: 1, rate: 200, timeout: 1s, connection: per-op}\n  readers: {count: 1, rate: 100, timeout: 1s, connection: per-op}\n")
+	fmt.Fprintf(&b, "faults:\n  - {at: 10s, action: kill, target: master}\n")
+	fmt.Fprintf(&b, "external:\n  master_name: %s\n  command_timeout: 5s\n  sentinels:\n", redistest.MasterName)
+	for _, s := range c.Sentinels {
+		fmt.Fprintf(&b, "    - %s\n", s.Addr)
+	}
+	b.WriteString("  nodes:\n")
+	for i, n := range c.Nodes() {
+		fmt.Fprintf(&b, "    - {name: redis%d, addr: %q, faults: {kill: \"kill -9 {pid}\"}}\n", i+1, n.Addr)
+	}
+	if proxyMaster != "" {
+		fmt.Fprintf(&b, "  proxy: {master: %q, replica: %q}\n", proxyMaster, proxyReplica)
+	}
+	return b.String()
+}
+
+// loadText loads a scenario from text written to a temporary file.
+func loadText(text string) *scenario.Scenario {
+	GinkgoHelper()
+	path := filepath.Join(GinkgoT().TempDir(), "external.yaml")
+	Expect(os.WriteFile(path, []byte(text), 0o644)).To(Succeed())
+	s, err := scenario.Load(path, nil)
+	Expect(err).NotTo(HaveOccurred(), "load:\n%s", text)
+	return s
+}
+
+// runExternalMasterKill starts a fresh deployment of real processes,
+// this project's proxy in front of it as a user would run it (apart from
+// the run, with master-kill's configuration), and runs master-kill on it
+// as backend external.
+func runExternalMasterKill(ctx context.Context) *sim.Result {
+	GinkgoHelper()
+	c := redistest.StartCluster(GinkgoT(), 2, "password1234")
+	c.WaitDiscovered(GinkgoT())
+	plain := loadText(externalMasterKill(c, "", ""))
+	cl, err := external.New(plain, external.Options{}).Start(ctx, rig.TopologyOf(plain), nil)
+	Expect(err).NotTo(HaveOccurred())
+	px, err := undertest.StartInProcessProxy(ctx, plain, cl, nil)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { px.Close(context.Background()) })
+	fe := px.Frontends()[0]
+
+	s := loadText(externalMasterKill(c, fe.MasterAddr, fe.ReplicaAddr))
+	log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	res, err := sim.Run(ctx, s, external.New(s, external.Options{AllowFaults: true}), sim.Options{Log: log, StartProxy: external.StartProxy})
+	Expect(err).NotTo(HaveOccurred(), "run master-kill on the external deployment")
+	var out strings.Builder
+	report.Text(&out, res.Timeline, res.Report)
+	GinkgoWriter.Println(out.String())
+
+	// The fault happened: the kill command ran and the master's process
+	// is gone.
+	var kill *timeline.Event
+	for i, e := range res.Timeline.Events {
+		if e.Kind == timeline.KindFault && e.Name == string(fault.Kill) {
+			kill = &res.Timeline.Events[i]
+		}
+	}
+	Expect(kill).NotTo(BeNil(), "no kill recorded")
+	Expect(kill.Err).To(BeEmpty())
+	Expect(kill.Target).To(Equal("redis1"))
+	Expect(kill.Detail).To(ContainSubstring("exit 0"))
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	_, err = c.Master.Do(pctx, "PING")
+	Expect(err).To(HaveOccurred(), "the master still answers after its kill command")
+	Expect(res.Proxy).To(HavePrefix("the deployment's proxy at " + fe.MasterAddr))
+	return res
+}
+
+var _ = Describe("The memory backend and an external deployment", Label("agreement", "external"), func() {
+	// As the memory and container backends' agreement: several runs
+	// each, the medians of the write interruption on master-kill within
+	// tolerance. The deployment is real redis-server and redis-sentinel
+	// processes, described as backend external, behind this project's
+	// proxy started apart from the run; the memory runs take the same
+	// Sentinel settings.
+	const runs = 3
+	const tolerance = 1500 * time.Millisecond
+
+	It("agree on master-kill", func(ctx SpecContext) {
+		got := map[string][]time.Duration{}
+		for i := 0; i < runs; i++ {
+			res := runScenario(ctx, "memory", "master-kill.yaml", "duration=22s", "sentinel.down_after=1s", "sentinel.failover_timeout=5s")
+			faultOf(res, fault.Kill)
+			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
+			got["memory"] = append(got["memory"], res.Report.WriteInterruption.Duration)
+
+			res = runExternalMasterKill(ctx)
+			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
+			got["external"] = append(got["external"], res.Report.WriteInterruption.Duration)
+		}
+		mem, ext := stats.Median(got["memory"]), stats.Median(got["external"])
+		AddReportEntry("write interruption on master-kill", map[string]any{"memory": got["memory"], "external": got["external"]})
+		GinkgoWriter.Printf("memory %v (median %v), external %v (median %v)\n", got["memory"], mem, got["external"], ext)
+		Expect(mem - ext).To(BeNumerically("~", 0, tolerance))
+	}, SpecTimeout(2*runs*runTimeout))
+})
