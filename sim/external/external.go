@@ -48,6 +48,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -118,6 +119,38 @@ type State struct {
 	// Down are the replicas that did not answer, with why, when
 	// external.allow_degraded lets the run start without them.
 	Down map[string]string
+	// Settings are every group's Sentinel settings as the first Sentinel
+	// reports them (SENTINEL MASTER), by group name.
+	Settings map[string]SentinelSettings
+}
+
+// SentinelSettings are a master name's settings in a Sentinel.
+type SentinelSettings struct {
+	Quorum, ParallelSyncs      int
+	DownAfter, FailoverTimeout time.Duration
+}
+
+func (x SentinelSettings) String() string {
+	return fmt.Sprintf("quorum %d, down-after %v, failover-timeout %v, parallel-syncs %d", x.Quorum, x.DownAfter, x.FailoverTimeout, x.ParallelSyncs)
+}
+
+// sentinelSettings reads a master name's settings from a Sentinel.
+func sentinelSettings(ctx context.Context, addr, password, name string, timeout time.Duration) (SentinelSettings, error) {
+	rc := client(addr, password, timeout)
+	defer rc.Close()
+	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	v, err := rc.Do(qctx, "SENTINEL", "MASTER", name).Result()
+	if err != nil {
+		return SentinelSettings{}, err
+	}
+	kv := flat(v)
+	num := func(k string) int {
+		n, _ := strconv.Atoi(kv[k])
+		return n
+	}
+	return SentinelSettings{Quorum: num("quorum"), ParallelSyncs: num("parallel-syncs"),
+		DownAfter: time.Duration(num("down-after-milliseconds")) * time.Millisecond, FailoverTimeout: time.Duration(num("failover-timeout")) * time.Millisecond}, nil
 }
 
 // Inspect checks a deployment without changing it, for every group
@@ -136,12 +169,17 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 	for _, n := range d.Nodes {
 		byAddr[n.Addr] = n.Name
 	}
-	st := &State{Masters: map[string]string{}, Roles: map[string]string{}, PIDs: map[string]string{}, Down: map[string]string{}}
+	st := &State{Masters: map[string]string{}, Roles: map[string]string{}, PIDs: map[string]string{}, Down: map[string]string{}, Settings: map[string]SentinelSettings{}}
 	for _, g := range s.ResolvedGroups() {
 		name, err := inspectGroup(ctx, s, g, byAddr, timeout, st)
 		if err != nil {
 			return nil, err
 		}
+		set, err := sentinelSettings(ctx, d.SentinelAddrs()[0], s.Sentinel.Password, g.MasterName, timeout)
+		if err != nil {
+			return nil, fmt.Errorf("sentinel %s: SENTINEL MASTER %s: %w", d.SentinelAddrs()[0], g.MasterName, err)
+		}
+		st.Settings[g.Name] = set
 		st.Masters[g.Name] = name
 		if st.Master == "" {
 			st.Master = name
@@ -365,6 +403,13 @@ func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (
 	st, err := Inspect(ctx, b.s, b.opt.Timeout)
 	if err != nil {
 		return nil, err
+	}
+	// The report states the deployment's Sentinel settings, not the
+	// scenario's defaults: the first group's, as its first Sentinel has
+	// them.
+	if set, ok := st.Settings[b.s.ResolvedGroups()[0].Name]; ok && set.Quorum > 0 {
+		se := &b.s.Sentinel
+		se.Quorum, se.ParallelSyncs, se.DownAfter.D, se.FailoverTimeout.D = set.Quorum, set.ParallelSyncs, set.DownAfter, set.FailoverTimeout
 	}
 	for n, why := range st.Down {
 		log.Warn("a replica is down as the run starts (external.allow_degraded)", "node", n, "err", why)

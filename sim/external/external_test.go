@@ -111,6 +111,11 @@ func TestMasterKillByCommandOnAnExternalDeploymentIsMeasuredAndItsKeysDeleted(t 
 	if tl.ReadBack == nil || tl.ReadBack.Master == "" || tl.ReadBack.Master == "redis1" {
 		t.Errorf("read-back: got %+v, want a new master", tl.ReadBack)
 	}
+	// The report states the deployment's Sentinel settings (redistest's),
+	// not the scenario's defaults.
+	if p := tl.Params; p.DownAfter != time.Second || p.FailoverTimeout != 5*time.Second || p.Quorum != 2 {
+		t.Errorf("params: got down-after %v, failover-timeout %v, quorum %d; want 1s, 5s, 2 as the Sentinels have them", p.DownAfter, p.FailoverTimeout, p.Quorum)
+	}
 	// The workload wrote under the prefix, and every such key is gone.
 	wrote := 0
 	for _, op := range tl.Ops {
@@ -155,7 +160,7 @@ func TestDryRunWritesNoKeyAndChangesNoRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"redis1 is the master of mymaster", "kill master (now redis1): sh -c \"kill -9 ", "failover master (now redis1): SENTINEL FAILOVER mymaster"} {
+	for _, want := range []string{"redis1 is the master of mymaster (quorum 2, down-after 1s, failover-timeout 5s, parallel-syncs 1)", "kill master (now redis1): sh -c \"kill -9 ", "failover master (now redis1): SENTINEL FAILOVER mymaster"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan:\n%s\nwant it to contain %q", out.String(), want)
 		}

@@ -32,7 +32,7 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 		if len(groups) > 1 {
 			fmt.Fprintf(w, "  group %s:\n", g.Name)
 		}
-		fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s\n", len(d.Sentinels), st.Masters[g.Name], g.MasterName)
+		fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s (%v)\n", len(d.Sentinels), st.Masters[g.Name], g.MasterName, st.Settings[g.Name])
 		for _, n := range d.Nodes {
 			if !slices.Contains(g.Nodes, n.Name) {
 				continue
