@@ -3,21 +3,24 @@
 // Kubernetes, in containers someone else runs. The scenario's external
 // section names them (scenario.External).
 //
-// Start creates nothing: it asks every Sentinel for the master of the
-// master name, refuses a deployment whose Sentinels disagree, whose
-// master is no node of the scenario, that does not report a node of the
-// scenario, or whose nodes do not all answer, and returns the nodes and
-// Sentinels as instances.
+// Start creates nothing: for every group (master name: one, or one per
+// entry of topology.groups, whose nodes are the external nodes naming
+// it) it asks every Sentinel for the master, refuses a deployment whose
+// Sentinels disagree, whose master is no node of the group, that does not
+// report a node of the group, or whose nodes do not all answer (replicas
+// may be down with external.allow_degraded), and returns the nodes and
+// Sentinels as instances. The report states the deployment's Sentinel
+// settings (SENTINEL MASTER of the first group), not the scenario's.
 //
-// Faults on a node run the node's command template for the action
-// (external.nodes[].faults) with "sh -c" on the harness's machine, so that
-// a command is written as in a terminal (pipes, quotes, ssh and kubectl
-// as they are); {name}, {addr}, {host}, {port} and {pid} (the node's
-// process_id, from INFO server when the fault fires, or the last one read
-// when the node does not answer) are substituted.
+// Faults on a node or a Sentinel run its command template for the action
+// (external.nodes[].faults, external.sentinels[].faults) with "sh -c" on
+// the harness's machine, so that a command is written as in a terminal
+// (pipes, quotes, ssh and kubectl as they are); {name}, {addr}, {host},
+// {port} and {pid} (the process_id from INFO server when the fault fires,
+// or the last one read when it does not answer) are substituted.
 // Each command has a timeout (external.command_timeout); its exit code,
 // output (bounded) and duration are the fault event's detail, and a
-// command that fails fails the run. Without a command:
+// command that fails fails the run. Without a command, on a node:
 //
 //   - pause is CLIENT PAUSE <ms> ALL, not DEBUG SLEEP: Redis 7 refuses
 //     DEBUG unless enable-debug-command allows it (the default and the
@@ -29,14 +32,25 @@
 //     itself), so the pause lasts until the scenario's next unpause of
 //     the same target, or to the end of the workload; unpause then waits
 //     until the node answers again.
-//   - failover is SENTINEL FAILOVER <master-name> on the first Sentinel
-//     that takes it; it returns once the Sentinels name another master.
+//   - failover is SENTINEL FAILOVER <master-name of the node's group> on
+//     the first Sentinel that takes it; it returns once the Sentinels name
+//     another master.
+//
+// A Sentinel has no native action: CLIENT PAUSE is accepted by
+// redis-sentinel and holds its replies, but it keeps pinging, voting and
+// failing over on its own connections, which is not a pause.
+//
+// The user's proxy (external.proxy) is connected to, not started; with
+// stats_csv its view of each server is read from its HAProxy-style CSV
+// statistics (InspectProxy, bounded in size and time; basic auth in the
+// URL) and recorded as the other backends' proxies are.
 //
 // Nothing acts without Options.AllowFaults. The run's keys are all under
-// a prefix unique to it (rig.KeyPrefixer); Close deletes them from the
-// master (never FLUSHALL, never CONFIG SET) after undoing every fault the
-// run applied and did not undo (a kill or a stop by the node's start
-// command, a pause by waiting for it), also when the run is interrupted.
+// a prefix unique to it (rig.KeyPrefixer); Close deletes them from every
+// group's master (never FLUSHALL, never CONFIG SET) after undoing every
+// fault the run applied and did not undo (a kill or a stop by the
+// target's start command, a pause by waiting for it), also when the run
+// is interrupted.
 package external
 
 import (

@@ -22,7 +22,9 @@ type External struct {
 	// {addr, faults} to give it fault commands (as a node's).
 	Sentinels []ExternalSentinel `yaml:"sentinels"`
 	// MasterName is the master name the Sentinels monitor (default
-	// sentinel.master_name's, mymaster).
+	// sentinel.master_name's, mymaster). With several master names,
+	// topology.groups names them instead ([{name, master_name}, ...]) and
+	// each node its group (ExternalNode.Group).
 	MasterName string `yaml:"master_name"`
 	// SentinelPassword is the Sentinels' requirepass (default none); it
 	// becomes sentinel.password.
