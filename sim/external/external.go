@@ -199,8 +199,14 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 			st.Master = name
 		}
 	}
+	groupOf := map[string]scenario.Group{}
+	for _, g := range s.ResolvedGroups() {
+		for _, n := range groupNodes(s, g) {
+			groupOf[n.Name] = g
+		}
+	}
 	for _, n := range d.Nodes {
-		g, _ := s.ExternalGroupOf(n.Name)
+		g := groupOf[n.Name]
 		master := st.Masters[g.Name]
 		role, pid, err := nodeInfo(ctx, n.Addr, s.Topology.Password, timeout)
 		if err != nil && d.AllowDegraded && n.Name != master && ctx.Err() == nil {
@@ -246,21 +252,19 @@ func inspectGroup(ctx context.Context, s *scenario.Scenario, g scenario.Group, b
 			return "", fmt.Errorf("the Sentinels disagree on the master of %s: %s names %s, %s names %s", g.MasterName, masterSaidBy, master, sa, hp)
 		}
 		for _, r := range replicas {
-			if n, ok := byAddr[r]; ok && slices.Contains(g.Nodes, n) {
+			if _, ok := byAddr[r]; ok {
 				reported[r] = true
 			} else if !slices.Contains(st.Extra, r) {
 				st.Extra = append(st.Extra, r)
 			}
 		}
 	}
-	var nodes []scenario.ExternalNode
-	for _, n := range s.External.Nodes {
-		if slices.Contains(g.Nodes, n.Name) {
-			nodes = append(nodes, n)
-		}
+	nodes := groupNodes(s, g)
+	in := func(name string) bool {
+		return slices.ContainsFunc(nodes, func(n scenario.ExternalNode) bool { return n.Name == name })
 	}
 	name, ok := byAddr[master]
-	if !ok || !slices.Contains(g.Nodes, name) {
+	if !ok || !in(name) {
 		return "", fmt.Errorf("the Sentinels name %s the master of %s, which is no node of %s (%s)", master, g.MasterName, groupLabel(s, g), nodeList(nodes))
 	}
 	reported[master] = true
@@ -271,6 +275,33 @@ func inspectGroup(ctx context.Context, s *scenario.Scenario, g scenario.Group, b
 		}
 	}
 	return name, nil
+}
+
+// groupNodes are the external nodes of a group: all of them with one
+// group, else those naming it.
+func groupNodes(s *scenario.Scenario, g scenario.Group) []scenario.ExternalNode {
+	if len(s.ResolvedGroups()) == 1 {
+		return s.External.Nodes
+	}
+	var out []scenario.ExternalNode
+	for _, n := range s.External.Nodes {
+		if slices.Contains(g.Nodes, n.Name) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// groupOf is the group of a node: the only one, or the one naming it.
+func groupOf(s *scenario.Scenario, node string) scenario.Group {
+	groups := s.ResolvedGroups()
+	if g, ok := s.ExternalGroupOf(node); ok || len(groups) == 1 {
+		if !ok {
+			return groups[0]
+		}
+		return g
+	}
+	return scenario.Group{}
 }
 
 // groupLabel names a group's nodes for messages: "external.nodes" with

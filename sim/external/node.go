@@ -303,10 +303,7 @@ func (n *node) waitAnswers(ctx context.Context, limit time.Duration) error {
 func (n *node) failover(ctx context.Context) (string, error) {
 	c := n.c
 	d := c.b.s.External
-	g, ok := c.b.s.ExternalGroupOf(n.Name())
-	if !ok {
-		return "", fmt.Errorf("failover %s: the node is in no group", n.Name())
-	}
+	g := groupOf(c.b.s, n.Name())
 	before, err := c.masterAddr(ctx, g.MasterName)
 	if err != nil {
 		return "", fmt.Errorf("failover %s: %w", g.MasterName, err)

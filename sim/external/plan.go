@@ -33,10 +33,7 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 			fmt.Fprintf(w, "  group %s:\n", g.Name)
 		}
 		fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s (%v)\n", len(d.Sentinels), st.Masters[g.Name], g.MasterName, st.Settings[g.Name])
-		for _, n := range d.Nodes {
-			if !slices.Contains(g.Nodes, n.Name) {
-				continue
-			}
+		for _, n := range groupNodes(s, g) {
 			if why, down := st.Down[n.Name]; down {
 				fmt.Fprintf(w, "  node %s at %s: down (%s); allowed by external.allow_degraded\n", n.Name, n.Addr, why)
 				continue
@@ -124,8 +121,7 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 		case f.Action == fault.Unpause:
 			what = "wait for the CLIENT PAUSE to end"
 		case f.Action == fault.Failover:
-			g, _ := s.ExternalGroupOf(target)
-			what = "SENTINEL FAILOVER " + g.MasterName
+			what = "SENTINEL FAILOVER " + groupOf(s, target).MasterName
 		default:
 			what = "no command for " + string(f.Action)
 		}
