@@ -3,21 +3,24 @@
 // Kubernetes, in containers someone else runs. The scenario's external
 // section names them (scenario.External).
 //
-// Start creates nothing: it asks every Sentinel for the master of the
-// master name, refuses a deployment whose Sentinels disagree, whose
-// master is no node of the scenario, that does not report a node of the
-// scenario, or whose nodes do not all answer, and returns the nodes and
-// Sentinels as instances.
+// Start creates nothing: for every group (master name: one, or one per
+// entry of topology.groups, whose nodes are the external nodes naming
+// it) it asks every Sentinel for the master, refuses a deployment whose
+// Sentinels disagree, whose master is no node of the group, that does not
+// report a node of the group, or whose nodes do not all answer (replicas
+// may be down with external.allow_degraded), and returns the nodes and
+// Sentinels as instances. The report states the deployment's Sentinel
+// settings (SENTINEL MASTER of the first group), not the scenario's.
 //
-// Faults on a node run the node's command template for the action
-// (external.nodes[].faults) with "sh -c" on the harness's machine, so that
-// a command is written as in a terminal (pipes, quotes, ssh and kubectl
-// as they are); {name}, {addr}, {host}, {port} and {pid} (the node's
-// process_id, from INFO server when the fault fires, or the last one read
-// when the node does not answer) are substituted.
+// Faults on a node or a Sentinel run its command template for the action
+// (external.nodes[].faults, external.sentinels[].faults) with "sh -c" on
+// the harness's machine, so that a command is written as in a terminal
+// (pipes, quotes, ssh and kubectl as they are); {name}, {addr}, {host},
+// {port} and {pid} (the process_id from INFO server when the fault fires,
+// or the last one read when it does not answer) are substituted.
 // Each command has a timeout (external.command_timeout); its exit code,
 // output (bounded) and duration are the fault event's detail, and a
-// command that fails fails the run. Without a command:
+// command that fails fails the run. Without a command, on a node:
 //
 //   - pause is CLIENT PAUSE <ms> ALL, not DEBUG SLEEP: Redis 7 refuses
 //     DEBUG unless enable-debug-command allows it (the default and the
@@ -29,14 +32,25 @@
 //     itself), so the pause lasts until the scenario's next unpause of
 //     the same target, or to the end of the workload; unpause then waits
 //     until the node answers again.
-//   - failover is SENTINEL FAILOVER <master-name> on the first Sentinel
-//     that takes it; it returns once the Sentinels name another master.
+//   - failover is SENTINEL FAILOVER <master-name of the node's group> on
+//     the first Sentinel that takes it; it returns once the Sentinels name
+//     another master.
+//
+// A Sentinel has no native action: CLIENT PAUSE is accepted by
+// redis-sentinel and holds its replies, but it keeps pinging, voting and
+// failing over on its own connections, which is not a pause.
+//
+// The user's proxy (external.proxy) is connected to, not started; with
+// stats_csv its view of each server is read from its HAProxy-style CSV
+// statistics (InspectProxy, bounded in size and time; basic auth in the
+// URL) and recorded as the other backends' proxies are.
 //
 // Nothing acts without Options.AllowFaults. The run's keys are all under
-// a prefix unique to it (rig.KeyPrefixer); Close deletes them from the
-// master (never FLUSHALL, never CONFIG SET) after undoing every fault the
-// run applied and did not undo (a kill or a stop by the node's start
-// command, a pause by waiting for it), also when the run is interrupted.
+// a prefix unique to it (rig.KeyPrefixer); Close deletes them from every
+// group's master (never FLUSHALL, never CONFIG SET) after undoing every
+// fault the run applied and did not undo (a kill or a stop by the
+// target's start command, a pause by waiting for it), also when the run
+// is interrupted.
 package external
 
 import (
@@ -48,6 +62,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -100,8 +115,11 @@ func (*Backend) Name() string { return fault.External }
 
 // State is what Inspect found of a deployment.
 type State struct {
-	// Master is the node every Sentinel names the master.
+	// Master is the node every Sentinel names the master of the first
+	// group (the only one, with one master name).
 	Master string
+	// Masters are every group's master, by group name.
+	Masters map[string]string
 	// Roles are every node's role as it reports it ("master", "slave").
 	Roles map[string]string
 	// PIDs are every node's process_id.
@@ -109,12 +127,53 @@ type State struct {
 	// Extra are addresses Sentinel reports as replicas that are no node
 	// of the scenario.
 	Extra []string
+	// Proxy is the user's proxy's stats CSV mapped onto the scenario,
+	// nil without external.proxy.stats_csv.
+	Proxy *ProxyView
+	// Down are the replicas that did not answer, with why, when
+	// external.allow_degraded lets the run start without them.
+	Down map[string]string
+	// Settings are every group's Sentinel settings as the first Sentinel
+	// reports them (SENTINEL MASTER), by group name.
+	Settings map[string]SentinelSettings
 }
 
-// Inspect checks a deployment without changing it: every Sentinel
-// answers and names the same master, that master is a node of the
-// scenario, Sentinel reports every node of the scenario (as the master or
-// a replica), and every node answers as the role Sentinel gives it.
+// SentinelSettings are a master name's settings in a Sentinel.
+type SentinelSettings struct {
+	Quorum, ParallelSyncs      int
+	DownAfter, FailoverTimeout time.Duration
+}
+
+func (x SentinelSettings) String() string {
+	return fmt.Sprintf("quorum %d, down-after %v, failover-timeout %v, parallel-syncs %d", x.Quorum, x.DownAfter, x.FailoverTimeout, x.ParallelSyncs)
+}
+
+// sentinelSettings reads a master name's settings from a Sentinel.
+func sentinelSettings(ctx context.Context, addr, password, name string, timeout time.Duration) (SentinelSettings, error) {
+	rc := client(addr, password, timeout)
+	defer rc.Close()
+	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	v, err := rc.Do(qctx, "SENTINEL", "MASTER", name).Result()
+	if err != nil {
+		return SentinelSettings{}, err
+	}
+	kv := flat(v)
+	num := func(k string) int {
+		n, _ := strconv.Atoi(kv[k])
+		return n
+	}
+	return SentinelSettings{Quorum: num("quorum"), ParallelSyncs: num("parallel-syncs"),
+		DownAfter: time.Duration(num("down-after-milliseconds")) * time.Millisecond, FailoverTimeout: time.Duration(num("failover-timeout")) * time.Millisecond}, nil
+}
+
+// Inspect checks a deployment without changing it, for every group
+// (master name): every Sentinel answers and names the same master, that
+// master is a node of the group, Sentinel reports every node of the group
+// (as the master or a replica), the user's proxy's stats CSV, if given,
+// maps onto the nodes (InspectProxy), and every node answers as the role
+// Sentinel gives it; with external.allow_degraded, a replica that does
+// not answer is noted in State.Down instead.
 func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (*State, error) {
 	d := s.External
 	if timeout == 0 {
@@ -124,54 +183,134 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 	for _, n := range d.Nodes {
 		byAddr[n.Addr] = n.Name
 	}
+	st := &State{Masters: map[string]string{}, Roles: map[string]string{}, PIDs: map[string]string{}, Down: map[string]string{}, Settings: map[string]SentinelSettings{}}
+	for _, g := range s.ResolvedGroups() {
+		name, err := inspectGroup(ctx, s, g, byAddr, timeout, st)
+		if err != nil {
+			return nil, err
+		}
+		set, err := sentinelSettings(ctx, d.SentinelAddrs()[0], s.Sentinel.Password, g.MasterName, timeout)
+		if err != nil {
+			return nil, fmt.Errorf("sentinel %s: SENTINEL MASTER %s: %w", d.SentinelAddrs()[0], g.MasterName, err)
+		}
+		st.Settings[g.Name] = set
+		st.Masters[g.Name] = name
+		if st.Master == "" {
+			st.Master = name
+		}
+	}
+	groupOf := map[string]scenario.Group{}
+	for _, g := range s.ResolvedGroups() {
+		for _, n := range groupNodes(s, g) {
+			groupOf[n.Name] = g
+		}
+	}
+	for _, n := range d.Nodes {
+		g := groupOf[n.Name]
+		master := st.Masters[g.Name]
+		role, pid, err := nodeInfo(ctx, n.Addr, s.Topology.Password, timeout)
+		if err != nil && d.AllowDegraded && n.Name != master && ctx.Err() == nil {
+			st.Down[n.Name] = err.Error()
+			continue
+		}
+		if err != nil && d.AllowDegraded && n.Name == master {
+			return nil, fmt.Errorf("node %s (%s), the master: %w (external.allow_degraded lets replicas be down, not the master)", n.Name, n.Addr, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("node %s (%s): %w (external.allow_degraded: true starts with replicas down)", n.Name, n.Addr, err)
+		}
+		want := "slave"
+		if n.Name == master {
+			want = "master"
+		}
+		if role != want {
+			return nil, fmt.Errorf("node %s (%s) says it is a %s, but the Sentinels name %s the master of %s", n.Name, n.Addr, role, master, g.MasterName)
+		}
+		st.Roles[n.Name], st.PIDs[n.Name] = role, pid
+	}
+	var err error
+	if st.Proxy, err = InspectProxy(ctx, s, timeout); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// inspectGroup asks every Sentinel for a group's master and replicas,
+// and returns the name of the master they agree on; replicas that are no
+// node of the scenario go to st.Extra.
+func inspectGroup(ctx context.Context, s *scenario.Scenario, g scenario.Group, byAddr map[string]string, timeout time.Duration, st *State) (string, error) {
 	var master, masterSaidBy string
 	reported := map[string]bool{}
-	var extra []string
-	for _, sa := range d.Sentinels {
-		hp, replicas, err := askSentinel(ctx, sa, s.Sentinel.Password, d.MasterName, timeout)
+	for _, sa := range s.External.SentinelAddrs() {
+		hp, replicas, err := askSentinel(ctx, sa, s.Sentinel.Password, g.MasterName, timeout)
 		if err != nil {
-			return nil, fmt.Errorf("sentinel %s: %w", sa, err)
+			return "", fmt.Errorf("sentinel %s: %w", sa, err)
 		}
 		if master == "" {
 			master, masterSaidBy = hp, sa
 		} else if hp != master {
-			return nil, fmt.Errorf("the Sentinels disagree on the master of %s: %s names %s, %s names %s", d.MasterName, masterSaidBy, master, sa, hp)
+			return "", fmt.Errorf("the Sentinels disagree on the master of %s: %s names %s, %s names %s", g.MasterName, masterSaidBy, master, sa, hp)
 		}
 		for _, r := range replicas {
 			if _, ok := byAddr[r]; ok {
 				reported[r] = true
-			} else if !slices.Contains(extra, r) {
-				extra = append(extra, r)
+			} else if !slices.Contains(st.Extra, r) {
+				st.Extra = append(st.Extra, r)
 			}
 		}
 	}
+	nodes := groupNodes(s, g)
+	in := func(name string) bool {
+		return slices.ContainsFunc(nodes, func(n scenario.ExternalNode) bool { return n.Name == name })
+	}
 	name, ok := byAddr[master]
-	if !ok {
-		return nil, fmt.Errorf("the Sentinels name %s the master of %s, which is no node of external.nodes (%s)", master, d.MasterName, nodeList(d.Nodes))
+	if !ok || !in(name) {
+		return "", fmt.Errorf("the Sentinels name %s the master of %s, which is no node of %s (%s)", master, g.MasterName, groupLabel(s, g), nodeList(nodes))
 	}
 	reported[master] = true
-	for _, n := range d.Nodes {
+	for _, n := range nodes {
 		if !reported[n.Addr] {
-			return nil, fmt.Errorf("external.nodes %s (%s): the Sentinels do not report it for %s (master %s, replicas they report: %s)",
-				n.Name, n.Addr, d.MasterName, master, strings.Join(replicaAddrs(reported, master), ", "))
+			return "", fmt.Errorf("external.nodes %s (%s): the Sentinels do not report it for %s (master %s, replicas they report: %s)",
+				n.Name, n.Addr, g.MasterName, master, strings.Join(replicaAddrs(reported, master), ", "))
 		}
 	}
-	st := &State{Master: name, Roles: map[string]string{}, PIDs: map[string]string{}, Extra: extra}
-	for _, n := range d.Nodes {
-		role, pid, err := nodeInfo(ctx, n.Addr, s.Topology.Password, timeout)
-		if err != nil {
-			return nil, fmt.Errorf("node %s (%s): %w", n.Name, n.Addr, err)
-		}
-		want := "slave"
-		if n.Name == name {
-			want = "master"
-		}
-		if role != want {
-			return nil, fmt.Errorf("node %s (%s) says it is a %s, but the Sentinels name %s the master", n.Name, n.Addr, role, name)
-		}
-		st.Roles[n.Name], st.PIDs[n.Name] = role, pid
+	return name, nil
+}
+
+// groupNodes are the external nodes of a group: all of them with one
+// group, else those naming it.
+func groupNodes(s *scenario.Scenario, g scenario.Group) []scenario.ExternalNode {
+	if len(s.ResolvedGroups()) == 1 {
+		return s.External.Nodes
 	}
-	return st, nil
+	var out []scenario.ExternalNode
+	for _, n := range s.External.Nodes {
+		if slices.Contains(g.Nodes, n.Name) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// groupOf is the group of a node: the only one, or the one naming it.
+func groupOf(s *scenario.Scenario, node string) scenario.Group {
+	groups := s.ResolvedGroups()
+	if g, ok := s.ExternalGroupOf(node); ok || len(groups) == 1 {
+		if !ok {
+			return groups[0]
+		}
+		return g
+	}
+	return scenario.Group{}
+}
+
+// groupLabel names a group's nodes for messages: "external.nodes" with
+// one group, "group cache" with several.
+func groupLabel(s *scenario.Scenario, g scenario.Group) string {
+	if len(s.ResolvedGroups()) == 1 {
+		return "external.nodes"
+	}
+	return "group " + g.Name
 }
 
 func replicaAddrs(reported map[string]bool, master string) []string {
@@ -244,6 +383,24 @@ func flat(v any) map[string]string {
 	return out
 }
 
+// processID reads the process id of a node or a Sentinel (INFO server).
+func processID(ctx context.Context, addr, password string, timeout time.Duration) (string, error) {
+	rc := client(addr, password, timeout)
+	defer rc.Close()
+	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	info, err := rc.Info(qctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for l := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "process_id:"); ok {
+			return v, nil
+		}
+	}
+	return "", errors.New("INFO server has no process_id")
+}
+
 // nodeInfo reads a node's role and process id.
 func nodeInfo(ctx context.Context, addr, password string, timeout time.Duration) (role, pid string, err error) {
 	rc := client(addr, password, timeout)
@@ -285,25 +442,38 @@ func (b *Backend) Start(ctx context.Context, t rig.Topology, log *slog.Logger) (
 	for _, n := range d.Nodes {
 		names = append(names, n.Name)
 	}
-	if !slices.Equal(t.Nodes(), names) {
+	if got := slices.Sorted(slices.Values(t.Nodes())); !slices.Equal(got, slices.Sorted(slices.Values(names))) {
 		return nil, fmt.Errorf("the topology's nodes %v are not the external nodes %v", t.Nodes(), names)
 	}
 	st, err := Inspect(ctx, b.s, b.opt.Timeout)
 	if err != nil {
 		return nil, err
 	}
+	// The report states the deployment's Sentinel settings, not the
+	// scenario's defaults: the first group's, as its first Sentinel has
+	// them.
+	if set, ok := st.Settings[b.s.ResolvedGroups()[0].Name]; ok && set.Quorum > 0 {
+		se := &b.s.Sentinel
+		se.Quorum, se.ParallelSyncs, se.DownAfter.D, se.FailoverTimeout.D = set.Quorum, set.ParallelSyncs, set.DownAfter, set.FailoverTimeout
+	}
+	for n, why := range st.Down {
+		log.Warn("a replica is down as the run starts (external.allow_degraded)", "node", n, "err", why)
+	}
 	if len(st.Extra) > 0 {
 		log.Warn("the Sentinels report replicas that are no node of the scenario; their events are not named", "replicas", st.Extra)
 	}
-	c := &cluster{b: b, log: log, byAddr: map[string]string{}, pauses: pauseLengths(b.s), pids: st.PIDs}
+	if v := st.Proxy; v != nil && len(v.Unmapped) > 0 {
+		log.Warn("the proxy's stats show servers that are no node of the scenario; their states are recorded without a node", "servers", v.Unmapped)
+	}
+	c := &cluster{b: b, log: log, byAddr: map[string]string{}, pauses: pauseLengths(b.s), pids: st.PIDs, proxy: st.Proxy}
 	for _, n := range d.Nodes {
 		c.nodes = append(c.nodes, &node{c: c, n: n})
 		c.byAddr[n.Addr] = n.Name
 	}
-	for i, a := range d.Sentinels {
-		c.sentinels = append(c.sentinels, sentinel{name: t.Sentinels[i], addr: a})
+	for i, se := range d.Sentinels {
+		c.sentinels = append(c.sentinels, &sentinel{c: c, name: t.Sentinels[i], s: se})
 	}
-	log.Info("attached to the external deployment", "master", st.Master, "nodes", len(c.nodes), "sentinels", len(c.sentinels), "key_prefix", b.opt.KeyPrefix)
+	log.Info("attached to the external deployment", "masters", st.Masters, "nodes", len(c.nodes), "sentinels", len(c.sentinels), "key_prefix", b.opt.KeyPrefix)
 	return c, nil
 }
 
@@ -333,7 +503,7 @@ type cluster struct {
 	b         *Backend
 	log       *slog.Logger
 	nodes     []*node
-	sentinels []sentinel
+	sentinels []*sentinel
 	byAddr    map[string]string
 
 	mu sync.Mutex
@@ -346,11 +516,13 @@ type cluster struct {
 	// pids are the nodes' process ids as last read, for {pid} when a
 	// node does not answer (stopped by an earlier fault).
 	pids map[string]string
+	// proxy is the user's proxy's stats CSV as Start mapped it, or nil.
+	proxy *ProxyView
 }
 
-// applied is a fault that left a node changed.
+// applied is a fault that left a node or a Sentinel changed.
 type applied struct {
-	node   *node
+	node   member
 	action fault.Action
 	// until is when a native pause ends.
 	until time.Time
@@ -385,17 +557,17 @@ func (c *cluster) Close(ctx context.Context) error {
 	for i := len(left) - 1; i >= 0; i-- {
 		a := left[i]
 		undo := fault.Of(a.action).Undo
-		if a.action == fault.Pause && a.until != (time.Time{}) {
-			if err := a.node.waitAnswers(ctx, time.Until(a.until)+5*time.Second); err != nil {
+		if n, native := a.node.(*node); native && a.action == fault.Pause && a.until != (time.Time{}) {
+			if err := n.waitAnswers(ctx, time.Until(a.until)+5*time.Second); err != nil {
 				errs = append(errs, fmt.Errorf("undo pause %s: %w", a.node.Name(), err))
 			}
 			continue
 		}
-		if a.node.n.Faults[string(undo)] == "" {
-			c.log.Warn("a fault is left applied: the node has no command to undo it", "node", a.node.Name(), "fault", a.action, "undo", undo)
+		if a.node.commands()[string(undo)] == "" {
+			c.log.Warn("a fault is left applied: there is no command to undo it", "target", a.node.Name(), "fault", a.action, "undo", undo)
 			continue
 		}
-		c.log.Info("undoing a fault", "node", a.node.Name(), "fault", a.action, "undo", undo)
+		c.log.Info("undoing a fault", "target", a.node.Name(), "fault", a.action, "undo", undo)
 		if _, err := a.node.DoReport(ctx, undo); err != nil {
 			errs = append(errs, fmt.Errorf("undo %s %s: %w", a.action, a.node.Name(), err))
 		}
@@ -410,36 +582,39 @@ func (c *cluster) Close(ctx context.Context) error {
 	return nil
 }
 
-// deleteKeys deletes every key under the run's prefix from the master
-// the Sentinels name, a batch at a time (SCAN MATCH, UNLINK).
+// deleteKeys deletes every key under the run's prefix from every
+// group's master as the Sentinels name it, a batch at a time (SCAN MATCH,
+// UNLINK).
 func (c *cluster) deleteKeys(ctx context.Context) error {
-	d := c.b.s.External
-	var addr string
-	var lastErr error
-	for _, sa := range d.Sentinels {
-		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
+	var errs []error
+	for _, g := range c.b.s.ResolvedGroups() {
+		addr, err := c.masterAddr(ctx, g.MasterName)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete the run's keys: %w", err))
+			continue
+		}
+		n, err := DeleteKeys(ctx, addr, c.b.s.Topology.Password, c.b.opt.KeyPrefix, c.b.opt.Timeout)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("delete the run's keys on %s: %w", addr, err))
+			continue
+		}
+		c.log.Info("deleted the run's keys", "master", addr, "master_name", g.MasterName, "keys", n, "prefix", c.b.opt.KeyPrefix)
+	}
+	return errors.Join(errs...)
+}
+
+// masterAddr is the address of the master of a master name, as the
+// first Sentinel that answers names it.
+func (c *cluster) masterAddr(ctx context.Context, masterName string) (string, error) {
+	var errs []error
+	for _, sa := range c.b.s.External.SentinelAddrs() {
+		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, masterName, c.b.opt.Timeout)
 		if err == nil {
-			addr = hp
-			break
+			return hp, nil
 		}
-		lastErr = err
+		errs = append(errs, err)
 	}
-	if addr == "" {
-		return fmt.Errorf("delete the run's keys: no Sentinel names the master: %w", lastErr)
-	}
-	if name, ok := c.byAddr[addr]; ok {
-		for _, n := range c.nodes {
-			if n.Name() == name {
-				addr = n.Addr()
-			}
-		}
-	}
-	n, err := DeleteKeys(ctx, addr, c.b.s.Topology.Password, c.b.opt.KeyPrefix, c.b.opt.Timeout)
-	if err != nil {
-		return fmt.Errorf("delete the run's keys on %s: %w", addr, err)
-	}
-	c.log.Info("deleted the run's keys", "master", addr, "keys", n, "prefix", c.b.opt.KeyPrefix)
-	return nil
+	return "", fmt.Errorf("no Sentinel names the master of %s: %w", masterName, errors.Join(errs...))
 }
 
 // maxScans bounds the SCAN calls of DeleteKeys: a million keys at 1000 a
@@ -472,14 +647,4 @@ func DeleteKeys(ctx context.Context, addr, password, prefix string, timeout time
 		}
 	}
 	return deleted, fmt.Errorf("more than %d SCAN calls", maxScans)
-}
-
-// sentinel is a Sentinel of the deployment: observed, never faulted.
-type sentinel struct{ name, addr string }
-
-func (s sentinel) Name() string   { return s.name }
-func (s sentinel) Kind() rig.Kind { return rig.KindSentinel }
-func (s sentinel) Addr() string   { return s.addr }
-func (s sentinel) Do(_ context.Context, action fault.Action) error {
-	return fmt.Errorf("%s %s: the external backend does not fault Sentinels", action, s.name)
 }

@@ -30,8 +30,9 @@ func deployment(t *testing.T) *redistest.Cluster {
 
 // describe writes a scenario naming the deployment (nodes redis1..3, the
 // first its master) with extra YAML (faults, nodes' commands) and loads
-// it.
-func describe(t *testing.T, c *redistest.Cluster, kill string, extra string) *scenario.Scenario {
+// it; sentinelFaults, when given, are the Sentinels' faults mappings in
+// YAML, in order ("" for none).
+func describe(t *testing.T, c *redistest.Cluster, kill string, extra string, sentinelFaults ...string) *scenario.Scenario {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "name: external-test\nbackend: external\nduration: 8s\nsettle: 20s\nwarmup: 20s\n")
@@ -40,6 +41,10 @@ func describe(t *testing.T, c *redistest.Cluster, kill string, extra string) *sc
 	for i, s := range c.Sentinels {
 		if i > 0 {
 			b.WriteString(", ")
+		}
+		if i < len(sentinelFaults) && sentinelFaults[i] != "" {
+			fmt.Fprintf(&b, "{addr: %q, faults: %s}", s.Addr, sentinelFaults[i])
+			continue
 		}
 		b.WriteString(s.Addr)
 	}
@@ -106,6 +111,11 @@ func TestMasterKillByCommandOnAnExternalDeploymentIsMeasuredAndItsKeysDeleted(t 
 	if tl.ReadBack == nil || tl.ReadBack.Master == "" || tl.ReadBack.Master == "redis1" {
 		t.Errorf("read-back: got %+v, want a new master", tl.ReadBack)
 	}
+	// The report states the deployment's Sentinel settings (redistest's),
+	// not the scenario's defaults.
+	if p := tl.Params; p.DownAfter != time.Second || p.FailoverTimeout != 5*time.Second || p.Quorum != 2 {
+		t.Errorf("params: got down-after %v, failover-timeout %v, quorum %d; want 1s, 5s, 2 as the Sentinels have them", p.DownAfter, p.FailoverTimeout, p.Quorum)
+	}
 	// The workload wrote under the prefix, and every such key is gone.
 	wrote := 0
 	for _, op := range tl.Ops {
@@ -150,7 +160,7 @@ func TestDryRunWritesNoKeyAndChangesNoRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"redis1 is the master of mymaster", "kill master (now redis1): sh -c \"kill -9 ", "failover master (now redis1): SENTINEL FAILOVER mymaster"} {
+	for _, want := range []string{"redis1 is the master of mymaster (quorum 2, down-after 1s, failover-timeout 5s, parallel-syncs 1)", "kill master (now redis1): sh -c \"kill -9 ", "failover master (now redis1): SENTINEL FAILOVER mymaster"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("plan:\n%s\nwant it to contain %q", out.String(), want)
 		}
@@ -192,7 +202,7 @@ func TestBadDeploymentsGiveOneClearError(t *testing.T) {
 	t.Cleanup(stray.Close)
 
 	unreachable := describe(t, c, "true", "")
-	unreachable.External.Sentinels = append(unreachable.External.Sentinels, "127.0.0.1:1")
+	unreachable.External.Sentinels = append(unreachable.External.Sentinels, scenario.ExternalSentinel{Addr: "127.0.0.1:1"})
 	unreported := describe(t, c, "true", "")
 	unreported.External.Nodes = append(unreported.External.Nodes, scenario.ExternalNode{Name: "redis4", Addr: stray.Addr})
 

@@ -19,15 +19,65 @@ import (
 // maxOutput bounds the output of a fault command kept in its detail.
 const maxOutput = 2048
 
+// member is a node or a Sentinel of the deployment: what a fault command
+// acts on.
+type member interface {
+	rig.Instance
+	rig.Reporter
+	// commands are its fault commands by action.
+	commands() map[string]string
+	// password is what it requires (requirepass).
+	password() string
+}
+
 // node is a Redis node of the deployment.
 type node struct {
 	c *cluster
 	n scenario.ExternalNode
 }
 
-func (n *node) Name() string   { return n.n.Name }
-func (n *node) Kind() rig.Kind { return rig.KindNode }
-func (n *node) Addr() string   { return n.n.Addr }
+func (n *node) Name() string                { return n.n.Name }
+func (n *node) Kind() rig.Kind              { return rig.KindNode }
+func (n *node) Addr() string                { return n.n.Addr }
+func (n *node) commands() map[string]string { return n.n.Faults }
+func (n *node) password() string            { return n.c.b.s.Topology.Password }
+
+// sentinel is a Sentinel of the deployment.
+type sentinel struct {
+	c    *cluster
+	name string
+	s    scenario.ExternalSentinel
+}
+
+func (s *sentinel) Name() string                { return s.name }
+func (s *sentinel) Kind() rig.Kind              { return rig.KindSentinel }
+func (s *sentinel) Addr() string                { return s.s.Addr }
+func (s *sentinel) commands() map[string]string { return s.s.Faults }
+func (s *sentinel) password() string            { return s.c.b.s.Sentinel.Password }
+
+// Do performs a fault action (DoReport without its report).
+func (s *sentinel) Do(ctx context.Context, action fault.Action) error {
+	_, err := s.DoReport(ctx, action)
+	return err
+}
+
+// DoReport performs a fault action by the Sentinel's command for it: a
+// Sentinel has no native action (CLIENT PAUSE holds its replies, not its
+// own pings, votes and failovers).
+func (s *sentinel) DoReport(ctx context.Context, action fault.Action) (string, error) {
+	if !s.c.b.opt.AllowFaults {
+		return "", fmt.Errorf("%s %s: %w", action, s.name, ErrFaultsNotAllowed)
+	}
+	tmpl := s.s.Faults[string(action)]
+	if tmpl == "" {
+		return "", fmt.Errorf("%s %s: the Sentinel has no command for %[1]s (external.sentinels[].faults.%[1]s)", action, s.name)
+	}
+	detail, err := s.c.run(ctx, s, action, tmpl)
+	if err == nil {
+		s.c.track(s, action, time.Time{})
+	}
+	return detail, err
+}
 
 // Do performs a fault action (DoReport without its report).
 func (n *node) Do(ctx context.Context, action fault.Action) error {
@@ -46,7 +96,7 @@ func (n *node) DoReport(ctx context.Context, action fault.Action) (string, error
 		return "", fmt.Errorf("%s %s: the external backend cannot %[1]s a node", action, n.Name())
 	}
 	if tmpl := n.n.Faults[string(action)]; tmpl != "" && action != fault.Failover {
-		detail, err := n.run(ctx, action, tmpl)
+		detail, err := n.c.run(ctx, n, action, tmpl)
 		if err == nil {
 			n.c.track(n, action, time.Time{})
 		}
@@ -64,7 +114,7 @@ func (n *node) DoReport(ctx context.Context, action fault.Action) (string, error
 }
 
 // track records an applied fault, or forgets the one an undo undid.
-func (c *cluster) track(n *node, action fault.Action, until time.Time) {
+func (c *cluster) track(n member, action fault.Action, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if fault.Of(action).Undo != "" {
@@ -80,27 +130,28 @@ func (c *cluster) track(n *node, action fault.Action, until time.Time) {
 	}
 }
 
-// Expand substitutes a node's values in a command template: {name},
-// {addr}, {host}, {port}, and {pid} from pid (read only when the
-// template uses it).
-func Expand(tmpl string, n scenario.ExternalNode, pid string) string {
-	host, port, _ := net.SplitHostPort(n.Addr)
-	return strings.NewReplacer("{name}", n.Name, "{addr}", n.Addr, "{host}", host, "{port}", port, "{pid}", pid).Replace(tmpl)
+// Expand substitutes a node's or a Sentinel's values in a command
+// template: {name}, {addr}, {host}, {port}, and {pid} from pid (read only
+// when the template uses it).
+func Expand(tmpl, name, addr, pid string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	return strings.NewReplacer("{name}", name, "{addr}", addr, "{host}", host, "{port}", port, "{pid}", pid).Replace(tmpl)
 }
 
-// run runs the node's command for an action with sh -c, bounded by the
-// scenario's command timeout, and reports its exit code, output and
-// duration; a command that exits non-zero or times out is an error.
-func (n *node) run(ctx context.Context, action fault.Action, tmpl string) (string, error) {
+// run runs a node's or a Sentinel's command for an action with sh -c,
+// bounded by the scenario's command timeout, and reports its exit code,
+// output and duration; a command that exits non-zero or times out is an
+// error.
+func (c *cluster) run(ctx context.Context, n member, action fault.Action, tmpl string) (string, error) {
 	pid := ""
 	if strings.Contains(tmpl, "{pid}") {
 		var err error
-		if pid, err = n.pid(ctx); err != nil {
+		if pid, err = c.pid(ctx, n); err != nil {
 			return "", fmt.Errorf("%s %s: read its process_id for {pid}: %w", action, n.Name(), err)
 		}
 	}
-	line := Expand(tmpl, n.n, pid)
-	timeout := n.c.b.s.External.CommandTimeout.D
+	line := Expand(tmpl, n.Name(), n.Addr(), pid)
+	timeout := c.b.s.External.CommandTimeout.D
 	if timeout == 0 {
 		timeout = scenario.DefaultCommandTimeout
 	}
@@ -131,15 +182,14 @@ func (n *node) run(ctx context.Context, action fault.Action, tmpl string) (strin
 	case err != nil:
 		return detail, fmt.Errorf("%s %s: command %q failed (exit %d in %v): %s", action, n.Name(), line, code, took, strings.TrimSpace(out.String()))
 	}
-	n.c.log.Info("fault command", "node", n.Name(), "action", action, "command", line, "exit", code, "took", took)
+	c.log.Info("fault command", "target", n.Name(), "action", action, "command", line, "exit", code, "took", took)
 	return detail, nil
 }
 
-// pid is the node's process id: read now (INFO server), or the last one
-// read when the node does not answer.
-func (n *node) pid(ctx context.Context) (string, error) {
-	c := n.c
-	_, p, err := nodeInfo(ctx, n.Addr(), c.b.s.Topology.Password, min(c.b.opt.Timeout, time.Second))
+// pid is a node's or a Sentinel's process id: read now (INFO server), or
+// the last one read when it does not answer.
+func (c *cluster) pid(ctx context.Context, n member) (string, error) {
+	p, err := processID(ctx, n.Addr(), n.password(), min(c.b.opt.Timeout, time.Second))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err == nil && p != "" {
@@ -147,7 +197,7 @@ func (n *node) pid(ctx context.Context) (string, error) {
 		return p, nil
 	}
 	if last := c.pids[n.Name()]; last != "" {
-		c.log.Info("the node does not answer: {pid} is the last process id read", "node", n.Name(), "pid", last, "err", err)
+		c.log.Info("no answer: {pid} is the last process id read", "target", n.Name(), "pid", last, "err", err)
 		return last, nil
 	}
 	return "", err
@@ -247,33 +297,25 @@ func (n *node) waitAnswers(ctx context.Context, limit time.Duration) error {
 	return fmt.Errorf("no answer within %v: %w", limit, err)
 }
 
-// failover asks a Sentinel for SENTINEL FAILOVER of the master name and
-// waits (up to the command timeout) until the Sentinels name another
-// master than before.
+// failover asks a Sentinel for SENTINEL FAILOVER of the master name of
+// the node's group and waits (up to the command timeout) until the
+// Sentinels name another master than before.
 func (n *node) failover(ctx context.Context) (string, error) {
 	c := n.c
 	d := c.b.s.External
-	before := ""
-	var errs []error
-	for _, sa := range d.Sentinels {
-		hp, _, err := askSentinel(ctx, sa, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
-		if err == nil {
-			before = hp
-			break
-		}
-		errs = append(errs, err)
-	}
-	if before == "" {
-		return "", fmt.Errorf("failover %s: no Sentinel names the master: %w", d.MasterName, errors.Join(errs...))
+	g := groupOf(c.b.s, n.Name())
+	before, err := c.masterAddr(ctx, g.MasterName)
+	if err != nil {
+		return "", fmt.Errorf("failover %s: %w", g.MasterName, err)
 	}
 	if name, _ := c.NodeByAddr(before); name != n.Name() {
 		c.log.Warn("failover targets a node that is not the master; SENTINEL FAILOVER acts on the master", "target", n.Name(), "master", name)
 	}
 	by := ""
-	errs = nil
-	for _, sa := range d.Sentinels {
+	var errs []error
+	for _, sa := range d.SentinelAddrs() {
 		rc := client(sa, c.b.s.Sentinel.Password, c.b.opt.Timeout)
-		err := rc.Do(ctx, "SENTINEL", "FAILOVER", d.MasterName).Err()
+		err := rc.Do(ctx, "SENTINEL", "FAILOVER", g.MasterName).Err()
 		rc.Close()
 		if err == nil {
 			by = sa
@@ -282,7 +324,7 @@ func (n *node) failover(ctx context.Context) (string, error) {
 		errs = append(errs, fmt.Errorf("sentinel %s: %w", sa, err))
 	}
 	if by == "" {
-		return "", fmt.Errorf("failover %s: SENTINEL FAILOVER: %w", d.MasterName, errors.Join(errs...))
+		return "", fmt.Errorf("failover %s: SENTINEL FAILOVER: %w", g.MasterName, errors.Join(errs...))
 	}
 	limit := d.CommandTimeout.D
 	if limit == 0 {
@@ -290,10 +332,10 @@ func (n *node) failover(ctx context.Context) (string, error) {
 	}
 	start := time.Now()
 	for time.Since(start) < limit {
-		hp, _, err := askSentinel(ctx, by, c.b.s.Sentinel.Password, d.MasterName, c.b.opt.Timeout)
+		hp, _, err := askSentinel(ctx, by, c.b.s.Sentinel.Password, g.MasterName, c.b.opt.Timeout)
 		if err == nil && hp != before {
 			name, _ := c.NodeByAddr(hp)
-			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the master moved from %s to %s (%s) in %v", d.MasterName, by, before, hp, name, time.Since(start).Round(time.Millisecond)), nil
+			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the master moved from %s to %s (%s) in %v", g.MasterName, by, before, hp, name, time.Since(start).Round(time.Millisecond)), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -301,5 +343,5 @@ func (n *node) failover(ctx context.Context) (string, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("failover %s: SENTINEL FAILOVER on %s was accepted, but the master is still %s after %v", d.MasterName, by, before, limit)
+	return "", fmt.Errorf("failover %s: SENTINEL FAILOVER on %s was accepted, but the master is still %s after %v", g.MasterName, by, before, limit)
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/fault"
@@ -15,18 +18,45 @@ import (
 // writes to w what the run would do: each fault at its time, on the node
 // its target names now, with the command it would run.
 func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io.Writer) error {
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
 	st, err := Inspect(ctx, s, timeout)
 	if err != nil {
 		return err
 	}
 	d := s.External
 	fmt.Fprintf(w, "dry run of %s on the external deployment (nothing applied: --allow-faults applies the faults)\n", s.Name)
-	fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s\n", len(d.Sentinels), st.Master, d.MasterName)
-	for _, n := range d.Nodes {
-		fmt.Fprintf(w, "  node %s at %s: %s, pid %s\n", n.Name, n.Addr, st.Roles[n.Name], st.PIDs[n.Name])
+	groups := s.ResolvedGroups()
+	for _, g := range groups {
+		if len(groups) > 1 {
+			fmt.Fprintf(w, "  group %s:\n", g.Name)
+		}
+		fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s (%v)\n", len(d.Sentinels), st.Masters[g.Name], g.MasterName, st.Settings[g.Name])
+		for _, n := range groupNodes(s, g) {
+			if why, down := st.Down[n.Name]; down {
+				fmt.Fprintf(w, "  node %s at %s: down (%s); allowed by external.allow_degraded\n", n.Name, n.Addr, why)
+				continue
+			}
+			fmt.Fprintf(w, "  node %s at %s: %s, pid %s\n", n.Name, n.Addr, st.Roles[n.Name], st.PIDs[n.Name])
+		}
 	}
 	for _, a := range st.Extra {
 		fmt.Fprintf(w, "  note: the Sentinels also report a replica at %s, which is no node of the scenario\n", a)
+	}
+	if v := st.Proxy; v != nil {
+		for _, b := range slices.Sorted(maps.Keys(v.Ports)) {
+			var servers []string
+			for _, k := range slices.Sorted(maps.Keys(v.Servers)) {
+				if be, sv, _ := strings.Cut(k, "/"); be == b {
+					servers = append(servers, sv+"="+v.Servers[k])
+				}
+			}
+			fmt.Fprintf(w, "  proxy stats %s: backend %s serves the %s port: %s\n", v.URL, b, v.Ports[b], strings.Join(servers, " "))
+		}
+		for _, k := range v.Unmapped {
+			fmt.Fprintf(w, "  note: the proxy's server %s is no node of the scenario\n", k)
+		}
 	}
 	if len(s.Faults) == 0 {
 		fmt.Fprintln(w, "  no faults")
@@ -36,15 +66,23 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 	npause := 0
 	for _, f := range s.Faults {
 		target := f.Target
+		group, role := groups[0], target
+		if gn, r, ok := strings.Cut(target, "."); ok && (r == "master" || r == "replica") {
+			for _, g := range groups {
+				if g.Name == gn {
+					group, role = g, r
+				}
+			}
+		}
 		switch {
 		case named[target] != "":
 			target = named[target]
-		case target == "master":
-			target = st.Master
-		case target == "replica":
-			for _, n := range d.Nodes {
-				if n.Name != st.Master {
-					target = n.Name
+		case role == "master":
+			target = st.Masters[group.Name]
+		case role == "replica":
+			for _, n := range group.Nodes {
+				if n != st.Masters[group.Name] {
+					target = n
 					break
 				}
 			}
@@ -54,11 +92,26 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 		}
 		n, ok := s.ExternalNode(target)
 		what := ""
+		si := slices.Index(s.SentinelNames(), target)
 		switch tmpl := n.Faults[string(f.Action)]; {
+		case si >= 0 && si < len(d.Sentinels):
+			se := d.Sentinels[si]
+			tmpl = se.Faults[string(f.Action)]
+			if tmpl == "" {
+				what = "no command for " + string(f.Action) + " on this Sentinel"
+				break
+			}
+			pid := ""
+			if strings.Contains(tmpl, "{pid}") {
+				if p, err := processID(ctx, se.Addr, s.Sentinel.Password, timeout); err == nil {
+					pid = p
+				}
+			}
+			what = fmt.Sprintf("sh -c %q", Expand(tmpl, target, se.Addr, pid))
 		case !ok:
 			what = "not a node: the external backend cannot fault it"
 		case tmpl != "" && f.Action != fault.Failover:
-			what = "sh -c " + fmt.Sprintf("%q", Expand(tmpl, n, st.PIDs[n.Name]))
+			what = "sh -c " + fmt.Sprintf("%q", Expand(tmpl, n.Name, n.Addr, st.PIDs[n.Name]))
 		case f.Action == fault.Pause:
 			length := 10 * time.Second
 			if npause < len(pauses) {
@@ -68,7 +121,7 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 		case f.Action == fault.Unpause:
 			what = "wait for the CLIENT PAUSE to end"
 		case f.Action == fault.Failover:
-			what = "SENTINEL FAILOVER " + d.MasterName
+			what = "SENTINEL FAILOVER " + groupOf(s, target).MasterName
 		default:
 			what = "no command for " + string(f.Action)
 		}

@@ -96,12 +96,12 @@ var (
 	// everywhere is an action both backends perform on every kind they
 	// run: the in-memory backend's proxy runs in-process, where it cannot
 	// be faulted.
-	// The external backend acts on its nodes only (by their command
-	// templates, or natively for pause and unpause).
-	everywhere = map[string][]Kind{Memory: nodesSentinels, Docker: allKinds, External: nodes}
+	// The external backend acts on its nodes and Sentinels (by their
+	// command templates, or natively for a node's pause and unpause).
+	everywhere = map[string][]Kind{Memory: nodesSentinels, Docker: allKinds, External: nodesSentinels}
 	// everywhereAndHosts is everywhere, and on hosts: every member of a
 	// host at the same instant.
-	everywhereAndHosts = map[string][]Kind{Memory: {KindNode, KindSentinel, KindHost}, Docker: withHosts, External: nodes}
+	everywhereAndHosts = map[string][]Kind{Memory: {KindNode, KindSentinel, KindHost}, Docker: withHosts, External: nodesSentinels}
 	// linkFaults are the user-space link faults: the memory backend
 	// applies them on its nodes' own links, the docker backend through
 	// the relay in each node and Sentinel container (sim/link).

@@ -2,10 +2,11 @@ package scenario
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -17,10 +18,13 @@ import (
 // them) with a command per fault action, and the user's proxy, if any.
 // The Redis password is topology.password.
 type External struct {
-	// Sentinels are the Sentinels' host:port addresses, at least one.
-	Sentinels []string `yaml:"sentinels"`
+	// Sentinels are the Sentinels, at least one: each its host:port, or
+	// {addr, faults} to give it fault commands (as a node's).
+	Sentinels []ExternalSentinel `yaml:"sentinels"`
 	// MasterName is the master name the Sentinels monitor (default
-	// sentinel.master_name's, mymaster).
+	// sentinel.master_name's, mymaster). With several master names,
+	// topology.groups names them instead ([{name, master_name}, ...]) and
+	// each node its group (ExternalNode.Group).
 	MasterName string `yaml:"master_name"`
 	// SentinelPassword is the Sentinels' requirepass (default none); it
 	// becomes sentinel.password.
@@ -33,6 +37,11 @@ type External struct {
 	Proxy ExternalProxy `yaml:"proxy"`
 	// CommandTimeout bounds each fault command (default 30s).
 	CommandTimeout Duration `yaml:"command_timeout"`
+	// AllowDegraded lets the run start with replicas down (not
+	// answering): the scenario then measures a degraded deployment. The
+	// master must answer and the Sentinels must agree on it either way.
+	// Default false: a node down refuses the run.
+	AllowDegraded bool `yaml:"allow_degraded"`
 }
 
 // ExternalNode is one Redis node of an external deployment.
@@ -40,11 +49,59 @@ type ExternalNode struct {
 	Name string `yaml:"name"`
 	// Addr is host:port as Sentinel reports the node.
 	Addr string `yaml:"addr"`
+	// Group names the topology.groups entry the node belongs to, with
+	// several master names (topology.groups: [{name, master_name}, ...]);
+	// leave it out with one.
+	Group string `yaml:"group"`
 	// Faults map a fault action (kill, stop, start, restart, pause,
-	// unpause) to a command template run on the harness's machine by
+	// unpause, disconnect, reconnect) to a command template run on the
+	// harness's machine by
 	// "sh -c": {name}, {addr}, {host}, {port} and {pid} (the node's
 	// process_id from INFO, read when the fault fires) are substituted.
 	Faults map[string]string `yaml:"faults"`
+}
+
+// ExternalSentinel is one Sentinel of an external deployment, written as
+// its address ("sentinel-0.staging:26379") or as {addr, faults}.
+type ExternalSentinel struct {
+	// Addr is its host:port.
+	Addr string `yaml:"addr"`
+	// Faults map a fault action (kill, stop, start, restart, pause,
+	// unpause, disconnect, reconnect) to a command template, as a node's
+	// do. A Sentinel has no
+	// native pause: CLIENT PAUSE holds its replies, but it keeps pinging,
+	// voting and failing over on its own connections.
+	Faults map[string]string `yaml:"faults"`
+	// plain is true when it was written as an address alone.
+	plain bool
+}
+
+// UnmarshalYAML reads an address or a mapping.
+func (e *ExternalSentinel) UnmarshalYAML(unmarshal func(any) error) error {
+	var v any
+	if err := unmarshal(&v); err != nil {
+		return err
+	}
+	if a, ok := v.(string); ok {
+		*e = ExternalSentinel{Addr: a, plain: true}
+		return nil
+	}
+	type object ExternalSentinel
+	var o object
+	if err := unmarshal(&o); err != nil {
+		return err
+	}
+	*e = ExternalSentinel(o)
+	return nil
+}
+
+// SentinelAddrs are the Sentinels' addresses, in order.
+func (e External) SentinelAddrs() []string {
+	var out []string
+	for _, s := range e.Sentinels {
+		out = append(out, s.Addr)
+	}
+	return out
 }
 
 // ExternalProxy is the user's proxy: where the workload connects.
@@ -53,8 +110,35 @@ type ExternalProxy struct {
 	// Replica may be empty.
 	Master  string `yaml:"master"`
 	Replica string `yaml:"replica"`
-	// StatsCSV is an HAProxy stats CSV URL (not read yet).
+	// StatsCSV is the URL of the proxy's statistics as HAProxy's CSV
+	// (e.g. http://admin:secret@haproxy.staging:9000/haproxy_stats;csv,
+	// basic auth in the URL); optional. When given, the run follows the
+	// proxy's view of each server through it, as on the other backends.
 	StatsCSV string `yaml:"stats_csv"`
+	// MasterBackend and ReplicaBackend are the CSV's backends (pxname)
+	// behind the master and replica ports. Default: the one backend whose
+	// servers are nodes, or the backend whose name holds "master" and the
+	// one whose name holds "replica" or "slave".
+	MasterBackend  string `yaml:"master_backend"`
+	ReplicaBackend string `yaml:"replica_backend"`
+}
+
+// statsURLProblem says what is wrong with a stats CSV URL, or "". It
+// never repeats the URL's password.
+func statsURLProblem(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "not a URL: want e.g. http://admin:secret@haproxy.staging:9000/haproxy_stats;csv"
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("%s: want an http:// or https:// URL, e.g. http://haproxy.staging:9000/haproxy_stats;csv", u.Redacted())
+	case u.Hostname() == "":
+		return fmt.Sprintf("%s: no host, e.g. http://haproxy.staging:9000/haproxy_stats;csv", u.Redacted())
+	case u.Fragment != "":
+		return fmt.Sprintf("%s: a URL without #fragment", u.Redacted())
+	}
+	return ""
 }
 
 // hostPattern is a host name, an IPv4 address or an IPv6 address.
@@ -70,7 +154,7 @@ var NativeActions = []fault.Action{fault.Pause, fault.Unpause, fault.Failover}
 
 // CommandActions are the actions an external node's faults map may give
 // a command for.
-var CommandActions = []fault.Action{fault.Kill, fault.Stop, fault.Start, fault.Restart, fault.Pause, fault.Unpause}
+var CommandActions = []fault.Action{fault.Kill, fault.Stop, fault.Start, fault.Restart, fault.Pause, fault.Unpause, fault.Disconnect, fault.Reconnect}
 
 // IsExternal reports whether the scenario attaches to a running
 // deployment.
@@ -97,7 +181,7 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
 	}
 	e := &s.External
-	given := len(e.Sentinels) > 0 || len(e.Nodes) > 0 || e.MasterName != "" || e.SentinelPassword != "" || e.Proxy != (ExternalProxy{}) || e.CommandTimeout.Set()
+	given := len(e.Sentinels) > 0 || len(e.Nodes) > 0 || e.MasterName != "" || e.SentinelPassword != "" || e.Proxy != (ExternalProxy{}) || e.CommandTimeout.Set() || e.AllowDegraded
 	if !s.IsExternal() {
 		if given {
 			bad("external", "only backend external reads an external section: set backend: external, or remove it")
@@ -122,8 +206,18 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	if len(e.Sentinels) > MaxSentinels {
 		bad("external.sentinels", "%d Sentinels: at most %d", len(e.Sentinels), MaxSentinels)
 	}
-	for i, a := range e.Sentinels {
-		addr(fmt.Sprintf("external.sentinels[%d]", i), a)
+	for i, se := range e.Sentinels {
+		path := fmt.Sprintf("external.sentinels[%d]", i)
+		if se.plain {
+			addr(path, se.Addr)
+			continue
+		}
+		if se.Addr == "" {
+			bad(path+".addr", "the Sentinel's address is needed, e.g. {addr: sentinel-0.staging:26379, faults: {kill: ...}}")
+		} else {
+			addr(path+".addr", se.Addr)
+		}
+		errs = append(errs, checkCommands(path, se.Faults)...)
 	}
 	switch {
 	case s.Sentinel.Password != "" && s.Sentinel.Password != e.SentinelPassword:
@@ -133,7 +227,12 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	default:
 		s.Sentinel.Password = e.SentinelPassword
 	}
+	grouped := len(s.Topology.Groups.List) > 1
 	switch {
+	case grouped && e.MasterName != "":
+		bad("external.master_name", "%d groups: give each its master_name in topology.groups instead", len(s.Topology.Groups.List))
+	case grouped:
+		// Each group's master name is its own (topology.groups).
 	case e.MasterName == "" && s.Sentinel.MasterName != "":
 		e.MasterName = s.Sentinel.MasterName
 	case e.MasterName == "":
@@ -143,9 +242,13 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	case s.Sentinel.MasterName != "" && s.Sentinel.MasterName != e.MasterName:
 		bad("external.master_name", "%q, but sentinel.master_name is %q: give one", e.MasterName, s.Sentinel.MasterName)
 	}
-	s.Sentinel.MasterName = e.MasterName
-	if s.Topology.Groups.Count > 1 || len(s.Topology.Groups.List) > 0 || s.Topology.Groups.raw != "" {
-		bad("topology.groups", "backend external measures one master name for now: remove groups")
+	if !grouped {
+		s.Sentinel.MasterName = e.MasterName
+	}
+	if s.Topology.Groups.Count > 1 || s.Topology.Groups.raw != "" {
+		bad("topology.groups", "backend external needs the groups named: topology.groups: [{name: cache, master_name: cache}, ...], and each of external.nodes with its group")
+		// Checked as one group from here on: one error, not a cascade.
+		s.Topology.Groups = Groups{}
 	}
 	if len(s.Topology.Names) > 0 || s.Topology.Nodes != 0 {
 		bad("topology.names", "backend external names its nodes in external.nodes: remove topology.nodes and topology.names")
@@ -153,8 +256,8 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 	if len(e.Nodes) < 2 {
 		bad("external.nodes", "backend external needs the nodes as Sentinel reports them, at least two: [{name: redis1, addr: 10.0.0.1:6379}, ...]")
 	}
-	if len(e.Nodes) > MaxNodes {
-		bad("external.nodes", "%d nodes: at most %d", len(e.Nodes), MaxNodes)
+	if most := MaxNodes * max(1, len(s.Topology.Groups.List)); len(e.Nodes) > most {
+		bad("external.nodes", "%d nodes: at most %d", len(e.Nodes), most)
 	}
 	names, addrs := map[string]bool{}, map[string]bool{}
 	var list []string
@@ -173,20 +276,17 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 			bad(path+".addr", "address %q used twice", n.Addr)
 		}
 		addrs[n.Addr] = true
-		var keys []string
-		for k := range n.Faults {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if !slices.Contains(CommandActions, fault.Action(k)) {
-				bad(path+".faults."+k, "no command for action %q: the actions a command performs are %s", k, actionList(CommandActions))
-			} else if n.Faults[k] == "" {
-				bad(path+".faults."+k, "an empty command: give one, or leave %s out", k)
+		errs = append(errs, checkCommands(path, n.Faults)...)
+	}
+	switch {
+	case grouped:
+		errs = append(errs, s.groupExternalNodes()...)
+	case len(e.Nodes) >= 2 && len(e.Nodes) <= MaxNodes:
+		for i, n := range e.Nodes {
+			if n.Group != "" {
+				bad(fmt.Sprintf("external.nodes[%d].group", i), "group %q, but the scenario has one group: declare several in topology.groups, or leave group out", n.Group)
 			}
 		}
-	}
-	if len(e.Nodes) >= 2 && len(e.Nodes) <= MaxNodes {
 		s.Topology.Names = list
 		s.Topology.Nodes = len(list)
 	}
@@ -196,7 +296,9 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		}
 		s.Sentinel.Count = n
 	}
-	if p := e.Proxy; p != (ExternalProxy{}) {
+	if p := e.Proxy; p != (ExternalProxy{}) && grouped {
+		bad("external.proxy", "the user's proxy serves one master name, the scenario has %d groups: leave external.proxy out (the in-process proxy serves every group)", len(s.Topology.Groups.List))
+	} else if p != (ExternalProxy{}) {
 		if p.Master == "" {
 			bad("external.proxy.master", "the proxy's master port is needed, e.g. haproxy.staging:5000")
 		} else {
@@ -206,19 +308,124 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 			addr("external.proxy.replica", p.Replica)
 		}
 		if p.StatsCSV != "" {
-			bad("external.proxy.stats_csv", "reading the proxy's stats CSV is not supported yet: remove it")
+			if msg := statsURLProblem(p.StatsCSV); msg != "" {
+				bad("external.proxy.stats_csv", "%s", msg)
+			}
+		}
+		for _, kv := range [][2]string{{"master_backend", p.MasterBackend}, {"replica_backend", p.ReplicaBackend}} {
+			key, v := kv[0], kv[1]
+			switch {
+			case v == "":
+			case p.StatsCSV == "":
+				bad("external.proxy."+key, "names a backend of the stats CSV: give external.proxy.stats_csv, or remove it")
+			case !hostPattern.MatchString(v):
+				bad("external.proxy."+key, "invalid backend name %q: letters, digits, '.', '_', ':' and '-'", v)
+			}
+		}
+		if p.MasterBackend != "" && p.MasterBackend == p.ReplicaBackend {
+			bad("external.proxy.replica_backend", "%q is the master_backend too: the master and replica ports have their own backends", p.ReplicaBackend)
 		}
 	}
 	dur("external.command_timeout", &e.CommandTimeout, DefaultCommandTimeout, true)
 	return errs
 }
 
+// groupExternalNodes gives each group of topology.groups the external
+// nodes that name it, and checks that every node names a group and every
+// group has at least two nodes.
+func (s *Scenario) groupExternalNodes() []fieldError {
+	var errs []fieldError
+	specs := s.Topology.Groups.List
+	names := make([]string, len(specs))
+	for i, g := range specs {
+		names[i] = g.Name
+		if names[i] == "" {
+			names[i] = fmt.Sprintf("group%d", i+1)
+		}
+		if g.Nodes != 0 {
+			errs = append(errs, fieldError{path: fmt.Sprintf("topology.groups[%d].nodes", i), msg: "backend external takes a group's nodes from external.nodes[].group: remove nodes"})
+		}
+		specs[i].names = []string{}
+	}
+	for i, n := range s.External.Nodes {
+		path := fmt.Sprintf("external.nodes[%d]", i)
+		gi := slices.Index(names, n.Group)
+		switch {
+		case n.Group == "":
+			errs = append(errs, fieldError{path: path + ".name", msg: fmt.Sprintf("node %q has no group: give it one of %s (group: ...)", n.Name, oneOf(names))})
+		case gi < 0:
+			errs = append(errs, fieldError{path: path + ".group", msg: fmt.Sprintf("unknown group %q; topology.groups names %s", n.Group, oneOf(names))})
+		default:
+			specs[gi].names = append(specs[gi].names, n.Name)
+		}
+	}
+	for i := range specs {
+		if k := len(specs[i].names); k < 2 && len(errs) == 0 {
+			errs = append(errs, fieldError{path: fmt.Sprintf("topology.groups[%d]", i), msg: fmt.Sprintf("group %s has %d of external.nodes: give it at least two (a master and a replica)", names[i], k)})
+		}
+	}
+	return errs
+}
+
+// ExternalGroupOf is the group of a node (false when no group has it).
+func (s *Scenario) ExternalGroupOf(node string) (Group, bool) {
+	for _, g := range s.ResolvedGroups() {
+		if slices.Contains(g.Nodes, node) {
+			return g, true
+		}
+	}
+	return Group{}, false
+}
+
+// checkCommands checks the fault commands of a node or a Sentinel.
+func checkCommands(path string, faults map[string]string) []fieldError {
+	var errs []fieldError
+	for _, k := range slices.Sorted(maps.Keys(faults)) {
+		if !slices.Contains(CommandActions, fault.Action(k)) {
+			errs = append(errs, fieldError{path: path + ".faults." + k, msg: fmt.Sprintf("no command for action %q: the actions a command performs are %s", k, actionList(CommandActions))})
+		} else if faults[k] == "" {
+			errs = append(errs, fieldError{path: path + ".faults." + k, msg: fmt.Sprintf("an empty command: give one, or leave %s out", k)})
+		}
+	}
+	return errs
+}
+
 // checkExternalFault checks that an external deployment can perform a
-// fault: an action with no native way needs a command on every node the
-// target may resolve to (the named node, or every node for master,
-// replica and names given by as).
+// fault: an action with no native way needs a command on every node or
+// Sentinel the target may resolve to (the named one, or every one of its
+// kind for master, replica and names given by as). A Sentinel has no
+// native action.
 func (s *Scenario) checkExternalFault(path string, f *Fault) []fieldError {
-	if !s.IsExternal() || slices.Contains(NativeActions, f.Action) || !slices.Contains(CommandActions, f.Action) {
+	if !s.IsExternal() || !slices.Contains(CommandActions, f.Action) {
+		return nil
+	}
+	if f.Kind == fault.KindSentinel {
+		names := s.SentinelNames()
+		target := s.asTarget(f.Target)
+		var missing []string
+		where := "external.sentinels[].faults." + string(f.Action)
+		for i, se := range s.External.Sentinels {
+			if i >= len(names) || (slices.Contains(names, target) && names[i] != target) {
+				continue
+			}
+			if se.Faults[string(f.Action)] == "" {
+				missing = append(missing, names[i])
+				where = fmt.Sprintf("external.sentinels[%d].faults.%s", i, f.Action)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if len(missing) > 1 {
+			where = "external.sentinels[].faults." + string(f.Action) + " on each"
+		}
+		msg := fmt.Sprintf("backend external has no command to %s %s: give %s, written {addr: ..., faults: {%s: ...}}", f.Action, oneOf(missing), where, f.Action)
+		if f.Action == fault.Pause {
+			msg += " (a Sentinel has no native pause: under CLIENT PAUSE it keeps pinging, voting and failing over, only its replies wait)"
+		}
+		return []fieldError{{path: path + ".action", msg: msg}}
+	}
+	if slices.Contains(NativeActions, f.Action) {
 		return nil
 	}
 	nodes := s.External.Nodes
@@ -239,6 +446,25 @@ func (s *Scenario) checkExternalFault(path string, f *Fault) []fieldError {
 		msg += fmt.Sprintf(" on every node (target %q may resolve to any of them)", f.Target)
 	}
 	return []fieldError{{path: path + ".action", msg: msg}}
+}
+
+// asTarget is the target a name given by as stands for, followed
+// through earlier faults (a name given by as to a name given by as); any
+// other name is itself.
+func (s *Scenario) asTarget(name string) string {
+	for range len(s.Faults) {
+		found := false
+		for _, f := range s.Faults {
+			if f.As != "" && f.As == name && f.Target != name {
+				name, found = f.Target, true
+				break
+			}
+		}
+		if !found {
+			break
+		}
+	}
+	return name
 }
 
 func actionList(as []fault.Action) string {

@@ -64,6 +64,9 @@ type GroupSpec struct {
 	// or one host for all of them (default: node i on host i, modulo the
 	// number of Topology.Hosts).
 	Hosts []string `yaml:"hosts"`
+	// names are the group's nodes as backend external names them
+	// (external.nodes[].group), nil on the other backends.
+	names []string
 }
 
 // Group is a group as the scenario resolves it: names given, defaults
@@ -105,6 +108,13 @@ func (s *Scenario) ResolvedGroups() []Group {
 	out := make([]Group, 0, len(specs))
 	for i, g := range specs {
 		name := cmp.Or(g.Name, fmt.Sprintf("group%d", i+1))
+		if g.names != nil {
+			// An external deployment's nodes keep the names the scenario
+			// gives them (pod or host names in fault commands).
+			out = append(out, Group{Name: name, MasterName: cmp.Or(g.MasterName, name), Nodes: g.names,
+				MasterBackend: g.MasterBackend, ReplicaBackend: g.ReplicaBackend})
+			continue
+		}
 		n := g.Nodes
 		if n == 0 {
 			n = s.Topology.Nodes
