@@ -2,8 +2,6 @@ package docker
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -184,19 +182,13 @@ func (p *containerProxy) Instance() rig.Instance { return p.c }
 // The proxy container is removed with the cluster.
 func (p *containerProxy) Close(context.Context) error { return nil }
 
-// serverState is one server row of the CSV.
-type serverState struct {
-	backend, server string
-	status, detail  string
-}
-
 // poll reads the servers' states.
-func (p *containerProxy) poll(ctx context.Context) ([]serverState, error) {
+func (p *containerProxy) poll(ctx context.Context) ([]undertest.StatsRow, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	var states []serverState
+	var states []undertest.StatsRow
 	err := p.get(ctx, p.statsURL, func(body io.Reader) (err error) {
-		states, err = parseStatsCSV(body)
+		states, err = undertest.ParseStatsCSV(body)
 		return err
 	})
 	return states, err
@@ -220,58 +212,11 @@ func (p *containerProxy) get(ctx context.Context, url string, read func(io.Reade
 	return read(resp.Body)
 }
 
-// parseStatsCSV reads the server rows of HAProxy's CSV statistics.
-func parseStatsCSV(r io.Reader) ([]serverState, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("statistics CSV: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		col[strings.TrimPrefix(strings.TrimSpace(h), "# ")] = i
-	}
-	for _, need := range []string{"pxname", "svname", "status"} {
-		if _, ok := col[need]; !ok {
-			return nil, fmt.Errorf("statistics CSV: no %s column in %q", need, strings.Join(header, ","))
-		}
-	}
-	get := func(rec []string, name string) string {
-		if i, ok := col[name]; ok && i < len(rec) {
-			return rec[i]
-		}
-		return ""
-	}
-	var out []serverState
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("statistics CSV: %w", err)
-		}
-		sv := get(rec, "svname")
-		if sv == "FRONTEND" || sv == "BACKEND" {
-			continue
-		}
-		detail := get(rec, "check_status")
-		if d := get(rec, "check_desc"); d != "" {
-			detail += " " + d
-		}
-		if d := get(rec, "last_chk"); d != "" {
-			detail += ": " + d
-		}
-		out = append(out, serverState{backend: get(rec, "pxname"), server: sv, status: get(rec, "status"), detail: strings.TrimSpace(detail)})
-	}
-}
-
 // Watch polls the statistics and reports every change of a server's
 // state (UP or not), timestamped when the poll saw it: within statsPoll
 // of the change.
 func (p *containerProxy) Watch(ctx context.Context, f func(rig.ProxyEvent)) error {
-	last := map[string]string{}
+	last := map[string]bool{}
 	t := time.NewTicker(statsPoll)
 	defer t.Stop()
 	for {
@@ -279,17 +224,17 @@ func (p *containerProxy) Watch(ctx context.Context, f func(rig.ProxyEvent)) erro
 		at := time.Now()
 		if err == nil {
 			for _, st := range states {
-				port := p.layout.Port(st.backend)
+				port := p.layout.Port(st.Backend)
 				if port == "" {
 					continue
 				}
-				key := st.backend + "/" + st.server
-				up := isUp(st.status)
-				if prev, seen := last[key]; seen && isUp(prev) == up {
+				key := st.Backend + "/" + st.Server
+				up := st.Up()
+				if prev, seen := last[key]; seen && prev == up {
 					continue
 				}
-				last[key] = st.status
-				f(rig.ProxyEvent{At: at, Port: port, Node: p.layout.ServerNode[key], Up: up, State: st.status, Detail: st.detail})
+				last[key] = up
+				f(rig.ProxyEvent{At: at, Port: port, Node: p.layout.ServerNode[key], Up: up, State: st.Status, Detail: st.Detail})
 			}
 		}
 		select {
@@ -298,12 +243,6 @@ func (p *containerProxy) Watch(ctx context.Context, f func(rig.ProxyEvent)) erro
 		case <-t.C:
 		}
 	}
-}
-
-// isUp tells whether a CSV status routes traffic: "UP", "UP 1/3" (going
-// down), "no check"; not "DOWN", "DOWN 1/2" (going up), "MAINT", "NOLB".
-func isUp(status string) bool {
-	return strings.HasPrefix(status, "UP") || status == "no check" || status == "OPEN"
 }
 
 // countingProxy is this project's proxy in a container: it also reports

@@ -22,16 +22,6 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/undertest"
 )
 
-func TestIsUp(t *testing.T) {
-	for status, want := range map[string]bool{
-		"UP": true, "UP 1/3": true, "no check": true, "DOWN": false, "DOWN 1/2": false, "MAINT": false, "NOLB": false, "": false,
-	} {
-		if got := isUp(status); got != want {
-			t.Errorf("isUp(%q) = %v", status, got)
-		}
-	}
-}
-
 func TestParseCheckMetrics(t *testing.T) {
 	text := `# HELP haproxy_server_check_completed_total Total number of health checks that reached a result.
 # TYPE haproxy_server_check_completed_total counter
@@ -59,28 +49,6 @@ haproxy_process_uptime_seconds 30
 	_, err = parseCheckMetrics(strings.NewReader("# TYPE haproxy_server_check_failures_total counter\nhaproxy_server_check_failures_total{proxy=\"b\",server=\"s\"} 3\n"))
 	if err == nil || !strings.Contains(err.Error(), "no haproxy_server_check_completed_total") {
 		t.Errorf("got %v, want an error naming the missing metric", err)
-	}
-}
-
-func TestParseStatsCSV(t *testing.T) {
-	csv := "# pxname,svname,qcur,status,check_status,check_desc,last_chk\n" +
-		"back,FRONTEND,,OPEN,,,\n" +
-		"back,redis1,0,UP,L7OK,Layer7 check passed,\n" +
-		"back,redis2,0,DOWN 1/2,L7TOUT,Layer7 timeout,\"at step 5 of tcp-check (expect string 'role:master')\"\n" +
-		"back,BACKEND,0,UP,,,\n"
-	got, err := parseStatsCSV(strings.NewReader(csv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []serverState{
-		{"back", "redis1", "UP", "L7OK Layer7 check passed"},
-		{"back", "redis2", "DOWN 1/2", "L7TOUT Layer7 timeout: at step 5 of tcp-check (expect string 'role:master')"},
-	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("got %v\nwant %v", got, want)
-	}
-	if _, err := parseStatsCSV(strings.NewReader("# pxname,b\n1,2\n")); err == nil || !strings.Contains(err.Error(), "svname") {
-		t.Errorf("a CSV without svname: %v", err)
 	}
 }
 
@@ -278,7 +246,7 @@ func TestContainerProxyConfigIsFollowedThroughTheCSV(t *testing.T) {
 			states, err := p.poll(ctx)
 			up := map[string]bool{}
 			for _, st := range states {
-				up[st.backend+"/"+st.server] = isUp(st.status)
+				up[st.Backend+"/"+st.Server] = st.Up()
 			}
 			if err == nil && up[layout.Groups[0].MasterBackend+"/redis2"] && !up[layout.Groups[0].MasterBackend+"/redis1"] {
 				break

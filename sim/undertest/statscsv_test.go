@@ -28,3 +28,13 @@ func TestParseStatsCSVReadsServerRowsByTheirHeader(t *testing.T) {
 		t.Errorf("an HTML page: got %v, want no pxname column", err)
 	}
 }
+
+func TestStatsRowUpIsWhatRoutesTraffic(t *testing.T) {
+	for status, want := range map[string]bool{
+		"UP": true, "UP 1/3": true, "no check": true, "OPEN": true, "DOWN": false, "DOWN 1/2": false, "MAINT": false, "NOLB": false, "": false,
+	} {
+		if got := (StatsRow{Status: status}).Up(); got != want {
+			t.Errorf("StatsRow{Status: %q}.Up() = %v", status, got)
+		}
+	}
+}
