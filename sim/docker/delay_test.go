@@ -72,10 +72,17 @@ func ours(ctx context.Context, t *testing.T, runID string) []string {
 // checked gone) when the test ends.
 func startPair(ctx context.Context, t *testing.T) rig.Cluster {
 	t.Helper()
-	c, err := Backend{}.Start(ctx, rig.Topology{
+	return startCluster(ctx, t, rig.Topology{
 		Groups: []rig.Group{{Name: rig.DefaultGroup, MasterName: "mymaster", Nodes: []string{"redis1", "redis2"}}}, Sentinels: []string{"sentinel1"}, Quorum: 1,
 		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
-	}, nil)
+	})
+}
+
+// startCluster starts the topology, removed (and checked gone) when the
+// test ends.
+func startCluster(ctx context.Context, t *testing.T, topo rig.Topology) *Cluster {
+	t.Helper()
+	c, err := Backend{}.Start(ctx, topo, nil)
 	if c != nil {
 		runID := c.(*Cluster).runID
 		t.Cleanup(func() {
@@ -92,7 +99,7 @@ func startPair(ctx context.Context, t *testing.T) rig.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c.(*Cluster)
 }
 
 // A delay with jitter through the relay, on a node and on a Sentinel:

@@ -23,28 +23,11 @@ func TestFailoverMovesTheMasterOfSentinelsThatAnnounceHostnames(t *testing.T) {
 	requireDocker(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	c, err := Backend{}.Start(ctx, rig.Topology{
+	c := startCluster(ctx, t, rig.Topology{
 		Groups: []rig.Group{{Name: rig.DefaultGroup, MasterName: "mymaster", Nodes: []string{"redis1", "redis2"}}}, Sentinels: []string{"sentinel1"}, Quorum: 1,
 		DownAfter: 5 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
 		AnnounceHostnames: true,
-	}, nil)
-	if c != nil {
-		runID := c.(*Cluster).runID
-		t.Cleanup(func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := c.Close(cctx); err != nil {
-				t.Errorf("close: %v", err)
-			}
-			if left := ours(cctx, t, runID); len(left) > 0 {
-				t.Errorf("containers left behind: %v", left)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := c.(*Cluster)
+	})
 	sc := redis.NewClient(&redis.Options{Addr: c.Sentinels()[0].Addr(), Protocol: 2, DisableIdentity: true})
 	defer sc.Close()
 	master := func() string {
@@ -61,7 +44,7 @@ func TestFailoverMovesTheMasterOfSentinelsThatAnnounceHostnames(t *testing.T) {
 	if name, ok := c.NodeByAddr("redis1:6379"); !ok || name != "redis1" {
 		t.Errorf("NodeByAddr(redis1:6379): got %q %v, want redis1", name, ok)
 	}
-	addrs, err := cl.LookupHost(ctx, "redis2")
+	addrs, err := c.LookupHost(ctx, "redis2")
 	n2 := c.Nodes()[1].(*Container)
 	if err != nil || !slices.Contains(addrs, n2.clientsIP.String()) || !slices.Contains(addrs, n2.clusterIP.String()) {
 		t.Errorf("LookupHost(redis2): got %v %v, want its addresses on both networks", addrs, err)

@@ -33,24 +33,7 @@ func TestKillingTheHostOfBothMastersFailsOverBothGroups(t *testing.T) {
 		Sentinels: []string{"sentinel1", "sentinel2", "sentinel3"}, Quorum: 2,
 		DownAfter: 2 * time.Second, FailoverTimeout: 5 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
 	}
-	rc, err := Backend{}.Start(ctx, topo, nil)
-	if rc != nil {
-		runID := rc.(*Cluster).runID
-		t.Cleanup(func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := rc.Close(cctx); err != nil {
-				t.Errorf("close: %v", err)
-			}
-			if left := ours(cctx, t, runID); len(left) > 0 {
-				t.Errorf("containers left behind: %v", left)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := rc.(*Cluster)
+	c := startCluster(ctx, t, topo)
 	hosts := c.Hosts()
 	if len(hosts) != 2 || hosts[0].Name() != "h1" || hosts[0].Kind() != rig.KindHost {
 		t.Fatalf("got hosts %v, want h1 and h2, of kind host", hosts)

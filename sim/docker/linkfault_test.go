@@ -25,27 +25,10 @@ import (
 // long enough (10s) that no subtest's fault fails the master over.
 func startRelayed(ctx context.Context, t *testing.T) *Cluster {
 	t.Helper()
-	c, err := Backend{}.Start(ctx, rig.Topology{
+	cl := startCluster(ctx, t, rig.Topology{
 		Groups: []rig.Group{{Name: rig.DefaultGroup, MasterName: "mymaster", Nodes: []string{"redis1", "redis2"}}}, Sentinels: []string{"sentinel1", "sentinel2"}, Quorum: 2,
 		DownAfter: 10 * time.Second, FailoverTimeout: 60 * time.Second, ParallelSyncs: 1, MinReplicasMaxLag: 10 * time.Second,
-	}, nil)
-	if c != nil {
-		runID := c.(*Cluster).runID
-		t.Cleanup(func() {
-			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			if err := c.Close(cctx); err != nil {
-				t.Errorf("close: %v", err)
-			}
-			if left := ours(cctx, t, runID); len(left) > 0 {
-				t.Errorf("containers left behind: %v", left)
-			}
-		})
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl := c.(*Cluster)
+	})
 	if !cl.relay {
 		t.Fatalf("image %s has no relay (label %s): build it with 'redisha-sim images redis'", cl.images.Redis, LabelRelay)
 	}
