@@ -58,6 +58,8 @@ type ExternalNode struct {
 	// harness's machine by
 	// "sh -c": {name}, {addr}, {host}, {port} and {pid} (the node's
 	// process_id from INFO, read when the fault fires) are substituted.
+	// Without one, kill, pause, unpause and failover act natively
+	// (NativeActions); start and restart need one.
 	Faults map[string]string `yaml:"faults"`
 }
 
