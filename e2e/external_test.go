@@ -27,7 +27,8 @@ import (
 // The embedded scenarios' runs as backend external: their workload,
 // duration and faults (a kill by a shell command that kills the process,
 // a pause and unpause by SIGSTOP and SIGCONT, the freeze the memory
-// backend's pause is).
+// backend's pause is, and a failover by SENTINEL FAILOVER, which needs
+// no command).
 const (
 	externalMasterKillBody = "name: master-kill\nduration: 22s\nsettle: 30s\n" +
 		"workload:\n  writers: {count: 1, rate: 200, timeout: 1s, connection: per-op}\n  readers: {count: 1, rate: 100, timeout: 1s, connection: per-op}\n" +
@@ -35,6 +36,9 @@ const (
 	externalMasterPauseBody = "name: master-pause\nduration: 30s\nsettle: 30s\n" +
 		"workload:\n  writers: {count: 1, rate: 200, timeout: 1s, connection: per-op}\n" +
 		"faults:\n  - {at: 5s, action: pause, target: master, as: old_master}\n  - {at: 20s, action: unpause, target: old_master}\n"
+	externalMasterFailoverBody = "name: master-failover\nduration: 30s\nsettle: 30s\n" +
+		"workload:\n  writers: {count: 1, rate: 200, timeout: 1s, connection: per-op}\n  readers: {count: 1, rate: 100, timeout: 1s, connection: per-op}\n" +
+		"faults:\n  - {at: 10s, action: failover, target: master}\n"
 )
 
 // externalScenario describes a deployment of real redis-server and
@@ -98,9 +102,10 @@ func runExternal(ctx context.Context, body string, action fault.Action) *sim.Res
 
 	// The fault happened: its command ran on the master with exit 0, a
 	// Sentinel then saw redis1 down, and a killed master answers nothing
-	// (a paused one was thawed by its unpause before the run returned).
+	// (a paused one was thawed by its unpause before the run returned); a
+	// failover was taken by a Sentinel and the master switched.
 	var ev *timeline.Event
-	sdown := false
+	sdown, switched := false, false
 	for i, e := range res.Timeline.Events {
 		if e.Kind == timeline.KindFault && e.Name == string(action) && ev == nil {
 			ev = &res.Timeline.Events[i]
@@ -108,12 +113,20 @@ func runExternal(ctx context.Context, body string, action fault.Action) *sim.Res
 		if ev != nil && e.Kind == timeline.KindSentinel && e.Name == "+sdown" && e.Node == "redis1" {
 			sdown = true
 		}
+		if ev != nil && e.Kind == timeline.KindSentinel && e.Name == "+switch-master" {
+			switched = true
+		}
 	}
 	Expect(ev).NotTo(BeNil(), "no %s recorded", action)
 	Expect(ev.Err).To(BeEmpty())
 	Expect(ev.Target).To(Equal("redis1"))
-	Expect(ev.Detail).To(ContainSubstring("exit 0"))
-	Expect(sdown).To(BeTrue(), "no Sentinel saw redis1 down after the %s", action)
+	if action == fault.Failover {
+		Expect(ev.Detail).To(ContainSubstring("SENTINEL FAILOVER " + redistest.MasterName + " on "))
+		Expect(switched).To(BeTrue(), "no +switch-master after the failover")
+	} else {
+		Expect(ev.Detail).To(ContainSubstring("exit 0"))
+		Expect(sdown).To(BeTrue(), "no Sentinel saw redis1 down after the %s", action)
+	}
 	if action == fault.Kill {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
@@ -166,6 +179,24 @@ var _ = Describe("The memory backend and an external deployment", Label("agreeme
 		}
 		mem, ext := stats.Median(got["memory"]), stats.Median(got["external"])
 		AddReportEntry("write interruption on master-pause", map[string]any{"memory": got["memory"], "external": got["external"]})
+		GinkgoWriter.Printf("memory %v (median %v), external %v (median %v)\n", got["memory"], mem, got["external"], ext)
+		Expect(mem - ext).To(BeNumerically("~", 0, tolerance))
+	}, SpecTimeout(2*runs*runTimeout))
+
+	It("agree on a planned failover (SENTINEL FAILOVER)", func(ctx SpecContext) {
+		got := map[string][]time.Duration{}
+		for i := 0; i < runs; i++ {
+			res := runScenario(ctx, "memory", "master-failover.yaml", "duration=30s", "sentinel.down_after=1s", "sentinel.failover_timeout=5s")
+			faultOf(res, fault.Failover)
+			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
+			got["memory"] = append(got["memory"], res.Report.WriteInterruption.Duration)
+
+			res = runExternal(ctx, externalMasterFailoverBody, fault.Failover)
+			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
+			got["external"] = append(got["external"], res.Report.WriteInterruption.Duration)
+		}
+		mem, ext := stats.Median(got["memory"]), stats.Median(got["external"])
+		AddReportEntry("write interruption on master-failover", map[string]any{"memory": got["memory"], "external": got["external"]})
 		GinkgoWriter.Printf("memory %v (median %v), external %v (median %v)\n", got["memory"], mem, got["external"], ext)
 		Expect(mem - ext).To(BeNumerically("~", 0, tolerance))
 	}, SpecTimeout(2*runs*runTimeout))

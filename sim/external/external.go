@@ -32,9 +32,23 @@
 //     itself), so the pause lasts until the scenario's next unpause of
 //     the same target, or to the end of the workload; unpause then waits
 //     until the node answers again.
-//   - failover is SENTINEL FAILOVER <master-name of the node's group> on
-//     the first Sentinel that takes it; it returns once the Sentinels name
-//     another master.
+//   - kill is DEBUG SEGFAULT: the node crashes as on a bug (Redis writes
+//     its crash report and dies by SIGSEGV, well under a second), so
+//     neither its data nor its connections are closed cleanly. Redis 7
+//     refuses DEBUG unless enable-debug-command is yes (or local, and the
+//     harness connects from the node's host), and an ACL may deny it
+//     (NOPERM): when a kill without a command may act on a node (the one
+//     it names, or every node for master, replica or a name given by as),
+//     Inspect asks the node for DEBUG HELP, which changes nothing, and a
+//     refusal stops the run before any fault, saying a command is needed;
+//     the dry run prints its plan first ("kill: DEBUG SEGFAULT (native)"
+//     or "a command is needed"). Nothing native starts a process: the
+//     undo, start (or restart), needs a command, which the scenario's
+//     validation asks for; without one the node stays down after the run.
+//   - failover is rig.Failover, as on every backend: SENTINEL FAILOVER
+//     <master-name of the node's group> on the first Sentinel that takes
+//     it; it returns once a majority of the Sentinels name another
+//     master.
 //
 // A Sentinel has no native action: CLIENT PAUSE is accepted by
 // redis-sentinel and holds its replies, but it keeps pinging, voting and
@@ -49,8 +63,9 @@
 // a prefix unique to it (rig.KeyPrefixer); Close deletes them from every
 // group's master (never FLUSHALL, never CONFIG SET) after undoing every
 // fault the run applied and did not undo (a kill or a stop by the
-// target's start command, a pause by waiting for it), also when the run
-// is interrupted.
+// target's start command, a pause by waiting for it; a kill with no
+// start command is left, with a warning), also when the run is
+// interrupted.
 package external
 
 import (
@@ -60,6 +75,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -136,6 +152,10 @@ type State struct {
 	// Settings are every group's Sentinel settings as the first Sentinel
 	// reports them (SENTINEL MASTER), by group name.
 	Settings map[string]SentinelSettings
+	// Debug is, for every node that answers and that a kill without a
+	// command may act on (NativeKillNodes), "" when it allows DEBUG (that
+	// kill is DEBUG SEGFAULT), else its refusal of DEBUG HELP.
+	Debug map[string]string
 }
 
 // SentinelSettings are a master name's settings in a Sentinel.
@@ -171,10 +191,82 @@ func sentinelSettings(ctx context.Context, addr, password, name string, timeout 
 // (master name): every Sentinel answers and names the same master, that
 // master is a node of the group, Sentinel reports every node of the group
 // (as the master or a replica), the user's proxy's stats CSV, if given,
-// maps onto the nodes (InspectProxy), and every node answers as the role
-// Sentinel gives it; with external.allow_degraded, a replica that does
-// not answer is noted in State.Down instead.
+// maps onto the nodes (InspectProxy), every node answers as the role
+// Sentinel gives it, and every node a kill without a command may act on
+// allows DEBUG (DEBUG HELP answers); with external.allow_degraded, a
+// replica that does not answer is noted in State.Down instead.
 func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (*State, error) {
+	st, err := inspect(ctx, s, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.nativeKillRefused(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// NativeKillNodes are the nodes a kill without a command may act on, so
+// by DEBUG SEGFAULT: the node a kill names, or every node for a kill of
+// master, replica or a name given by as, that has no kill command.
+func NativeKillNodes(s *scenario.Scenario) []string {
+	var out []string
+	add := func(n scenario.ExternalNode) {
+		if n.Faults[string(fault.Kill)] == "" && !slices.Contains(out, n.Name) {
+			out = append(out, n.Name)
+		}
+	}
+	for _, f := range s.Faults {
+		if f.Action != fault.Kill || slices.Contains(s.SentinelNames(), f.Target) {
+			continue
+		}
+		if n, ok := s.ExternalNode(f.Target); ok {
+			add(n)
+			continue
+		}
+		for _, n := range s.External.Nodes {
+			add(n)
+		}
+	}
+	return out
+}
+
+// nativeKillRefused is the refusal of the first node a kill without a
+// command may act on that refuses DEBUG, or nil.
+func (st *State) nativeKillRefused() error {
+	for _, name := range slices.Sorted(maps.Keys(st.Debug)) {
+		if why := st.Debug[name]; why != "" {
+			return fmt.Errorf("node %s: %s", name, killNeedsCommand(why))
+		}
+	}
+	return nil
+}
+
+// killNeedsCommand says why a kill of a node that refuses DEBUG needs a
+// command.
+func killNeedsCommand(why string) string {
+	return fmt.Sprintf("a kill without a command is DEBUG SEGFAULT, which the node refuses (%s): give external.nodes[].faults.kill, or enable-debug-command yes on the node", why)
+}
+
+// debugAllowed asks a node for DEBUG HELP, which changes nothing: ""
+// when it answers, else its refusal, up to its first sentence (Redis 7:
+// "ERR DEBUG command not allowed" unless enable-debug-command allows the
+// connection; "NOPERM ..." when the user's ACL denies it).
+func debugAllowed(ctx context.Context, addr, password string, timeout time.Duration) string {
+	rc := client(addr, password, timeout)
+	defer rc.Close()
+	qctx, cancel := context.WithTimeout(ctx, 2*timeout)
+	defer cancel()
+	err := rc.Do(qctx, "DEBUG", "HELP").Err()
+	if err == nil {
+		return ""
+	}
+	why, _, _ := strings.Cut(err.Error(), ". ")
+	return strings.TrimSuffix(why, ".")
+}
+
+// inspect is Inspect without refusing a node that refuses DEBUG.
+func inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (*State, error) {
 	d := s.External
 	if timeout == 0 {
 		timeout = 2 * time.Second
@@ -183,7 +275,7 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 	for _, n := range d.Nodes {
 		byAddr[n.Addr] = n.Name
 	}
-	st := &State{Masters: map[string]string{}, Roles: map[string]string{}, PIDs: map[string]string{}, Down: map[string]string{}, Settings: map[string]SentinelSettings{}}
+	st := &State{Masters: map[string]string{}, Roles: map[string]string{}, PIDs: map[string]string{}, Down: map[string]string{}, Settings: map[string]SentinelSettings{}, Debug: map[string]string{}}
 	for _, g := range s.ResolvedGroups() {
 		name, err := inspectGroup(ctx, s, g, byAddr, timeout, st)
 		if err != nil {
@@ -227,6 +319,12 @@ func Inspect(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (
 			return nil, fmt.Errorf("node %s (%s) says it is a %s, but the Sentinels name %s the master of %s", n.Name, n.Addr, role, master, g.MasterName)
 		}
 		st.Roles[n.Name], st.PIDs[n.Name] = role, pid
+	}
+	for _, name := range NativeKillNodes(s) {
+		if _, down := st.Down[name]; !down {
+			n, _ := s.ExternalNode(name)
+			st.Debug[name] = debugAllowed(ctx, n.Addr, s.Topology.Password, timeout)
+		}
 	}
 	var err error
 	if st.Proxy, err = InspectProxy(ctx, s, timeout); err != nil {

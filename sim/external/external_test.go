@@ -29,7 +29,8 @@ func deployment(t *testing.T) *redistest.Cluster {
 }
 
 // describe writes a scenario naming the deployment (nodes redis1..3, the
-// first its master) with extra YAML (faults, nodes' commands) and loads
+// first its master, each with kill as its kill command, none when empty)
+// with extra YAML (faults, nodes' commands) and loads
 // it; sentinelFaults, when given, are the Sentinels' faults mappings in
 // YAML, in order ("" for none).
 func describe(t *testing.T, c *redistest.Cluster, kill string, extra string, sentinelFaults ...string) *scenario.Scenario {
@@ -50,6 +51,10 @@ func describe(t *testing.T, c *redistest.Cluster, kill string, extra string, sen
 	}
 	b.WriteString("]\n  nodes:\n")
 	for i, n := range c.Nodes() {
+		if kill == "" {
+			fmt.Fprintf(&b, "    - {name: redis%d, addr: %q}\n", i+1, n.Addr)
+			continue
+		}
 		fmt.Fprintf(&b, "    - {name: redis%d, addr: %q, faults: {kill: %q}}\n", i+1, n.Addr, kill)
 	}
 	b.WriteString(extra)
@@ -240,7 +245,7 @@ func TestFailoverIsAPlannedSwitchoverBySentinel(t *testing.T) {
 			ev = &res.Timeline.Events[i]
 		}
 	}
-	if ev == nil || ev.Err != "" || !strings.Contains(ev.Detail, "SENTINEL FAILOVER mymaster on ") || !strings.Contains(ev.Detail, "the master moved from "+c.Master.Addr) {
+	if ev == nil || ev.Err != "" || !strings.Contains(ev.Detail, "SENTINEL FAILOVER mymaster on ") || !strings.Contains(ev.Detail, "moved the master from redis1 ("+c.Master.Addr+") to ") {
 		t.Fatalf("failover event: got %+v, want the master moved away from %s", ev, c.Master.Addr)
 	}
 	if rb := res.Timeline.ReadBack; rb == nil || rb.Master == "" || rb.Master == "redis1" {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/redisha-sim/redisha-sim/sim/fault"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
@@ -86,8 +88,8 @@ func (n *node) Do(ctx context.Context, action fault.Action) error {
 }
 
 // DoReport performs a fault action: the node's command for it if it has
-// one, else the native way (pause, unpause, failover); it reports what
-// it did.
+// one, else the native way (pause, unpause, failover, kill); it reports
+// what it did.
 func (n *node) DoReport(ctx context.Context, action fault.Action) (string, error) {
 	if !n.c.b.opt.AllowFaults {
 		return "", fmt.Errorf("%s %s: %w", action, n.Name(), ErrFaultsNotAllowed)
@@ -109,6 +111,8 @@ func (n *node) DoReport(ctx context.Context, action fault.Action) (string, error
 		return n.unpause(ctx)
 	case fault.Failover:
 		return n.failover(ctx)
+	case fault.Kill:
+		return n.crash(ctx)
 	}
 	return "", fmt.Errorf("%s %s: the node has no command for %[1]s (external.nodes[].faults.%[1]s)", action, n.Name())
 }
@@ -297,45 +301,35 @@ func (n *node) waitAnswers(ctx context.Context, limit time.Duration) error {
 	return fmt.Errorf("no answer within %v: %w", limit, err)
 }
 
-// failover asks a Sentinel for SENTINEL FAILOVER of the master name of
-// the node's group and waits (up to the command timeout) until the
-// Sentinels name another master than before.
-func (n *node) failover(ctx context.Context) (string, error) {
+// crash kills the node natively: DEBUG SEGFAULT, which it answers by
+// crashing (no reply; the connection closes), when it allows DEBUG. It
+// returns once a new connection gets no PING answer (within 5s).
+func (n *node) crash(ctx context.Context) (string, error) {
 	c := n.c
-	d := c.b.s.External
-	g := groupOf(c.b.s, n.Name())
-	before, err := c.masterAddr(ctx, g.MasterName)
-	if err != nil {
-		return "", fmt.Errorf("failover %s: %w", g.MasterName, err)
+	rc := client(n.Addr(), c.b.s.Topology.Password, c.b.opt.Timeout)
+	defer rc.Close()
+	start := time.Now()
+	err := rc.Do(ctx, "DEBUG", "SEGFAULT").Err()
+	if err == nil {
+		return "", fmt.Errorf("kill %s: DEBUG SEGFAULT answered instead of crashing the node", n.Name())
 	}
-	if name, _ := c.NodeByAddr(before); name != n.Name() {
-		c.log.Warn("failover targets a node that is not the master; SENTINEL FAILOVER acts on the master", "target", n.Name(), "master", name)
+	if rerr, ok := errors.AsType[redis.Error](err); ok {
+		return "", fmt.Errorf("kill %s: %s", n.Name(), killNeedsCommand(rerr.Error()))
 	}
-	by := ""
-	var errs []error
-	for _, sa := range d.SentinelAddrs() {
-		rc := client(sa, c.b.s.Sentinel.Password, c.b.opt.Timeout)
-		err := rc.Do(ctx, "SENTINEL", "FAILOVER", g.MasterName).Err()
-		rc.Close()
-		if err == nil {
-			by = sa
+	// Its answer is the connection closing; the process may take a moment
+	// (Redis writes its crash report first) but answers nothing meanwhile.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		probe := client(n.Addr(), c.b.s.Topology.Password, 250*time.Millisecond)
+		perr := probe.Ping(pctx).Err()
+		probe.Close()
+		cancel()
+		if perr != nil {
 			break
 		}
-		errs = append(errs, fmt.Errorf("sentinel %s: %w", sa, err))
-	}
-	if by == "" {
-		return "", fmt.Errorf("failover %s: SENTINEL FAILOVER: %w", g.MasterName, errors.Join(errs...))
-	}
-	limit := d.CommandTimeout.D
-	if limit == 0 {
-		limit = scenario.DefaultCommandTimeout
-	}
-	start := time.Now()
-	for time.Since(start) < limit {
-		hp, _, err := askSentinel(ctx, by, c.b.s.Sentinel.Password, g.MasterName, c.b.opt.Timeout)
-		if err == nil && hp != before {
-			name, _ := c.NodeByAddr(hp)
-			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the master moved from %s to %s (%s) in %v", g.MasterName, by, before, hp, name, time.Since(start).Round(time.Millisecond)), nil
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("kill %s: it still answers PING 5s after DEBUG SEGFAULT (%v)", n.Name(), err)
 		}
 		select {
 		case <-ctx.Done():
@@ -343,5 +337,24 @@ func (n *node) failover(ctx context.Context) (string, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("failover %s: SENTINEL FAILOVER on %s was accepted, but the master is still %s after %v", g.MasterName, by, before, limit)
+	c.track(n, fault.Kill, time.Time{})
+	return fmt.Sprintf("DEBUG SEGFAULT (native): the node closed the connection (%v) and stopped answering in %v", err, time.Since(start).Round(time.Millisecond)), nil
+}
+
+// failover is the failover every backend performs (rig.Failover):
+// SENTINEL FAILOVER <master name of the node's group> on the first
+// Sentinel that takes it, returning once a majority of the Sentinels
+// name another master, within twice the deployment's failover-timeout
+// plus 10s.
+func (n *node) failover(ctx context.Context) (string, error) {
+	c := n.c
+	g := groupOf(c.b.s, n.Name())
+	o := rig.FailoverOptions{MasterName: g.MasterName, Password: c.b.s.Sentinel.Password, Timeout: c.b.opt.Timeout,
+		Limit: 2*c.b.s.Sentinel.FailoverTimeout.D + 10*time.Second}
+	if before, err := c.masterAddr(ctx, g.MasterName); err == nil {
+		if name, _ := c.NodeByAddr(before); name != n.Name() {
+			c.log.Warn("failover targets a node that is not the master; SENTINEL FAILOVER acts on the master", "target", n.Name(), "master", name)
+		}
+	}
+	return rig.Failover(ctx, c, o)
 }

@@ -21,7 +21,7 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
-	st, err := Inspect(ctx, s, timeout)
+	st, err := inspect(ctx, s, timeout)
 	if err != nil {
 		return err
 	}
@@ -122,6 +122,13 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 			what = "wait for the CLIENT PAUSE to end"
 		case f.Action == fault.Failover:
 			what = "SENTINEL FAILOVER " + groupOf(s, target).MasterName
+		case f.Action == fault.Kill:
+			what = "DEBUG SEGFAULT (native)"
+			if why := st.Debug[n.Name]; why != "" {
+				what = "a command is needed: " + killNeedsCommand(why)
+			} else if n.Faults[string(fault.Start)] == "" {
+				what += "; nothing native starts it again: without external.nodes[].faults.start it stays down after the run"
+			}
 		default:
 			what = "no command for " + string(f.Action)
 		}
@@ -134,5 +141,7 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 		}
 		fmt.Fprintf(w, "  at %v: %s %s: %s\n", f.At, f.Action, resolved, what)
 	}
-	return nil
+	// The run would refuse a kill without a command on a node that
+	// refuses DEBUG: so does the dry run, after its plan.
+	return st.nativeKillRefused()
 }

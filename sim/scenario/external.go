@@ -58,6 +58,8 @@ type ExternalNode struct {
 	// harness's machine by
 	// "sh -c": {name}, {addr}, {host}, {port} and {pid} (the node's
 	// process_id from INFO, read when the fault fires) are substituted.
+	// Without one, kill, pause, unpause and failover act natively
+	// (NativeActions); start and restart need one.
 	Faults map[string]string `yaml:"faults"`
 }
 
@@ -148,9 +150,11 @@ var hostPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
 const DefaultCommandTimeout = 30 * time.Second
 
 // NativeActions are the actions an external node performs without a
-// command: pause (DEBUG SLEEP), unpause (waiting for it to end) and
-// failover (SENTINEL FAILOVER).
-var NativeActions = []fault.Action{fault.Pause, fault.Unpause, fault.Failover}
+// command: pause (CLIENT PAUSE), unpause (waiting for it to end),
+// failover (SENTINEL FAILOVER) and kill (DEBUG SEGFAULT, when the node
+// allows DEBUG: checked when the run attaches, not here). Nothing native
+// starts a process: start needs a command.
+var NativeActions = []fault.Action{fault.Pause, fault.Unpause, fault.Failover, fault.Kill}
 
 // CommandActions are the actions an external node's faults map may give
 // a command for.
@@ -444,6 +448,9 @@ func (s *Scenario) checkExternalFault(path string, f *Fault) []fieldError {
 	msg := fmt.Sprintf("backend external has no command to %s %s: give external.nodes[].faults.%s", f.Action, oneOf(missing), f.Action)
 	if len(nodes) > 1 {
 		msg += fmt.Sprintf(" on every node (target %q may resolve to any of them)", f.Target)
+	}
+	if f.Action == fault.Start || f.Action == fault.Restart {
+		msg += fmt.Sprintf(" (nothing native starts a process: a kill without a command is DEBUG SEGFAULT, its %s needs one)", f.Action)
 	}
 	return []fieldError{{path: path + ".action", msg: msg}}
 }

@@ -70,7 +70,8 @@ func TestExternalGroupsTakeTheirNodesFromExternalNodes(t *testing.T) {
 func TestBadExternalScenariosGiveOneClearLineEach(t *testing.T) {
 	cases := map[string]string{
 		"external/bad-action-key.yaml":          `testdata/external/bad-action-key.yaml:5:57: external.nodes[0].faults.kil: no command for action "kil": the actions a command performs are kill, stop, start, restart, pause, unpause, disconnect, reconnect`,
-		"external/no-command.yaml":              `testdata/external/no-command.yaml:8:22: faults[0].action: backend external has no command to kill redis2: give external.nodes[].faults.kill on every node (target "master" may resolve to any of them)`,
+		"external/no-command.yaml":              `testdata/external/no-command.yaml:8:22: faults[0].action: backend external has no command to stop redis2: give external.nodes[].faults.stop on every node (target "master" may resolve to any of them)`,
+		"external/no-start-command.yaml":        `testdata/external/no-start-command.yaml:9:22: faults[1].action: backend external has no command to start redis1: give external.nodes[].faults.start (nothing native starts a process: a kill without a command is DEBUG SEGFAULT, its start needs one)`,
 		"external/bad-addr.yaml":                `testdata/external/bad-addr.yaml:3:15: external.sentinels[0]: invalid address "sentinel-0": want host:port, e.g. sentinel-0.staging:26379`,
 		"external/section-without-backend.yaml": `testdata/external/section-without-backend.yaml:2:12: external: only backend external reads an external section: set backend: external, or remove it`,
 		"external/sentinel-fault.yaml":          `testdata/external/sentinel-fault.yaml:8:22: faults[0].action: backend external has no command to kill sentinel1: give external.sentinels[0].faults.kill, written {addr: ..., faults: {kill: ...}}`,
