@@ -147,57 +147,35 @@ var _ = Describe("The memory backend and an external deployment", Label("agreeme
 	const runs = 3
 	const tolerance = 1500 * time.Millisecond
 
-	It("agree on master-kill", func(ctx SpecContext) {
+	// agree runs a scenario on memory and its external description runs
+	// times each and compares the medians of the write interruption.
+	agree := func(ctx SpecContext, scenario, duration, externalBody string, action fault.Action) {
 		got := map[string][]time.Duration{}
 		for i := 0; i < runs; i++ {
-			res := runScenario(ctx, "memory", "master-kill.yaml", "duration=22s", "sentinel.down_after=1s", "sentinel.failover_timeout=5s")
-			faultOf(res, fault.Kill)
+			res := runScenario(ctx, "memory", scenario+".yaml", "duration="+duration, "sentinel.down_after=1s", "sentinel.failover_timeout=5s")
+			faultOf(res, action)
 			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
 			got["memory"] = append(got["memory"], res.Report.WriteInterruption.Duration)
 
-			res = runExternal(ctx, externalMasterKillBody, fault.Kill)
+			res = runExternal(ctx, externalBody, action)
 			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
 			got["external"] = append(got["external"], res.Report.WriteInterruption.Duration)
 		}
 		mem, ext := stats.Median(got["memory"]), stats.Median(got["external"])
-		AddReportEntry("write interruption on master-kill", map[string]any{"memory": got["memory"], "external": got["external"]})
+		AddReportEntry("write interruption on "+scenario, map[string]any{"memory": got["memory"], "external": got["external"]})
 		GinkgoWriter.Printf("memory %v (median %v), external %v (median %v)\n", got["memory"], mem, got["external"], ext)
 		Expect(mem - ext).To(BeNumerically("~", 0, tolerance))
+	}
+
+	It("agree on master-kill", func(ctx SpecContext) {
+		agree(ctx, "master-kill", "22s", externalMasterKillBody, fault.Kill)
 	}, SpecTimeout(2*runs*runTimeout))
 
 	It("agree on master-pause (SIGSTOP, then SIGCONT)", func(ctx SpecContext) {
-		got := map[string][]time.Duration{}
-		for i := 0; i < runs; i++ {
-			res := runScenario(ctx, "memory", "master-pause.yaml", "duration=30s", "sentinel.down_after=1s", "sentinel.failover_timeout=5s")
-			faultOf(res, fault.Pause)
-			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
-			got["memory"] = append(got["memory"], res.Report.WriteInterruption.Duration)
-
-			res = runExternal(ctx, externalMasterPauseBody, fault.Pause)
-			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
-			got["external"] = append(got["external"], res.Report.WriteInterruption.Duration)
-		}
-		mem, ext := stats.Median(got["memory"]), stats.Median(got["external"])
-		AddReportEntry("write interruption on master-pause", map[string]any{"memory": got["memory"], "external": got["external"]})
-		GinkgoWriter.Printf("memory %v (median %v), external %v (median %v)\n", got["memory"], mem, got["external"], ext)
-		Expect(mem - ext).To(BeNumerically("~", 0, tolerance))
+		agree(ctx, "master-pause", "30s", externalMasterPauseBody, fault.Pause)
 	}, SpecTimeout(2*runs*runTimeout))
 
 	It("agree on a planned failover (SENTINEL FAILOVER)", func(ctx SpecContext) {
-		got := map[string][]time.Duration{}
-		for i := 0; i < runs; i++ {
-			res := runScenario(ctx, "memory", "master-failover.yaml", "duration=30s", "sentinel.down_after=1s", "sentinel.failover_timeout=5s")
-			faultOf(res, fault.Failover)
-			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
-			got["memory"] = append(got["memory"], res.Report.WriteInterruption.Duration)
-
-			res = runExternal(ctx, externalMasterFailoverBody, fault.Failover)
-			Expect(res.Report.WriteInterruption.Recovered).To(BeTrue())
-			got["external"] = append(got["external"], res.Report.WriteInterruption.Duration)
-		}
-		mem, ext := stats.Median(got["memory"]), stats.Median(got["external"])
-		AddReportEntry("write interruption on master-failover", map[string]any{"memory": got["memory"], "external": got["external"]})
-		GinkgoWriter.Printf("memory %v (median %v), external %v (median %v)\n", got["memory"], mem, got["external"], ext)
-		Expect(mem - ext).To(BeNumerically("~", 0, tolerance))
+		agree(ctx, "master-failover", "30s", externalMasterFailoverBody, fault.Failover)
 	}, SpecTimeout(2*runs*runTimeout))
 })

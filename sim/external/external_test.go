@@ -289,34 +289,7 @@ func TestAnInterruptedRunUndoesItsFaults(t *testing.T) {
 		s.External.Nodes[i].Faults["pause"] = "kill -STOP {pid}"
 		s.External.Nodes[i].Faults["unpause"] = "kill -CONT {pid}"
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	frozen := make(chan error, 1)
-	progress := func(p sim.Progress) {
-		if strings.HasPrefix(p.Phase, "pause redis1") && ctx.Err() == nil {
-			// The fault happened: the master answers nothing.
-			pctx, done := context.WithTimeout(t.Context(), 300*time.Millisecond)
-			_, err := c.Master.Do(pctx, "PING")
-			done()
-			frozen <- err
-			cancel() // as SIGINT does through signal.NotifyContext
-		}
-	}
-	_, err := sim.Run(ctx, s, external.New(s, external.Options{AllowFaults: true}), sim.Options{StartProxy: external.StartProxy, Progress: progress})
-	if err == nil {
-		t.Fatal("the interrupted run returned no error")
-	}
-	select {
-	case err := <-frozen:
-		if err == nil {
-			t.Fatal("redis1 answered PING while paused by kill -STOP")
-		}
-	default:
-		t.Fatalf("the run ended before its pause fault: %v", err)
-	}
-	if _, err := c.Master.Do(t.Context(), "PING"); err != nil {
-		t.Errorf("redis1 does not answer after the interrupted run: its pause was not undone: %v", err)
-	}
+	interruptAtPause(t, s, "redis1", c.Master)
 }
 
 func TestMasterKillThroughTheDeploymentsOwnProxy(t *testing.T) {
@@ -362,5 +335,40 @@ func TestMasterKillThroughTheDeploymentsOwnProxy(t *testing.T) {
 	}
 	if after == 0 {
 		t.Error("no write through the proxy reached a new master after the kill")
+	}
+}
+
+// interruptAtPause runs s, cancels it (as SIGINT does through
+// signal.NotifyContext) once its pause of name (by kill -STOP) has made
+// inst stop answering, and checks that the interrupted run thawed it.
+func interruptAtPause(t *testing.T, s *scenario.Scenario, name string, inst *redistest.Server) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	frozen := make(chan error, 1)
+	progress := func(p sim.Progress) {
+		if strings.HasPrefix(p.Phase, "pause "+name) && ctx.Err() == nil {
+			// The fault happened: the instance answers nothing.
+			pctx, done := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			_, err := inst.Do(pctx, "PING")
+			done()
+			frozen <- err
+			cancel()
+		}
+	}
+	_, err := sim.Run(ctx, s, external.New(s, external.Options{AllowFaults: true}), sim.Options{StartProxy: external.StartProxy, Progress: progress})
+	if err == nil {
+		t.Fatal("the interrupted run returned no error")
+	}
+	select {
+	case err := <-frozen:
+		if err == nil {
+			t.Fatalf("%s answered PING while paused by kill -STOP", name)
+		}
+	default:
+		t.Fatalf("the run ended before its pause fault: %v", err)
+	}
+	if _, err := inst.Do(t.Context(), "PING"); err != nil {
+		t.Errorf("%s does not answer after the interrupted run: its pause was not undone: %v", name, err)
 	}
 }

@@ -79,31 +79,5 @@ func TestAnInterruptedRunThawsTheSentinelItPaused(t *testing.T) {
 	c := deployment(t)
 	s := describe(t, c, "true", "faults:\n  - {at: 1s, action: pause, target: sentinel3}\n",
 		"", "", `{pause: "kill -STOP {pid}", unpause: "kill -CONT {pid}"}`)
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	frozen := make(chan error, 1)
-	progress := func(p sim.Progress) {
-		if strings.HasPrefix(p.Phase, "pause sentinel3") && ctx.Err() == nil {
-			pctx, done := context.WithTimeout(t.Context(), 300*time.Millisecond)
-			_, err := c.Sentinels[2].Do(pctx, "PING")
-			done()
-			frozen <- err
-			cancel() // as SIGINT does through signal.NotifyContext
-		}
-	}
-	_, err := sim.Run(ctx, s, external.New(s, external.Options{AllowFaults: true}), sim.Options{StartProxy: external.StartProxy, Progress: progress})
-	if err == nil {
-		t.Fatal("the interrupted run returned no error")
-	}
-	select {
-	case err := <-frozen:
-		if err == nil {
-			t.Fatal("sentinel3 answered PING while paused by kill -STOP")
-		}
-	default:
-		t.Fatalf("the run ended before its pause fault: %v", err)
-	}
-	if _, err := c.Sentinels[2].Do(t.Context(), "PING"); err != nil {
-		t.Errorf("sentinel3 does not answer after the interrupted run: its pause was not undone: %v", err)
-	}
+	interruptAtPause(t, s, "sentinel3", c.Sentinels[2])
 }
