@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -207,6 +208,15 @@ func TestSoakTenThousandSessionsAndFiftyFailoversLeaveNothingBehind(t *testing.T
 			}
 			t.Logf("failover %d: the Sentinel did not switch within 10s of its request (aborted); asking again", i+1)
 		}
+		if st := mb.Sentinel(); !agreedOn(nodes[next].Addr)(st) {
+			// Reached only when the view has not switched yet: what each
+			// Sentinel says, should it not switch at all.
+			t.Cleanup(func() {
+				if t.Failed() {
+					logSentinels(t, c.Sentinels)
+				}
+			})
+		}
 		waitSentinel(t, mb, 20*time.Second, "naming the new master", agreedOn(nodes[next].Addr))
 		deadline := time.Now().Add(10 * time.Second)
 		for !mb.Servers()[next].Up {
@@ -285,4 +295,13 @@ func sentinelNames(t *testing.T, sen *redistest.Server, addr string, d time.Dura
 		}
 	}
 	return false
+}
+
+// logSentinels logs what each Sentinel names as master and the end of its
+// log: a failover that did not reach the proxy is explained there.
+func logSentinels(t *testing.T, sens []*redistest.Server) {
+	for _, s := range sens {
+		v, err := s.Do(context.Background(), "SENTINEL", "get-master-addr-by-name", sentinelMasterName)
+		t.Logf("sentinel %s names %v (err %v); its log ends:\n  %s", s.Addr, v, err, strings.Join(s.LogTail(40), "\n  "))
+	}
 }

@@ -218,12 +218,18 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) logTail() string {
+	return strings.Join(s.LogTail(5), " | ")
+}
+
+// LogTail returns the last n lines of the process's log (all its starts),
+// for a failing test to show.
+func (s *Server) LogTail(n int) []string {
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "redis.log"))
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 5 {
-		lines = lines[len(lines)-5:]
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
 	}
-	return strings.Join(lines, " | ")
+	return lines
 }
 
 func (s *Server) ping(ctx context.Context) error {
