@@ -1,6 +1,7 @@
 package rig
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -28,7 +29,10 @@ type FailoverOptions struct {
 // Failover performs the fault action failover on a cluster through its
 // Sentinels (the same way on every backend that owns them): it reads the
 // master a majority of the Sentinels name, sends SENTINEL FAILOVER
-// <master-name> to the Sentinels in order until one accepts it, and
+// <master-name> to the Sentinels that name that master, in order, until
+// one accepts it (a Sentinel that has not yet taken the last switch from
+// the others would fail over the master before it, and drop that failover
+// when the newer configuration reaches it), and
 // returns once a majority of the Sentinels that answer name another
 // master. A refusal by every Sentinel (INPROG, NOGOODSLAVE, unreachable)
 // is an error with each one's answer. The detail says which Sentinel took
@@ -40,13 +44,17 @@ func Failover(ctx context.Context, c Cluster, o FailoverOptions) (string, error)
 	if o.Limit == 0 {
 		o.Limit = 30 * time.Second
 	}
-	before, err := sentinelsMaster(ctx, c, o)
+	before, named, err := sentinelsMaster(ctx, c, o)
 	if err != nil {
 		return "", fmt.Errorf("failover %s: %w", o.MasterName, err)
 	}
 	by := ""
 	var errs []error
 	for _, s := range c.Sentinels() {
+		if m := named[s.Name()]; m != before {
+			errs = append(errs, fmt.Errorf("sentinel %s: not asked: it names %s, the others %s", s.Name(), cmp.Or(m, "no master"), before))
+			continue
+		}
 		err := sentinelDo(ctx, s.Addr(), o, "SENTINEL", "FAILOVER", o.MasterName).Err()
 		if err == nil {
 			by = s.Name()
@@ -60,7 +68,7 @@ func Failover(ctx context.Context, c Cluster, o FailoverOptions) (string, error)
 	start := time.Now()
 	deadline := start.Add(o.Limit)
 	for {
-		after, err := sentinelsMaster(ctx, c, o)
+		after, _, err := sentinelsMaster(ctx, c, o)
 		if err == nil && after != before {
 			return fmt.Sprintf("SENTINEL FAILOVER %s on %s: the Sentinels moved the master from %s to %s in %v",
 				o.MasterName, by, nameOf(c, before), nameOf(c, after), time.Since(start).Round(time.Millisecond)), nil
@@ -85,9 +93,11 @@ func nameOf(c Cluster, addr string) string {
 }
 
 // sentinelsMaster is the master address ("host:port") that a majority of
-// the Sentinels that answer name.
-func sentinelsMaster(ctx context.Context, c Cluster, o FailoverOptions) (string, error) {
+// the Sentinels that answer name, and what each of those that answer
+// names, by Sentinel name.
+func sentinelsMaster(ctx context.Context, c Cluster, o FailoverOptions) (string, map[string]string, error) {
 	votes := map[string]int{}
+	named := map[string]string{}
 	answered := 0
 	var errs []error
 	for _, s := range c.Sentinels() {
@@ -100,14 +110,16 @@ func sentinelsMaster(ctx context.Context, c Cluster, o FailoverOptions) (string,
 			continue
 		}
 		answered++
-		votes[net.JoinHostPort(hp[0], hp[1])]++
+		addr := net.JoinHostPort(hp[0], hp[1])
+		votes[addr]++
+		named[s.Name()] = addr
 	}
 	for addr, v := range votes {
 		if 2*v > answered {
-			return addr, nil
+			return addr, named, nil
 		}
 	}
-	return "", fmt.Errorf("no master named by a majority of the %d Sentinels that answered (%v): %w", answered, votes, errors.Join(errs...))
+	return "", named, fmt.Errorf("no master named by a majority of the %d Sentinels that answered (%v): %w", answered, votes, errors.Join(errs...))
 }
 
 // sentinelDo sends one command to the Sentinel at addr on a connection of
