@@ -150,7 +150,11 @@ func pickBackends(url string, rows []undertest.StatsRow, backends []string, up s
 		ofGroup = " of group " + up.Group
 	}
 	if len(withNodes) == 0 {
-		return "", "", fmt.Errorf("the proxy's stats %s: no server is a node%s of external.nodes (by its addr column or its name; backends: %s)", url, ofGroup, orNone(backends))
+		what, by := "a node of external.nodes", "its addr column or its name"
+		if n > 1 {
+			what, by = "a node of group "+up.Group, "its addr column, its name or the end of its name"
+		}
+		return "", "", fmt.Errorf("the proxy's stats %s: no server is %s (by %s; backends: %s)", url, what, by, orNone(backends))
 	}
 	listing := func() string {
 		var out []string
