@@ -33,7 +33,10 @@ type External struct {
 	// targets, and the address as Sentinel reports it.
 	Nodes []ExternalNode `yaml:"nodes"`
 	// Proxy is the user's proxy under test; without it, the in-process
-	// redisha proxy is pointed at the nodes.
+	// redisha proxy is pointed at the nodes. With several groups, each
+	// group names its ports (topology.groups[].proxy) and its backends
+	// (topology.groups[].master_backend, replica_backend), and Proxy
+	// keeps only StatsCSV, for them all.
 	Proxy ExternalProxy `yaml:"proxy"`
 	// CommandTimeout bounds each fault command (default 30s).
 	CommandTimeout Duration `yaml:"command_timeout"`
