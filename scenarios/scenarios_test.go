@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"slices"
 	"testing"
@@ -60,6 +61,35 @@ func TestThreeSetsHostKillPlacesTheMastersOnTheKilledHost(t *testing.T) {
 		if p.Groups != 3 || p.Fault.Host == nil || len(p.Fault.Host.Sentinels) != len(wantH1)-3 {
 			t.Errorf("%s: got model groups %d host %+v", file, p.Groups, p.Fault.Host)
 		}
+	}
+}
+
+// The seed's three sets behind the user's one HAProxy (backend external):
+// each group its port pair, 5000 to 5005, and its backends of the one
+// stats CSV; the kill is set2's master's.
+func TestExternalThreeSetsGoThroughTheirPortsOfOneHAProxy(t *testing.T) {
+	s, err := scenario.LoadFS(FS, "external-three-sets.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ups := s.UserProxy()
+	if len(ups) != 3 {
+		t.Fatalf("the user's proxy: got %+v, want three groups' ports", ups)
+	}
+	for i, up := range ups {
+		want := scenario.UserProxyGroup{Group: fmt.Sprintf("set%d", i+1),
+			Master: fmt.Sprintf("haproxy.staging:%d", 5000+2*i), Replica: fmt.Sprintf("haproxy.staging:%d", 5001+2*i),
+			MasterBackend: fmt.Sprintf("back_redis_master%d", i+1), ReplicaBackend: fmt.Sprintf("back_redis_slave%d", i+1),
+			Field: fmt.Sprintf("topology.groups[%d]", i)}
+		if up != want {
+			t.Errorf("group %d: got %+v, want %+v", i+1, up, want)
+		}
+	}
+	if s.External.Proxy.StatsCSV == "" {
+		t.Error("stats_csv: got none, want HAProxy's, for every group")
+	}
+	if len(s.Faults) != 2 || s.Faults[0].Target != "set2.master" {
+		t.Errorf("faults: got %+v, want set2's master killed and started", s.Faults)
 	}
 }
 

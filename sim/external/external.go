@@ -54,10 +54,13 @@
 // redis-sentinel and holds its replies, but it keeps pinging, voting and
 // failing over on its own connections, which is not a pause.
 //
-// The user's proxy (external.proxy) is connected to, not started; with
-// stats_csv its view of each server is read from its HAProxy-style CSV
-// statistics (InspectProxy, bounded in size and time; basic auth in the
-// URL) and recorded as the other backends' proxies are.
+// The user's proxy (external.proxy with one group; with several, each
+// group's ports in topology.groups[].proxy) is connected to, not
+// started: each group's workload goes through its own ports. With
+// external.proxy.stats_csv (one for every group) its view of each server
+// is read from its HAProxy-style CSV statistics (InspectProxy, bounded in
+// size and time; basic auth in the URL; each group's backends mapped to
+// the group's nodes) and recorded as the other backends' proxies are.
 //
 // Nothing acts without Options.AllowFaults. The run's keys are all under
 // a prefix unique to it (rig.KeyPrefixer); Close deletes them from every

@@ -28,11 +28,25 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 	d := s.External
 	fmt.Fprintf(w, "dry run of %s on the external deployment (nothing applied: --allow-faults applies the faults)\n", s.Name)
 	groups := s.ResolvedGroups()
+	ups := s.UserProxy()
+	if len(ups) == 0 {
+		fmt.Fprintln(w, "  proxy: this project's, in-process, pointed at the nodes")
+	}
 	for _, g := range groups {
 		if len(groups) > 1 {
 			fmt.Fprintf(w, "  group %s:\n", g.Name)
 		}
 		fmt.Fprintf(w, "  sentinels: %d agree that %s is the master of %s (%v)\n", len(d.Sentinels), st.Masters[g.Name], g.MasterName, st.Settings[g.Name])
+		for _, up := range ups {
+			if up.Group != g.Name {
+				continue
+			}
+			line := "  the user's proxy: master port " + up.Master
+			if up.Replica != "" {
+				line += ", replica port " + up.Replica
+			}
+			fmt.Fprintln(w, line)
+		}
 		for _, n := range groupNodes(s, g) {
 			if why, down := st.Down[n.Name]; down {
 				fmt.Fprintf(w, "  node %s at %s: down (%s); allowed by external.allow_degraded\n", n.Name, n.Addr, why)
@@ -52,7 +66,11 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 					servers = append(servers, sv+"="+v.Servers[k])
 				}
 			}
-			fmt.Fprintf(w, "  proxy stats %s: backend %s serves the %s port: %s\n", v.URL, b, v.Ports[b], strings.Join(servers, " "))
+			ofGroup := ""
+			if len(groups) > 1 {
+				ofGroup = " of group " + v.Groups[b]
+			}
+			fmt.Fprintf(w, "  proxy stats %s: backend %s serves the %s port%s: %s\n", v.URL, b, v.Ports[b], ofGroup, strings.Join(servers, " "))
 		}
 		for _, k := range v.Unmapped {
 			fmt.Fprintf(w, "  note: the proxy's server %s is no node of the scenario\n", k)

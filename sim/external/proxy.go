@@ -11,20 +11,23 @@ import (
 )
 
 // StartProxy is the proxy under test of an external deployment: the
-// user's proxy when external.proxy names its ports, else the in-process
+// user's proxy when the scenario names its ports (external.proxy with one
+// group, topology.groups[].proxy with several), else the in-process
 // redisha proxy pointed at the deployment's nodes (and Sentinels, when
 // Sentinel-aware).
 func StartProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluster, log *slog.Logger) (rig.ProxyUnderTest, error) {
-	p := s.External.Proxy
-	if p.Master == "" {
+	ups := s.UserProxy()
+	if len(ups) == 0 {
 		return undertest.StartInProcessProxy(ctx, s, c, log)
 	}
-	groups := s.ResolvedGroups()
-	if len(groups) != 1 {
-		return nil, fmt.Errorf("the user's proxy serves one group, the scenario has %d", len(groups))
+	u := &userProxy{}
+	for _, up := range ups {
+		if up.Master == "" {
+			return nil, fmt.Errorf("the user's proxy: %s.proxy.master: group %s has no master port", up.Field, up.Group)
+		}
+		u.fes = append(u.fes, rig.Frontend{Group: up.Group, MasterAddr: up.Master, ReplicaAddr: up.Replica})
 	}
-	u := &userProxy{fe: rig.Frontend{Group: groups[0].Name, MasterAddr: p.Master, ReplicaAddr: p.Replica}}
-	if p.StatsCSV != "" {
+	if s.External.Proxy.StatsCSV != "" {
 		if cl, ok := c.(*cluster); ok && cl.proxy != nil {
 			u.view = cl.proxy
 		} else {
@@ -41,14 +44,24 @@ func StartProxy(ctx context.Context, s *scenario.Scenario, c rig.Cluster, log *s
 // userProxy is a proxy the run does not own: it is only connected to,
 // and followed through its stats CSV when the scenario gives it.
 type userProxy struct {
-	fe   rig.Frontend
+	// fes are its ports, a pair per group in the topology's order.
+	fes  []rig.Frontend
 	view *ProxyView
 }
 
 func (u *userProxy) Describe() string {
-	d := "the deployment's proxy at " + u.fe.MasterAddr + " (master)"
-	if u.fe.ReplicaAddr != "" {
-		d += " and " + u.fe.ReplicaAddr + " (replica)"
+	d := "the deployment's proxy at "
+	for i, fe := range u.fes {
+		if i > 0 {
+			d += ", "
+		}
+		d += fe.MasterAddr + " (master)"
+		if fe.ReplicaAddr != "" {
+			d += " and " + fe.ReplicaAddr + " (replica)"
+		}
+		if len(u.fes) > 1 {
+			d += " for " + fe.Group
+		}
 	}
 	if u.view != nil {
 		d += ", followed through " + u.view.URL
@@ -56,7 +69,7 @@ func (u *userProxy) Describe() string {
 	return d
 }
 
-func (u *userProxy) Frontends() []rig.Frontend { return []rig.Frontend{u.fe} }
+func (u *userProxy) Frontends() []rig.Frontend { return u.fes }
 
 // Watch follows the servers' states through the stats CSV; without one
 // it has nothing to watch and waits for ctx.

@@ -28,13 +28,16 @@ const (
 )
 
 // ProxyView is how the user's proxy's stats CSV maps onto the scenario:
-// which backend serves which port, and which server is which node.
+// which backend serves which port of which group, and which server is
+// which node.
 type ProxyView struct {
 	// URL is the stats URL, its password redacted.
 	URL string
 	// Ports maps a backend (pxname) to the port it serves: "master" or
 	// "replica".
 	Ports map[string]string
+	// Groups maps a backend of Ports to the group whose port it serves.
+	Groups map[string]string
 	// Servers maps "backend/server" to the node it is.
 	Servers map[string]string
 	// Unmapped are the servers of the ports' backends that are no node
@@ -44,14 +47,24 @@ type ProxyView struct {
 }
 
 // InspectProxy reads the user's proxy's stats CSV once and maps it onto
-// the scenario (nil, nil when the scenario gives no stats_csv): a server
-// is a node when its addr column is the node's address as Sentinel
-// reports it (or that address's host resolved), or else when its name is
-// the node's name. It refuses a CSV that cannot be read, that maps no
-// server to a node, or whose master backend is ambiguous.
+// the scenario (nil, nil when the scenario gives no stats_csv), each
+// group's ports on their own: a server of a group's backend is one of
+// the group's nodes when its addr column is the node's address as
+// Sentinel reports it (or that address's host resolved), or else when its
+// name is the node's name (with several groups, also the node's name
+// after its last '.', '-' or '_': server redis1 of back_redis_master2 is
+// node set2-redis1 of group set2). A group's backends are the ones the
+// scenario names (master_backend, replica_backend), else the backend
+// with the group's nodes whose name holds "master" and the one whose name
+// holds "replica" or "slave"; when that is ambiguous and several groups
+// find as many candidates as there are groups, group i takes the i-th
+// (the configuration's pairs in order, as on the other backends). It
+// refuses a CSV that cannot be read, a group none of whose servers is a
+// node, a master backend it cannot tell, and two groups on one backend.
 func InspectProxy(ctx context.Context, s *scenario.Scenario, timeout time.Duration) (*ProxyView, error) {
 	p := s.External.Proxy
-	if p.StatsCSV == "" {
+	ups := s.UserProxy()
+	if p.StatsCSV == "" || len(ups) == 0 {
 		return nil, nil
 	}
 	if timeout == 0 {
@@ -61,21 +74,69 @@ func InspectProxy(ctx context.Context, s *scenario.Scenario, timeout time.Durati
 	if err != nil {
 		return nil, fmt.Errorf("external.proxy.stats_csv: not a URL")
 	}
-	v := &ProxyView{URL: u.Redacted(), Ports: map[string]string{}, Servers: map[string]string{}, raw: p.StatsCSV}
+	v := &ProxyView{URL: u.Redacted(), Ports: map[string]string{}, Groups: map[string]string{}, Servers: map[string]string{}, raw: p.StatsCSV}
 	rows, err := fetchStats(ctx, &http.Client{}, p.StatsCSV, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("the proxy's stats %s: %w", v.URL, err)
 	}
-	match := nodeMatcher(ctx, s.External.Nodes, timeout)
-	byBackend := map[string][]string{}
 	var backends []string
 	for _, r := range rows {
 		if !slices.Contains(backends, r.Backend) {
 			backends = append(backends, r.Backend)
 		}
-		if n := match(r); n != "" {
-			v.Servers[r.Backend+"/"+r.Server] = n
-			byBackend[r.Backend] = append(byBackend[r.Backend], r.Server+"="+n)
+	}
+	groups := s.ResolvedGroups()
+	several := len(ups) > 1
+	matchers := make([]func(undertest.StatsRow) string, len(ups))
+	for i, up := range ups {
+		matchers[i] = nodeMatcher(ctx, groupNodes(s, groupNamed(groups, up.Group)), timeout, several)
+		master, replica, err := pickBackends(v.URL, rows, backends, up, i, len(ups), matchers[i])
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range []struct{ name, port, key string }{{master, timeline.PortMaster, "master_backend"}, {replica, timeline.PortReplica, "replica_backend"}} {
+			if b.name == "" {
+				continue
+			}
+			if g, taken := v.Groups[b.name]; taken {
+				return nil, fmt.Errorf("the proxy's stats %s: backend %s serves group %s and group %s: say which backend serves each with %s.%s", v.URL, b.name, g, up.Group, up.Field, b.key)
+			}
+			v.Ports[b.name], v.Groups[b.name] = b.port, up.Group
+		}
+	}
+	for _, r := range rows {
+		key := r.Backend + "/" + r.Server
+		if v.Ports[r.Backend] == "" {
+			continue
+		}
+		i := slices.IndexFunc(ups, func(up scenario.UserProxyGroup) bool { return up.Group == v.Groups[r.Backend] })
+		if n := matchers[i](r); n != "" {
+			v.Servers[key] = n
+		} else {
+			v.Unmapped = append(v.Unmapped, key)
+		}
+	}
+	return v, nil
+}
+
+// groupNamed is the group of that name (the first group when none is).
+func groupNamed(groups []scenario.Group, name string) scenario.Group {
+	for _, g := range groups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return groups[0]
+}
+
+// pickBackends finds the backends of the stats CSV behind one group's
+// master and replica ports (group i of n; match names the group's nodes):
+// see InspectProxy.
+func pickBackends(url string, rows []undertest.StatsRow, backends []string, up scenario.UserProxyGroup, i, n int, match func(undertest.StatsRow) string) (master, replica string, err error) {
+	byBackend := map[string][]string{}
+	for _, r := range rows {
+		if nd := match(r); nd != "" {
+			byBackend[r.Backend] = append(byBackend[r.Backend], r.Server+"="+nd)
 		}
 	}
 	var withNodes []string
@@ -84,8 +145,16 @@ func InspectProxy(ctx context.Context, s *scenario.Scenario, timeout time.Durati
 			withNodes = append(withNodes, b)
 		}
 	}
+	ofGroup := ""
+	if n > 1 {
+		ofGroup = " of group " + up.Group
+	}
 	if len(withNodes) == 0 {
-		return nil, fmt.Errorf("the proxy's stats %s: no server is a node of external.nodes (by its addr column or its name; backends: %s)", v.URL, orNone(backends))
+		what, by := "a node of external.nodes", "its addr column or its name"
+		if n > 1 {
+			what, by = "a node of group "+up.Group, "its addr column, its name or the end of its name"
+		}
+		return "", "", fmt.Errorf("the proxy's stats %s: no server is %s (by %s; backends: %s)", url, what, by, orNone(backends))
 	}
 	listing := func() string {
 		var out []string
@@ -97,7 +166,7 @@ func InspectProxy(ctx context.Context, s *scenario.Scenario, timeout time.Durati
 	pick := func(given, key string, words ...string) (string, error) {
 		if given != "" {
 			if !slices.Contains(backends, given) {
-				return "", fmt.Errorf("external.proxy.%s %q: the proxy's stats %s have no such backend (backends: %s)", key, given, v.URL, orNone(backends))
+				return "", fmt.Errorf("%s.%s %q: the proxy's stats %s have no such backend (backends: %s)", up.Field, key, given, url, orNone(backends))
 			}
 			return given, nil
 		}
@@ -110,39 +179,33 @@ func InspectProxy(ctx context.Context, s *scenario.Scenario, timeout time.Durati
 				}
 			}
 		}
-		if len(found) > 1 {
-			return "", fmt.Errorf("the proxy's stats %s: backends %s could each serve the %s port: say which with external.proxy.%s", v.URL, strings.Join(found, ", "), strings.TrimSuffix(key, "_backend"), key)
-		}
-		if len(found) == 1 {
+		switch {
+		case len(found) == 1:
 			return found[0], nil
+		case len(found) > 1 && len(found) == n:
+			// The configuration's pairs in order.
+			return found[i], nil
+		case len(found) > 1:
+			return "", fmt.Errorf("the proxy's stats %s: backends %s could each serve the %s port%s: say which with %s.%s", url, strings.Join(found, ", "), strings.TrimSuffix(key, "_backend"), ofGroup, up.Field, key)
 		}
 		return "", nil
 	}
-	master, err := pick(p.MasterBackend, "master_backend", "master")
-	if err != nil {
-		return nil, err
+	if master, err = pick(up.MasterBackend, "master_backend", "master"); err != nil {
+		return "", "", err
 	}
-	replica, err := pick(p.ReplicaBackend, "replica_backend", "replica", "slave")
-	if err != nil {
-		return nil, err
+	if replica, err = pick(up.ReplicaBackend, "replica_backend", "replica", "slave"); err != nil {
+		return "", "", err
 	}
 	if master == "" && len(withNodes) == 1 && withNodes[0] != replica {
 		master = withNodes[0]
 	}
 	if master == "" {
-		return nil, fmt.Errorf("the proxy's stats %s: which backend serves the master port? backends with nodes: %s; say it with external.proxy.master_backend", v.URL, listing())
+		return "", "", fmt.Errorf("the proxy's stats %s: which backend serves the master port%s? backends with nodes: %s; say it with %s.master_backend", url, ofGroup, listing(), up.Field)
 	}
-	v.Ports[master] = timeline.PortMaster
-	if replica != "" && replica != master {
-		v.Ports[replica] = timeline.PortReplica
+	if replica == master {
+		replica = ""
 	}
-	for _, r := range rows {
-		key := r.Backend + "/" + r.Server
-		if v.Ports[r.Backend] != "" && v.Servers[key] == "" {
-			v.Unmapped = append(v.Unmapped, key)
-		}
-	}
-	return v, nil
+	return master, replica, nil
 }
 
 func orNone(xs []string) string {
@@ -154,14 +217,25 @@ func orNone(xs []string) string {
 
 // nodeMatcher names the node a CSV row is: by its addr column, equal to
 // a node's address or to that address with its host resolved (HAProxy
-// shows the IP it connects to), else by its server name.
-func nodeMatcher(ctx context.Context, nodes []scenario.ExternalNode, timeout time.Duration) func(undertest.StatsRow) string {
-	byAddr, byName := map[string]string{}, map[string]string{}
+// shows the IP it connects to), else by its server name; with suffixes
+// (several groups, each matched on its own), a row whose addr is no node
+// is none, and one without addr is also matched by the node's name after
+// its last '.', '-' or '_' when no other node's name ends so.
+func nodeMatcher(ctx context.Context, nodes []scenario.ExternalNode, timeout time.Duration, suffixes bool) func(undertest.StatsRow) string {
+	byAddr, byName, bySuffix := map[string]string{}, map[string]string{}, map[string]string{}
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, n := range nodes {
 		byAddr[n.Addr] = n.Name
 		byName[n.Name] = n.Name
+		if i := strings.LastIndexAny(n.Name, ".-_"); suffixes && i >= 0 && i < len(n.Name)-1 {
+			suf := n.Name[i+1:]
+			if _, dup := bySuffix[suf]; dup {
+				bySuffix[suf] = "" // two nodes: neither
+			} else {
+				bySuffix[suf] = n.Name
+			}
+		}
 		host, port, err := net.SplitHostPort(n.Addr)
 		if err != nil || net.ParseIP(host) != nil {
 			continue
@@ -180,7 +254,14 @@ func nodeMatcher(ctx context.Context, nodes []scenario.ExternalNode, timeout tim
 		if n := byAddr[r.Addr]; r.Addr != "" && n != "" {
 			return n
 		}
-		return byName[r.Server]
+		if suffixes && r.Addr != "" {
+			// Another group's server, by its address.
+			return ""
+		}
+		if n := byName[r.Server]; n != "" {
+			return n
+		}
+		return bySuffix[r.Server]
 	}
 }
 

@@ -33,7 +33,10 @@ type External struct {
 	// targets, and the address as Sentinel reports it.
 	Nodes []ExternalNode `yaml:"nodes"`
 	// Proxy is the user's proxy under test; without it, the in-process
-	// redisha proxy is pointed at the nodes.
+	// redisha proxy is pointed at the nodes. With several groups, each
+	// group names its ports (topology.groups[].proxy) and its backends
+	// (topology.groups[].master_backend, replica_backend), and Proxy
+	// keeps only StatsCSV, for them all.
 	Proxy ExternalProxy `yaml:"proxy"`
 	// CommandTimeout bounds each fault command (default 30s).
 	CommandTimeout Duration `yaml:"command_timeout"`
@@ -190,6 +193,11 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		if given {
 			bad("external", "only backend external reads an external section: set backend: external, or remove it")
 		}
+		for i, g := range s.Topology.Groups.List {
+			if g.Proxy != (GroupProxy{}) {
+				bad(fmt.Sprintf("topology.groups[%d].proxy", i), "only backend external reads a group's proxy ports (the user's proxy, started apart from the run): remove it, or give proxy.config for the proxy the run starts")
+			}
+		}
 		return errs
 	}
 	addr := func(path, a string) {
@@ -300,38 +308,157 @@ func (s *Scenario) normalizeExternal(dur func(string, *Duration, time.Duration, 
 		}
 		s.Sentinel.Count = n
 	}
-	if p := e.Proxy; p != (ExternalProxy{}) && grouped {
-		bad("external.proxy", "the user's proxy serves one master name, the scenario has %d groups: leave external.proxy out (the in-process proxy serves every group)", len(s.Topology.Groups.List))
-	} else if p != (ExternalProxy{}) {
-		if p.Master == "" {
-			bad("external.proxy.master", "the proxy's master port is needed, e.g. haproxy.staging:5000")
-		} else {
-			addr("external.proxy.master", p.Master)
-		}
-		if p.Replica != "" {
-			addr("external.proxy.replica", p.Replica)
-		}
-		if p.StatsCSV != "" {
-			if msg := statsURLProblem(p.StatsCSV); msg != "" {
-				bad("external.proxy.stats_csv", "%s", msg)
+	errs = append(errs, s.checkUserProxy(addr)...)
+	dur("external.command_timeout", &e.CommandTimeout, DefaultCommandTimeout, true)
+	return errs
+}
+
+// checkUserProxy checks the user's proxy: its ports (external.proxy with
+// one group, topology.groups[].proxy with several: every group's or
+// none), its stats CSV and the CSV's backends named for each group. addr
+// checks one host:port and reports it at a path.
+func (s *Scenario) checkUserProxy(addr func(path, a string)) []fieldError {
+	var errs []fieldError
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fieldError{path: path, msg: fmt.Sprintf(format, args...)})
+	}
+	p := s.External.Proxy
+	specs := s.Topology.Groups.List
+	grouped := len(specs) > 1
+	if !grouped {
+		for i, g := range specs {
+			if g.Proxy != (GroupProxy{}) {
+				bad(fmt.Sprintf("topology.groups[%d].proxy", i), "one group: give the user's proxy's ports as external.proxy: {master: ..., replica: ...}")
 			}
 		}
+	}
+	if grouped {
+		if p.Master != "" || p.Replica != "" {
+			key := "master"
+			if p.Master == "" {
+				key = "replica"
+			}
+			bad("external.proxy."+key, "%d groups: give each group its proxy's ports, topology.groups: [{name: ..., master_name: ..., proxy: {master: haproxy.staging:5000, replica: haproxy.staging:5001}}, ...]; external.proxy keeps stats_csv for them all", len(specs))
+		}
 		for _, kv := range [][2]string{{"master_backend", p.MasterBackend}, {"replica_backend", p.ReplicaBackend}} {
+			if kv[1] != "" {
+				bad("external.proxy."+kv[0], "%d groups: name each group's backend as topology.groups[].%s", len(specs), kv[0])
+			}
+		}
+	}
+	ups := s.UserProxy()
+	if ups == nil {
+		if p.StatsCSV != "" {
+			if grouped {
+				bad("external.proxy.stats_csv", "the stats of the user's proxy, but no group names the proxy's ports: give each its topology.groups[].proxy: {master: ..., replica: ...}, or remove stats_csv")
+			} else {
+				bad("external.proxy.master", "the proxy's master port is needed, e.g. haproxy.staging:5000")
+			}
+		}
+		return errs
+	}
+	if p.StatsCSV != "" {
+		if msg := statsURLProblem(p.StatsCSV); msg != "" {
+			bad("external.proxy.stats_csv", "%s", msg)
+		}
+	}
+	// Who uses each port and each backend: the groups must not share one.
+	ports, backends := map[string]string{}, map[string]string{}
+	for _, u := range ups {
+		ofGroup := "the "
+		if grouped {
+			ofGroup = "group " + u.Group + "'s "
+		}
+		if u.Master == "" {
+			if grouped {
+				bad(u.Field+".proxy.master", "group %s has no master port of the user's proxy, the other groups have theirs: give every group its ports, e.g. proxy: {master: haproxy.staging:5002, replica: haproxy.staging:5003}", u.Group)
+			} else {
+				bad(u.Field+".master", "the proxy's master port is needed, e.g. haproxy.staging:5000")
+			}
+		}
+		portPath := u.Field + "."
+		if grouped {
+			portPath += "proxy."
+		}
+		for _, kv := range [][2]string{{"master", u.Master}, {"replica", u.Replica}} {
+			if kv[1] == "" {
+				continue
+			}
+			addr(portPath+kv[0], kv[1])
+			if other, dup := ports[kv[1]]; dup {
+				bad(portPath+kv[0], "%q is %s port too: each group has its own ports", kv[1], other)
+			}
+			ports[kv[1]] = ofGroup + kv[0]
+		}
+		for _, kv := range [][2]string{{"master_backend", u.MasterBackend}, {"replica_backend", u.ReplicaBackend}} {
 			key, v := kv[0], kv[1]
 			switch {
 			case v == "":
+				continue
 			case p.StatsCSV == "":
-				bad("external.proxy."+key, "names a backend of the stats CSV: give external.proxy.stats_csv, or remove it")
+				bad(u.Field+"."+key, "names a backend of the stats CSV: give external.proxy.stats_csv, or remove it")
 			case !hostPattern.MatchString(v):
-				bad("external.proxy."+key, "invalid backend name %q: letters, digits, '.', '_', ':' and '-'", v)
+				bad(u.Field+"."+key, "invalid backend name %q: letters, digits, '.', '_', ':' and '-'", v)
+			case backends[v] != "":
+				bad(u.Field+"."+key, "%q is %s too: each port has its own backend", v, backends[v])
 			}
-		}
-		if p.MasterBackend != "" && p.MasterBackend == p.ReplicaBackend {
-			bad("external.proxy.replica_backend", "%q is the master_backend too: the master and replica ports have their own backends", p.ReplicaBackend)
+			backends[v] = ofGroup + key
 		}
 	}
-	dur("external.command_timeout", &e.CommandTimeout, DefaultCommandTimeout, true)
 	return errs
+}
+
+// UserProxyGroup is the user's proxy as it serves one group: its ports
+// and the stats CSV's backends named for them.
+type UserProxyGroup struct {
+	// Group is the group's name, as ResolvedGroups gives it.
+	Group string
+	// Master and Replica are host:port of its master and replica ports;
+	// Replica may be "".
+	Master, Replica string
+	// MasterBackend and ReplicaBackend are the stats CSV's backends
+	// behind the ports, "" when the scenario leaves them to be found.
+	MasterBackend, ReplicaBackend string
+	// Field is where the scenario gives them, for messages:
+	// "external.proxy" with one group, "topology.groups[1]" with several
+	// (the ports under .proxy, the backends beside it).
+	Field string
+}
+
+// UserProxy is the user's proxy per group, in the topology's order; nil
+// when backend external has none (the in-process proxy serves every
+// group) or the backend is another.
+func (s *Scenario) UserProxy() []UserProxyGroup {
+	if !s.IsExternal() {
+		return nil
+	}
+	groups := s.ResolvedGroups()
+	specs := s.Topology.Groups.List
+	if len(specs) <= 1 {
+		p := s.External.Proxy
+		if p.Master == "" && p.Replica == "" && p.MasterBackend == "" && p.ReplicaBackend == "" {
+			return nil
+		}
+		return []UserProxyGroup{{Group: groups[0].Name, Master: p.Master, Replica: p.Replica,
+			MasterBackend: p.MasterBackend, ReplicaBackend: p.ReplicaBackend, Field: "external.proxy"}}
+	}
+	given := false
+	for _, g := range specs {
+		given = given || g.Proxy != (GroupProxy{})
+	}
+	if !given {
+		return nil
+	}
+	var out []UserProxyGroup
+	for i, g := range groups {
+		if i >= len(specs) {
+			break
+		}
+		sp := specs[i]
+		out = append(out, UserProxyGroup{Group: g.Name, Master: sp.Proxy.Master, Replica: sp.Proxy.Replica,
+			MasterBackend: sp.MasterBackend, ReplicaBackend: sp.ReplicaBackend, Field: fmt.Sprintf("topology.groups[%d]", i)})
+	}
+	return out
 }
 
 // groupExternalNodes gives each group of topology.groups the external

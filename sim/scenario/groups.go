@@ -60,6 +60,12 @@ type GroupSpec struct {
 	// order).
 	MasterBackend  string `yaml:"master_backend"`
 	ReplicaBackend string `yaml:"replica_backend"`
+	// Proxy is where the user's proxy serves the group, with backend
+	// external and several groups (with one, external.proxy gives the
+	// ports): every group has it or none. With external.proxy.stats_csv,
+	// MasterBackend and ReplicaBackend name the CSV's backends of these
+	// ports (default: the backends whose servers are the group's nodes).
+	Proxy GroupProxy `yaml:"proxy"`
 	// Hosts places the group's nodes: the host of each node, in order,
 	// or one host for all of them (default: node i on host i, modulo the
 	// number of Topology.Hosts).
@@ -67,6 +73,14 @@ type GroupSpec struct {
 	// names are the group's nodes as backend external names them
 	// (external.nodes[].group), nil on the other backends.
 	names []string
+}
+
+// GroupProxy is where the user's proxy serves one group.
+type GroupProxy struct {
+	// Master and Replica are host:port of the proxy's master and replica
+	// ports for the group; Replica may be empty.
+	Master  string `yaml:"master"`
+	Replica string `yaml:"replica"`
 }
 
 // Group is a group as the scenario resolves it: names given, defaults
