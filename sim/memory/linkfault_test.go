@@ -85,8 +85,10 @@ func TestBlackholedNodeHoldsItsClientsUntilHealed(t *testing.T) {
 	case <-time.After(2 * time.Second):
 		t.Fatal("the held PING did not come back within 2s of the heal")
 	}
-	if took, err := rawPing(replica.Addr(), time.Second); err != nil || took > 100*time.Millisecond {
-		t.Errorf("after heal: PING took %v, %v; want a PONG within 100ms", took, err)
+	// Healed, a new connection is answered: a blackhole would hold it past
+	// the 2 s limit.
+	if took, err := rawPing(replica.Addr(), 2*time.Second); err != nil {
+		t.Errorf("after heal: PING took %v, %v; want a PONG", took, err)
 	}
 }
 
@@ -97,13 +99,17 @@ func TestResetNodeFailsClientsAtOnceUntilHealed(t *testing.T) {
 	pings(t, open, 1)
 
 	linkFault(t, replica, fault.LinkFault{Action: fault.Reset, Peers: []string{fault.PeersClients}})
+	// "At once" as against a hang: the error is a reset, not the client's
+	// 5 s read timeout (a blackhole's outcome). The 1 s bound leaves room
+	// for a loaded machine's scheduling (303 ms seen while two other test
+	// runs shared the 2 CPUs) and is still far from a hang.
 	start := time.Now()
 	err := open.Ping(t.Context()).Err()
-	if err == nil || time.Since(start) > 200*time.Millisecond {
-		t.Errorf("a PING on a connection open before the reset: got %v after %v, want an error at once", err, time.Since(start))
+	if took := time.Since(start); err == nil || isTimeout(err) || took > time.Second {
+		t.Errorf("a PING on a connection open before the reset: got %v after %v, want a reset at once", err, took)
 	}
-	took, err := rawPing(replica.Addr(), time.Second)
-	if err == nil || isTimeout(err) || took > 200*time.Millisecond {
+	took, err := rawPing(replica.Addr(), 3*time.Second)
+	if err == nil || isTimeout(err) || took > time.Second {
 		t.Errorf("a new connection to a reset node: got %v after %v, want it reset at once", err, took)
 	}
 	linkFault(t, replica, fault.LinkFault{Action: fault.Heal})
