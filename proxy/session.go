@@ -40,6 +40,9 @@ type session struct {
 
 	mu     sync.Mutex
 	server net.Conn
+	// ls is set once the session is handed to an event loop, which then
+	// owns both connections' descriptors (loop_linux.go).
+	ls *loopSession
 	// term is the first termination cause recorded.
 	term   string
 	killed bool
@@ -58,8 +61,12 @@ func (s *session) kill(term string) {
 			s.term = term
 		}
 	}
-	server := s.server
+	server, ls := s.server, s.ls
 	s.mu.Unlock()
+	if ls != nil {
+		ls.kill()
+		return
+	}
 	s.client.Close()
 	if server != nil {
 		server.Close()
