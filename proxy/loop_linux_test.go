@@ -6,9 +6,14 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/redisha-sim/redisha-sim/proxy/config"
 )
@@ -302,4 +307,89 @@ func TestDataPathComesFromTheOptionsThenTheEnvironment(t *testing.T) {
 	if _, err := New(&config.Config{}, Options{DataPath: "threads"}); err == nil {
 		t.Error("Options.DataPath threads: New returned no error, want one")
 	}
+}
+
+// Once handed over, a session's sockets are watched by its loop's epoll
+// instance alone: the runtime's poller (another epoll instance in
+// /proc/self/fd) no longer holds them, under their old descriptor numbers
+// or any other, so readiness wakes one thread only.
+func TestLoopOwnsTheSessionDescriptorsAlone(t *testing.T) {
+	p := loopProxy(t, []string{tcpServer(t, echo)}, nil)
+	c := dial(t, p)
+	waitOnLoops(t, p, 1)
+	var ls *loopSession
+	p.mu.Lock()
+	for s := range p.live {
+		s.mu.Lock()
+		ls = s.ls
+		s.mu.Unlock()
+	}
+	p.mu.Unlock()
+	// A round trip first: the session works on the descriptors named.
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	watched := epollTargets(t)
+	for _, e := range ls.end {
+		var st unix.Stat_t
+		if err := unix.Fstat(e.fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		var by []int
+		for epfd, inodes := range watched {
+			if inodes[st.Ino] {
+				by = append(by, epfd)
+			}
+		}
+		if len(by) != 1 || by[0] != ls.lp.epfd {
+			t.Errorf("the socket of descriptor %d is watched by epoll instances %v, want only the loop's %d", e.fd, by, ls.lp.epfd)
+		}
+	}
+}
+
+// epollTargets maps each epoll descriptor of the process to the inodes of
+// the files it watches (the "tfd:" lines of its fdinfo, whose ino is in
+// hexadecimal).
+func epollTargets(t *testing.T) map[int]map[uint64]bool {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	out := map[int]map[uint64]bool{}
+	for _, ent := range ents {
+		fd, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		if link, err := os.Readlink("/proc/self/fd/" + ent.Name()); err != nil || link != "anon_inode:[eventpoll]" {
+			continue
+		}
+		info, err := os.ReadFile("/proc/self/fdinfo/" + ent.Name())
+		if err != nil {
+			continue
+		}
+		out[fd] = map[uint64]bool{}
+		for _, line := range strings.Split(string(info), "\n") {
+			if !strings.HasPrefix(line, "tfd:") {
+				continue
+			}
+			_, rest, ok := strings.Cut(line, " ino:")
+			if !ok {
+				t.Fatalf("fdinfo line without ino: %q", line)
+			}
+			ino, err := strconv.ParseUint(strings.Fields(rest)[0], 16, 64)
+			if err != nil {
+				t.Fatalf("fdinfo line %q: %v", line, err)
+			}
+			out[fd][ino] = true
+		}
+	}
+	if len(out) < 2 {
+		t.Fatalf("%d epoll instances in /proc/self/fd, want the runtime's and the loops'", len(out))
+	}
+	return out
 }
