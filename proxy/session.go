@@ -212,7 +212,10 @@ func (d *direction) deadline() time.Time {
 // would move off net.Conn; neither exposes a half-close of a connection
 // (shutdown(SHUT_WR)) that the proxy must propagate; and Go's runtime
 // poller is already an epoll loop that syscall.RawConn lets us drive
-// directly, which is what transfer does.
+// directly, which is what transfer does. On Linux the default data path
+// is now the proxy's own epoll loops (loop_linux.go), written on
+// golang.org/x/sys/unix for the same reasons; this goroutine path remains
+// for other systems and as DataPathGoroutine.
 
 // bufSize is the size of a data path buffer: HAProxy's default
 // tune.bufsize, which holds most Redis requests and replies whole.
