@@ -395,3 +395,35 @@ func epollTargets(t *testing.T) map[int]map[uint64]bool {
 	}
 	return out
 }
+
+// A client that stops reading while the server streams: once the client's
+// socket is full, nothing moves, the loop holds a pending write, and the
+// idle timeout (timeout client, the shorter) ends the session as cD.
+func TestLoopIdleTimeoutFiresWhileAWriteIsPending(t *testing.T) {
+	addr := tcpServer(t, func(c net.Conn) {
+		defer c.Close()
+		chunk := randomBytes(1 << 20)
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	p := loopProxy(t, []string{addr}, func(fe *config.Frontend, _ *config.Backend) {
+		fe.Timeouts.Client = 300 * time.Millisecond
+	})
+	sub := p.Events().Subscribe(64, 0)
+	defer sub.Close()
+	start := time.Now()
+	dial(t, p)
+	e := sessionClose(t, sub)
+	if e.Termination != termClientTimeout {
+		t.Errorf("termination %q, want %q", e.Termination, termClientTimeout)
+	}
+	if e.BytesOut == 0 {
+		t.Error("bytes out 0, want what filled the client's socket before it stalled")
+	}
+	if d := time.Since(start); d < 300*time.Millisecond || d > 3*time.Second {
+		t.Errorf("the session ended after %v, want 300 ms after the last byte moved", d)
+	}
+}
