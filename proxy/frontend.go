@@ -288,17 +288,17 @@ type link struct {
 	running   atomic.Int32
 }
 
-// pipe copies both ways, one goroutine per direction, until both
+// pipe hands the session to an event loop (the loop data path), or
+// copies both ways, one goroutine per direction, until both
 // directions end or one fails; the last to finish closes both connections
 // and ends the session.
 func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
-	f, b := s.fe, s.be
-	to := b.cfg.Timeouts
-	clientIdle, serverIdle := f.cfg.Timeouts.Client, to.Server
-	if to.Tunnel > 0 {
-		clientIdle, serverIdle = to.Tunnel, to.Tunnel
+	if p.evloops != nil && p.pipeLoop(s, server, srv) {
+		return
 	}
-	idle := newIdleClock(clientIdle, serverIdle)
+	f, b := s.fe, s.be
+	t := sessionTimeouts(f, b)
+	idle := newIdleClock(t.clientIdle, t.serverIdle)
 	l := &link{
 		req: direction{s: s, dst: server, src: s.client, idle: idle, abortTerm: termClientAbort,
 			count: &s.bytesIn, totals: [3]*atomic.Int64{&srv.bytesIn, &b.bytesIn, &f.bytesIn}},
@@ -308,8 +308,25 @@ func (p *Proxy) pipe(s *session, server net.Conn, srv *Server) {
 	l.running.Store(2)
 	// When the client half-closes, client-fin bounds the rest; when the
 	// server does, server-fin.
-	go p.runDirection(l, &l.req, &l.resp, f.cfg.Timeouts.ClientFin)
-	go p.runDirection(l, &l.resp, &l.req, to.ServerFin)
+	go p.runDirection(l, &l.req, &l.resp, t.clientFin)
+	go p.runDirection(l, &l.resp, &l.req, t.serverFin)
+}
+
+// timeouts are a routed session's data-path timeouts.
+type timeouts struct {
+	clientIdle, serverIdle time.Duration
+	clientFin, serverFin   time.Duration
+}
+
+// sessionTimeouts reads them from the configuration: timeout tunnel, when
+// set, replaces client and server.
+func sessionTimeouts(f *Frontend, b *Backend) timeouts {
+	to := b.cfg.Timeouts
+	t := timeouts{clientIdle: f.cfg.Timeouts.Client, serverIdle: to.Server, clientFin: f.cfg.Timeouts.ClientFin, serverFin: to.ServerFin}
+	if to.Tunnel > 0 {
+		t.clientIdle, t.serverIdle = to.Tunnel, to.Tunnel
+	}
+	return t
 }
 
 // runDirection copies one direction d; when it ends cleanly, fin (if set) bounds

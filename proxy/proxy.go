@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,12 @@ type Options struct {
 	// the addresses Sentinel names (with announce-hostnames) and the
 	// servers' own; nil means net.DefaultResolver.
 	Resolver Resolver
+	// DataPath chooses how routed sessions move their bytes:
+	// DataPathLoop (the proxy's own epoll loops, Linux only) or
+	// DataPathGoroutine (a goroutine per direction). Empty means the
+	// environment variable REDISHA_PROXY_DATAPATH (same values), else the
+	// loop on Linux and goroutines elsewhere.
+	DataPath string
 }
 
 // Resolver looks up a host name's addresses, as *net.Resolver does.
@@ -63,6 +70,11 @@ type Proxy struct {
 	backs    []*Backend
 	stats    []*statsServer
 	sockets  []*runtimeSocket
+	// evloops are the loop data path's event loops; nil on the goroutine
+	// path.
+	evloops *loopSet
+	// dataPath is the data path resolved from Options.DataPath.
+	dataPath string
 	metrics  *metrics
 	// ids are HAProxy's proxy ids ("fe:name", "be:name"), for the stats.
 	ids map[string]int
@@ -94,6 +106,10 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if err := cfg.Normalize(); err != nil {
 		return nil, err
 	}
+	dataPath, err := resolveDataPath(opts.DataPath)
+	if err != nil {
+		return nil, err
+	}
 	p := &Proxy{
 		cfg:      cfg,
 		log:      opts.Logger,
@@ -104,6 +120,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		backMap:  map[string]*Backend{},
 		done:     make(chan struct{}),
 		live:     map[*session]struct{}{},
+		dataPath: dataPath,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -140,6 +157,14 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	}
 	for _, b := range p.backs {
 		b.logStartHazard(p.log)
+	}
+	if p.dataPath == DataPathLoop {
+		set, err := startLoops(p, runtime.GOMAXPROCS(0))
+		if err != nil {
+			p.log.Warn("event loops unavailable: moving data with goroutines", "err", err)
+			p.dataPath = DataPathGoroutine
+		}
+		p.evloops = set
 	}
 	p.startChecks(ctx, rnd)
 	for _, b := range p.backs {
@@ -334,6 +359,9 @@ func (p *Proxy) Close() error {
 		p.mu.Unlock()
 		p.loops.Wait()
 		p.sessions.Wait()
+		if p.evloops != nil {
+			p.evloops.stop()
+		}
 		p.metrics.unregister()
 		p.events.Publish(Event{Type: EventStop, Message: "Proxy stopped."})
 	})

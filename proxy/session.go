@@ -40,6 +40,9 @@ type session struct {
 
 	mu     sync.Mutex
 	server net.Conn
+	// ls is set once the session is handed to an event loop, which then
+	// owns both connections' descriptors (loop_linux.go).
+	ls *loopSession
 	// term is the first termination cause recorded.
 	term   string
 	killed bool
@@ -58,8 +61,12 @@ func (s *session) kill(term string) {
 			s.term = term
 		}
 	}
-	server := s.server
+	server, ls := s.server, s.ls
 	s.mu.Unlock()
+	if ls != nil {
+		ls.kill()
+		return
+	}
 	s.client.Close()
 	if server != nil {
 		server.Close()
@@ -205,7 +212,10 @@ func (d *direction) deadline() time.Time {
 // would move off net.Conn; neither exposes a half-close of a connection
 // (shutdown(SHUT_WR)) that the proxy must propagate; and Go's runtime
 // poller is already an epoll loop that syscall.RawConn lets us drive
-// directly, which is what transfer does.
+// directly, which is what transfer does. On Linux the default data path
+// is now the proxy's own epoll loops (loop_linux.go), written on
+// golang.org/x/sys/unix for the same reasons; this goroutine path remains
+// for other systems and as DataPathGoroutine.
 
 // bufSize is the size of a data path buffer: HAProxy's default
 // tune.bufsize, which holds most Redis requests and replies whole.
