@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -162,10 +161,9 @@ func (c *cluster) run(ctx context.Context, n member, action fault.Action, tmpl s
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	argv := proc.Shell(line)
-	cmd := exec.CommandContext(cctx, argv[0], argv[1:]...)
 	// Its own process group, killed whole on timeout: sh's children too
 	// (on Windows, its process tree).
-	proc.Group(cmd)
+	cmd := proc.ShellCommand(cctx, argv)
 	cmd.Cancel = func() error { return proc.KillGroup(cmd) }
 	cmd.WaitDelay = time.Second
 	var out bytes.Buffer

@@ -25,7 +25,7 @@ func TestShellArgvOnWindowsPrefersShOnPath(t *testing.T) {
 
 func TestShellArgvOnWindowsFallsBackToCmd(t *testing.T) {
 	missing := func(string) (string, error) { return "", errors.New("not found") }
-	if got, want := shellArgv("windows", missing, "echo hi"), []string{"cmd", "/C", "echo hi"}; !slices.Equal(got, want) {
+	if got, want := shellArgv("windows", missing, "echo hi"), []string{"cmd", "/S", "/C", "echo hi"}; !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
@@ -34,7 +34,7 @@ func TestDescribeQuotesTheLine(t *testing.T) {
 	if got, want := Describe([]string{"sh", "-c", `kill -9 "$p"`}), `sh -c "kill -9 \"$p\""`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	if got, want := Describe([]string{"cmd", "/C", "exit 1"}), `cmd /C "exit 1"`; got != want {
+	if got, want := Describe([]string{"cmd", "/S", "/C", "exit 1"}), `cmd /S /C "exit 1"`; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 )
@@ -18,9 +17,7 @@ import (
 func TestKillGroupOnTimeoutKillsWhatTheShellStarted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	argv := Shell("sleep 60 & echo started; wait")
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	Group(cmd)
+	cmd := ShellCommand(ctx, Shell("sleep 60 & echo started; wait"))
 	cmd.Cancel = func() error { return KillGroup(cmd) }
 	cmd.WaitDelay = time.Second
 	r, w, err := os.Pipe()

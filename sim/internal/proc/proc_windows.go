@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 )
 
 const goos = "windows"
@@ -32,4 +33,14 @@ func KillGroup(cmd *exec.Cmd) error {
 		return fmt.Errorf("kill process tree %d: taskkill: %v: %s; kill: %w", cmd.Process.Pid, err, out, kerr)
 	}
 	return nil
+}
+
+// verbatim gives cmd.exe its command line as written: exec would quote
+// line by the C runtime's rules (\" for a quote), which cmd.exe does not
+// parse. cmd /S /C "line" strips the outer quotes and runs the rest as it
+// is.
+func verbatim(cmd *exec.Cmd, argv []string) {
+	if len(argv) == 4 && argv[0] == "cmd" && argv[1] == "/S" && argv[2] == "/C" {
+		cmd.SysProcAttr = &syscall.SysProcAttr{CmdLine: `cmd /S /C "` + argv[3] + `"`}
+	}
 }
