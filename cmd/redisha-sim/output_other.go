@@ -2,28 +2,10 @@
 
 package main
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-)
+import "os"
 
-// writeFileAtomic writes a temporary file beside path, syncs it and renames
-// it over path (renameio is Unix only; on Windows os.Rename replaces an
-// existing file with MoveFileEx, MOVEFILE_REPLACE_EXISTING).
+// writeFileAtomic writes path through a renamed temporary file (renameio
+// is Unix only).
 func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	err = errors.Join(err, f.Sync(), f.Close(), os.Chmod(tmp, perm))
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return writeFileRenaming(path, b, perm)
 }
