@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -166,18 +165,9 @@ type direction struct {
 	// limit, when set (unix nanoseconds), is a hard end for this direction:
 	// the other side half-closed and its fin timeout runs.
 	limit atomic.Int64
-	// raw is src's descriptor for transfer, set on its first call.
-	raw syscall.RawConn
-	// inq says src reports how much is left to read after each read
-	// (Linux's TCP_INQ; see readFD).
-	inq bool
-	// onReadable is transfer's callback, made once; it leaves its outcome
-	// in the three fields after it (fields, not captured variables, so
-	// that a parked direction holds no allocation of its own).
-	onReadable func(fd uintptr) bool
-	xMoved     bool
-	xEOF       bool
-	xErr       error
+	// rawTransfer is transfer's state where it reads raw descriptors
+	// (Unix; empty elsewhere).
+	rawTransfer
 }
 
 // setLimit bounds the direction to end within t from now, waking it if it

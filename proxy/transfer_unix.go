@@ -7,6 +7,22 @@ import (
 	"syscall"
 )
 
+// rawTransfer is a direction's state for transfer.
+type rawTransfer struct {
+	// raw is src's descriptor for transfer, set on its first call.
+	raw syscall.RawConn
+	// inq says src reports how much is left to read after each read
+	// (Linux's TCP_INQ; see readFD).
+	inq bool
+	// onReadable is transfer's callback, made once; it leaves its outcome
+	// in the three fields after it (fields, not captured variables, so
+	// that a parked direction holds no allocation of its own).
+	onReadable func(fd uintptr) bool
+	xMoved     bool
+	xEOF       bool
+	xErr       error
+}
+
 // transfer moves what src has to dst until src ends (eof), a read or write
 // fails, src's read deadline passes, or maxReadsPerWake reads were made
 // (more may be ready: the caller comes back). It drives the runtime's

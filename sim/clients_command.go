@@ -15,10 +15,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/drivers"
+	"github.com/redisha-sim/redisha-sim/sim/internal/proc"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 	"github.com/redisha-sim/redisha-sim/sim/timeline"
@@ -147,7 +147,8 @@ func redisPyPython() string {
 	return "python3"
 }
 
-// startCommandClient starts argv in dir, in its own process group, and
+// startCommandClient starts argv in dir, in its own process group (see
+// proc.Group), and
 // waits (at most readyTimeout) for its ready line. On any failure
 // nothing is left running.
 func startCommandClient(ctx context.Context, name string, argv []string, dir string, env []string, readyTimeout time.Duration, rec *timeline.Recorder, cluster rig.Cluster, failed func(error)) (*commandClient, error) {
@@ -157,7 +158,7 @@ func startCommandClient(ctx context.Context, name string, argv []string, dir str
 	}
 	cmd := exec.Command(prog, argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	proc.Group(cmd)
 	cmd.WaitDelay = commandExitWait
 	inR, inW, err := os.Pipe()
 	if err != nil {
@@ -440,12 +441,10 @@ func (cc *commandClient) stop(context.Context) {
 	}
 }
 
-// kill kills the process group (what the program started too) and waits
-// for the program, bounded.
+// kill kills the process group (what the program started too; on
+// Windows its process tree) and waits for the program, bounded.
 func (cc *commandClient) kill() {
-	if cc.cmd.Process != nil {
-		syscall.Kill(-cc.cmd.Process.Pid, syscall.SIGKILL)
-	}
+	proc.KillGroup(cc.cmd)
 	cc.stdin.Close()
 	select {
 	case <-cc.exited:

@@ -1,13 +1,11 @@
 package sim_test
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -77,22 +75,11 @@ func pids(t *testing.T, file string) (pgid, child int) {
 	return pgid, child
 }
 
-// gone waits (at most 5 s) until no process of the group is left: a
-// signal 0 to the group finds none.
-func gone(pgid int) bool {
-	for range 50 {
-		if err := syscall.Kill(-pgid, 0); errors.Is(err, syscall.ESRCH) {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
-}
-
 // Each bad behaviour of a command client ends the run with one error that
 // names the client and what it printed, and leaves no process of its
 // group running.
 func TestCommandClientProtocolErrorsEndTheRunAndLeaveNothingRunning(t *testing.T) {
+	requireProcessGroups(t)
 	py := python(t, false)
 	for mode, want := range map[string][]string{
 		"noready":   {"client app:", "no ready line", "within 2s"},
@@ -133,10 +120,7 @@ workloads:
 				t.Errorf("the run took %v to fail", took)
 			}
 			pgid, child := pids(t, pidfile)
-			if !gone(pgid) {
-				t.Errorf("process group %d (child %d) still has processes after the run", pgid, child)
-				syscall.Kill(-pgid, syscall.SIGKILL)
-			}
+			assertGroupGone(t, pgid, child)
 		})
 	}
 }

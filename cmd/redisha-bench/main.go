@@ -178,14 +178,9 @@ func run(c config, out io.Writer) error {
 	// needs 2000 of its own: raise the soft limit to the hard one, which
 	// the children inherit.
 	sessions := c.sessions
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err == nil {
-		if lim.Cur < lim.Max {
-			lim.Cur = lim.Max
-			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-		}
-		if most := int(lim.Max/2) - 100; sessions > most {
-			fmt.Fprintf(out, "note: the descriptor limit (%d) allows %d idle sessions per proxy, not %d\n", lim.Max, most, sessions)
+	if hard, ok := raiseNoFileLimit(); ok {
+		if most := int(hard/2) - 100; sessions > most {
+			fmt.Fprintf(out, "note: the descriptor limit (%d) allows %d idle sessions per proxy, not %d\n", hard, most, sessions)
 			sessions = most
 		}
 	}

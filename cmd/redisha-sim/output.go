@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-
-	"github.com/google/renameio/v2"
 )
 
 // writeOutput writes an output file (--json, --junit, --html, --svg)
@@ -20,7 +18,7 @@ func writeOutput(path string, b []byte) error {
 		}
 		return nil
 	}
-	if err := renameio.WriteFile(path, b, 0o644); err != nil {
+	if err := writeFileAtomic(path, b, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil

@@ -121,6 +121,9 @@ func withAddress(program []string, subnet string) ([]string, error) {
 // waits (up to 2s) until it accepts, and replaces this process with
 // program.
 func execBehindRelay(opts link.RelayOptions, program []string) error {
+	if err := execAvailable(); err != nil {
+		return exitError{exitBadInput, fmt.Errorf("relay: %w", err)}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return exitError{exitFailed, fmt.Errorf("relay: find this executable: %w", err)}
@@ -148,7 +151,7 @@ func execBehindRelay(opts link.RelayOptions, program []string) error {
 			break
 		}
 	}
-	if err := syscall.Exec(path, program, os.Environ()); err != nil {
+	if err := execProgram(path, program); err != nil {
 		return exitError{exitFailed, fmt.Errorf("relay: exec %s: %w", path, err)}
 	}
 	return nil

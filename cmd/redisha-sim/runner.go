@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,6 +31,9 @@ func newRunnerCmd() *cobra.Command {
 		DisableFlagParsing: true,
 		Args:               cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := runnerAvailable(); err != nil {
+				return exitError{exitBadInput, err}
+			}
 			if p, err := strconv.Atoi(args[0]); err != nil || p != docker.RunnerProtocol {
 				return exitError{exitBadInput, fmt.Errorf("runner protocol %q asked, this binary speaks %d", args[0], docker.RunnerProtocol)}
 			}
@@ -42,7 +44,7 @@ func newRunnerCmd() *cobra.Command {
 				// handler), so that it removes what it made.
 				go func() {
 					io.Copy(io.Discard, os.Stdin)
-					syscall.Kill(os.Getpid(), syscall.SIGTERM)
+					stopAsSIGTERM()
 				}()
 			}
 			if code := run(append([]string{"run"}, args[1:]...)); code != exitOK {

@@ -15,7 +15,17 @@ import (
 	"github.com/redisha-sim/redisha-sim/sim/docker"
 )
 
+// requireRunner skips t where the runner subcommand refuses to run (it
+// runs in the Linux runner container, never on a Windows host).
+func requireRunner(t *testing.T) {
+	t.Helper()
+	if err := runnerAvailable(); err != nil {
+		t.Skip(err)
+	}
+}
+
 func TestRunnerSaysItsProtocolFirstThenRunsRun(t *testing.T) {
+	requireRunner(t)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(t.Context(), binary(t), "runner", "1", "--help")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -32,6 +42,7 @@ func TestRunnerSaysItsProtocolFirstThenRunsRun(t *testing.T) {
 }
 
 func TestRunnerRefusesAnotherProtocolWithoutSayingItsLine(t *testing.T) {
+	requireRunner(t)
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(t.Context(), binary(t), "runner", "2", "--help")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

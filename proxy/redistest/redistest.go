@@ -21,7 +21,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -46,6 +45,15 @@ func Require(t TB) {
 			t.Fatal("redis-server not found and " + RequireEnv + " is set: install Debian's redis-server")
 		}
 		t.Skip("redis-server not installed (set " + RequireEnv + " to make this a failure)")
+	}
+}
+
+// RequirePause skips t where Pause cannot freeze a process (Windows, which
+// has no SIGSTOP).
+func RequirePause(t TB) {
+	t.Helper()
+	if !canFreeze {
+		t.Skip("Pause needs SIGSTOP, which " + runtime.GOOS + " does not have")
 	}
 }
 
@@ -188,7 +196,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = sysProcAttr()
 	if err := startOnSpawner(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", bin, err)
@@ -264,13 +272,18 @@ func (s *Server) ping(ctx context.Context) error {
 	}
 }
 
-func (s *Server) signal(sig syscall.Signal) error {
+// ErrPauseUnsupported is what Pause and Resume wrap where a process
+// cannot be frozen (Windows: there is no SIGSTOP).
+var ErrPauseUnsupported = fmt.Errorf("freezing a process (SIGSTOP) is not available on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+
+// withProcess calls f on the running process.
+func (s *Server) withProcess(f func(*os.Process) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return fmt.Errorf("redis on port %d is not running", s.Port)
 	}
-	return s.cmd.Process.Signal(sig)
+	return f(s.cmd.Process)
 }
 
 // Kill stops the process with SIGKILL and waits for it to exit.
@@ -284,7 +297,7 @@ func (s *Server) killLocked() error {
 	if s.cmd == nil {
 		return nil
 	}
-	s.cmd.Process.Signal(syscall.SIGCONT)
+	resume(s.cmd.Process)
 	s.cmd.Process.Kill()
 	<-s.exited
 	s.cmd = nil
@@ -292,14 +305,17 @@ func (s *Server) killLocked() error {
 }
 
 // Stop sends SIGTERM (Redis's graceful shutdown, which saves a snapshot
-// when persistence is on) and waits up to timeout before killing.
+// when persistence is on) and waits up to timeout before killing. On
+// Windows, which has no SIGTERM, it kills at once (no snapshot).
 func (s *Server) Stop(timeout time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
 		return nil
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	if terminate(s.cmd.Process) != nil {
+		s.cmd.Process.Kill() // no SIGTERM (Windows): no graceful shutdown
+	}
 	select {
 	case <-s.exited:
 	case <-time.After(timeout):
@@ -311,11 +327,22 @@ func (s *Server) Stop(timeout time.Duration) error {
 }
 
 // Pause freezes the process (SIGSTOP), as docker pause does: connections
-// stay open and nothing is answered.
-func (s *Server) Pause() error { return s.signal(syscall.SIGSTOP) }
+// stay open and nothing is answered. Unix only: on Windows it returns an
+// error that wraps ErrPauseUnsupported (tests that pause skip there).
+func (s *Server) Pause() error {
+	if err := s.withProcess(freeze); err != nil {
+		return fmt.Errorf("pause redis on port %d: %w", s.Port, err)
+	}
+	return nil
+}
 
-// Resume continues a paused process.
-func (s *Server) Resume() error { return s.signal(syscall.SIGCONT) }
+// Resume continues a paused process (Unix only, as Pause).
+func (s *Server) Resume() error {
+	if err := s.withProcess(resume); err != nil {
+		return fmt.Errorf("resume redis on port %d: %w", s.Port, err)
+	}
+	return nil
+}
 
 // Running reports whether the process is up.
 func (s *Server) Running() bool {

@@ -310,6 +310,7 @@ func TestWatchReconnectsToARestartedSentinel(t *testing.T) {
 }
 
 func TestAPausedSentinelStopsVotingUntilItAnswersAgain(t *testing.T) {
+	redistest.RequirePause(t)
 	c := redistest.StartCluster(t, 1, "")
 	ch, _ := watch(t, Options{MasterName: masterName, Addrs: addrs(c.Sentinels...)})
 	waitFor(t, ch, 5*time.Second, "with every Sentinel", func(v View) bool { return v.Agreed && v.Reachable == 3 })

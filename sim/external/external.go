@@ -15,12 +15,15 @@
 // Faults on a node or a Sentinel run its command template for the action
 // (external.nodes[].faults, external.sentinels[].faults) with "sh -c" on
 // the harness's machine, so that a command is written as in a terminal
-// (pipes, quotes, ssh and kubectl as they are); {name}, {addr}, {host},
-// {port} and {pid} (the process_id from INFO server when the fault fires,
-// or the last one read when it does not answer) are substituted.
-// Each command has a timeout (external.command_timeout); its exit code,
-// output (bounded) and duration are the fault event's detail, and a
-// command that fails fails the run. Without a command, on a node:
+// (pipes, quotes, ssh and kubectl as they are; on Windows the sh of Git
+// for Windows, MSYS2 or WSL when one is on PATH, else "cmd /C"); {name},
+// {addr}, {host}, {port} and {pid} (the process_id from INFO server when
+// the fault fires, or the last one read when it does not answer) are
+// substituted. Each command has a timeout (external.command_timeout),
+// after which it is killed with what it started (its process group; on
+// Windows its process tree, with taskkill /T /F); its exit code, output
+// (bounded) and duration are the fault event's detail, and a command that
+// fails fails the run. Without a command, on a node:
 //
 //   - pause is CLIENT PAUSE <ms> ALL, not DEBUG SLEEP: Redis 7 refuses
 //     DEBUG unless enable-debug-command allows it (the default and the

@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/internal/proc"
 	"github.com/redisha-sim/redisha-sim/sim/rig"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
@@ -142,8 +141,8 @@ func Expand(tmpl, name, addr, pid string) string {
 	return strings.NewReplacer("{name}", name, "{addr}", addr, "{host}", host, "{port}", port, "{pid}", pid).Replace(tmpl)
 }
 
-// run runs a node's or a Sentinel's command for an action with sh -c,
-// bounded by the scenario's command timeout, and reports its exit code,
+// run runs a node's or a Sentinel's command for an action with sh -c
+// (on Windows without sh on PATH, cmd /C: see proc.Shell), bounded by the scenario's command timeout, and reports its exit code,
 // output and duration; a command that exits non-zero or times out is an
 // error.
 func (c *cluster) run(ctx context.Context, n member, action fault.Action, tmpl string) (string, error) {
@@ -161,10 +160,11 @@ func (c *cluster) run(ctx context.Context, n member, action fault.Action, tmpl s
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, "sh", "-c", line)
-	// Its own process group, killed whole on timeout: sh's children too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	argv := proc.Shell(line)
+	// Its own process group, killed whole on timeout: sh's children too
+	// (on Windows, its process tree).
+	cmd := proc.ShellCommand(cctx, argv)
+	cmd.Cancel = func() error { return proc.KillGroup(cmd) }
 	cmd.WaitDelay = time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &limited{b: &out, n: maxOutput}
@@ -176,7 +176,7 @@ func (c *cluster) run(ctx context.Context, n member, action fault.Action, tmpl s
 	if cmd.ProcessState != nil {
 		code = cmd.ProcessState.ExitCode()
 	}
-	detail := fmt.Sprintf("sh -c %q: exit %d in %v", line, code, took)
+	detail := fmt.Sprintf("%s: exit %d in %v", proc.Describe(argv), code, took)
 	if o := strings.TrimSpace(out.String()); o != "" {
 		detail += "; output: " + o
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redisha-sim/redisha-sim/sim/fault"
+	"github.com/redisha-sim/redisha-sim/sim/internal/proc"
 	"github.com/redisha-sim/redisha-sim/sim/scenario"
 )
 
@@ -125,11 +126,11 @@ func Plan(ctx context.Context, s *scenario.Scenario, timeout time.Duration, w io
 					pid = p
 				}
 			}
-			what = fmt.Sprintf("sh -c %q", Expand(tmpl, target, se.Addr, pid))
+			what = proc.Describe(proc.Shell(Expand(tmpl, target, se.Addr, pid)))
 		case !ok:
 			what = "not a node: the external backend cannot fault it"
 		case tmpl != "" && f.Action != fault.Failover:
-			what = "sh -c " + fmt.Sprintf("%q", Expand(tmpl, n.Name, n.Addr, st.PIDs[n.Name]))
+			what = proc.Describe(proc.Shell(Expand(tmpl, n.Name, n.Addr, st.PIDs[n.Name])))
 		case f.Action == fault.Pause:
 			length := 10 * time.Second
 			if npause < len(pauses) {

@@ -58,8 +58,8 @@ type ExternalNode struct {
 	Group string `yaml:"group"`
 	// Faults map a fault action (kill, stop, start, restart, pause,
 	// unpause, disconnect, reconnect) to a command template run on the
-	// harness's machine by
-	// "sh -c": {name}, {addr}, {host}, {port} and {pid} (the node's
+	// harness's machine by "sh -c" (on Windows without sh on PATH,
+	// "cmd /C"): {name}, {addr}, {host}, {port} and {pid} (the node's
 	// process_id from INFO, read when the fault fires) are substituted.
 	// Without one, kill, pause, unpause and failover act natively
 	// (NativeActions); start and restart need one.
