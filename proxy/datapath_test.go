@@ -55,6 +55,12 @@ func echo(c net.Conn) { defer c.Close(); io.Copy(c, c) }
 // plainProxy proxies one frontend to servers at addrs, without checks.
 func plainProxy(t *testing.T, addrs []string, mod func(*config.Frontend, *config.Backend)) *Proxy {
 	t.Helper()
+	return start(t, plainConfig(addrs, mod))
+}
+
+// plainConfig is plainProxy's configuration: frontend fe to backend be
+// with servers s1, s2... at addrs, changed by mod when given.
+func plainConfig(addrs []string, mod func(*config.Frontend, *config.Backend)) *config.Config {
 	be := &config.Backend{Name: "be", Timeouts: config.Timeouts{Connect: time.Second, Server: 10 * time.Second}}
 	for i, a := range addrs {
 		be.Servers = append(be.Servers, &config.Server{Name: "s" + string(rune('1'+i)), Addr: a})
@@ -63,7 +69,7 @@ func plainProxy(t *testing.T, addrs []string, mod func(*config.Frontend, *config
 	if mod != nil {
 		mod(fe, be)
 	}
-	return start(t, &config.Config{Frontends: []*config.Frontend{fe}, Backends: []*config.Backend{be}})
+	return &config.Config{Frontends: []*config.Frontend{fe}, Backends: []*config.Backend{be}}
 }
 
 func dial(t *testing.T, p *Proxy) *net.TCPConn {

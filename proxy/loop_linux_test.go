@@ -22,16 +22,7 @@ import (
 // the environment says.
 func loopProxy(t *testing.T, addrs []string, mod func(*config.Frontend, *config.Backend)) *Proxy {
 	t.Helper()
-	be := &config.Backend{Name: "be", Timeouts: config.Timeouts{Connect: time.Second, Server: 10 * time.Second}}
-	for i, a := range addrs {
-		be.Servers = append(be.Servers, &config.Server{Name: "s" + string(rune('1'+i)), Addr: a})
-	}
-	fe := tcpFrontend("fe", "be")
-	if mod != nil {
-		mod(fe, be)
-	}
-	p, err := New(&config.Config{Frontends: []*config.Frontend{fe}, Backends: []*config.Backend{be}},
-		Options{Logger: testLogger(t), DataPath: DataPathLoop})
+	p, err := New(plainConfig(addrs, mod), Options{Logger: testLogger(t), DataPath: DataPathLoop})
 	if err != nil {
 		t.Fatalf("start proxy: %v", err)
 	}

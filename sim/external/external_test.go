@@ -58,13 +58,20 @@ func describe(t *testing.T, c *redistest.Cluster, kill string, extra string, sen
 		fmt.Fprintf(&b, "    - {name: redis%d, addr: %q, faults: {kill: %q}}\n", i+1, n.Addr, kill)
 	}
 	b.WriteString(extra)
-	path := filepath.Join(t.TempDir(), "external.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+	return loadScenario(t, "external.yaml", b.String())
+}
+
+// loadScenario writes a scenario's text to a file named name in a
+// temporary directory and loads it.
+func loadScenario(t *testing.T, name, text string) *scenario.Scenario {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s, err := scenario.Load(path, nil)
 	if err != nil {
-		t.Fatalf("load:\n%s\n%v", b.String(), err)
+		t.Fatalf("load:\n%s\n%v", text, err)
 	}
 	return s
 }

@@ -137,15 +137,7 @@ func describeSetsBehindOneProxy(t *testing.T, cache, sessions []*redistest.Serve
 		fmt.Fprintf(&b, "    - {name: sessions-redis%d, addr: %q, group: sessions, faults: {kill: \"kill -9 {pid}\"}}\n", i+1, n.Addr)
 	}
 	b.WriteString("faults:\n  - {at: 2s, action: kill, target: sessions.master}\n")
-	path := filepath.Join(t.TempDir(), "sets.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := scenario.Load(path, nil)
-	if err != nil {
-		t.Fatalf("load:\n%s\n%v", b.String(), err)
-	}
-	return s
+	return loadScenario(t, "sets.yaml", b.String())
 }
 
 func TestTwoSetsBehindTheUsersOwnProxyAreMeasuredThroughTheirOwnPorts(t *testing.T) {

@@ -3,8 +3,6 @@ package external_test
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -91,15 +89,7 @@ func describeGroups(t *testing.T, cache, sessions []*redistest.Server, sentinels
 		fmt.Fprintf(&b, "    - {name: s%d, addr: %q, group: sessions, faults: {kill: \"kill -9 {pid}\"}}\n", i+1, n.Addr)
 	}
 	b.WriteString(extra)
-	path := filepath.Join(t.TempDir(), "groups.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s, err := scenario.Load(path, nil)
-	if err != nil {
-		t.Fatalf("load:\n%s\n%v", b.String(), err)
-	}
-	return s
+	return loadScenario(t, "groups.yaml", b.String())
 }
 
 func TestSeveralMasterNamesAreCheckedPlannedAndFaultedPerGroup(t *testing.T) {
