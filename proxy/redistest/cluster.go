@@ -47,10 +47,17 @@ func StartCluster(t ClusterTB, replicas int, password string) *Cluster {
 // test ends. It skips or fails t as Require does when Redis is missing.
 func StartGroup(t ClusterTB, size int, password string) []*Server {
 	t.Helper()
+	return StartGroupWith(t, size, Options{Password: password})
+}
+
+// StartGroupWith is StartGroup with every node started with o (its
+// password, extra arguments).
+func StartGroupWith(t ClusterTB, size int, o Options) []*Server {
+	t.Helper()
 	Require(t)
 	var nodes []*Server
 	for range size {
-		n, err := Start(t.Context(), Options{Password: password})
+		n, err := Start(t.Context(), o)
 		if err != nil {
 			t.Fatalf("start redis: %v", err)
 		}

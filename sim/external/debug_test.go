@@ -19,21 +19,7 @@ import (
 // enable-debug-command yes.
 func debugDeployment(t *testing.T) *redistest.Cluster {
 	t.Helper()
-	redistest.Require(t)
-	var nodes []*redistest.Server
-	for range 3 {
-		n, err := redistest.Start(t.Context(), redistest.Options{Args: []string{"--enable-debug-command", "yes"}})
-		if err != nil {
-			t.Fatalf("start redis: %v", err)
-		}
-		t.Cleanup(n.Close)
-		nodes = append(nodes, n)
-	}
-	for _, r := range nodes[1:] {
-		if err := r.ReplicaOf(t.Context(), nodes[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nodes := redistest.StartGroupWith(t, 3, redistest.Options{Args: []string{"--enable-debug-command", "yes"}})
 	c := &redistest.Cluster{Master: nodes[0], Replicas: nodes[1:]}
 	for range 3 {
 		c.Sentinels = append(c.Sentinels, redistest.StartSentinel(t, c.Master))
