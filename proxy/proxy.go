@@ -73,9 +73,7 @@ type Proxy struct {
 	// evloops are the loop data path's event loops; nil on the goroutine
 	// path.
 	evloops *loopSet
-	// dataPath is the data path resolved from Options.DataPath.
-	dataPath string
-	metrics  *metrics
+	metrics *metrics
 	// ids are HAProxy's proxy ids ("fe:name", "be:name"), for the stats.
 	ids map[string]int
 
@@ -120,7 +118,6 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		backMap:  map[string]*Backend{},
 		done:     make(chan struct{}),
 		live:     map[*session]struct{}{},
-		dataPath: dataPath,
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -158,11 +155,10 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	for _, b := range p.backs {
 		b.logStartHazard(p.log)
 	}
-	if p.dataPath == DataPathLoop {
+	if dataPath == DataPathLoop {
 		set, err := startLoops(p, runtime.GOMAXPROCS(0))
 		if err != nil {
 			p.log.Warn("event loops unavailable: moving data with goroutines", "err", err)
-			p.dataPath = DataPathGoroutine
 		}
 		p.evloops = set
 	}
